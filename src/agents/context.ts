@@ -1,0 +1,77 @@
+// The services an Agent instance sees as `this.state`, `this.emit`, `this.logger`, ...
+// The runtime (src/runtime/worker) builds one per instance inside the worker thread and hands it to
+// the Agent before setup(); the SDK (src/agents/agent.ts) exposes it. Tests may build their own.
+
+export interface StateApi {
+  /** Returns `fallback` when the key is absent or expired. Sees this run's own buffered writes. */
+  get<T = unknown>(key: string, fallback?: T): Promise<T>;
+  /** Buffered until the run commits. `ttl`: '10m' | seconds as number | { ms }. */
+  set(key: string, value: unknown, opts?: { ttl?: string | number }): Promise<void>;
+  delete(key: string): Promise<void>;
+  has(key: string): Promise<boolean>;
+  keys(prefix?: string): Promise<string[]>;
+  /** Read-only snapshot of another agent's committed state. */
+  readFrom(agent: string): Promise<ReadOnlyState>;
+  /** Commits this run's writes and emits so far, in one transaction, before the run ends. */
+  checkpoint(): Promise<void>;
+}
+
+export interface ReadOnlyState {
+  get<T = unknown>(key: string, fallback?: T): T;
+  keys(): string[];
+  toJSON(): Record<string, unknown>;
+}
+
+export interface SharedStateApi {
+  get<T = unknown>(key: string, fallback?: T): Promise<T>;
+  set(key: string, value: unknown, opts?: { ttl?: string | number }): Promise<void>;
+  delete(key: string): Promise<void>;
+  keys(prefix?: string): Promise<string[]>;
+}
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warning(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface Metrics {
+  counter(name: string, inc?: number, labels?: Record<string, string>): void;
+  gauge(name: string, value: number, labels?: Record<string, string>): void;
+  histogram(name: string, value: number, labels?: Record<string, string>): void;
+}
+
+export interface LlmCompletion {
+  text: string;
+  json?: unknown;
+  model: string;
+  provider: string;
+  usage: { inputTokens: number; outputTokens: number; totalTokens: number; costUsd: number };
+  latencyMs: number;
+  toString(): string;
+}
+
+export interface LlmApi {
+  complete(prompt: string | Record<string, unknown>): Promise<LlmCompletion>;
+  stream(prompt: string | Record<string, unknown>): AsyncIterable<string>;
+}
+
+export interface AgentRuntimeContext {
+  agentName: string;
+  instanceId: string;
+  replica: number;
+  config: Record<string, unknown>;
+  state: StateApi;
+  sharedState: SharedStateApi;
+  emit(name: string, data?: unknown): Promise<void>;
+  logger: Logger;
+  metrics: Metrics;
+  llm: LlmApi;
+  /** Aborted when the instance is asked to stop (drain) or the current invocation's deadline passes. */
+  signal: AbortSignal;
+  now(): number;
+  /** The invocation in progress (run id, trigger), or null between invocations. */
+  current(): { runId: string; kind: string; payload?: unknown; scheduledAt?: number | null } | null;
+}

@@ -1,0 +1,147 @@
+// The one small, typed protocol between the daemon and agent code.
+//
+//   daemon main thread ──IPC (child_process, serialization: 'advanced')──► agent host process
+//   agent host         ──MessagePort──────────────────────────────────────► worker thread (agent)
+//
+// The daemon owns every connection and decision; agent code reaches the store, the bus and the
+// LLM router only through RpcRequest. A run's state writes and emits are buffered in the worker
+// and come back in InvocationResult; the daemon commits them in one store transaction.
+import type { ScheduleSpec } from '../scheduler/types.js';
+import type { StateWrite, StateRead } from '../store/types.js';
+import type { Isolation } from '../config/types.js';
+
+/** What the daemon asks a host to start. One per agent replica ("instance"). */
+export interface AgentSpec {
+  instanceId: string; // "analyzer#0"
+  agent: string;
+  replica: number;
+  file: string; // absolute path of the agent module (.ts, .js, .mjs)
+  exportName?: string; // default: the default export, else the only exported Agent subclass
+  config: Record<string, unknown>;
+  isolation: Isolation;
+  memory: {
+    /** V8 heap cap for the worker (resourceLimits.maxOldGenerationSizeMb). */
+    heapMb?: number;
+    /** Sampled about once a second (heap + external + arrayBuffers): over soft → drain and restart. */
+    softBytes?: number;
+    /** Over hard → killed at once. */
+    hardBytes?: number;
+  };
+  /** Liveness via heartbeat: no heartbeat for this long while busy counts as one probe failure. */
+  heartbeatTimeoutMs: number;
+  logLevel: 'debug' | 'info' | 'warning' | 'error';
+  maxLogLinesPerSecond?: number; // flood guard; excess lines are dropped and counted
+}
+
+/** What the loaded module declares; reported once after load, before setup(). */
+export interface AgentDescription {
+  className: string;
+  schedule: ScheduleSpec | null; // from `static schedule`
+  /** @on handlers: event name → method name (several methods may share an event). */
+  handlers: Array<{ event: string; method: string }>;
+  hasLiveness: boolean;
+  hasReadiness: boolean;
+}
+
+export interface InvocationEvent {
+  id: string;
+  name: string;
+  data: unknown;
+  source: string | null;
+  createdAt: number;
+  attempt: number;
+}
+
+export type InvocationKind = 'setup' | 'run' | 'event' | 'teardown';
+
+export interface Invocation {
+  runId: string;
+  kind: InvocationKind;
+  /** For 'event': the handler method to call with the event. */
+  method?: string;
+  event?: InvocationEvent;
+  /** For 'run' triggered manually: the trigger payload (this.trigger?.payload). */
+  payload?: unknown;
+  scheduledAt?: number | null;
+  /**
+   * The committed versions of the namespaces this agent reads (own and shared). The worker keeps
+   * a read cache; it drops cached keys of a namespace whose version moved since it last looked.
+   */
+  versions: Record<string, number>;
+  /** Wall-clock budget; the worker's AbortSignal for this invocation fires at this deadline. */
+  deadlineMs?: number;
+}
+
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+export interface InvocationResult {
+  runId: string;
+  ok: boolean;
+  error?: SerializedError;
+  /** Buffered writes (own namespace and SHARED_NAMESPACE), reads with versions seen, emits. */
+  writes: StateWrite[];
+  reads: StateRead[];
+  emits: Array<{ id: string; name: string; data: unknown }>;
+  durationMs: number;
+}
+
+export interface LogLine {
+  time: number;
+  level: 'debug' | 'info' | 'warning' | 'error';
+  agent: string;
+  instance: string;
+  msg: string;
+  runId?: string;
+  fields?: Record<string, unknown>;
+  stream?: 'stdout' | 'stderr'; // command agents and console.* in workers
+}
+
+export interface MetricSample {
+  kind: 'counter' | 'gauge' | 'histogram';
+  name: string;
+  value: number;
+  labels?: Record<string, string>;
+}
+
+/** Agent code → daemon. Every call of this.state/this.emit/this.llm that needs the daemon. */
+export type RpcRequest =
+  | { op: 'state.get'; namespace: string; key: string }
+  | { op: 'state.list'; namespace: string; prefix?: string }
+  /** checkpoint(): commit the run's buffer now; the worker then clears it. */
+  | { op: 'state.checkpoint'; runId: string; writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }> }
+  | { op: 'llm.complete'; request: unknown }
+  | { op: 'llm.stream'; request: unknown };
+
+export type RpcResponse =
+  | { ok: true; value: unknown }
+  | { ok: false; error: SerializedError };
+
+/** Memory sample of one instance, about once a second. */
+export interface MemorySample {
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  /** RSS of the whole host process (shared by every worker in it). */
+  hostRss: number;
+}
+
+export type ExitReason =
+  | 'crashed' // threw outside a run, unhandled rejection, worker error
+  | 'exited' // process.exit() or the command exited
+  | 'oom' // heap limit or hard memory limit
+  | 'memory_soft_limit'
+  | 'unresponsive' // heartbeat missing / liveness failed past threshold
+  | 'killed' // by the daemon on request
+  | 'host_died'; // the host process went away
+
+export interface InstanceExit {
+  reason: ExitReason;
+  message: string;
+  exitCode?: number | null;
+  signal?: string | null;
+}

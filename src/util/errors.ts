@@ -1,0 +1,84 @@
+// Typed errors with a stable code and a message that says what to do. The API maps them to
+// `{ error: { code, message } }` with `status`; the CLI maps `exitCode`.
+
+export class OpenClawError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly exitCode: number;
+  readonly details?: unknown;
+
+  constructor(code: string, message: string, opts: { status?: number; exitCode?: number; details?: unknown; cause?: unknown } = {}) {
+    super(message, opts.cause !== undefined ? { cause: opts.cause } : undefined);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = opts.status ?? 500;
+    this.exitCode = opts.exitCode ?? 1;
+    this.details = opts.details;
+  }
+}
+
+/** Invalid configuration: names file, line and field. The daemon exits 78 (EX_CONFIG). */
+export class ConfigError extends OpenClawError {
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super('config_invalid', formatIssues(issues), { status: 400, exitCode: 78, details: issues });
+    this.issues = issues;
+  }
+}
+
+export interface ConfigIssue {
+  file: string;
+  line: number | null;
+  column: number | null;
+  /** Dotted path: agents.monitor.restart_policy.backoff */
+  field: string;
+  message: string;
+}
+
+function formatIssues(issues: ConfigIssue[]): string {
+  return issues
+    .map((i) => `${i.file}${i.line != null ? `:${i.line}${i.column != null ? `:${i.column}` : ''}` : ''}: ${i.field ? `${i.field}: ` : ''}${i.message}`)
+    .join('\n');
+}
+
+export class NotFoundError extends OpenClawError {
+  constructor(what: string, name: string, hint?: string) {
+    super(`${what}_not_found`, `${what} '${name}' not found${hint ? `; ${hint}` : ''}`, { status: 404 });
+  }
+}
+
+export class BadRequestError extends OpenClawError {
+  constructor(message: string, code = 'bad_request') {
+    super(code, message, { status: 400, exitCode: 2 });
+  }
+}
+
+/** A run read a key that another run changed before it committed; the run is retried. */
+export class StateConflictError extends OpenClawError {
+  constructor(namespace: string, key: string) {
+    super('state_conflict', `state key '${key}' in '${namespace}' changed during the run; the run will be retried`, { status: 409 });
+  }
+}
+
+export class StateSizeError extends OpenClawError {
+  constructor(namespace: string, size: number, limit: number) {
+    super(
+      'state_size_exceeded',
+      `state of '${namespace}' would be ${size} bytes, over its max_state_size of ${limit} bytes; prune old entries or raise resources.max_state_size`,
+      { status: 413 },
+    );
+  }
+}
+
+/** A lease (delivery or job) was lost: another claimant owns the work now. */
+export class LeaseLostError extends OpenClawError {
+  constructor(what: string) {
+    super('lease_lost', `${what}: the lease expired and the work was handed to another worker; this result is discarded`, { status: 409 });
+  }
+}
+
+export class InvalidStateTransitionError extends OpenClawError {
+  constructor(agent: string, action: string, state: string) {
+    super('invalid_transition', `cannot ${action} agent '${agent}' while it is ${state}`, { status: 409 });
+  }
+}

@@ -1,0 +1,36 @@
+// Real services for tests. Locally a test whose service is unreachable skips with a message;
+// under CI=true that is a failure, so CI always covers the backends.
+import net from 'node:net';
+import { randomBytes } from 'node:crypto';
+
+export const PG_URL = process.env.OPENCLAW_TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
+
+function reachable(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(timeoutMs, () => done(false));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+  });
+}
+
+/** True when PostgreSQL answers. Under CI=true an unreachable server throws instead. */
+export async function havePostgres(): Promise<boolean> {
+  const u = new URL(PG_URL);
+  const ok = await reachable(u.hostname, Number(u.port || 5432));
+  if (!ok) {
+    const msg = `PostgreSQL is not reachable at ${u.host}; start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`;
+    if (process.env.CI === 'true') throw new Error(msg);
+    console.warn(`skipping PostgreSQL tests: ${msg}`);
+  }
+  return ok;
+}
+
+/** A fresh schema name per test so suites run in parallel without touching each other. */
+export function uniqueSchema(prefix = 'oc_test'): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+}
