@@ -1,0 +1,572 @@
+// One agent under supervision: its replicas (instances), its schedule admission and its event
+// consumer. Lifecycle decisions come from the pure transition function in src/supervisor; this
+// file performs their effects (spawn, kill, teardown, timers) and feeds back what happened.
+import { randomUUID } from 'node:crypto';
+import type { AgentConfig } from '../config/types.js';
+import type { Clock, ScheduleSpec } from '../scheduler/types.js';
+import type { Store, Delivery, RunRecord } from '../store/types.js';
+import type { CommandHandle, InstanceHandle, Runtime } from '../runtime/types.js';
+import type { AgentDescription, InstanceExit, LogLine } from '../runtime/protocol.js';
+import { transition, initialInstanceState, type InstanceState, type LifecycleEvent, type Effect } from '../supervisor/lifecycle.js';
+import { ProbeTracker } from '../supervisor/probes.js';
+import { EventConsumer } from './event-consumer.js';
+import { executeRun, type RunContext, type RunOutcome } from './run-transaction.js';
+import type { AgentStatus, InstanceView } from './control.js';
+import { InvalidStateTransitionError, OpenClawError } from '../util/errors.js';
+import { decideOverlap } from '../scheduler/timeline.js';
+
+export interface ControllerDeps {
+  store: Store;
+  runtime: Runtime;
+  clock: Clock;
+  runContext: RunContext;
+  log: (level: LogLine['level'], msg: string, fields?: Record<string, unknown>, instance?: string) => void;
+  /** Environment for command agents (OPENCLAW_URL, OPENCLAW_TOKEN…). */
+  commandEnv: (agent: string, instanceId: string) => Record<string, string>;
+  onTransition?: (agent: string, instance: string, from: string, to: string, reason: string) => void;
+}
+
+type Handle = { kind: 'module'; h: InstanceHandle } | { kind: 'command'; h: CommandHandle };
+
+class Instance {
+  lc: InstanceState;
+  handle: Handle | null = null;
+  generation = 0;
+  busy = 0;
+  ready = true;
+  restarts = 0;
+  startedAt: number | null = null;
+  lastError: string | null = null;
+  cancelRetry: (() => void) | null = null;
+  probeTimers: NodeJS.Timeout[] = [];
+  liveness: ProbeTracker | null = null;
+  readiness: ProbeTracker | null = null;
+  healthyTimer: (() => void) | null = null;
+  /** Resolves when the current stop sequence finishes. */
+  stopping: Promise<void> | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly replica: number,
+  ) {
+    this.lc = initialInstanceState();
+  }
+}
+
+export class AgentController {
+  readonly instances: Instance[];
+  private readonly consumer: EventConsumer | null;
+  private schedule: ScheduleSpec | null;
+  private runningScheduled = 0;
+  private queuedScheduled: Array<{ fireAt: number | null; payload?: unknown; runId: string; manual: boolean }> = [];
+  private rr = 0;
+  private paused = false;
+  private lastTransitionReason: string | null = null;
+
+  constructor(
+    readonly cfg: AgentConfig,
+    readonly description: AgentDescription | null,
+    private readonly deps: ControllerDeps,
+  ) {
+    this.schedule = cfg.schedule ?? description?.schedule ?? null;
+    this.instances = Array.from({ length: cfg.replicas }, (_, i) => new Instance(`${cfg.name}#${i}`, i));
+    const handlers = description?.handlers ?? [];
+    this.consumer =
+      cfg.kind === 'module' && handlers.length > 0
+        ? new EventConsumer(cfg.name, deps.store, deps.clock, cfg.events, {
+            capacity: () => this.eventCapacity(),
+            handle: (d) => this.handleDelivery(d),
+            onSettled: (d, o, fate) => this.onDeliverySettled(d, o, fate),
+          })
+        : null;
+  }
+
+  get name(): string {
+    return this.cfg.name;
+  }
+
+  get scheduleSpec(): ScheduleSpec | null {
+    return this.schedule;
+  }
+
+  get subscriptions(): string[] {
+    return [...new Set((this.description?.handlers ?? []).map((h) => h.event))];
+  }
+
+  get reason(): string | null {
+    return this.lastTransitionReason;
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------
+
+  /** Starts every instance (desired: running) or holds them paused. */
+  async start(opts: { paused?: boolean } = {}): Promise<void> {
+    this.paused = opts.paused ?? false;
+    await Promise.all(this.instances.map((i) => this.dispatch(i, { type: 'start' })));
+    if (this.paused) for (const i of this.instances) await this.dispatch(i, { type: 'pause' });
+    this.consumer?.start();
+  }
+
+  async stop(reason = 'stop requested'): Promise<void> {
+    this.consumer?.stop();
+    await Promise.all(this.instances.map((i) => this.stopInstance(i, reason)));
+  }
+
+  async pause(): Promise<void> {
+    if (this.instances.every((i) => i.lc.status === 'paused')) return;
+    if (!this.instances.some((i) => i.lc.status === 'running' || i.lc.status === 'initializing' || i.lc.status === 'error')) {
+      throw new InvalidStateTransitionError(this.name, 'pause', this.status());
+    }
+    this.paused = true;
+    for (const i of this.instances) await this.dispatch(i, { type: 'pause' });
+  }
+
+  async resume(): Promise<void> {
+    if (!this.paused && !this.instances.some((i) => i.lc.status === 'paused')) {
+      throw new InvalidStateTransitionError(this.name, 'resume', this.status());
+    }
+    this.paused = false;
+    for (const i of this.instances) await this.dispatch(i, { type: 'resume' });
+    this.consumer?.wake();
+    this.drainQueue();
+  }
+
+  async restart(reason = 'restart requested'): Promise<void> {
+    await this.stop(reason);
+    this.paused = false;
+    for (const i of this.instances) {
+      i.restarts = 0;
+      await this.dispatch(i, { type: 'restart' });
+    }
+    this.consumer?.start();
+  }
+
+  /** Explicit start: from stopped or crash_loop (the breaker), also resets retry counters. */
+  async startExplicit(): Promise<void> {
+    this.paused = false;
+    for (const i of this.instances) {
+      if (i.lc.status === 'running' || i.lc.status === 'initializing') continue;
+      await this.dispatch(i, { type: 'start' });
+    }
+    this.consumer?.start();
+  }
+
+  private async dispatch(inst: Instance, event: LifecycleEvent): Promise<void> {
+    const { state, effects } = transition(inst.lc, event, this.cfg.restartPolicy, this.deps.clock.now());
+    inst.lc = state;
+    for (const e of effects) await this.perform(inst, e);
+  }
+
+  private async perform(inst: Instance, e: Effect): Promise<void> {
+    switch (e.type) {
+      case 'record': {
+        this.lastTransitionReason = e.reason;
+        const level: LogLine['level'] = e.to === 'error' || e.to === 'crash_loop' ? 'error' : e.to === 'stopped' && e.reason !== 'stop requested' ? 'warning' : 'info';
+        this.deps.log(level, `lifecycle: ${e.from} → ${e.to} (${e.reason})`, { from: e.from, to: e.to, reason: e.reason }, inst.id);
+        this.deps.onTransition?.(this.name, inst.id, e.from, e.to, e.reason);
+        await this.deps.store
+          .recordTransition({ agent: this.name, instance: inst.id, from: e.from, to: e.to, reason: e.reason, at: this.deps.clock.now() })
+          .catch(() => undefined);
+        if (e.to === 'running') {
+          inst.startedAt = this.deps.clock.now();
+          this.armHealthyTimer(inst);
+          this.consumer?.wake();
+          this.drainQueue();
+        } else if (e.from === 'running') {
+          inst.healthyTimer?.();
+          inst.healthyTimer = null;
+        }
+        break;
+      }
+      case 'spawn':
+        void this.spawn(inst);
+        break;
+      case 'kill':
+        await this.killInstance(inst, e.reason);
+        break;
+      case 'schedule_retry':
+        inst.cancelRetry?.();
+        inst.restarts++;
+        this.deps.log('info', `restarting in ${Math.round(e.delayMs)} ms (attempt ${e.attempt ?? inst.restarts})`, { delayMs: e.delayMs }, inst.id);
+        inst.cancelRetry = this.deps.clock.setTimer(() => {
+          inst.cancelRetry = null;
+          void this.dispatch(inst, { type: 'retry_due' });
+        }, e.delayMs);
+        break;
+      case 'cancel_retry':
+        inst.cancelRetry?.();
+        inst.cancelRetry = null;
+        break;
+      case 'teardown':
+        // Teardown is part of stopInstance; the transition only records the intent.
+        break;
+      default:
+        break;
+    }
+  }
+
+  private armHealthyTimer(inst: Instance): void {
+    inst.healthyTimer?.();
+    const gen = inst.generation;
+    inst.healthyTimer = this.deps.clock.setTimer(() => {
+      inst.healthyTimer = null;
+      if (inst.generation === gen && inst.lc.status === 'running') void this.dispatch(inst, { type: 'healthy_tick' });
+    }, this.cfg.restartPolicy.resetAfterMs);
+  }
+
+  private async spawn(inst: Instance): Promise<void> {
+    const gen = ++inst.generation;
+    inst.ready = true;
+    inst.busy = 0;
+    try {
+      if (this.cfg.kind === 'command') {
+        const h = await this.deps.runtime.startCommand({
+          instanceId: inst.id,
+          agent: this.name,
+          replica: inst.replica,
+          command: this.cfg.command!,
+          env: this.deps.commandEnv(this.name, inst.id),
+          stopTimeoutMs: this.cfg.gracefulShutdown.timeoutMs,
+        });
+        inst.handle = { kind: 'command', h };
+        this.watchExit(inst, gen, h.exited);
+        if (gen !== inst.generation) return;
+        await this.dispatch(inst, { type: 'setup_ok' });
+        this.startProbes(inst, gen);
+        return;
+      }
+      const mem = this.cfg.resources.memoryBytes;
+      const h = await this.deps.runtime.startAgent({
+        instanceId: inst.id,
+        agent: this.name,
+        replica: inst.replica,
+        file: this.cfg.source!,
+        exportName: this.cfg.exportName,
+        config: this.cfg.config,
+        isolation: this.cfg.isolation,
+        memory: mem ? { heapMb: Math.max(16, Math.floor(mem / 1024 / 1024)), softBytes: Math.floor(mem * 0.9), hardBytes: mem } : {},
+        heartbeatTimeoutMs: Math.max(1000, this.cfg.healthCheck.liveness.timeoutMs),
+        logLevel: this.cfg.logging.level,
+      });
+      inst.handle = { kind: 'module', h };
+      this.watchExit(inst, gen, h.exited);
+      if (gen !== inst.generation) return;
+      const outcome = await this.withTimeout(
+        executeRun(this.deps.runContext, h, { trigger: 'setup', kind: 'setup', record: false, deadlineMs: this.cfg.healthCheck.startupTimeoutMs }),
+        this.cfg.healthCheck.startupTimeoutMs,
+        'setup() did not finish within the startup timeout',
+      );
+      if (gen !== inst.generation) return;
+      if (!outcome.ok) {
+        const msg = outcome.error ? `setup() failed: ${outcome.error.message}` : 'setup() failed';
+        inst.lastError = msg;
+        await this.killInstance(inst, msg);
+        await this.dispatch(inst, { type: 'setup_failed', error: msg });
+        return;
+      }
+      await this.dispatch(inst, { type: 'setup_ok' });
+      this.startProbes(inst, gen);
+    } catch (err) {
+      if (gen !== inst.generation) return;
+      const msg = (err as Error).message;
+      inst.lastError = msg;
+      await this.killInstance(inst, msg);
+      await this.dispatch(inst, { type: 'setup_failed', error: msg });
+    }
+  }
+
+  private async withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+    let cancel: (() => void) | null = null;
+    const timeout = new Promise<never>((_, reject) => {
+      cancel = this.deps.clock.setTimer(() => reject(new OpenClawError('startup_timeout', message)), ms);
+    });
+    try {
+      return await Promise.race([p, timeout]);
+    } finally {
+      (cancel as (() => void) | null)?.();
+    }
+  }
+
+  private watchExit(inst: Instance, gen: number, exited: Promise<InstanceExit>): void {
+    void exited.then(async (exit) => {
+      if (inst.generation !== gen) return;
+      inst.handle = null;
+      this.stopProbes(inst);
+      if (inst.stopping) return; // an exit we asked for
+      const msg = `${exit.reason}: ${exit.message}`;
+      inst.lastError = msg;
+      await this.dispatch(inst, { type: 'crashed', reason: exit.reason, message: exit.message });
+    });
+  }
+
+  private async killInstance(inst: Instance, reason: string): Promise<void> {
+    const h = inst.handle;
+    inst.generation++; // its exit is now expected
+    inst.handle = null;
+    this.stopProbes(inst);
+    if (!h) return;
+    await h.h.kill(reason).catch(() => undefined);
+  }
+
+  /** Graceful stop: stop admitting, abort in-flight work, wait for the drain, teardown, end. */
+  private async stopInstance(inst: Instance, reason: string): Promise<void> {
+    if (inst.stopping) return inst.stopping;
+    inst.stopping = (async () => {
+      inst.cancelRetry?.();
+      inst.cancelRetry = null;
+      const h = inst.handle;
+      const gs = this.cfg.gracefulShutdown;
+      await this.dispatch(inst, { type: 'stop', reason });
+      this.stopProbes(inst);
+      if (h?.kind === 'module') {
+        h.h.abort(reason);
+        const deadline = Date.now() + gs.timeoutMs;
+        while (inst.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        if (inst.busy === 0) {
+          await this.withTimeout(
+            executeRun(this.deps.runContext, h.h, { trigger: 'teardown', kind: 'teardown', record: false, deadlineMs: gs.teardownTimeoutMs }),
+            gs.teardownTimeoutMs,
+            'teardown() timed out',
+          ).catch((err: Error) => this.deps.log('warning', `teardown did not finish: ${err.message}`, undefined, inst.id));
+          inst.generation++;
+          await Promise.race([h.h.dispose(), new Promise((r) => setTimeout(r, 2000))]);
+          await h.h.kill('stopped').catch(() => undefined);
+        } else {
+          this.deps.log('warning', `drain timed out with ${inst.busy} run(s) in flight; killing`, undefined, inst.id);
+          inst.generation++;
+          await h.h.kill('drain timeout').catch(() => undefined);
+        }
+      } else if (h?.kind === 'command') {
+        inst.generation++;
+        await h.h.stop().catch(() => undefined);
+      }
+      inst.handle = null;
+      inst.busy = 0;
+      await this.dispatch(inst, { type: 'stopped' });
+    })();
+    try {
+      await inst.stopping;
+    } finally {
+      inst.stopping = null;
+    }
+  }
+
+  // ---- probes --------------------------------------------------------------------------------
+
+  private startProbes(inst: Instance, gen: number): void {
+    this.stopProbes(inst);
+    const hc = this.cfg.healthCheck;
+    inst.liveness = new ProbeTracker(hc.liveness);
+    inst.readiness = new ProbeTracker(hc.readiness);
+    const every = (ms: number, fn: () => Promise<void>) => {
+      let running = false;
+      const t = setInterval(() => {
+        if (running || inst.generation !== gen) return;
+        running = true;
+        void fn().finally(() => (running = false));
+      }, ms);
+      t.unref();
+      inst.probeTimers.push(t);
+    };
+    const probe = async (kind: 'liveness' | 'readiness'): Promise<boolean> => {
+      const h = inst.handle;
+      if (!h) return false;
+      const p = kind === 'liveness' ? hc.liveness : hc.readiness;
+      if (h.kind === 'module') return h.h.probe(kind, p.timeoutMs).catch(() => false);
+      if (!p.http && !p.exec) return true; // a command agent without a probe is alive while it runs
+      return h.h.probe({ http: p.http, exec: p.exec }, p.timeoutMs).catch(() => false);
+    };
+    every(hc.liveness.intervalMs, async () => {
+      if (inst.lc.status !== 'running' && inst.lc.status !== 'paused') return;
+      const ok = await probe('liveness');
+      if (inst.generation !== gen || !inst.liveness) return;
+      const verdict = inst.liveness.record(ok);
+      if (!ok) this.deps.log('warning', `liveness probe failed (${inst.liveness.failures}/${hc.liveness.unhealthyThreshold})`, undefined, inst.id);
+      if (verdict === 'unhealthy') {
+        const msg = `liveness probe failed ${hc.liveness.unhealthyThreshold} times in a row`;
+        inst.lastError = msg;
+        await this.killInstance(inst, msg);
+        await this.dispatch(inst, { type: 'probe_failed', kind: 'liveness', message: msg });
+      }
+    });
+    every(hc.readiness.intervalMs, async () => {
+      if (inst.lc.status !== 'running') return;
+      const ok = await probe('readiness');
+      if (inst.generation !== gen || !inst.readiness) return;
+      const verdict = inst.readiness.record(ok);
+      if (verdict === 'unhealthy' && inst.ready) {
+        inst.ready = false;
+        this.deps.log('warning', 'readiness probe failing: taken out of event delivery', undefined, inst.id);
+      } else if (verdict === 'healthy' && !inst.ready) {
+        inst.ready = true;
+        this.deps.log('info', 'readiness probe passing again: back in event delivery', undefined, inst.id);
+        this.consumer?.wake();
+      }
+    });
+  }
+
+  private stopProbes(inst: Instance): void {
+    for (const t of inst.probeTimers) clearInterval(t);
+    inst.probeTimers = [];
+  }
+
+  // ---- runs ----------------------------------------------------------------------------------
+
+  private usable(): Instance[] {
+    return this.instances.filter((i) => i.lc.status === 'running' && i.handle?.kind === 'module' && !i.stopping);
+  }
+
+  private pickInstance(needReady: boolean, maxBusy: number): Instance | null {
+    const candidates = this.usable().filter((i) => (!needReady || i.ready) && i.busy < maxBusy);
+    if (candidates.length === 0) return null;
+    candidates.sort((a, b) => a.busy - b.busy);
+    const least = candidates.filter((c) => c.busy === candidates[0].busy);
+    return least[this.rr++ % least.length];
+  }
+
+  /** A schedule time came (already claimed in the store) or a manual trigger. */
+  async admit(req: { fireAt: number | null; payload?: unknown; manual: boolean; runId?: string }): Promise<{ runId: string; admitted: 'started' | 'queued' | 'skipped' | 'missed'; reason?: string }> {
+    const runId = req.runId ?? randomUUID();
+    const now = this.deps.clock.now();
+    const missed = async (status: 'missed' | 'skipped', reason: string) => {
+      const run: RunRecord = { id: runId, agent: this.name, instance: null, trigger: req.manual ? 'manual' : 'schedule', status, scheduledAt: req.fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
+      await this.deps.store.recordRun(run).catch(() => undefined);
+      this.deps.log('warning', `run ${status} at ${new Date(req.fireAt ?? now).toISOString()}: ${reason}`, { reason });
+      return { runId, admitted: status, reason } as const;
+    };
+    if (this.cfg.kind === 'command') return missed('skipped', 'command agents have no run(); they are triggered over their own API');
+    if (this.paused) return missed('missed', 'paused');
+    if (this.usable().length === 0) return missed('missed', `agent not running (${this.status()})`);
+    const decision = req.manual ? 'start' : decideOverlap({ policy: this.cfg.overlap, running: this.runningScheduled, queued: this.queuedScheduled.length });
+    if (decision === 'skip') return missed('skipped', 'overlap: the previous run is still in progress');
+    if (decision === 'queue' || (this.pickInstance(false, this.cfg.overlap === 'allow' || req.manual ? Infinity : 1) === null)) {
+      this.queuedScheduled.push({ fireAt: req.fireAt, payload: req.payload, runId, manual: req.manual });
+      return { runId, admitted: 'queued' };
+    }
+    void this.runScheduled({ fireAt: req.fireAt, payload: req.payload, runId, manual: req.manual });
+    return { runId, admitted: 'started' };
+  }
+
+  private drainQueue(): void {
+    while (this.queuedScheduled.length > 0 && !this.paused) {
+      if (this.cfg.overlap !== 'allow' && this.runningScheduled > 0) return;
+      if (!this.pickInstance(false, this.cfg.overlap === 'allow' ? Infinity : 1)) return;
+      void this.runScheduled(this.queuedScheduled.shift()!);
+    }
+  }
+
+  private async runScheduled(req: { fireAt: number | null; payload?: unknown; runId: string; manual: boolean }): Promise<void> {
+    const inst = this.pickInstance(false, Infinity);
+    if (!inst || inst.handle?.kind !== 'module') return;
+    this.runningScheduled++;
+    inst.busy++;
+    const gen = inst.generation;
+    let outcome: RunOutcome;
+    try {
+      outcome = await executeRun(this.deps.runContext, inst.handle.h, {
+        trigger: req.manual ? 'manual' : 'schedule',
+        kind: 'run',
+        payload: req.payload,
+        scheduledAt: req.fireAt,
+        record: true,
+        runId: req.runId,
+      });
+      // A conflict means another replica or an API write changed a key this run read: run again.
+      for (let i = 0; outcome.conflict && i < 3 && inst.handle?.kind === 'module' && inst.generation === gen; i++) {
+        outcome = await executeRun(this.deps.runContext, inst.handle.h, { trigger: req.manual ? 'manual' : 'schedule', kind: 'run', payload: req.payload, scheduledAt: req.fireAt, record: true, runId: req.runId });
+      }
+    } finally {
+      inst.busy--;
+      this.runningScheduled--;
+    }
+    if (!outcome.ok && !outcome.instanceGone && inst.generation === gen) {
+      const msg = `run() failed: ${outcome.error?.message ?? 'unknown error'}`;
+      inst.lastError = msg;
+      // seed 003: RUNNING --error--> ERROR --retry (backoff)--> RUNNING. The instance is
+      // replaced, so a run that corrupted in-memory state does not poison the next one.
+      await this.killInstance(inst, msg);
+      await this.dispatch(inst, { type: 'crashed', reason: 'run_failed', message: msg });
+    }
+    this.drainQueue();
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+
+  private eventCapacity(): number {
+    if (this.paused) return 0;
+    let free = 0;
+    for (const i of this.usable()) if (i.ready) free += Math.max(0, this.cfg.events.concurrency - i.busy);
+    return free;
+  }
+
+  private async handleDelivery(d: Delivery): Promise<RunOutcome | null> {
+    const inst = this.pickInstance(true, this.cfg.events.concurrency);
+    if (!inst || inst.handle?.kind !== 'module') return null;
+    const methods = (this.description?.handlers ?? []).filter((h) => h.event === d.event.name || h.event === '*').map((h) => h.method);
+    const h = inst.handle.h;
+    const gen = inst.generation;
+    inst.busy++;
+    try {
+      const invoke = () =>
+        executeRun(this.deps.runContext, h, {
+          trigger: 'event',
+          kind: 'event',
+          method: methods.join(','),
+          event: { id: d.event.id, name: d.event.name, data: d.event.payload, source: d.event.source, createdAt: d.event.createdAt, attempt: d.attempts },
+          ack: { deliveryId: d.deliveryId, leaseToken: d.leaseToken },
+          record: true,
+        });
+      let outcome = await invoke();
+      // A conflict is not the handler's fault (a replica committed first): run it again at once,
+      // under the same lease, without spending one of the delivery's attempts.
+      for (let i = 0; outcome.conflict && i < 20 && inst.generation === gen; i++) outcome = await invoke();
+      return outcome;
+    } finally {
+      inst.busy--;
+    }
+  }
+
+  private onDeliverySettled(d: Delivery, o: RunOutcome | null, fate: 'done' | 'retry' | 'dead' | 'lost'): void {
+    if (fate === 'dead') {
+      this.deps.log('error', `event '${d.event.name}' (${d.event.id}) dead-lettered after ${d.attempts} attempts: ${o?.error?.message ?? 'failed'}`, { eventId: d.event.id });
+    } else if (fate === 'retry' && o && !o.conflict && o.error) {
+      this.deps.log('warning', `handler for '${d.event.name}' failed (attempt ${d.attempts}/${this.cfg.events.maxAttempts}): ${o.error.message}`, { eventId: d.event.id });
+    }
+    this.drainQueue();
+  }
+
+  wakeConsumer(): void {
+    this.consumer?.wake();
+  }
+
+  // ---- views ---------------------------------------------------------------------------------
+
+  status(): AgentStatus {
+    const states = this.instances.map((i) => i.lc.status as string);
+    const order: AgentStatus[] = ['running', 'paused', 'initializing', 'error', 'crash_loop', 'stopped'];
+    if (states.includes('stopping')) return 'stopped';
+    for (const s of order) if (states.includes(s)) return s;
+    return 'stopped';
+  }
+
+  instanceViews(): InstanceView[] {
+    return this.instances.map((i) => ({
+      instanceId: i.id,
+      status: (i.lc.status === 'stopping' ? 'stopped' : i.lc.status) as AgentStatus,
+      pid: i.handle?.h.pid ?? null,
+      ready: i.ready,
+      startedAt: i.lc.status === 'running' || i.lc.status === 'paused' ? i.startedAt : null,
+      restarts: i.restarts,
+      lastError: i.lastError,
+      memory: i.handle?.kind === 'module' ? i.handle.h.memory : null,
+    }));
+  }
+
+  get restartCount(): number {
+    return this.instances.reduce((n, i) => n + i.restarts, 0);
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+}

@@ -1,0 +1,524 @@
+// The composition root: builds the store, runtime, bus, scheduler, agent controllers and the
+// control API from a ProjectConfig, and implements the ControlPlane the API serves.
+//
+// Start order: store (migrations) → validate every agent module (nothing starts if one is bad:
+// exit 78) → subscriptions → control API (up before agents, so a crash-looping fleet stays
+// observable) → agents → schedules (with the missed-run policy applied to the downtime).
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { ProjectConfig, AgentConfig } from '../config/types.js';
+import { systemClock, type Clock } from '../scheduler/types.js';
+import { Scheduler, planMissed, type FireContext } from '../scheduler/index.js';
+import { describeSchedule } from '../scheduler/schedule.js';
+import { openStore } from '../store/index.js';
+import { SHARED_NAMESPACE, type Store, type StoredEvent, type RunRecord, type StateVersionInfo, type Transition, type DeadLetter } from '../store/types.js';
+import { createRuntime } from '../runtime/index.js';
+import type { Runtime, RuntimeListener } from '../runtime/types.js';
+import type { AgentDescription, LogLine, RpcRequest } from '../runtime/protocol.js';
+import { LogHub } from '../observability/log-hub.js';
+import { EmbeddedBus } from '../bus/embedded.js';
+import { NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
+import { AgentController } from './agent-controller.js';
+import type { AgentAction, AgentView, ControlPlane, HealthView } from './control.js';
+import { BadRequestError, ConfigError, NotFoundError, OpenClawError, type ConfigIssue } from '../util/errors.js';
+import { createApiServer } from '../api/server.js';
+import { VERSION } from '../version.js';
+
+export interface DaemonOptions {
+  dev?: boolean;
+  clock?: Clock;
+  /** Mirror agent log lines (the foreground terminal). */
+  echo?: (line: LogLine) => void;
+  /** Inject for tests; by default built from the config. */
+  store?: Store;
+  runtime?: Runtime;
+  /** Serve the control API (default true). */
+  listen?: boolean;
+}
+
+const DAEMON_LOG = 'daemon';
+
+export class Daemon implements ControlPlane {
+  readonly config: ProjectConfig;
+  private readonly clock: Clock;
+  private store!: Store;
+  private runtime!: Runtime;
+  readonly logs: LogHub;
+  private readonly bus = new EmbeddedBus();
+  private versions!: NamespaceVersions;
+  private scheduler: Scheduler | null = null;
+  private readonly controllers = new Map<string, AgentController>();
+  private api: Awaited<ReturnType<typeof createApiServer>> | null = null;
+  private startedAt = 0;
+  private started = false;
+  private shuttingDown: Promise<void> | null = null;
+  private readonly shutdownHooks: Array<() => void> = [];
+  private resolveStopped!: () => void;
+  /** Resolves when the daemon has fully stopped. */
+  readonly stopped: Promise<void>;
+  private timers: NodeJS.Timeout[] = [];
+  url = '';
+  port = 0;
+
+  private constructor(config: ProjectConfig, private readonly opts: DaemonOptions) {
+    this.config = config;
+    this.clock = opts.clock ?? systemClock;
+    this.logs = new LogHub({ dir: path.join(config.dataDir, 'logs'), echo: opts.echo });
+    this.stopped = new Promise((r) => (this.resolveStopped = r));
+  }
+
+  static async start(config: ProjectConfig, opts: DaemonOptions = {}): Promise<Daemon> {
+    const d = new Daemon(config, opts);
+    try {
+      await d.boot();
+    } catch (err) {
+      await d.abortBoot();
+      throw err;
+    }
+    return d;
+  }
+
+  private log(level: LogLine['level'], msg: string, fields?: Record<string, unknown>, agent = DAEMON_LOG, instance?: string): void {
+    this.logs.write({ time: this.clock.now(), level, agent, instance: instance ?? (agent === DAEMON_LOG ? DAEMON_LOG : `${agent}#0`), msg, fields });
+  }
+
+  private async boot(): Promise<void> {
+    this.startedAt = this.clock.now();
+    this.runtime = this.opts.runtime ?? createRuntime(this.listener());
+
+    // Validate every module agent before anything starts.
+    const descriptions = new Map<string, AgentDescription>();
+    const issues: ConfigIssue[] = [];
+    await Promise.all(
+      this.config.agents
+        .filter((a) => a.kind === 'module')
+        .map(async (a) => {
+          try {
+            descriptions.set(a.name, await this.runtime.describe(a.source!, a.exportName));
+          } catch (err) {
+            const [file, line] = splitLocation(a.location, this.config.file);
+            issues.push({ file, line, column: null, field: `agents.${a.name}.source`, message: (err as Error).message });
+          }
+        }),
+    );
+    if (issues.length > 0) throw new ConfigError(issues);
+    this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
+
+    this.versions = new NamespaceVersions(this.store);
+    for (const a of this.config.agents) {
+      const c = new AgentController(a, descriptions.get(a.name) ?? null, {
+        store: this.store,
+        runtime: this.runtime,
+        clock: this.clock,
+        runContext: this.runContext(a),
+        log: (level, msg, fields, instance) => this.log(level, msg, fields, a.name, instance),
+        commandEnv: (agent, instance) => ({
+          OPENCLAW_URL: this.url,
+          OPENCLAW_AGENT: agent,
+          OPENCLAW_INSTANCE: instance,
+          // Until API tokens land (security issue) the API is loopback-only; the token names the agent.
+          OPENCLAW_TOKEN: `agent:${agent}`,
+        }),
+      });
+      this.controllers.set(a.name, c);
+      await this.store.setSubscriptions(a.name, c.subscriptions);
+      this.bus.setSubscriptions(a.name, c.subscriptions);
+      this.bus.register(a.name, () => c.wakeConsumer());
+    }
+    // Consumers no longer in the config keep their rows but get no new deliveries.
+    const persisted = await this.store.getSubscriptions();
+    for (const consumer of Object.keys(persisted)) {
+      if (!this.controllers.has(consumer)) await this.store.setSubscriptions(consumer, []);
+    }
+    // One node owns every lease: whatever the previous daemon held is free again now.
+    await this.store.releaseDeliveries();
+    await this.versions.load([...this.controllers.keys(), SHARED_NAMESPACE]);
+
+    if (this.opts.listen !== false) {
+      this.api = await createApiServer(this, { host: this.config.api.host, port: this.config.api.port });
+      const { url } = await this.api.listen();
+      this.url = url;
+      this.port = Number(new URL(url).port);
+    }
+
+    for (const c of this.controllers.values()) {
+      if (!c.cfg.enabled) continue;
+      const desired = (await this.store.getDesired(c.name)) ?? 'running';
+      if (desired === 'stopped') {
+        this.log('info', `agent '${c.name}' left stopped (stopped by a user; start it with \`openclaw start ${c.name}\`)`);
+        continue;
+      }
+      await c.start({ paused: desired === 'paused' });
+    }
+    await this.startSchedules();
+    this.timers.push(
+      setInterval(() => void this.store.purgeExpired().catch(() => undefined), 60_000),
+      setInterval(() => void this.store.setMeta('heartbeat', String(this.clock.now())).catch(() => undefined), 5_000),
+    );
+    for (const t of this.timers) t.unref();
+    this.started = true;
+    this.log('info', `daemon started: ${this.controllers.size} agent(s), store ${this.store.dialect}, API ${this.url || 'off'}`);
+  }
+
+  private async abortBoot(): Promise<void> {
+    await this.runtime?.shutdown().catch(() => undefined);
+    await this.api?.close().catch(() => undefined);
+    if (!this.opts.store) await this.store?.close().catch(() => undefined);
+    await this.logs.close();
+  }
+
+  private runContext(a: AgentConfig): RunContext {
+    return {
+      store: this.store,
+      versions: this.versions,
+      now: () => this.clock.now(),
+      agent: a.name,
+      maxStateSizeBytes: a.resources.maxStateSizeBytes,
+      onPublished: (names) => this.bus.published(names),
+    };
+  }
+
+  private listener(): RuntimeListener {
+    return {
+      rpc: (instanceId, agent, req) => this.handleRpc(agent, req),
+      log: (line) => this.logs.write(line),
+      metrics: () => undefined, // Prometheus export arrives with the observability issue
+      memory: () => undefined,
+      logsDropped: (_i, _a, count) => this.logs.countDropped(count),
+    };
+  }
+
+  private async handleRpc(agent: string, req: RpcRequest): Promise<unknown> {
+    switch (req.op) {
+      case 'state.get': {
+        const e = await this.store.getState(req.namespace, req.key);
+        return e ? { value: e.value, version: e.version, expiresAt: e.expiresAt } : null;
+      }
+      case 'state.list': {
+        const entries = await this.store.listState(req.namespace, req.prefix);
+        return entries.map((e) => ({ key: e.key, value: e.value, version: e.version }));
+      }
+      case 'state.checkpoint': {
+        const c = this.controllers.get(agent);
+        if (!c) throw new NotFoundError('agent', agent);
+        const result = await commitBuffer(this.runContextFor(agent), req, { reason: 'checkpoint', runId: req.runId });
+        return { versions: result.versions };
+      }
+      case 'llm.complete':
+      case 'llm.stream':
+        throw new OpenClawError('llm_not_configured', 'no LLM provider configured: add an llm: section to openclaw.yaml');
+      default:
+        throw new BadRequestError(`unknown RPC '${(req as { op: string }).op}'`);
+    }
+  }
+
+  private runContextFor(agent: string): RunContext {
+    const a = this.controllers.get(agent)!.cfg;
+    return this.runContext(a);
+  }
+
+  private async startSchedules(): Promise<void> {
+    this.scheduler = new Scheduler({
+      clock: this.clock,
+      onFire: (agent, fireAt, ctx) => void this.onFire(agent, fireAt, ctx),
+      onError: (err, agent) => this.log('error', `scheduler: ${(err as Error).message}`, undefined, agent),
+    });
+    const now = this.clock.now();
+    for (const c of this.controllers.values()) {
+      const spec = c.scheduleSpec;
+      if (!spec || !c.cfg.enabled || c.cfg.kind !== 'module') continue;
+      const { lastFireAt } = await this.store.getSchedule(c.name);
+      // `every` schedules keep their phase across restarts: fire times are anchor + k·every.
+      const stored = Number((await this.store.getMeta(`anchor:${c.name}`)) ?? NaN);
+      const anchor = Number.isFinite(stored) ? stored : now;
+      if (!Number.isFinite(stored)) await this.store.setMeta(`anchor:${c.name}`, String(anchor));
+      const next = this.scheduler.add(c.name, spec, { anchor, lastFireAt: lastFireAt ?? now });
+      await this.store.setNextFire(c.name, next);
+    }
+  }
+
+  private async onFire(agent: string, fireAt: number, ctx: FireContext): Promise<void> {
+    const c = this.controllers.get(agent);
+    if (!c || !c.scheduleSpec) return;
+    try {
+      await this.store.setNextFire(agent, this.scheduler?.nextFire(agent) ?? null);
+      if (ctx.coalesced.length === 0) {
+        // The store decides: a time fires at most once, also across restarts and daemons.
+        if (await this.store.claimFire(agent, fireAt)) await c.admit({ fireAt, manual: false });
+        return;
+      }
+      // Several fire times came due at once (the daemon was down, or the clock jumped): the
+      // missed-run policy decides which run; every other one is recorded with its reason.
+      const plan = planMissed({
+        spec: c.scheduleSpec,
+        anchor: Number((await this.store.getMeta(`anchor:${agent}`)) ?? fireAt),
+        lastFireAt: ctx.previousFireAt,
+        now: fireAt,
+        policy: c.cfg.missed,
+        reason: ctx.missedReason ?? 'daemon down',
+      });
+      const now = this.clock.now();
+      const runs = new Set(plan.toRun);
+      for (const t of [...plan.missed, ...plan.toRun].sort((x, y) => x - y)) {
+        if (!(await this.store.claimFire(agent, t))) continue;
+        if (runs.has(t)) await c.admit({ fireAt: t, manual: false });
+        else await this.store.recordRun(missedRun(agent, t, now, plan.missedReason ?? 'daemon down'));
+      }
+      if (plan.missed.length > 0) {
+        this.log('warning', `${plan.missed.length} scheduled run(s) missed (${plan.missedReason}); policy ${c.cfg.missed} ran ${plan.toRun.length}`, undefined, agent);
+      }
+    } catch (err) {
+      this.log('error', `schedule fire failed: ${(err as Error).message}`, undefined, agent);
+    }
+  }
+
+  async reloadAgent(name: string, reason: string): Promise<void> {
+    const c = this.get(name);
+    this.log('info', `reloading: ${reason}`, undefined, name);
+    try {
+      await this.runtime.describe(c.cfg.source!, c.cfg.exportName);
+    } catch (err) {
+      this.log('error', `not reloaded, the new source does not load: ${(err as Error).message}`, undefined, name);
+      return;
+    }
+    await c.restart(reason);
+  }
+
+  onShutdown(fn: () => void): void {
+    this.shutdownHooks.push(fn);
+  }
+
+  // ---- ControlPlane ----------------------------------------------------------------------
+
+  private get(name: string): AgentController {
+    const c = this.controllers.get(name);
+    if (!c) throw new NotFoundError('agent', name, `known agents: ${[...this.controllers.keys()].join(', ') || 'none'}`);
+    return c;
+  }
+
+  async listAgents(): Promise<AgentView[]> {
+    const stats = new Map((await this.store.agentStats()).map((s) => [s.agent, s]));
+    const pending = await this.store.pendingCounts();
+    const out: AgentView[] = [];
+    for (const c of this.controllers.values()) out.push(await this.view(c, stats.get(c.name), pending[c.name] ?? 0));
+    return out;
+  }
+
+  async getAgent(name: string): Promise<AgentView> {
+    const c = this.get(name);
+    const [s] = await this.store.agentStats(name);
+    return this.view(c, s, await this.store.pendingCount(name));
+  }
+
+  private async view(c: AgentController, s: { runsTotal: number; runsFailed: number; lastRunAt: number | null } | undefined, pending: number): Promise<AgentView> {
+    const instances = c.instanceViews();
+    const status = c.status();
+    const started = instances.map((i) => i.startedAt).filter((t): t is number => t != null);
+    const now = this.clock.now();
+    const runsTotal = s?.runsTotal ?? 0;
+    const runsFailed = s?.runsFailed ?? 0;
+    return {
+      name: c.name,
+      kind: c.cfg.kind,
+      status,
+      desired: (await this.store.getDesired(c.name)) ?? (c.cfg.enabled ? 'running' : 'stopped'),
+      reason: c.reason,
+      replicas: c.cfg.replicas,
+      instances,
+      schedule: c.scheduleSpec ? describeSchedule(c.scheduleSpec) : null,
+      subscriptions: c.subscriptions,
+      uptimeMs: started.length > 0 ? now - Math.min(...started) : null,
+      lastRunAt: s?.lastRunAt ?? null,
+      nextRunAt: this.scheduler?.nextFire(c.name) ?? null,
+      runsTotal,
+      runsFailed,
+      successRate: runsTotal > 0 ? (runsTotal - runsFailed) / runsTotal : null,
+      restarts: c.restartCount,
+      pendingEvents: pending,
+      stateVersion: this.versions.get(c.name),
+      stateSizeBytes: await this.store.stateSize(c.name),
+      owner: c.cfg.owner,
+    };
+  }
+
+  async action(name: string, action: AgentAction): Promise<AgentView> {
+    const c = this.get(name);
+    switch (action) {
+      case 'start':
+        await this.store.setDesired(name, 'running');
+        await c.startExplicit();
+        break;
+      case 'stop':
+        await this.store.setDesired(name, 'stopped');
+        await c.stop('stop requested');
+        break;
+      case 'pause':
+        await c.pause();
+        await this.store.setDesired(name, 'paused');
+        break;
+      case 'resume':
+        await c.resume();
+        await this.store.setDesired(name, 'running');
+        break;
+      case 'restart':
+        await this.store.setDesired(name, 'running');
+        await c.restart('restart requested');
+        break;
+    }
+    return this.getAgent(name);
+  }
+
+  async trigger(name: string, payload?: unknown): Promise<{ runId: string }> {
+    const c = this.get(name);
+    if (c.cfg.kind !== 'module') throw new BadRequestError(`agent '${name}' is a command agent; it has no run() to trigger`);
+    const r = await c.admit({ fireAt: null, payload, manual: true });
+    if (r.admitted === 'missed' || r.admitted === 'skipped') {
+      throw new OpenClawError('not_runnable', `agent '${name}' cannot run now: ${r.reason}`, { status: 409 });
+    }
+    return { runId: r.runId };
+  }
+
+  async getState(name: string, opts: { version?: number } = {}): Promise<{ agent: string; version: number; state: Record<string, unknown> }> {
+    this.get(name);
+    if (opts.version != null) {
+      const current = await this.store.namespaceVersion(name);
+      if (opts.version < 0 || opts.version > current) throw new NotFoundError('state_version', `v${opts.version}`, `versions of '${name}' go from v1 to v${current}`);
+      return { agent: name, version: opts.version, state: await this.store.stateAt(name, opts.version) };
+    }
+    const entries = await this.store.listState(name);
+    return { agent: name, version: await this.store.namespaceVersion(name), state: Object.fromEntries(entries.map((e) => [e.key, e.value])) };
+  }
+
+  async listStateVersions(name: string, opts: { limit?: number } = {}): Promise<StateVersionInfo[]> {
+    this.get(name);
+    return this.store.listVersions(name, { limit: opts.limit ?? 20 });
+  }
+
+  async rollbackState(name: string, version: number): Promise<{ version: number }> {
+    this.get(name);
+    const current = await this.store.namespaceVersion(name);
+    if (version < 1 || version > current) throw new NotFoundError('state_version', `v${version}`, `versions of '${name}' go from v1 to v${current}`);
+    const v = await this.store.rollback(name, version, `rollback to v${version}`);
+    this.versions.set(name, v);
+    this.log('warning', `state rolled back to v${version} (now v${v})`, undefined, name);
+    return { version: v };
+  }
+
+  async writeState(name: string, writes: Array<{ key: string; value?: unknown; deleted?: boolean; ttlMs?: number }>): Promise<{ version: number }> {
+    const c = this.get(name);
+    const now = this.clock.now();
+    const result = await commitBuffer(
+      this.runContext(c.cfg),
+      {
+        writes: writes.map((w) => ({ namespace: name, key: w.key, value: w.value, deleted: w.deleted, expiresAt: w.ttlMs ? now + w.ttlMs : null })),
+        reads: [],
+        emits: [],
+      },
+      { reason: 'api' },
+    );
+    return { version: result.versions[name] ?? this.versions.get(name) };
+  }
+
+  async recentLogs(name: string, opts: { limit?: number; sinceMs?: number; level?: LogLine['level'] } = {}): Promise<LogLine[]> {
+    if (name !== DAEMON_LOG) this.get(name);
+    const mem = this.logs.recent(name, opts);
+    if (mem.length >= (opts.limit ?? 100)) return mem;
+    const files = this.logs.fromFiles(name, opts);
+    return files.length > mem.length ? files : mem;
+  }
+
+  followLogs(name: string, onLine: (line: LogLine) => void, onDrop?: (dropped: number) => void): () => void {
+    if (name !== DAEMON_LOG) this.get(name);
+    return this.logs.follow(name, onLine, onDrop);
+  }
+
+  async publishEvent(e: { name: string; data?: unknown; id?: string }): Promise<{ id: string; published: boolean }> {
+    if (typeof e.name !== 'string' || e.name.length === 0) throw new BadRequestError('event name must be a non-empty string', 'invalid_request');
+    const id = e.id ?? randomUUID();
+    const n = await this.store.publish([{ id, name: e.name, payload: e.data ?? null, source: null, createdAt: this.clock.now() }]);
+    if (n > 0) this.bus.published([e.name]);
+    return { id, published: n > 0 };
+  }
+
+  listRuns(name: string, opts: { limit?: number } = {}): Promise<RunRecord[]> {
+    this.get(name);
+    return this.store.listRuns(name, { limit: opts.limit ?? 50 });
+  }
+
+  listTransitions(name: string, opts: { limit?: number } = {}): Promise<Transition[]> {
+    this.get(name);
+    return this.store.listTransitions(name, opts.limit ?? 50);
+  }
+
+  listDeadLetters(opts: { agent?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    if (opts.agent) this.get(opts.agent);
+    return this.store.listDeadLetters({ consumer: opts.agent, limit: opts.limit });
+  }
+
+  async redriveDeadLetters(opts: { agent?: string; ids?: number[] }): Promise<{ redriven: number }> {
+    if (opts.agent) this.get(opts.agent);
+    const redriven = await this.store.redriveDeadLetters({ consumer: opts.agent, ids: opts.ids });
+    if (opts.agent) this.controllers.get(opts.agent)?.wakeConsumer();
+    else for (const c of this.controllers.values()) c.wakeConsumer();
+    return { redriven };
+  }
+
+  listEvents(opts: { afterSeq?: number; limit?: number; name?: string } = {}): Promise<StoredEvent[]> {
+    return this.store.listEvents(opts);
+  }
+
+  health(): HealthView {
+    const counts = { total: 0, running: 0, error: 0, stopped: 0, paused: 0 };
+    for (const c of this.controllers.values()) {
+      counts.total++;
+      const s = c.status();
+      if (s === 'running') counts.running++;
+      else if (s === 'paused') counts.paused++;
+      else if (s === 'error' || s === 'crash_loop') counts.error++;
+      else if (s === 'stopped') counts.stopped++;
+    }
+    return {
+      status: this.shuttingDown ? 'stopping' : !this.started ? 'starting' : counts.error > 0 ? 'degraded' : 'ok',
+      version: VERSION,
+      project: this.config.project,
+      pid: process.pid,
+      uptimeMs: this.clock.now() - this.startedAt,
+      store: this.store?.dialect ?? (this.config.store.kind as 'sqlite' | 'postgres'),
+      agents: counts,
+    };
+  }
+
+  probes(): { live: boolean; ready: boolean; started: boolean } {
+    return { live: true, ready: this.started && !this.shuttingDown, started: this.started };
+  }
+
+  shutdown(reason = 'shutdown requested'): Promise<void> {
+    if (this.shuttingDown) return this.shuttingDown;
+    for (const h of this.shutdownHooks) h();
+    this.shuttingDown = (async () => {
+      this.log('info', `daemon stopping: ${reason}`);
+      for (const t of this.timers) clearInterval(t);
+      this.scheduler?.close();
+      // Stop agents in reverse order of declaration (OTP: children stop in reverse start order).
+      const list = [...this.controllers.values()].reverse();
+      await Promise.all(list.map((c) => c.stop('daemon shutdown').catch(() => undefined)));
+      await this.runtime.shutdown().catch(() => undefined);
+      await this.api?.close().catch(() => undefined);
+      if (!this.opts.store) await this.store.close().catch(() => undefined);
+      this.log('info', 'daemon stopped');
+      await this.logs.close();
+      this.resolveStopped();
+    })();
+    return this.shuttingDown;
+  }
+}
+
+function missedRun(agent: string, fireAt: number, now: number, reason: string): RunRecord {
+  return { id: randomUUID(), agent, instance: null, trigger: 'schedule', status: 'missed', scheduledAt: fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
+}
+
+function splitLocation(location: string, fallbackFile: string): [string, number | null] {
+  const m = /^(.*):(\d+)$/.exec(location);
+  if (!m) return [fallbackFile, null];
+  return [path.isAbsolute(m[1]) ? m[1] : path.join(path.dirname(fallbackFile), m[1]), Number(m[2])];
+}

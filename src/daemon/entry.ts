@@ -1,0 +1,226 @@
+// How the CLI runs a daemon: in the foreground (`openclaw dev`, `openclaw daemon run`), detached
+// (`openclaw daemon start`: pid and log files under .openclaw/), and how it stops one.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../config/index.js';
+import type { ProjectConfig } from '../config/types.js';
+import { ConfigError, OpenClawError } from '../util/errors.js';
+import { Daemon } from './daemon.js';
+import { processAlive, readDaemonFile, removeDaemonFile, writeDaemonFile, type DaemonFile } from './daemon-file.js';
+import { formatLogLine } from '../observability/format.js';
+import { watchAgents } from './hot-reload.js';
+
+export const EXIT_CONFIG = 78;
+
+export interface EntryOptions {
+  /** Project directory or openclaw.yaml path. */
+  project: string;
+  port?: number;
+  host?: string;
+  dev?: boolean;
+  /** Echo agent logs to the terminal (foreground). */
+  quiet?: boolean;
+}
+
+export function resolveConfigFile(project: string): string {
+  const p = path.resolve(project);
+  if (fs.existsSync(p) && fs.statSync(p).isDirectory()) return path.join(p, 'openclaw.yaml');
+  return p;
+}
+
+/** Walks up from `dir` to the first folder holding openclaw.yaml. */
+export function findProjectDir(dir: string): string | null {
+  let cur = path.resolve(dir);
+  for (;;) {
+    if (fs.existsSync(path.join(cur, 'openclaw.yaml'))) return cur;
+    const up = path.dirname(cur);
+    if (up === cur) return null;
+    cur = up;
+  }
+}
+
+async function load(opts: EntryOptions): Promise<ProjectConfig> {
+  const file = resolveConfigFile(opts.project);
+  if (!fs.existsSync(file)) {
+    throw new ConfigError([{ file, line: null, column: null, field: '', message: 'no openclaw.yaml here; create one with `openclaw init NAME`, or pass --project DIR' }]);
+  }
+  return loadConfig(file, { overrides: { port: opts.port, host: opts.host } });
+}
+
+/**
+ * Runs a daemon in this process until SIGINT/SIGTERM or POST /api/daemon/stop.
+ * Returns the process exit code: 0 after a clean stop, 78 when the configuration is refused.
+ */
+export async function runForeground(opts: EntryOptions): Promise<number> {
+  let config: ProjectConfig;
+  try {
+    config = await load(opts);
+  } catch (err) {
+    return reportStartError(err);
+  }
+  const tty = process.stdout.isTTY;
+  let daemon: Daemon;
+  try {
+    daemon = await Daemon.start(config, {
+      dev: opts.dev ?? false,
+      echo: opts.quiet ? undefined : (line) => process.stdout.write(formatLogLine(line, { color: tty }) + '\n'),
+    });
+  } catch (err) {
+    return reportStartError(err);
+  }
+  const info: DaemonFile = {
+    pid: process.pid,
+    url: daemon.url,
+    host: config.api.host,
+    port: daemon.port,
+    project: config.project,
+    config: config.file,
+    startedAt: Date.now(),
+  };
+  writeDaemonFile(config.dataDir, info);
+  process.stdout.write(`openclaw: project '${config.project}' running ${config.agents.length} agent(s); control API on ${daemon.url}\n`);
+
+  const stopWatching = opts.dev ? watchAgents(config, daemon) : () => undefined;
+  const done = new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`openclaw: ${why}, draining agents…\n`);
+      stopWatching();
+      void daemon.shutdown(why).then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    daemon.onShutdown(() => {
+      stopping = true;
+      stopWatching();
+    });
+    void daemon.stopped.then(() => resolve(0));
+  });
+  const code = await done;
+  removeDaemonFile(config.dataDir);
+  process.stdout.write('openclaw: stopped\n');
+  return code;
+}
+
+function reportStartError(err: unknown): number {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`openclaw: invalid configuration — nothing was started:\n${err.message}\n`);
+    return EXIT_CONFIG;
+  }
+  if (err instanceof OpenClawError) {
+    process.stderr.write(`openclaw: ${err.message}\n`);
+    return err.exitCode === EXIT_CONFIG ? EXIT_CONFIG : 1;
+  }
+  process.stderr.write(`openclaw: failed to start: ${(err as Error)?.stack ?? String(err)}\n`);
+  return 1;
+}
+
+function cliMain(): { execArgv: string[]; script: string } {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) {
+    return { execArgv: ['--import', 'tsx'], script: path.join(path.dirname(here), '..', 'cli', 'main.ts') };
+  }
+  return { execArgv: [], script: path.join(path.dirname(here), '..', 'cli', 'main.js') };
+}
+
+/** `openclaw daemon start`: a detached daemon with its pid and log under .openclaw/. */
+export async function startDetached(opts: EntryOptions & { waitMs?: number }): Promise<{ pid: number; url: string }> {
+  const config = await load(opts);
+  const existing = readDaemonFile(config.dataDir);
+  if (existing && processAlive(existing.pid)) {
+    throw new OpenClawError('daemon_running', `a daemon for this project is already running (pid ${existing.pid}, ${existing.url}); stop it with \`openclaw daemon stop\``, { exitCode: 1 });
+  }
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const logFile = path.join(config.dataDir, 'daemon.log');
+  const out = fs.openSync(logFile, 'a');
+  const { execArgv, script } = cliMain();
+  const args = [...execArgv, script, 'daemon', 'run', '--project', config.file, '--quiet'];
+  if (opts.port != null) args.push('--port', String(opts.port));
+  if (opts.host) args.push('--host', opts.host);
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], cwd: config.root, env: process.env });
+  child.unref();
+  fs.closeSync(out);
+  fs.writeFileSync(path.join(config.dataDir, 'daemon.pid'), `${child.pid}\n`);
+
+  const deadline = Date.now() + (opts.waitMs ?? 30_000);
+  let exitCode: number | null = null;
+  child.once('exit', (code) => (exitCode = code ?? 1));
+  while (Date.now() < deadline) {
+    if (exitCode !== null) {
+      const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+      throw new OpenClawError('daemon_failed', `the daemon exited with code ${exitCode} during start:\n${tail}`, { exitCode: exitCode === EXIT_CONFIG ? EXIT_CONFIG : 1 });
+    }
+    const info = readDaemonFile(config.dataDir);
+    if (info && info.pid === child.pid) {
+      try {
+        const res = await fetch(`${info.url}/healthz`);
+        if (res.ok) return { pid: info.pid, url: info.url };
+      } catch {
+        // not listening yet
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new OpenClawError('daemon_timeout', `the daemon did not become healthy within ${(opts.waitMs ?? 30_000) / 1000}s; see ${logFile}`);
+}
+
+/** `openclaw daemon stop`: asks the daemon to drain and waits for it to exit (SIGKILL as a last resort). */
+export async function stopDetached(opts: EntryOptions & { timeoutMs?: number }): Promise<boolean> {
+  const config = await load(opts);
+  const info = readDaemonFile(config.dataDir);
+  if (!info || !processAlive(info.pid)) {
+    removeDaemonFile(config.dataDir, info?.pid ?? -1);
+    return false;
+  }
+  try {
+    process.kill(info.pid, 'SIGTERM');
+  } catch {
+    return false;
+  }
+  const drain = Math.max(...config.agents.map((a) => a.gracefulShutdown.timeoutMs + a.gracefulShutdown.teardownTimeoutMs), 0);
+  const deadline = Date.now() + (opts.timeoutMs ?? drain + 15_000);
+  while (Date.now() < deadline) {
+    if (!processAlive(info.pid)) {
+      removeDaemonFile(config.dataDir, info.pid);
+      fs.rmSync(path.join(config.dataDir, 'daemon.pid'), { force: true });
+      return true;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  try {
+    process.kill(-info.pid, 'SIGKILL');
+  } catch {
+    process.kill(info.pid, 'SIGKILL');
+  }
+  removeDaemonFile(config.dataDir, info.pid);
+  return true;
+}
+
+export interface DaemonStatus {
+  running: boolean;
+  pid: number | null;
+  url: string | null;
+  health: unknown;
+  logFile: string;
+}
+
+export async function daemonStatus(opts: EntryOptions): Promise<DaemonStatus> {
+  const config = await load(opts);
+  const info = readDaemonFile(config.dataDir);
+  const logFile = path.join(config.dataDir, 'daemon.log');
+  if (!info || !processAlive(info.pid)) return { running: false, pid: null, url: null, health: null, logFile };
+  let health: unknown = null;
+  try {
+    health = await (await fetch(`${info.url}/api/health`)).json();
+  } catch {
+    health = null;
+  }
+  return { running: true, pid: info.pid, url: info.url, health, logFile };
+}

@@ -1,0 +1,159 @@
+// Delivers an agent's events: claims deliveries (leases) from the store for its consumer group,
+// hands each to a ready instance with a free slot, and settles the outcome. The handler's state
+// effects and the ack commit together (run-transaction.ts), so a redelivery after a crash finds
+// the effect either fully there (and the delivery gone) or not there at all.
+import type { Clock } from '../scheduler/types.js';
+import type { Delivery, Store } from '../store/types.js';
+import type { EventDeliveryConfig } from '../config/types.js';
+import type { RunOutcome } from './run-transaction.js';
+
+export interface ConsumerHooks {
+  /** Free handler slots across ready instances right now. */
+  capacity(): number;
+  /** Runs the delivery on some ready instance and returns the outcome (never throws). */
+  handle(delivery: Delivery): Promise<RunOutcome | null>;
+  onSettled(delivery: Delivery, outcome: RunOutcome | null, fate: 'done' | 'retry' | 'dead' | 'lost'): void;
+}
+
+export function retryDelay(cfg: EventDeliveryConfig, attempt: number): number {
+  return Math.min(cfg.maxDelayMs, cfg.initialDelayMs * 2 ** Math.max(0, attempt - 1));
+}
+
+export class EventConsumer {
+  private pumping = false;
+  private again = false;
+  private stopped = true;
+  private readonly inFlight = new Map<number, Delivery>();
+  private cancelRetryTimer: (() => void) | null = null;
+  private retryAt = Infinity;
+  private extendTimer: NodeJS.Timeout | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly agent: string,
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly cfg: EventDeliveryConfig,
+    private readonly hooks: ConsumerHooks,
+    private readonly leaseMs = 60_000,
+  ) {}
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    // Leases are extended while handlers run, so a slow handler is not taken for a dead one.
+    this.extendTimer = setInterval(() => void this.extendLeases(), Math.max(1000, this.leaseMs / 3));
+    this.extendTimer.unref();
+    // Safety net for deliveries that became due without a wake-up (another daemon, clock skew).
+    this.pollTimer = setInterval(() => this.wake(), 5000);
+    this.pollTimer.unref();
+    this.wake();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.extendTimer) clearInterval(this.extendTimer);
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.extendTimer = this.pollTimer = null;
+    this.cancelRetryTimer?.();
+    this.cancelRetryTimer = null;
+    this.retryAt = Infinity;
+  }
+
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  /** Resolves when no handler is in flight (drain), or after timeoutMs. */
+  async drained(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    return this.inFlight.size === 0;
+  }
+
+  wake(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        const free = this.hooks.capacity();
+        if (free <= 0 || this.stopped) break;
+        const batch = await this.store.claimDeliveries(this.agent, { limit: Math.min(free, 256), leaseMs: this.leaseMs });
+        for (const d of batch) {
+          this.inFlight.set(d.deliveryId, d);
+          void this.run(d);
+        }
+        if (batch.length > 0 && batch.length === Math.min(free, 256)) this.again = true;
+      } while (this.again && !this.stopped);
+    } catch {
+      // The store hiccuped (PostgreSQL restart): try again shortly rather than spin.
+      this.armRetry(this.clock.now() + 1000);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async run(d: Delivery): Promise<void> {
+    let outcome: RunOutcome | null = null;
+    let fate: 'done' | 'retry' | 'dead' | 'lost' = 'done';
+    try {
+      outcome = await this.hooks.handle(d);
+      if (outcome === null) {
+        // No instance could take it after all: give it back at once, without an attempt penalty.
+        await this.store.failDelivery(d.deliveryId, d.leaseToken, { error: 'no ready instance', retryAt: this.clock.now() + 200 });
+        this.armRetry(this.clock.now() + 200);
+        fate = 'retry';
+      } else if (!outcome.ok) {
+        const now = this.clock.now();
+        if (outcome.conflict) {
+          await this.store.failDelivery(d.deliveryId, d.leaseToken, { error: 'state conflict', retryAt: now });
+          fate = 'retry';
+        } else if (d.attempts >= this.cfg.maxAttempts) {
+          const ok = await this.store.failDelivery(d.deliveryId, d.leaseToken, { error: errText(outcome), dead: true });
+          fate = ok ? 'dead' : 'lost';
+        } else {
+          const at = now + (outcome.instanceGone ? 100 : retryDelay(this.cfg, d.attempts));
+          const ok = await this.store.failDelivery(d.deliveryId, d.leaseToken, { error: errText(outcome), retryAt: at });
+          fate = ok ? 'retry' : 'lost';
+          this.armRetry(at);
+        }
+      }
+    } catch {
+      fate = 'lost'; // the lease will expire and the delivery comes back
+    } finally {
+      this.inFlight.delete(d.deliveryId);
+      this.hooks.onSettled(d, outcome, fate);
+      this.wake();
+    }
+  }
+
+  private armRetry(at: number): void {
+    if (this.stopped || at >= this.retryAt) return;
+    this.cancelRetryTimer?.();
+    this.retryAt = at;
+    this.cancelRetryTimer = this.clock.setTimer(() => {
+      this.retryAt = Infinity;
+      this.cancelRetryTimer = null;
+      this.wake();
+    }, at - this.clock.now());
+  }
+
+  private async extendLeases(): Promise<void> {
+    for (const d of this.inFlight.values()) {
+      await this.store.extendDelivery(d.deliveryId, d.leaseToken, this.leaseMs).catch(() => false);
+    }
+  }
+}
+
+function errText(o: RunOutcome): string {
+  return o.error ? `${o.error.name}: ${o.error.message}` : 'failed';
+}

@@ -1,0 +1,186 @@
+// A run is a transaction: an invocation's buffered writes, its emitted events (the outbox), the
+// acknowledgement of the delivery that triggered it and its run record commit in ONE store
+// transaction. A thrown error or a crash discards the buffer; the trigger is delivered again.
+import { randomUUID } from 'node:crypto';
+import type { InstanceHandle } from '../runtime/types.js';
+import type { Invocation, InvocationResult, SerializedError } from '../runtime/protocol.js';
+import {
+  SHARED_NAMESPACE,
+  type CommitResult,
+  type NewEvent,
+  type RunRecord,
+  type RunTrigger,
+  type StateRead,
+  type StateWrite,
+  type Store,
+} from '../store/types.js';
+import { OpenClawError, StateConflictError } from '../util/errors.js';
+
+/** The committed version of each namespace, so workers can keep read caches honest. */
+export class NamespaceVersions {
+  private readonly versions = new Map<string, number>();
+  constructor(private readonly store: Store) {}
+
+  async load(namespaces: string[]): Promise<void> {
+    for (const ns of namespaces) this.versions.set(ns, await this.store.namespaceVersion(ns));
+  }
+
+  get(ns: string): number {
+    return this.versions.get(ns) ?? 0;
+  }
+
+  apply(result: Pick<CommitResult, 'versions'>): void {
+    for (const [ns, v] of Object.entries(result.versions)) {
+      if (v > (this.versions.get(ns) ?? 0)) this.versions.set(ns, v);
+    }
+  }
+
+  set(ns: string, v: number): void {
+    this.versions.set(ns, v);
+  }
+
+  /** Versions an agent's worker needs: its own namespace and the shared one. */
+  forAgent(agent: string): Record<string, number> {
+    return { [agent]: this.get(agent), [SHARED_NAMESPACE]: this.get(SHARED_NAMESPACE) };
+  }
+}
+
+export interface RunOutcome {
+  runId: string;
+  ok: boolean;
+  /** The agent's own error (thrown in setup/run/handler), or a commit failure. */
+  error?: SerializedError;
+  /** True when the commit lost an optimistic-concurrency race: retry the trigger. */
+  conflict?: boolean;
+  /** True when the instance died during the invocation. */
+  instanceGone?: boolean;
+  result?: InvocationResult;
+  commit?: CommitResult;
+  startedAt: number;
+  finishedAt: number;
+}
+
+export interface RunContext {
+  store: Store;
+  versions: NamespaceVersions;
+  now: () => number;
+  agent: string;
+  maxStateSizeBytes: number;
+  /** Called after a commit that published events, with the names published. */
+  onPublished: (eventNames: string[]) => void;
+}
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) {
+    return { name: err.name, message: err.message, stack: err.stack, code: (err as { code?: string }).code };
+  }
+  return { name: 'Error', message: String(err) };
+}
+
+/** Only the agent's own namespace and the shared one are writable from agent code. */
+function checkWrites(agent: string, writes: StateWrite[]): void {
+  for (const w of writes) {
+    if (w.namespace !== agent && w.namespace !== SHARED_NAMESPACE) {
+      throw new OpenClawError('state_forbidden', `agent '${agent}' may not write the state of '${w.namespace}' (other agents' state is read-only)`, { status: 403 });
+    }
+  }
+}
+
+export function toEvents(agent: string | null, emits: Array<{ id: string; name: string; data: unknown }>, now: number): NewEvent[] {
+  return emits.map((e) => ({ id: e.id, name: e.name, payload: e.data ?? null, source: agent, createdAt: now }));
+}
+
+/** Commits a buffer (a finished run or a checkpoint). */
+export async function commitBuffer(
+  ctx: RunContext,
+  buf: { writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }> },
+  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null },
+): Promise<CommitResult> {
+  checkWrites(ctx.agent, buf.writes);
+  const emits = toEvents(ctx.agent, buf.emits, ctx.now());
+  const result = await ctx.store.commitRun({
+    writes: buf.writes,
+    reads: buf.reads,
+    emits,
+    ack: extra.ack,
+    run: extra.run,
+    maxStateSize: { [ctx.agent]: ctx.maxStateSizeBytes },
+    reason: extra.reason,
+    runId: extra.runId ?? extra.run?.id ?? null,
+  });
+  ctx.versions.apply(result);
+  if (result.published > 0) ctx.onPublished([...new Set(emits.map((e) => e.name))]);
+  return result;
+}
+
+export interface ExecuteOptions {
+  trigger: RunTrigger;
+  kind: Invocation['kind'];
+  method?: string;
+  event?: Invocation['event'];
+  payload?: unknown;
+  scheduledAt?: number | null;
+  deadlineMs?: number;
+  ack?: { deliveryId: number; leaseToken: string };
+  /** Whether to write a run record (setup/teardown are not counted as runs). */
+  record: boolean;
+  runId?: string;
+}
+
+/**
+ * Invokes agent code in its isolate and commits what it did. Never throws: the outcome says
+ * whether the agent failed, the commit conflicted or the instance died.
+ */
+export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts: ExecuteOptions): Promise<RunOutcome> {
+  const runId = opts.runId ?? randomUUID();
+  const startedAt = ctx.now();
+  let result: InvocationResult;
+  try {
+    result = await instance.invoke({
+      runId,
+      kind: opts.kind,
+      method: opts.method,
+      event: opts.event,
+      payload: opts.payload,
+      scheduledAt: opts.scheduledAt ?? null,
+      versions: ctx.versions.forAgent(ctx.agent),
+      deadlineMs: opts.deadlineMs,
+    });
+  } catch (err) {
+    return { runId, ok: false, instanceGone: true, error: serializeError(err), startedAt, finishedAt: ctx.now() };
+  }
+  const finishedAt = ctx.now();
+  const record = (status: RunRecord['status'], error: string | null): RunRecord | undefined =>
+    opts.record
+      ? {
+          id: runId,
+          agent: ctx.agent,
+          instance: instance.instanceId,
+          trigger: opts.trigger,
+          status,
+          scheduledAt: opts.scheduledAt ?? null,
+          startedAt,
+          finishedAt,
+          error,
+          reason: null,
+          eventId: opts.event?.id ?? null,
+        }
+      : undefined;
+
+  if (!result.ok) {
+    const run = record('failed', result.error ? `${result.error.name}: ${result.error.message}` : 'failed');
+    if (run) await ctx.store.recordRun(run).catch(() => undefined);
+    return { runId, ok: false, error: result.error, result, startedAt, finishedAt };
+  }
+  try {
+    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId });
+    return { runId, ok: true, result, commit, startedAt, finishedAt };
+  } catch (err) {
+    if (err instanceof StateConflictError) {
+      return { runId, ok: false, conflict: true, error: serializeError(err), result, startedAt, finishedAt };
+    }
+    const run = record('failed', `commit failed: ${(err as Error).message}`);
+    if (run) await ctx.store.recordRun(run).catch(() => undefined);
+    return { runId, ok: false, error: serializeError(err), result, startedAt, finishedAt };
+  }
+}
