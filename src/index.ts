@@ -1,0 +1,24 @@
+// `openclaw`: the public API for agent authors.
+//
+//   import { Agent, Schedule, on } from 'openclaw';
+//   import { HttpClient, SlackNotifier } from 'openclaw/tools';
+export { Agent, Schedule, ScheduleError, on, describeAgentClass, isAgentClass, AgentDefinitionError } from './agents/index.js';
+export type {
+  AgentClass,
+  AgentConfigView,
+  AgentEvent,
+  EveryParts,
+  HandlerMap,
+  OnDecorator,
+  TriggerInfo,
+  AgentRuntimeContext,
+  StateApi,
+  ReadOnlyState,
+  SharedStateApi,
+  Logger,
+  Metrics,
+  LlmApi,
+  LlmCompletion,
+} from './agents/index.js';
+export type { ScheduleSpec } from './scheduler/types.js';
+export { OpenClawError, ConfigError, NotFoundError, BadRequestError, StateConflictError, StateSizeError } from './util/errors.js';
