@@ -39,6 +39,10 @@ export interface ResourcesConfig {
   memoryBytes: number | null; // `memory: 512Mi`; soft limit = 90%, hard limit = memory
   cpu: number | null; // recorded; advisory on a single node
   maxStateSizeBytes: number; // default 100Mi
+  /** Accepted now, enforced later (rate limits, seed 003 §11); absent when not configured. */
+  apiCallsPerMinute?: number;
+  eventsPerMinute?: number;
+  stateWritesPerMinute?: number;
 }
 
 export interface GracefulShutdownConfig {
@@ -113,4 +117,6 @@ export interface ProjectConfig {
   /** Directory for pid, logs, token, sqlite file: <root>/.openclaw */
   dataDir: string;
   agents: AgentConfig[]; // in file order
+  /** Raw `llm`, `security`, `workflows`, `jobs`, `defaults` sections (those present), interpreted by later modules. */
+  extensions?: Record<string, unknown>;
 }
