@@ -1,0 +1,210 @@
+// Drives time triggers through the injected Clock. It decides WHEN an agent's schedule fires;
+// whether a run starts (paused, overlap, budget, missed-run policy) is the daemon's decision in
+// onFire. One timer is armed for the earliest due agent, whatever the number of agents.
+//
+// Guarantees:
+//  - A fire time fires at most once: each agent's next fire time is computed strictly after the
+//    last one fired (or the lastFireAt given to add), so a backwards clock jump never refires.
+//  - A timer that wakes before its fire time (a wall clock set back while a monotonic timer ran,
+//    or the ~24.8-day cap on one timer) fires nothing and re-arms.
+//  - When several fire times of an agent are due at once (forward clock jump, stalled event loop,
+//    daemon restarted with an old lastFireAt), the agent fires ONCE, for the latest of them, and
+//    the earlier ones are passed in `FireContext.coalesced` so the daemon can apply planMissed.
+import type { MissedReason } from './timeline.js';
+import { FireQueue, type QueuedFire } from './fire-queue.js';
+import { lastFireTimesBetween, nextFireAfter } from './schedule.js';
+import type { Clock, ScheduleSpec } from './types.js';
+
+/** setTimeout fires at once for delays above 2^31-1 ms; longer waits are taken in steps. */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+/** Longest `coalesced` list passed to onFire (the most recent ones). */
+const MAX_COALESCED = 1000;
+
+export interface FireContext {
+  /** The fire time handled before this one (lastFireAt from add, or the previous fire); null if none. */
+  previousFireAt: number | null;
+  /**
+   * Earlier fire times, after previousFireAt, that came due together with this one and are NOT
+   * fired separately (oldest first, at most 1000). Empty in the normal case. When not empty, run
+   * planMissed({ lastFireAt: previousFireAt, now: fireAt, reason: missedReason, … }).
+   */
+  coalesced: number[];
+  /** Why `coalesced` is not empty: 'daemon down' for the first fire after add(), else 'clock jump'. */
+  missedReason: Extract<MissedReason, 'daemon down' | 'clock jump'> | null;
+}
+
+export interface SchedulerOptions {
+  clock: Clock;
+  /** Called once per fire time. Should not throw; if it does, see onError. */
+  onFire: (agent: string, fireAt: number, context: FireContext) => void;
+  /** Receives errors thrown by onFire. Without it they are rethrown after the tick (state stays consistent). */
+  onError?: (error: unknown, agent: string) => void;
+}
+
+export interface AddOptions {
+  /** Phase of `every` schedules (fire times are anchor + k·every). Default: now. */
+  anchor?: number;
+  /** The last fire time already handled (persisted). Fire times ≤ it never fire. Default: now. */
+  lastFireAt?: number | null;
+}
+
+interface ScheduledAgent {
+  spec: ScheduleSpec;
+  anchor: number;
+  /** Exclusive lower bound of the next fire: the previous fire time, or where scheduling began. */
+  after: number;
+  previousFireAt: number | null;
+  next: number;
+  seq: number;
+  firedSinceAdd: boolean;
+}
+
+export class Scheduler {
+  private readonly clock: Clock;
+  private readonly onFire: SchedulerOptions['onFire'];
+  private readonly onError: SchedulerOptions['onError'];
+  private readonly agents = new Map<string, ScheduledAgent>();
+  private readonly queue = new FireQueue();
+  private armed: { at: number; cancel: () => void } | null = null;
+  private ticking = false;
+  private closed = false;
+  private seq = 0;
+
+  constructor(options: SchedulerOptions) {
+    this.clock = options.clock;
+    this.onFire = options.onFire;
+    this.onError = options.onError;
+  }
+
+  /**
+   * Schedules `agent` (replacing any previous schedule of it) and returns its next fire time.
+   * Throws InvalidScheduleError for a bad spec, before changing anything. If fire times after
+   * lastFireAt are already due they fire on the next tick, coalesced into one (see FireContext).
+   */
+  add(agent: string, spec: ScheduleSpec, options: AddOptions = {}): number {
+    if (this.closed) throw new Error('Scheduler is closed');
+    const now = this.clock.now();
+    const anchor = options.anchor ?? now;
+    const previousFireAt = options.lastFireAt ?? null;
+    const after = previousFireAt ?? now;
+    const next = nextFireAfter(spec, after, anchor);
+    const seq = ++this.seq;
+    this.agents.set(agent, { spec, anchor, after, previousFireAt, next, seq, firedSinceAdd: false });
+    this.queue.push({ at: next, agent, seq });
+    this.arm();
+    return next;
+  }
+
+  /** Stops scheduling `agent`. Returns false if it was not scheduled. */
+  remove(agent: string): boolean {
+    if (!this.agents.delete(agent)) return false;
+    // Stale heap entries are skipped lazily; rebuild when they dominate so memory stays bounded.
+    if (this.queue.size > 2 * this.agents.size + 64) this.compact();
+    this.arm();
+    return true;
+  }
+
+  /** The agent's next fire time, or undefined when it is not scheduled. */
+  nextFire(agent: string): number | undefined {
+    return this.agents.get(agent)?.next;
+  }
+
+  has(agent: string): boolean {
+    return this.agents.has(agent);
+  }
+
+  get size(): number {
+    return this.agents.size;
+  }
+
+  /** Cancels the timer and forgets every agent (daemon shutdown). */
+  close(): void {
+    this.closed = true;
+    this.armed?.cancel();
+    this.armed = null;
+    this.agents.clear();
+    this.queue.rebuild([]);
+  }
+
+  private readonly tick = (): void => {
+    this.armed = null;
+    if (this.closed) return;
+    const errors: Array<{ error: unknown; agent: string }> = [];
+    this.ticking = true;
+    try {
+      const now = this.clock.now();
+      for (let top = this.liveTop(); top && top.at <= now; top = this.liveTop()) {
+        this.queue.pop();
+        const scheduled = this.agents.get(top.agent) as ScheduledAgent;
+        const { fireAt, context } = this.advance(top.agent, scheduled, now);
+        try {
+          this.onFire(top.agent, fireAt, context);
+        } catch (error) {
+          errors.push({ error, agent: top.agent });
+        }
+      }
+    } finally {
+      this.ticking = false;
+      this.arm();
+    }
+    for (const { error, agent } of errors) {
+      if (this.onError) this.onError(error, agent);
+      else throw error;
+    }
+  };
+
+  /** Moves a due agent past every fire time ≤ now; returns the one to fire and what it stands in for. */
+  private advance(agent: string, scheduled: ScheduledAgent, now: number): { fireAt: number; context: FireContext } {
+    const { spec, anchor } = scheduled;
+    let fireAt = scheduled.next;
+    let coalesced: number[] = [];
+    let next = nextFireAfter(spec, fireAt, anchor);
+    if (next <= now) {
+      // Several are due: find the latest without walking the whole gap (a week of a per-second
+      // cron); the list keeps the most recent MAX_COALESCED, planMissed reports any truncation.
+      const due = lastFireTimesBetween(spec, scheduled.after, now, anchor, MAX_COALESCED + 1);
+      fireAt = due[due.length - 1];
+      coalesced = due.slice(0, -1);
+      next = nextFireAfter(spec, fireAt, anchor);
+    }
+    const context: FireContext = {
+      previousFireAt: scheduled.previousFireAt,
+      coalesced,
+      missedReason: coalesced.length === 0 ? null : scheduled.firedSinceAdd ? 'clock jump' : 'daemon down',
+    };
+    scheduled.previousFireAt = fireAt;
+    scheduled.after = fireAt;
+    scheduled.firedSinceAdd = true;
+    scheduled.next = next;
+    scheduled.seq = ++this.seq;
+    this.queue.push({ at: next, agent, seq: scheduled.seq });
+    return { fireAt, context };
+  }
+
+  /** The earliest non-stale queue entry, dropping stale ones on the way. */
+  private liveTop(): QueuedFire | undefined {
+    for (let top = this.queue.peek(); top; top = this.queue.peek()) {
+      if (this.agents.get(top.agent)?.seq === top.seq) return top;
+      this.queue.pop();
+    }
+    return undefined;
+  }
+
+  /** Keeps exactly one timer armed for the earliest fire time (none when nothing is scheduled). */
+  private arm(): void {
+    if (this.ticking || this.closed) return;
+    const top = this.liveTop();
+    if (this.armed && top && this.armed.at === top.at) return;
+    this.armed?.cancel();
+    this.armed = null;
+    if (!top) return;
+    const delay = Math.min(Math.max(0, top.at - this.clock.now()), MAX_TIMER_DELAY_MS);
+    this.armed = { at: top.at, cancel: this.clock.setTimer(this.tick, delay) };
+  }
+
+  private compact(): void {
+    const live: QueuedFire[] = [];
+    for (const [agent, scheduled] of this.agents) live.push({ at: scheduled.next, agent, seq: scheduled.seq });
+    this.queue.rebuild(live);
+  }
+}
