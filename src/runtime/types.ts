@@ -19,6 +19,11 @@ export interface RuntimeListener {
   log(line: LogLine): void;
   metrics(instanceId: string, agent: string, samples: MetricSample[]): void;
   memory(instanceId: string, agent: string, sample: MemorySample): void;
+  /**
+   * The instance went over spec.memory.softBytes (heap + external): drain and restart it. Called
+   * once each time it crosses the limit upwards; the runtime does not end the instance itself.
+   */
+  memorySoftLimit?(instanceId: string, agent: string, sample: MemorySample): void;
   /** Log lines dropped by the flood guard since the last report. */
   logsDropped(instanceId: string, agent: string, count: number): void;
 }

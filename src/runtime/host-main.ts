@@ -1,0 +1,422 @@
+// Agent host process entry. Forked by the daemon (runtime.ts) in its own process group; holds the
+// worker threads that run TypeScript agents:
+//   dedicated → one worker per instance; shared → several instances per worker, in a small pool;
+//   process   → a host of its own with one worker.
+// The host watches its workers (heartbeat, memory) and reports; the daemon decides. It exits when
+// its IPC channel closes, so no host outlives the daemon.
+import { Worker } from 'node:worker_threads';
+import type { AgentSpec, ExitReason, InstanceExit, LogLine, MemorySample, SerializedError } from './protocol.js';
+import {
+  serializeError,
+  type FromHost,
+  type FromWorker,
+  type HostOptions,
+  type OutputBatch,
+  type ToHost,
+  type ToWorker,
+  type WorkerBoot,
+} from './host-protocol.js';
+import { FROM_SOURCE, isTypeScriptFile, runtimeFiles, tsxUrls } from './paths.js';
+import { DEFAULT_MAX_LOG_LINES_PER_SECOND, LineSplitter, LogRateLimiter } from './log-flood.js';
+
+const HEARTBEAT_INTERVAL_MS = 100;
+const HEARTBEAT_POLL_MS = 100;
+const MEMORY_INTERVAL_MS = 1000;
+
+if (!process.send) {
+  console.error('host-main is started by the OpenClaw daemon (child_process.fork), not directly');
+  process.exit(2);
+}
+// No host outlives the daemon: when the IPC channel closes (daemon exited or was killed), go.
+process.on('disconnect', () => process.exit(0));
+
+let options: HostOptions | null = null;
+const send = (m: FromHost) => {
+  if (process.connected) process.send!(m);
+};
+const baselineRss = process.memoryUsage.rss();
+
+// ---- worker bootstrap -----------------------------------------------------------------------
+// A worker does not inherit the host's module hooks (Node 20), so each worker registers its own:
+// tsx (TypeScript agents, or the runtime itself when running from source) and the SDK resolver.
+const BOOT = `
+import { register } from 'node:module';
+import { workerData } from 'node:worker_threads';
+const b = workerData.__boot;
+if (b.tsx) (await import(b.tsx)).register();
+register(b.hook, { data: b.sdk });
+await import(b.main);
+`;
+const BOOT_URL = new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`);
+
+type SlotKind = 'dedicated' | 'shared' | 'describe';
+
+interface HostedInstance {
+  spec: AgentSpec;
+  slot: WorkerSlot;
+  described: boolean;
+  hasLiveness: boolean;
+  startedAt: number;
+}
+
+class WorkerSlot {
+  readonly worker: Worker;
+  readonly heartbeat: Int32Array;
+  readonly instances = new Set<string>();
+  lastBeatValue = 0;
+  lastBeatAt = Date.now();
+  /** Set when the host ends the worker on purpose, so the exit gets that reason. */
+  ending: { reason: ExitReason; message: string } | null = null;
+  /** An error seen before the exit ('crashed' or 'oom'). */
+  failure: { reason: ExitReason; message: string } | null = null;
+  private readonly outLimiter = new LogRateLimiter(DEFAULT_MAX_LOG_LINES_PER_SECOND);
+
+  constructor(
+    readonly kind: SlotKind,
+    readonly needTsx: boolean,
+    readonly heapMb: number | undefined,
+    name: string,
+  ) {
+    const sab = new SharedArrayBuffer(4);
+    this.heartbeat = new Int32Array(sab);
+    const boot: WorkerBoot & { __boot: unknown } = {
+      heartbeat: sab,
+      heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+      memoryIntervalMs: MEMORY_INTERVAL_MS,
+      sdk: options!.sdk,
+      __boot: {
+        tsx: needTsx ? tsxUrls().api : null,
+        hook: runtimeFiles.resolveHook,
+        sdk: options!.sdk,
+        main: runtimeFiles.workerMain,
+      },
+    };
+    this.worker = new Worker(BOOT_URL, {
+      workerData: boot,
+      execArgv: [],
+      stdout: true,
+      stderr: true,
+      name,
+      ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}),
+    });
+    this.worker.on('message', (m: FromWorker) => {
+      this.lastBeatAt = Date.now(); // a message proves the worker's event loop turns
+      onWorkerMessage(this, m);
+    });
+    this.worker.on('error', (err: Error & { code?: string }) => {
+      if (this.failure) return;
+      this.failure =
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? { reason: 'oom', message: `heap limit reached (${heapMb ?? 'default'} MB): ${err.message}` }
+          : { reason: 'crashed', message: err.message || String(err) };
+    });
+    this.worker.on('exit', (code) => onWorkerExit(this, code));
+    // Output that bypassed console (process.stdout.write in agent code).
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const splitter = new LineSplitter((line) => this.rawLine(stream, line));
+      this.worker[stream].setEncoding('utf8');
+      this.worker[stream].on('data', (chunk: string) => splitter.push(chunk));
+      this.worker[stream].on('end', () => splitter.end());
+    }
+  }
+
+  post(m: ToWorker): void {
+    this.worker.postMessage(m);
+  }
+
+  heartbeatAgeMs(now: number): number {
+    return now - this.lastBeatAt;
+  }
+
+  end(reason: ExitReason, message: string): void {
+    if (!this.ending) this.ending = { reason, message };
+    void this.worker.terminate();
+  }
+
+  private rawLine(stream: 'stdout' | 'stderr', msg: string): void {
+    const first = [...this.instances].map((id) => hosted.get(id)).find(Boolean);
+    if (!first) return;
+    if (!this.outLimiter.admit(Date.now())) {
+      hostOutput.dropped(first.spec.instanceId, first.spec.agent, 1);
+      return;
+    }
+    hostOutput.log({ time: Date.now(), level: stream === 'stderr' ? 'warning' : 'info', agent: first.spec.agent, instance: first.spec.instanceId, msg, stream });
+  }
+}
+
+/** Host-originated output, batched per tick like the workers'. */
+const hostOutput = {
+  batch: { logs: [], metrics: [], dropped: [] } as OutputBatch,
+  scheduled: false,
+  schedule() {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const batch = this.batch;
+      this.batch = { logs: [], metrics: [], dropped: [] };
+      send({ t: 'output', batch });
+    });
+  },
+  log(line: LogLine) {
+    this.batch.logs.push(line);
+    this.schedule();
+  },
+  dropped(instanceId: string, agent: string, count: number) {
+    this.batch.dropped.push({ instanceId, agent, count });
+    this.schedule();
+  },
+};
+
+const hosted = new Map<string, HostedInstance>();
+const sharedSlots: WorkerSlot[] = [];
+const describeRequests = new Map<WorkerSlot, number>();
+
+function exitInstance(inst: HostedInstance, exit: InstanceExit): void {
+  if (!hosted.delete(inst.spec.instanceId)) return;
+  inst.slot.instances.delete(inst.spec.instanceId);
+  if (inst.described) send({ t: 'exit', instanceId: inst.spec.instanceId, exit });
+  else send({ t: 'startFailed', instanceId: inst.spec.instanceId, error: { name: 'Error', message: `${inst.spec.file}: the agent worker ended while loading (${exit.reason}: ${exit.message})`, code: 'agent_start_failed' } });
+}
+
+function onWorkerExit(slot: WorkerSlot, code: number): void {
+  if (spare === slot) spare = null;
+  const i = sharedSlots.indexOf(slot);
+  if (i >= 0) sharedSlots.splice(i, 1);
+  const reqId = describeRequests.get(slot);
+  if (reqId !== undefined) {
+    describeRequests.delete(slot);
+    send({ t: 'describeResult', reqId, error: { name: 'Error', message: `the module could not be described: worker ${slot.failure?.message ?? `exited with code ${code}`}` } });
+  }
+  const exit: InstanceExit =
+    slot.ending ?? slot.failure ?? { reason: 'exited', message: `the agent called process.exit(${code})` };
+  const shared = slot.kind === 'shared' && slot.instances.size > 1;
+  for (const id of [...slot.instances]) {
+    const inst = hosted.get(id);
+    if (!inst) continue;
+    const message = shared ? `${exit.message} (shared worker with ${[...slot.instances].filter((x) => x !== id).join(', ')})` : exit.message;
+    exitInstance(inst, { reason: exit.reason, message, exitCode: code });
+  }
+}
+
+function onWorkerMessage(slot: WorkerSlot, m: FromWorker): void {
+  switch (m.t) {
+    case 'described': {
+      const inst = hosted.get(m.instanceId);
+      if (!inst) return;
+      inst.described = true;
+      inst.hasLiveness = m.description.hasLiveness;
+      // Boot the next spare once this one is loaded (not alongside it: they would compete for CPU).
+      // A process-isolated host holds one instance: no spare there.
+      if (inst.spec.isolation === 'dedicated') scheduleSpare(inst.spec.memory.heapMb, slot.needTsx);
+      send({ t: 'described', instanceId: m.instanceId, description: m.description, coldStartMs: performance.now() - inst.startedAt });
+      return;
+    }
+    case 'loadFailed': {
+      const inst = hosted.get(m.instanceId);
+      if (inst) {
+        hosted.delete(m.instanceId);
+        slot.instances.delete(m.instanceId);
+      }
+      send({ t: 'startFailed', instanceId: m.instanceId, error: m.error });
+      if (slot.kind !== 'shared') slot.end('killed', 'load failed');
+      else slot.post({ t: 'unload', instanceId: m.instanceId });
+      return;
+    }
+    case 'describeResult':
+      describeRequests.delete(slot);
+      send(m);
+      slot.end('killed', 'describe done');
+      return;
+    case 'result':
+    case 'probeResult':
+    case 'rpc':
+      send(m);
+      return;
+    case 'output':
+      send(m);
+      return;
+    case 'memory':
+      onMemory(slot, m.heapUsed, m.external, m.arrayBuffers);
+      return;
+    case 'fatal':
+      slot.failure ??= { reason: 'crashed', message: m.error.message };
+      slot.end('crashed', m.error.message);
+      return;
+  }
+}
+
+function onMemory(slot: WorkerSlot, heapUsed: number, external: number, arrayBuffers: number): void {
+  const sample: MemorySample = { heapUsed, external, arrayBuffers, hostRss: process.memoryUsage.rss() };
+  // `external` already includes array buffers (Node's accounting); heap + external is what the
+  // isolate holds.
+  const used = heapUsed + external;
+  let overHard: number | null = null;
+  for (const id of slot.instances) {
+    const inst = hosted.get(id);
+    if (!inst) continue;
+    const { hardBytes, softBytes } = inst.spec.memory;
+    send({ t: 'memory', instanceId: id, sample, overSoft: !!softBytes && used > softBytes });
+    if (hardBytes && used > hardBytes) overHard = Math.min(overHard ?? hardBytes, hardBytes);
+  }
+  if (overHard !== null) {
+    slot.end('oom', `memory ${mb(used)} MB (heap ${mb(heapUsed)} + external ${mb(external)}) over the hard limit of ${mb(overHard)} MB`);
+  }
+}
+
+const mb = (n: number) => Math.round(n / 1048576);
+
+// The heartbeat slot moves while the worker's event loop turns; note when it last did.
+setInterval(() => {
+  const now = Date.now();
+  const slots = new Set([...hosted.values()].map((i) => i.slot));
+  for (const slot of slots) {
+    const v = Atomics.load(slot.heartbeat, 0);
+    if (v !== slot.lastBeatValue) {
+      slot.lastBeatValue = v;
+      slot.lastBeatAt = now;
+    }
+  }
+  // A process-isolated agent owns the host: its RSS growth counts against its hard limit, which
+  // also catches allocation in a synchronous loop that never gets to report a sample.
+  if (hosted.size === 1) {
+    const inst = hosted.values().next().value!;
+    const hard = inst.spec.memory.hardBytes;
+    if (inst.spec.isolation === 'process' && hard) {
+      const grown = process.memoryUsage.rss() - baselineRss;
+      if (grown > hard) inst.slot.end('oom', `host RSS grew by ${mb(grown)} MB, over the hard limit of ${mb(hard)} MB`);
+    }
+  }
+}, HEARTBEAT_POLL_MS).unref();
+
+function needTsx(file: string | null): boolean {
+  return FROM_SOURCE || file === null || isTypeScriptFile(file);
+}
+
+// A spare dedicated worker, booted ahead (hooks registered, SDK loaded), so that starting a
+// dedicated instance on a warm host costs only the import of the agent's own module. Measured on
+// this machine from source: ~150 ms for a fresh worker (tsx's hooks thread and esbuild dominate)
+// against ~15–25 ms from the spare. It is replaced shortly after use, with the heap cap last asked for.
+let spare: WorkerSlot | null = null;
+let spareTimer: NodeJS.Timeout | null = null;
+
+function scheduleSpare(heapMb: number | undefined, tsx: boolean): void {
+  if (spareTimer) clearTimeout(spareTimer);
+  spareTimer = setTimeout(() => {
+    spareTimer = null;
+    if (spare && spare.heapMb === heapMb && spare.needTsx === tsx) return;
+    if (spare) spare.end('killed', 'spare replaced');
+    try {
+      spare = new WorkerSlot('dedicated', tsx, heapMb, 'spare');
+    } catch {
+      spare = null;
+    }
+  }, 50);
+  spareTimer.unref();
+}
+
+function dedicatedSlot(spec: AgentSpec): WorkerSlot {
+  const tsx = needTsx(spec.file);
+  const heapMb = spec.memory.heapMb;
+  let slot: WorkerSlot;
+  if (spare && spare.heapMb === heapMb && (spare.needTsx || !tsx)) {
+    slot = spare;
+    spare = null;
+    slot.lastBeatAt = Date.now();
+  } else {
+    slot = new WorkerSlot('dedicated', tsx, heapMb, spec.instanceId);
+  }
+  return slot;
+}
+
+function slotFor(spec: AgentSpec): WorkerSlot {
+  if (spec.isolation !== 'shared') return dedicatedSlot(spec);
+  const max = Math.max(1, options!.sharedWorkers);
+  if (sharedSlots.length < max) {
+    const slot = new WorkerSlot('shared', needTsx(null), undefined, `shared-${sharedSlots.length}`);
+    sharedSlots.push(slot);
+    return slot;
+  }
+  return sharedSlots.reduce((a, b) => (b.instances.size < a.instances.size ? b : a));
+}
+
+function start(spec: AgentSpec): void {
+  if (hosted.has(spec.instanceId)) {
+    send({ t: 'startFailed', instanceId: spec.instanceId, error: { name: 'Error', message: `instance ${spec.instanceId} is already running in this host` } });
+    return;
+  }
+  let slot: WorkerSlot;
+  try {
+    slot = slotFor(spec);
+  } catch (err) {
+    send({ t: 'startFailed', instanceId: spec.instanceId, error: serializeError(err) });
+    return;
+  }
+  hosted.set(spec.instanceId, { spec, slot, described: false, hasLiveness: false, startedAt: performance.now() });
+  slot.instances.add(spec.instanceId);
+  slot.post({ t: 'load', spec });
+}
+
+function stop(instanceId: string, reason: string, dispose: boolean): void {
+  const inst = hosted.get(instanceId);
+  if (!inst) return;
+  const why: ExitReason = 'killed';
+  const message = dispose ? `stopped: ${reason}` : `killed: ${reason}`;
+  const slot = inst.slot;
+  if (slot.kind === 'shared' && slot.instances.size > 1 && slot.heartbeatAgeMs(Date.now()) < 10 * HEARTBEAT_INTERVAL_MS) {
+    // Neighbours share the thread: take just this instance out while the thread is responsive.
+    slot.post({ t: 'unload', instanceId });
+    exitInstance(inst, { reason: why, message });
+    return;
+  }
+  slot.end(why, message);
+}
+
+function probe(instanceId: string, reqId: number, kind: 'liveness' | 'readiness'): void {
+  const inst = hosted.get(instanceId);
+  if (!inst) return send({ t: 'probeResult', instanceId, reqId, ok: false });
+  if (kind === 'liveness') {
+    if (inst.slot.heartbeatAgeMs(Date.now()) > inst.spec.heartbeatTimeoutMs) return send({ t: 'probeResult', instanceId, reqId, ok: false });
+    if (!inst.hasLiveness) return send({ t: 'probeResult', instanceId, reqId, ok: true });
+  }
+  inst.slot.post({ t: 'probe', instanceId, reqId, kind });
+}
+
+function describe(reqId: number, file: string, exportName?: string): void {
+  try {
+    const slot = new WorkerSlot('describe', needTsx(file), undefined, `describe-${reqId}`);
+    describeRequests.set(slot, reqId);
+    slot.post({ t: 'describe', reqId, file, ...(exportName ? { exportName } : {}) });
+  } catch (err) {
+    const error: SerializedError = serializeError(err);
+    send({ t: 'describeResult', reqId, error });
+  }
+}
+
+process.on('message', (m: ToHost) => {
+  switch (m.t) {
+    case 'init':
+      options = m.opts;
+      send({ t: 'ready', pid: process.pid });
+      return;
+    case 'start':
+      return start(m.spec);
+    case 'describe':
+      return describe(m.reqId, m.file, m.exportName);
+    case 'invoke': {
+      const inst = hosted.get(m.instanceId);
+      if (inst) inst.slot.post({ t: 'invoke', instanceId: m.instanceId, inv: m.inv });
+      return;
+    }
+    case 'probe':
+      return probe(m.instanceId, m.reqId, m.kind);
+    case 'abort':
+      hosted.get(m.instanceId)?.slot.post({ t: 'abort', instanceId: m.instanceId, reason: m.reason });
+      return;
+    case 'stop':
+      return stop(m.instanceId, m.reason, m.dispose);
+    case 'rpcResult':
+      hosted.get(m.instanceId)?.slot.post(m);
+      return;
+  }
+});

@@ -1,0 +1,299 @@
+// Worker thread entry: runs agent instances (one for `dedicated`, several for `shared`).
+//
+// Loaded by a tiny bootstrap (see host-main.ts) that has already registered the tsx hooks (for
+// TypeScript agents) and sdk-resolve-hook (so `import … from 'openclaw'` is the daemon's SDK).
+// Everything the agent does that needs the daemon goes out as an RpcRequest through the host.
+import { parentPort, workerData } from 'node:worker_threads';
+import { format } from 'node:util';
+import type { AgentRuntimeContext } from '../agents/context.js';
+import type { AgentSpec, Invocation, InvocationResult, LogLine, MetricSample, RpcRequest, RpcResponse } from './protocol.js';
+import { deserializeError, serializeError, type FromWorker, type OutputBatch, type ToWorker, type WorkerBoot } from './host-protocol.js';
+import { InstanceContext, RunScope, runStorage, type WorkerLink } from './agent-context.js';
+import { loadAgentClass, loadSdk, type AgentClass, type Sdk } from './agent-loader.js';
+import { OpenClawError } from '../util/errors.js';
+
+const port = parentPort!;
+const boot = workerData as WorkerBoot;
+const post = (m: FromWorker) => port.postMessage(m);
+
+// ---- liveness heartbeat: bumped while the event loop turns; a busy loop freezes it ------------
+const heartbeat = new Int32Array(boot.heartbeat);
+setInterval(() => Atomics.add(heartbeat, 0, 1), boot.heartbeatIntervalMs).unref();
+
+// ---- memory: this isolate's heap, external memory and array buffers, about once a second -----
+setInterval(() => {
+  const m = process.memoryUsage();
+  post({ t: 'memory', heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers });
+}, boot.memoryIntervalMs).unref();
+
+// ---- output: log lines and metrics leave in one message per tick ------------------------------
+let pendingLogs: LogLine[] = [];
+let pendingMetrics = new Map<string, { instanceId: string; agent: string; samples: MetricSample[] }>();
+let flushScheduled = false;
+
+function scheduleFlush(): void {
+  if (flushScheduled) return;
+  flushScheduled = true;
+  setImmediate(flush);
+}
+
+function flush(): void {
+  flushScheduled = false;
+  const batch: OutputBatch = { logs: pendingLogs, metrics: [...pendingMetrics.values()], dropped: [] };
+  for (const inst of instances.values()) {
+    const n = inst.ctx.limiter.takeDropped();
+    if (n > 0) batch.dropped.push({ instanceId: inst.spec.instanceId, agent: inst.spec.agent, count: n });
+  }
+  pendingLogs = [];
+  pendingMetrics = new Map();
+  if (batch.logs.length || batch.metrics.length || batch.dropped.length) post({ t: 'output', batch });
+}
+
+// ---- RPC to the daemon ------------------------------------------------------------------------
+let nextRpcId = 1;
+const pendingRpc = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+const link: WorkerLink = {
+  rpc(instanceId: string, req: RpcRequest): Promise<unknown> {
+    const reqId = nextRpcId++;
+    return new Promise((resolve, reject) => {
+      pendingRpc.set(reqId, { resolve, reject });
+      post({ t: 'rpc', instanceId, reqId, req });
+    });
+  },
+  log(line) {
+    pendingLogs.push(line);
+    scheduleFlush();
+  },
+  metric(instanceId, agent, sample) {
+    let m = pendingMetrics.get(instanceId);
+    if (!m) pendingMetrics.set(instanceId, (m = { instanceId, agent, samples: [] }));
+    m.samples.push(sample);
+    scheduleFlush();
+  },
+  dropped: scheduleFlush,
+};
+
+function settleRpc(reqId: number, res: RpcResponse): void {
+  const p = pendingRpc.get(reqId);
+  if (!p) return;
+  pendingRpc.delete(reqId);
+  if (res.ok) p.resolve(res.value);
+  else p.reject(deserializeError(res.error));
+}
+
+// ---- instances ------------------------------------------------------------------------------
+
+/** Lifecycle methods the runtime calls on an Agent instance; all optional. */
+interface AgentObject {
+  __attach?(ctx: AgentRuntimeContext): void;
+  setup?(): unknown;
+  run?(): unknown;
+  teardown?(): unknown;
+  onError?(err: unknown): unknown;
+  liveness?(): unknown;
+  readiness?(): unknown;
+  [method: string]: unknown;
+}
+
+class AgentInstance {
+  readonly ctx: InstanceContext;
+
+  constructor(
+    readonly spec: AgentSpec,
+    readonly agent: AgentObject,
+  ) {
+    this.ctx = new InstanceContext(spec, link);
+    if (typeof agent.__attach === 'function') {
+      agent.__attach(this.ctx.context);
+    } else {
+      // No SDK base with __attach: give the object the same services directly.
+      const c = this.ctx.context;
+      for (const key of ['state', 'sharedState', 'logger', 'metrics', 'llm', 'config'] as const) agent[key] = c[key];
+      agent.emit = c.emit;
+      agent.context = c;
+      Object.defineProperty(agent, 'signal', { get: () => c.signal, configurable: true });
+    }
+  }
+
+  async invoke(inv: Invocation): Promise<InvocationResult> {
+    const started = performance.now();
+    this.ctx.cache.sync(inv.versions ?? {});
+    const deadline = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    if (inv.deadlineMs !== undefined) {
+      // An absolute epoch time (> year 2001) or, when small, a budget in ms from now.
+      const ms = inv.deadlineMs > 1e12 ? inv.deadlineMs - Date.now() : inv.deadlineMs;
+      timer = setTimeout(() => deadline.abort(new OpenClawError('run_deadline', `run ${inv.runId} passed its deadline`)), Math.max(0, ms));
+      timer.unref();
+    }
+    const signal = AbortSignal.any([this.ctx.abortController.signal, deadline.signal]);
+    const scope = new RunScope(this.ctx, inv, signal);
+    try {
+      await runStorage.run(scope, () => this.call(inv));
+      return {
+        runId: inv.runId,
+        ok: true,
+        writes: [...scope.writes.values()],
+        reads: [...scope.reads.values()],
+        emits: scope.emits,
+        durationMs: performance.now() - started,
+      };
+    } catch (err) {
+      if (typeof this.agent.onError === 'function') {
+        try {
+          await runStorage.run(scope, () => this.agent.onError!(err));
+        } catch (e2) {
+          this.ctx.log('error', `onError() threw: ${(e2 as Error)?.message ?? String(e2)}`, { error: serializeError(e2) });
+        }
+      }
+      // The buffer is not returned: the daemon discards the run and the trigger is delivered again.
+      return { runId: inv.runId, ok: false, error: serializeError(err), writes: [], reads: [], emits: [], durationMs: performance.now() - started };
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+  }
+
+  private async call(inv: Invocation): Promise<unknown> {
+    const a = this.agent;
+    switch (inv.kind) {
+      case 'setup':
+        return typeof a.setup === 'function' ? a.setup() : undefined;
+      case 'run':
+        if (typeof a.run !== 'function') throw new OpenClawError('no_run_method', `${this.spec.agent} has no run() method to call`);
+        return a.run();
+      case 'teardown':
+        return typeof a.teardown === 'function' ? a.teardown() : undefined;
+      case 'event': {
+        const method = inv.method ?? '';
+        const fn = a[method];
+        if (typeof fn !== 'function') throw new OpenClawError('no_handler', `${this.spec.agent} has no handler method '${method}'`);
+        const e = inv.event!;
+        const event = { id: e.id, name: e.name, data: e.data, source: e.source, createdAt: e.createdAt, attempt: e.attempt };
+        return (fn as (ev: unknown) => unknown).call(a, event);
+      }
+      default:
+        throw new OpenClawError('bad_invocation', `unknown invocation kind '${String(inv.kind)}'`);
+    }
+  }
+
+  async probe(kind: 'liveness' | 'readiness'): Promise<boolean> {
+    const fn = this.agent[kind];
+    if (typeof fn !== 'function') return true;
+    try {
+      return Boolean(await (fn as () => unknown).call(this.agent));
+    } catch {
+      return false;
+    }
+  }
+}
+
+const instances = new Map<string, AgentInstance>();
+let sdkPromise: Promise<Sdk> | null = null;
+const sdk = () => (sdkPromise ??= loadSdk(boot.sdk.index));
+// Load the SDK now: a worker is often booted ahead of need (a host's spare), and every agent
+// imports the SDK anyway.
+void sdk();
+
+async function instantiate(cls: AgentClass, file: string): Promise<AgentObject> {
+  try {
+    return new cls() as AgentObject;
+  } catch (err) {
+    throw new OpenClawError('agent_constructor_failed', `${file}: the constructor of ${cls.name} threw: ${(err as Error)?.message ?? String(err)}`, {
+      exitCode: 78,
+      cause: err,
+    });
+  }
+}
+
+async function load(spec: AgentSpec): Promise<void> {
+  try {
+    const s = await sdk();
+    const cls = await loadAgentClass(spec.file, spec.exportName, s);
+    const description = s.describe(cls);
+    const inst = new AgentInstance(spec, await instantiate(cls, spec.file));
+    instances.set(spec.instanceId, inst);
+    post({ t: 'described', instanceId: spec.instanceId, description });
+  } catch (err) {
+    post({ t: 'loadFailed', instanceId: spec.instanceId, error: serializeError(err) });
+  }
+}
+
+async function describeOnly(reqId: number, file: string, exportName?: string): Promise<void> {
+  try {
+    const s = await sdk();
+    const cls = await loadAgentClass(file, exportName, s);
+    post({ t: 'describeResult', reqId, description: s.describe(cls) });
+  } catch (err) {
+    post({ t: 'describeResult', reqId, error: serializeError(err) });
+  }
+}
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'load':
+      void load(m.spec);
+      break;
+    case 'describe':
+      void describeOnly(m.reqId, m.file, m.exportName);
+      break;
+    case 'invoke': {
+      const inst = instances.get(m.instanceId);
+      if (!inst) {
+        const error = serializeError(new OpenClawError('instance_gone', `instance ${m.instanceId} is not loaded in this worker`));
+        post({ t: 'result', instanceId: m.instanceId, result: { runId: m.inv.runId, ok: false, error, writes: [], reads: [], emits: [], durationMs: 0 } });
+        break;
+      }
+      void inst.invoke(m.inv).then((result) => post({ t: 'result', instanceId: m.instanceId, result }));
+      break;
+    }
+    case 'probe': {
+      const inst = instances.get(m.instanceId);
+      void (inst ? inst.probe(m.kind) : Promise.resolve(false)).then((ok) => post({ t: 'probeResult', instanceId: m.instanceId, reqId: m.reqId, ok }));
+      break;
+    }
+    case 'abort':
+      instances.get(m.instanceId)?.ctx.abortController.abort(new OpenClawError('instance_aborted', m.reason));
+      break;
+    case 'unload': {
+      const inst = instances.get(m.instanceId);
+      inst?.ctx.abortController.abort(new OpenClawError('instance_stopped', 'instance stopped'));
+      instances.delete(m.instanceId);
+      break;
+    }
+    case 'rpcResult':
+      settleRpc(m.reqId, m.res);
+      break;
+  }
+});
+
+// ---- console.* in agent code becomes log lines of the instance that wrote them --------------
+function consoleInstance(): AgentInstance | undefined {
+  const scope = runStorage.getStore();
+  if (scope) return instances.get(scope.instance.spec.instanceId);
+  return instances.size === 1 ? instances.values().next().value : undefined;
+}
+const consoleTo = (level: 'debug' | 'info' | 'warning' | 'error', stream: 'stdout' | 'stderr') =>
+  (...args: unknown[]) => {
+    const inst = consoleInstance();
+    if (inst) inst.ctx.log(level, format(...args), undefined, stream);
+    else (stream === 'stdout' ? process.stdout : process.stderr).write(format(...args) + '\n');
+  };
+console.log = consoleTo('info', 'stdout');
+console.info = consoleTo('info', 'stdout');
+console.debug = consoleTo('debug', 'stdout');
+console.warn = consoleTo('warning', 'stderr');
+console.error = consoleTo('error', 'stderr');
+
+// ---- faults: never silent. Report, then the host ends the worker ('crashed'). -----------------
+let fatal = false;
+function onFatal(kind: string, err: unknown): void {
+  if (fatal) return;
+  fatal = true;
+  const e = serializeError(err);
+  e.message = `${kind}: ${e.message}`;
+  flush();
+  post({ t: 'fatal', error: e });
+}
+process.on('uncaughtException', (err) => onFatal('uncaught exception', err));
+process.on('unhandledRejection', (reason) => onFatal('unhandled promise rejection', reason));

@@ -1,0 +1,180 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createRuntime, InstanceGoneError, coldStartMs } from '../../src/runtime/index.js';
+import type { Runtime, InstanceHandle } from '../../src/runtime/index.js';
+import type { Invocation } from '../../src/runtime/protocol.js';
+import { SHARED_NAMESPACE } from '../../src/store/types.js';
+import { RecordingListener, fixture, spec } from './harness.js';
+
+let n = 0;
+const inv = (kind: Invocation['kind'], listener: RecordingListener, agent: string, over: Partial<Invocation> = {}): Invocation => ({
+  runId: `run-${++n}`,
+  kind,
+  versions: listener.versionsOf(agent, SHARED_NAMESPACE),
+  ...over,
+});
+
+describe('module agents in agent hosts', () => {
+  const listener = new RecordingListener();
+  let rt: Runtime;
+  let basic: InstanceHandle;
+
+  beforeAll(async () => {
+    rt = createRuntime(listener);
+    basic = await rt.startAgent(spec('basic', 'basic.ts', { config: { greeting: 'hi' } }));
+  });
+  afterAll(() => rt.shutdown());
+
+  it('describes the class it loaded', () => {
+    expect(basic.description).toMatchObject({ className: 'Basic', handlers: [{ event: 'ping', method: 'onPing' }], schedule: null });
+    expect(basic.pid).not.toBe(process.pid);
+  });
+
+  it('runs setup and returns its buffered writes', async () => {
+    const r = await basic.invoke(inv('setup', listener, 'basic'));
+    expect(r).toMatchObject({ ok: true, writes: [{ namespace: 'basic', key: 'setupDone', value: true }], emits: [] });
+    listener.commit(r.writes);
+  });
+
+  it('runs run(): reads see the run\'s own writes; writes, shared writes, emits and reads come back', async () => {
+    const r = await basic.invoke(inv('run', listener, 'basic'));
+    expect(r.ok).toBe(true);
+    const byKey = Object.fromEntries(r.writes.map((w) => [`${w.namespace}/${w.key}`, w]));
+    expect(byKey['basic/count']!.value).toBe(1);
+    expect(byKey['basic/seen']!.value).toBe(1); // read after write inside the run
+    expect(byKey['basic/gone']).toMatchObject({ deleted: true });
+    expect(byKey['basic/temp']!.expiresAt).toBeGreaterThan(Date.now() + 9 * 60_000);
+    expect(byKey[`${SHARED_NAMESPACE}/shared`]!.value).toBe('hello');
+    expect(r.emits).toEqual([{ id: expect.any(String), name: 'ran', data: { n: 1 } }]);
+    expect(r.reads).toEqual([{ namespace: 'basic', key: 'count', version: 0 }]);
+    listener.commit(r.writes);
+    await vi.waitFor(() => {
+      expect(listener.logs).toContainEqual(expect.objectContaining({ msg: 'ran', instance: 'basic#0', runId: r.runId, fields: { n: 1, cfg: 'hi' } }));
+      expect(listener.logs).toContainEqual(expect.objectContaining({ msg: 'from console', stream: 'stdout' }));
+      expect(listener.metricSamples).toContainEqual({ kind: 'counter', name: 'runs', value: 1 });
+    });
+  });
+
+  it('records the key version a run read (optimistic concurrency)', async () => {
+    const r = await basic.invoke(inv('run', listener, 'basic'));
+    const committed = listener.state.get('basic')!.get('count')!;
+    expect(r.reads).toContainEqual({ namespace: 'basic', key: 'count', version: committed.version });
+    expect(r.writes.find((w) => w.key === 'count')!.value).toBe(2);
+    listener.commit(r.writes);
+  });
+
+  it('calls an event handler with the event', async () => {
+    const event = { id: 'e1', name: 'ping', data: { v: 7 }, source: 'api', createdAt: Date.now(), attempt: 2 };
+    const r = await basic.invoke(inv('event', listener, 'basic', { method: 'onPing', event }));
+    expect(r.ok).toBe(true);
+    expect(r.writes).toEqual([{ namespace: 'basic', key: 'lastPing', value: { id: 'e1', v: 7, attempt: 2 } }]);
+    expect(r.emits).toEqual([{ id: expect.any(String), name: 'pong', data: { v: 7 } }]);
+  });
+
+  it('caches reads until the namespace version moves', async () => {
+    listener.commit([{ namespace: 'basic', key: 'k', value: 1 }]);
+    const gets = () => listener.calls.filter((c) => c.op === 'state.get' && c.key === 'k').length;
+    const before = gets();
+    await basic.invoke(inv('run', listener, 'basic', { payload: { read: true } }));
+    expect(gets()).toBe(before + 1);
+    await basic.invoke(inv('run', listener, 'basic', { payload: { read: true } }));
+    expect(gets()).toBe(before + 1); // same version: served from the cache
+    listener.commit([{ namespace: 'basic', key: 'other', value: 1 }]);
+    await basic.invoke(inv('run', listener, 'basic', { payload: { read: true } }));
+    expect(gets()).toBe(before + 2); // version moved: cache dropped
+  });
+
+  it('checkpoint() commits the buffer so far through the daemon and clears it', async () => {
+    const r = await basic.invoke(inv('run', listener, 'basic', { payload: { checkpoint: true } }));
+    expect(r.ok).toBe(true);
+    const cp = listener.checkpoints.find((c) => c.runId === r.runId)!;
+    expect(cp.writes.map((w) => w.key)).toContain('count');
+    expect(cp.emits).toHaveLength(1);
+    expect(r.writes).toEqual([{ namespace: 'basic', key: 'afterCheckpoint', value: 1 }]);
+    expect(r.emits).toEqual([]);
+  });
+
+  it('a thrown error gives ok:false, calls onError, and returns nothing of the buffer', async () => {
+    const r = await basic.invoke(inv('run', listener, 'basic', { payload: { fail: true } }));
+    expect(r).toMatchObject({ ok: false, error: { message: 'boom' }, writes: [], reads: [], emits: [] });
+    await vi.waitFor(() => expect(listener.logs).toContainEqual(expect.objectContaining({ msg: 'onError called', fields: { message: 'boom' } })));
+  });
+
+  it('rejects emits with an empty name or data that cannot be cloned, with a clear error', async () => {
+    const bad = await basic.invoke(inv('run', listener, 'basic', { payload: { badEmit: true } }));
+    expect(bad.ok).toBe(false);
+    expect(bad.error!.message).toMatch(/emit\('bad'\): data cannot be serialised/);
+    const noName = await basic.invoke(inv('run', listener, 'basic', { payload: { badName: true } }));
+    expect(noName.error!.message).toMatch(/event name must be a non-empty string/);
+  });
+
+  it('reports memory samples', async () => {
+    await vi.waitFor(() => expect(listener.memorySamples.get('basic#0')?.hostRss).toBeGreaterThan(0), { timeout: 5000 });
+    expect(basic.memory!.heapUsed).toBeGreaterThan(0);
+  });
+
+  it('answers liveness and readiness probes', async () => {
+    expect(await basic.probe('liveness', 2000)).toBe(true);
+    expect(await basic.probe('readiness', 2000)).toBe(true);
+  });
+
+  it('starts a second instance fast on a warm host (same pid for dedicated)', async () => {
+    const t0 = performance.now();
+    const other = await rt.startAgent(spec('basic2', 'basic.ts'));
+    const warm = performance.now() - t0;
+    expect(other.pid).toBe(basic.pid);
+    console.log(`cold start, warm host: ${warm.toFixed(1)} ms (host-measured ${coldStartMs(other)?.toFixed(1)} ms)`);
+    await other.dispose();
+    expect((await other.exited).reason).toBe('killed');
+    await expect(other.invoke(inv('run', listener, 'basic2'))).rejects.toBeInstanceOf(InstanceGoneError);
+  });
+
+  it('describes a module without running it', async () => {
+    const d = await rt.describe(fixture('described.ts'));
+    expect(d).toEqual({
+      className: 'Described',
+      schedule: { kind: 'every', everyMs: 300_000 },
+      handlers: [{ event: 'order_created', method: 'onOrder' }],
+      hasLiveness: true,
+      hasReadiness: false,
+    });
+  });
+
+  it('a module that exports no Agent gives a clear error naming the file', async () => {
+    const file = fixture('no-agent.ts');
+    await expect(rt.describe(file)).rejects.toThrow(file);
+    await expect(rt.describe(file)).rejects.toMatchObject({ exitCode: 78 });
+    await expect(rt.startAgent(spec('none', 'no-agent.ts'))).rejects.toThrow(/no-agent\.ts.*no Agent subclass|no-agent\.ts.*exports no Agent/);
+  });
+
+  it("resolves 'openclaw' to the daemon's SDK for a .ts agent outside any package (no package.json, no node_modules)", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'oc-agent-'));
+    const file = path.join(dir, 'lonely.ts');
+    writeFileSync(file, "import { Agent } from 'openclaw';\nexport default class Lonely extends Agent {\n  override async run(): Promise<void> { await this.state.set('x', 1 as number); }\n}\n");
+    const h = await rt.startAgent({ ...spec('lonely', 'basic.ts'), file });
+    expect(h.description.className).toBe('Lonely');
+    expect((await h.invoke(inv('run', listener, 'lonely'))).writes).toEqual([{ namespace: 'lonely', key: 'x', value: 1 }]);
+    await h.dispose();
+  });
+
+  it('a module that fails to import gives an error naming the file', async () => {
+    await expect(rt.startAgent(spec('missing', 'does-not-exist.ts'))).rejects.toThrow(/does-not-exist\.ts/);
+  });
+});
+
+describe('cold start', () => {
+  it('measures spawn → described for a dedicated TypeScript agent with a fresh host', async () => {
+    const listener = new RecordingListener();
+    const rt = createRuntime(listener);
+    try {
+      const t0 = performance.now();
+      const h = await rt.startAgent(spec('cold', 'basic.ts'));
+      console.log(`cold start, new host: ${(performance.now() - t0).toFixed(1)} ms (worker spawn → described ${coldStartMs(h)?.toFixed(1)} ms)`);
+      expect(h.description.className).toBe('Basic');
+    } finally {
+      await rt.shutdown();
+    }
+  });
+});
