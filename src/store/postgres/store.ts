@@ -1,0 +1,501 @@
+// The shared store: PostgreSQL through a `pg` Pool, every table in one configurable schema, so
+// several daemons (or several projects) can share a database.
+//
+// Concurrency across daemons: a commit locks the namespace rows it reads or writes (FOR UPDATE,
+// sorted) before checking read versions, so commits to one namespace are serialised and a
+// conflicting run is detected, never lost; deliveries are claimed with FOR UPDATE SKIP LOCKED;
+// schedule fires are a conditional upsert. Tables are schema-qualified in every statement rather
+// than relying on search_path, which transaction-mode poolers (PgBouncer) do not carry.
+import pg from 'pg';
+import type { Clock } from '../../scheduler/types.js';
+import { LeaseLostError, StateConflictError } from '../../util/errors.js';
+import { pendingMigrations } from '../migrations.js';
+import {
+  DEFAULT_LIMIT,
+  toDeadLetter,
+  toDelivery,
+  toEvent,
+  toRun,
+  toStateEntry,
+  toTransition,
+  toVersionInfo,
+  type DeliveryRow,
+  type EventRow,
+  type RunRow,
+  type StateRow,
+  type TransitionRow,
+  type VersionRow,
+} from '../rows.js';
+import {
+  checkVersionArg,
+  diffToTarget,
+  groupWrites,
+  planNamespace,
+  prefixUpperBound,
+  visibleVersion,
+  type KeyWrite,
+  type NamespacePlan,
+  type NamespaceRow,
+  type StoredKey,
+} from '../state-plan.js';
+import type {
+  AgentStats,
+  ClaimOptions,
+  CommitResult,
+  DeadLetter,
+  Delivery,
+  DesiredState,
+  NewEvent,
+  RunCommit,
+  RunRecord,
+  RunStatus,
+  StateEntry,
+  StateVersionInfo,
+  StoreLike,
+  StoredEvent,
+  Transition,
+} from '../types.js';
+import { queries, type QueryName } from './queries.js';
+import { migrations, migrationsTable } from './schema.js';
+
+const INT8_OID = 20;
+// Times (epoch ms), versions, seqs and counts are bigint; all stay far below 2^53, so read them as
+// numbers. Per pool, not pg.types.setTypeParser, which would change every other pg user in the process.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+type Queryable = pg.Pool | pg.PoolClient;
+type NsRowDb = { namespace: string; version: number; size_bytes: number; key_count: number };
+
+export class PostgresStore implements StoreLike {
+  readonly dialect = 'postgres' as const;
+  private readonly pool: pg.Pool;
+  private readonly schema: string;
+  private readonly sql: ReturnType<typeof queries>;
+  private closed = false;
+
+  constructor(
+    url: string,
+    private readonly schemaName: string,
+    private readonly clock: Clock,
+  ) {
+    this.schema = quoteIdent(schemaName);
+    this.sql = queries(this.schema);
+    this.pool = new pg.Pool({ connectionString: url, types, max: 10 });
+    // An idle client losing its connection emits here; without a listener that would crash the
+    // daemon. The pool drops the client and the next query reports a real error.
+    this.pool.on('error', () => {});
+  }
+
+  /** Runs a named prepared statement: parsed and planned once per connection. */
+  private q<R extends pg.QueryResultRow = any>(db: Queryable, name: QueryName, values: unknown[]): Promise<pg.QueryResult<R>> {
+    return db.query<R>({ name, text: this.sql[name], values });
+  }
+
+  private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    const c = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await c.query('BEGIN');
+      const out = await fn(c);
+      await c.query('COMMIT');
+      return out;
+    } catch (err) {
+      await c.query('ROLLBACK').catch((e: Error) => (broken = e));
+      throw err;
+    } finally {
+      // A client whose ROLLBACK failed is in an unknown state: destroy it instead of pooling it.
+      c.release(broken);
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await this.tx(async (c) => {
+      // Serialises daemons opening the same schema at once; released at commit.
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`openclaw:migrate:${this.schemaName}`]);
+      // Check first: CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when it exists.
+      const exists = await c.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.schemaName]);
+      if (exists.rowCount === 0) await c.query(`CREATE SCHEMA ${this.schema}`);
+      await c.query(migrationsTable(this.schema));
+      const applied = (await c.query<{ id: number }>(`SELECT id FROM ${this.schema}.schema_migrations`)).rows.map((r) => r.id);
+      for (const m of pendingMigrations(migrations(this.schema), applied)) {
+        for (const sql of m.statements) await c.query(sql);
+        await c.query(`INSERT INTO ${this.schema}.schema_migrations (id, name, applied_at) VALUES ($1, $2, $3)`, [m.id, m.name, this.clock.now()]);
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  // ---- run transaction ---------------------------------------------------------------------
+
+  async commitRun(c: RunCommit): Promise<CommitResult> {
+    const grouped = groupWrites(c.writes);
+    const namespaces = [...new Set([...grouped.keys(), ...c.reads.map((r) => r.namespace)])];
+    return this.tx(async (cl) => {
+      const now = this.clock.now();
+      const nsRows = await this.lockNamespaces(cl, namespaces);
+      if (c.reads.length > 0) {
+        const current = await this.keyRows(cl, c.reads);
+        for (const r of c.reads) {
+          if (visibleVersion(current.get(keyId(r.namespace, r.key)), now) !== r.version) throw new StateConflictError(r.namespace, r.key);
+        }
+      }
+      if (c.ack) {
+        const res = await this.q(cl, 'ack', [c.ack.deliveryId, c.ack.leaseToken, now]);
+        if (res.rowCount !== 1) throw new LeaseLostError(`acknowledging delivery ${c.ack.deliveryId}`);
+      }
+      const versions: Record<string, number> = {};
+      if (grouped.size > 0) {
+        const written: { namespace: string; key: string }[] = [];
+        for (const [namespace, writes] of grouped) for (const key of writes.keys()) written.push({ namespace, key });
+        const existing = await this.keyRows(cl, written);
+        const plans: NamespacePlan[] = [];
+        for (const [namespace, writes] of grouped) {
+          const sizes = new Map<string, number>();
+          for (const key of writes.keys()) {
+            const row = existing.get(keyId(namespace, key));
+            if (row) sizes.set(key, row.size);
+          }
+          const plan = planNamespace(namespace, nsRows.get(namespace)!, writes, sizes, c.maxStateSize?.[namespace]);
+          if (plan) plans.push(plan);
+        }
+        await this.applyPlans(cl, plans, c.reason ?? 'run', c.runId ?? c.run?.id ?? null, now);
+        for (const p of plans) versions[p.namespace] = p.version;
+      }
+      const published = c.emits.length > 0 ? await this.publishIn(cl, c.emits, now) : 0;
+      if (c.run) await this.recordRunIn(cl, c.run);
+      return { versions, published };
+    });
+  }
+
+  /** Creates missing namespace rows and locks all of them, in one sorted order. */
+  private async lockNamespaces(cl: pg.PoolClient, namespaces: string[]): Promise<Map<string, NamespaceRow>> {
+    const rows = new Map<string, NamespaceRow>();
+    if (namespaces.length === 0) return rows;
+    const sorted = [...namespaces].sort();
+    await this.q(cl, 'ensureNamespaces', [sorted]);
+    const res = await this.q<NsRowDb>(cl, 'lockNamespaces', [sorted]);
+    for (const r of res.rows) rows.set(r.namespace, { version: r.version, sizeBytes: r.size_bytes, keyCount: r.key_count });
+    return rows;
+  }
+
+  private async keyRows(
+    db: Queryable,
+    keys: readonly { namespace: string; key: string }[],
+  ): Promise<Map<string, { version: number; expires_at: number | null; size: number }>> {
+    const res = await this.q<{ namespace: string; key: string; version: number; expires_at: number | null; size: number }>(db, 'keyVersions', [
+      keys.map((k) => k.namespace),
+      keys.map((k) => k.key),
+    ]);
+    return new Map(res.rows.map((r) => [keyId(r.namespace, r.key), r]));
+  }
+
+  private async applyPlans(cl: pg.PoolClient, plans: NamespacePlan[], reason: string, runId: string | null, now: number): Promise<void> {
+    if (plans.length === 0) return;
+    const ch = { ns: [] as string[], key: [] as string[], version: [] as number[], value: [] as (string | null)[], exp: [] as (number | null)[], size: [] as number[] };
+    const push = (p: NamespacePlan, key: string, value: string | null, exp: number | null, size: number) => {
+      ch.ns.push(p.namespace);
+      ch.key.push(key);
+      ch.version.push(p.version);
+      ch.value.push(value);
+      ch.exp.push(exp);
+      ch.size.push(size);
+    };
+    for (const p of plans) {
+      for (const w of p.upserts) push(p, w.key, w.json, w.expiresAt, w.size);
+      for (const key of p.deletes) push(p, key, null, null, 0);
+    }
+    await this.q(cl, 'applyState', [
+      ch.ns,
+      ch.key,
+      ch.version,
+      ch.value,
+      ch.exp,
+      ch.size,
+      plans.map((p) => p.namespace),
+      plans.map((p) => p.version),
+      plans.map((p) => p.sizeBytes),
+      plans.map((p) => p.keyCount),
+      plans.map((p) => JSON.stringify(p.changedKeys)),
+      now,
+      runId,
+      reason,
+    ]);
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+
+  async getState(namespace: string, key: string): Promise<StateEntry | undefined> {
+    const res = await this.q<StateRow>(this.pool, 'getState', [namespace, key, this.clock.now()]);
+    return res.rows[0] && toStateEntry(res.rows[0]);
+  }
+
+  async listState(namespace: string, prefix = ''): Promise<StateEntry[]> {
+    const now = this.clock.now();
+    const hi = prefixUpperBound(prefix);
+    const res =
+      hi === null
+        ? await this.q<StateRow>(this.pool, 'listState', [namespace, now, prefix])
+        : await this.q<StateRow>(this.pool, 'listStateBounded', [namespace, now, prefix, hi]);
+    return res.rows.map(toStateEntry);
+  }
+
+  private async namespaceRow(db: Queryable, namespace: string): Promise<NamespaceRow> {
+    const r = (await this.q<NsRowDb>(db, 'namespaceRow', [namespace])).rows[0];
+    return r ? { version: r.version, sizeBytes: r.size_bytes, keyCount: r.key_count } : { version: 0, sizeBytes: 0, keyCount: 0 };
+  }
+
+  async namespaceVersion(namespace: string): Promise<number> {
+    return (await this.namespaceRow(this.pool, namespace)).version;
+  }
+
+  async listVersions(namespace: string, opts: { limit?: number; beforeVersion?: number } = {}): Promise<StateVersionInfo[]> {
+    const res = await this.q<VersionRow>(this.pool, 'listVersions', [namespace, opts.beforeVersion ?? Number.MAX_SAFE_INTEGER, opts.limit ?? DEFAULT_LIMIT]);
+    return res.rows.map(toVersionInfo);
+  }
+
+  async stateAt(namespace: string, version: number): Promise<Record<string, unknown>> {
+    checkVersionArg(namespace, version, (await this.namespaceRow(this.pool, namespace)).version);
+    const out: Record<string, unknown> = {};
+    for (const k of await this.keysAt(this.pool, namespace, version)) out[k.key] = JSON.parse(k.json);
+    return out;
+  }
+
+  private async keysAt(db: Queryable, namespace: string, version: number): Promise<StoredKey[]> {
+    const res = await this.q<{ key: string; value: string | null; expires_at: number | null }>(db, 'keysAt', [namespace, version]);
+    return res.rows.filter((r) => r.value !== null).map((r) => ({ key: r.key, json: r.value!, expiresAt: r.expires_at }));
+  }
+
+  async rollback(namespace: string, version: number, reason?: string): Promise<number> {
+    return this.tx(async (cl) => {
+      const row = (await this.lockNamespaces(cl, [namespace])).get(namespace)!;
+      checkVersionArg(namespace, version, row.version);
+      const res = await this.q<{ key: string; value: string; expires_at: number | null; size: number }>(cl, 'currentKeys', [namespace]);
+      const current = res.rows.map((r) => ({ key: r.key, json: r.value, expiresAt: r.expires_at }));
+      const writes = diffToTarget(current, await this.keysAt(cl, namespace, version));
+      const plan = planNamespace(namespace, row, writes, new Map(res.rows.map((r) => [r.key, r.size])), undefined);
+      if (!plan) return row.version;
+      await this.applyPlans(cl, [plan], reason ?? `rollback to v${version}`, null, this.clock.now());
+      return plan.version;
+    });
+  }
+
+  async stateSize(namespace: string): Promise<number> {
+    return (await this.namespaceRow(this.pool, namespace)).sizeBytes;
+  }
+
+  async purgeExpired(): Promise<number> {
+    const now = this.clock.now();
+    const candidates = (await this.q<{ namespace: string }>(this.pool, 'expiredNamespaces', [now])).rows.map((r) => r.namespace);
+    if (candidates.length === 0) return 0;
+    return this.tx(async (cl) => {
+      const nsRows = await this.lockNamespaces(cl, candidates);
+      // Re-read under the locks: a commit may have rewritten or deleted a key since the scan above.
+      const expired = (await this.q<{ namespace: string; key: string; size: number }>(cl, 'expiredKeys', [candidates, now])).rows;
+      const byNamespace = new Map<string, { writes: Map<string, KeyWrite>; sizes: Map<string, number> }>();
+      for (const e of expired) {
+        let ns = byNamespace.get(e.namespace);
+        if (!ns) byNamespace.set(e.namespace, (ns = { writes: new Map(), sizes: new Map() }));
+        ns.writes.set(e.key, { key: e.key, json: null, size: 0, expiresAt: null });
+        ns.sizes.set(e.key, e.size);
+      }
+      const plans: NamespacePlan[] = [];
+      for (const [namespace, { writes, sizes }] of byNamespace) {
+        const plan = planNamespace(namespace, nsRows.get(namespace)!, writes, sizes, undefined);
+        if (plan) plans.push(plan);
+      }
+      await this.applyPlans(cl, plans, 'ttl', null, now);
+      return expired.length;
+    });
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+
+  async setSubscriptions(consumer: string, eventNames: string[]): Promise<void> {
+    await this.tx(async (cl) => {
+      await this.q(cl, 'deleteSubscriptions', [consumer]);
+      if (eventNames.length > 0) await this.q(cl, 'insertSubscriptions', [consumer, eventNames]);
+    });
+  }
+
+  async getSubscriptions(): Promise<Record<string, string[]>> {
+    const res = await this.q<{ consumer: string; event_name: string }>(this.pool, 'getSubscriptions', []);
+    const out: Record<string, string[]> = {};
+    for (const r of res.rows) (out[r.consumer] ??= []).push(r.event_name);
+    return out;
+  }
+
+  async publish(events: NewEvent[]): Promise<number> {
+    if (events.length === 0) return 0;
+    // A single statement is atomic on its own: no explicit transaction, one round trip.
+    return this.publishIn(this.pool, events, this.clock.now());
+  }
+
+  private async publishIn(db: Queryable, events: NewEvent[], now: number): Promise<number> {
+    // Drop repeated ids inside the batch up front; ON CONFLICT handles those already stored.
+    const seen = new Set<string>();
+    const batch = events.filter((e) => !seen.has(e.id) && seen.add(e.id));
+    const res = await this.q<{ n: number }>(db, 'publish', [
+      batch.map((e) => e.id),
+      batch.map((e) => e.name),
+      batch.map((e) => JSON.stringify(e.payload ?? null)),
+      batch.map((e) => e.source),
+      batch.map((e) => e.createdAt),
+      batch.map((e) => e.traceId ?? null),
+      now,
+    ]);
+    return res.rows[0].n;
+  }
+
+  async getEvent(id: string): Promise<StoredEvent | undefined> {
+    const res = await this.q<EventRow>(this.pool, 'getEvent', [id]);
+    return res.rows[0] && toEvent(res.rows[0]);
+  }
+
+  async listEvents(opts: { afterSeq?: number; limit?: number; name?: string } = {}): Promise<StoredEvent[]> {
+    const args = [opts.afterSeq ?? 0, opts.limit ?? DEFAULT_LIMIT];
+    const res =
+      opts.name === undefined
+        ? await this.q<EventRow>(this.pool, 'listEvents', args)
+        : await this.q<EventRow>(this.pool, 'listEventsByName', [...args, opts.name]);
+    return res.rows.map(toEvent);
+  }
+
+  async claimDeliveries(consumer: string, opts: ClaimOptions): Promise<Delivery[]> {
+    const now = this.clock.now();
+    const res = await this.q<DeliveryRow>(this.pool, 'claim', [consumer, now, opts.limit, now + opts.leaseMs]);
+    return res.rows.map(toDelivery);
+  }
+
+  async extendDelivery(deliveryId: number, leaseToken: string, leaseMs: number): Promise<boolean> {
+    const now = this.clock.now();
+    return (await this.q(this.pool, 'extend', [deliveryId, leaseToken, now, now + leaseMs])).rowCount === 1;
+  }
+
+  async failDelivery(deliveryId: number, leaseToken: string, outcome: { error: string; retryAt?: number; dead?: boolean }): Promise<boolean> {
+    const now = this.clock.now();
+    const res = outcome.dead
+      ? await this.q(this.pool, 'failDead', [deliveryId, leaseToken, now, outcome.error])
+      : await this.q(this.pool, 'failRetry', [deliveryId, leaseToken, now, outcome.error, outcome.retryAt ?? now]);
+    return res.rowCount === 1;
+  }
+
+  async releaseDeliveries(consumer?: string): Promise<number> {
+    return (await this.q(this.pool, 'release', [this.clock.now(), consumer ?? null])).rowCount ?? 0;
+  }
+
+  async pendingCount(consumer: string): Promise<number> {
+    return (await this.q<{ n: number }>(this.pool, 'pendingCount', [consumer])).rows[0].n;
+  }
+
+  async pendingCounts(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    // Subscribed consumers with nothing pending report 0, so a gauge does not vanish when drained.
+    for (const r of (await this.q<{ consumer: string }>(this.pool, 'subscribers', [])).rows) out[r.consumer] = 0;
+    for (const r of (await this.q<{ consumer: string; n: number }>(this.pool, 'pendingCounts', [])).rows) out[r.consumer] = r.n;
+    return out;
+  }
+
+  async listDeadLetters(opts: { consumer?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    const res = await this.q<DeliveryRow>(this.pool, 'deadLetters', [opts.consumer ?? null, opts.limit ?? DEFAULT_LIMIT]);
+    return res.rows.map(toDeadLetter);
+  }
+
+  async redriveDeadLetters(opts: { consumer?: string; ids?: number[] }): Promise<number> {
+    return (await this.q(this.pool, 'redrive', [this.clock.now(), opts.consumer ?? null, opts.ids ?? null])).rowCount ?? 0;
+  }
+
+  // ---- runs --------------------------------------------------------------------------------
+
+  async recordRun(run: RunRecord): Promise<void> {
+    await this.recordRunIn(this.pool, run);
+  }
+
+  private async recordRunIn(db: Queryable, run: RunRecord): Promise<void> {
+    await this.q(db, 'recordRun', [
+      run.id,
+      run.agent,
+      run.instance,
+      run.trigger,
+      run.status,
+      run.scheduledAt,
+      run.startedAt,
+      run.finishedAt,
+      run.error,
+      run.reason,
+      run.eventId,
+    ]);
+  }
+
+  async listRuns(agent: string, opts: { limit?: number; status?: RunStatus } = {}): Promise<RunRecord[]> {
+    const res = await this.q<RunRow>(this.pool, 'listRuns', [agent, opts.status ?? null, opts.limit ?? DEFAULT_LIMIT]);
+    return res.rows.map(toRun);
+  }
+
+  async agentStats(agent?: string): Promise<AgentStats[]> {
+    const res = await this.q<{ agent: string; runs_total: number; runs_failed: number; last_run_at: number | null; last_status: RunStatus | null }>(
+      this.pool,
+      'agentStats',
+      [agent ?? null],
+    );
+    return res.rows.map((r) => ({ agent: r.agent, runsTotal: r.runs_total, runsFailed: r.runs_failed, lastRunAt: r.last_run_at, lastStatus: r.last_status }));
+  }
+
+  // ---- schedules ---------------------------------------------------------------------------
+
+  async getSchedule(agent: string): Promise<{ lastFireAt: number | null; nextFireAt: number | null }> {
+    const r = (await this.q<{ last_fire_at: number | null; next_fire_at: number | null }>(this.pool, 'getSchedule', [agent])).rows[0];
+    return { lastFireAt: r?.last_fire_at ?? null, nextFireAt: r?.next_fire_at ?? null };
+  }
+
+  async claimFire(agent: string, fireAt: number): Promise<boolean> {
+    return (await this.q(this.pool, 'claimFire', [agent, fireAt])).rowCount === 1;
+  }
+
+  async setNextFire(agent: string, nextFireAt: number | null): Promise<void> {
+    await this.q(this.pool, 'setNextFire', [agent, nextFireAt]);
+  }
+
+  // ---- agent control -----------------------------------------------------------------------
+
+  async getDesired(agent: string): Promise<DesiredState | undefined> {
+    return (await this.q<{ desired: DesiredState }>(this.pool, 'getDesired', [agent])).rows[0]?.desired;
+  }
+
+  async setDesired(agent: string, desired: DesiredState): Promise<void> {
+    await this.q(this.pool, 'setDesired', [agent, desired, this.clock.now()]);
+  }
+
+  async recordTransition(t: Transition): Promise<void> {
+    await this.q(this.pool, 'recordTransition', [t.agent, t.instance, t.from, t.to, t.reason, t.at]);
+  }
+
+  async listTransitions(agent: string, limit = DEFAULT_LIMIT): Promise<Transition[]> {
+    return (await this.q<TransitionRow>(this.pool, 'listTransitions', [agent, limit])).rows.map(toTransition);
+  }
+
+  // ---- meta --------------------------------------------------------------------------------
+
+  async getMeta(key: string): Promise<string | undefined> {
+    return (await this.q<{ value: string }>(this.pool, 'getMeta', [key])).rows[0]?.value;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    await this.q(this.pool, 'setMeta', [key, value]);
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function keyId(namespace: string, key: string): string {
+  return `${namespace}\u0000${key}`;
+}
