@@ -44,12 +44,15 @@ class Instance {
   healthyTimer: (() => void) | null = null;
   /** Resolves when the current stop sequence finishes. */
   stopping: Promise<void> | null = null;
+  /** Taken out of admission while it drains before a memory soft-limit restart. */
+  draining = false;
 
   constructor(
     readonly id: string,
     readonly replica: number,
+    now: number,
   ) {
-    this.lc = initialInstanceState();
+    this.lc = initialInstanceState(now);
   }
 }
 
@@ -69,7 +72,7 @@ export class AgentController {
     private readonly deps: ControllerDeps,
   ) {
     this.schedule = cfg.schedule ?? description?.schedule ?? null;
-    this.instances = Array.from({ length: cfg.replicas }, (_, i) => new Instance(`${cfg.name}#${i}`, i));
+    this.instances = Array.from({ length: cfg.replicas }, (_, i) => new Instance(`${cfg.name}#${i}`, i, deps.clock.now()));
     const handlers = description?.handlers ?? [];
     this.consumer =
       cfg.kind === 'module' && handlers.length > 0
@@ -132,12 +135,9 @@ export class AgentController {
   }
 
   async restart(reason = 'restart requested'): Promise<void> {
-    await this.stop(reason);
     this.paused = false;
-    for (const i of this.instances) {
-      i.restarts = 0;
-      await this.dispatch(i, { type: 'restart' });
-    }
+    // The lifecycle runs it as stopping → teardown → stopped → spawn (afterStop: start).
+    await Promise.all(this.instances.map((i) => this.dispatch(i, { type: 'restart', reason })));
     this.consumer?.start();
   }
 
@@ -198,7 +198,7 @@ export class AgentController {
         inst.cancelRetry = null;
         break;
       case 'teardown':
-        // Teardown is part of stopInstance; the transition only records the intent.
+        await this.gracefulEnd(inst);
         break;
       default:
         break;
@@ -308,18 +308,26 @@ export class AgentController {
     await h.h.kill(reason).catch(() => undefined);
   }
 
-  /** Graceful stop: stop admitting, abort in-flight work, wait for the drain, teardown, end. */
   private async stopInstance(inst: Instance, reason: string): Promise<void> {
+    inst.cancelRetry?.();
+    inst.cancelRetry = null;
+    await this.dispatch(inst, { type: 'stop', reason });
+    if (inst.stopping) await inst.stopping;
+  }
+
+  /**
+   * The `teardown` effect: stop admitting (the instance is no longer 'running'), fire its
+   * AbortSignal, wait for in-flight runs up to the drain budget, run teardown() with its own
+   * timeout, end the worker — and kill whatever did not finish. Then report `stopped`.
+   */
+  private gracefulEnd(inst: Instance): Promise<void> {
     if (inst.stopping) return inst.stopping;
     inst.stopping = (async () => {
-      inst.cancelRetry?.();
-      inst.cancelRetry = null;
       const h = inst.handle;
       const gs = this.cfg.gracefulShutdown;
-      await this.dispatch(inst, { type: 'stop', reason });
       this.stopProbes(inst);
       if (h?.kind === 'module') {
-        h.h.abort(reason);
+        h.h.abort('stopping');
         const deadline = Date.now() + gs.timeoutMs;
         while (inst.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
         if (inst.busy === 0) {
@@ -342,13 +350,12 @@ export class AgentController {
       }
       inst.handle = null;
       inst.busy = 0;
-      await this.dispatch(inst, { type: 'stopped' });
     })();
-    try {
-      await inst.stopping;
-    } finally {
+    const done = inst.stopping.finally(() => {
       inst.stopping = null;
-    }
+    });
+    // `stopped` may spawn again (a restart): report it once the old instance is fully gone.
+    return done.then(() => this.dispatch(inst, { type: 'stopped' }));
   }
 
   // ---- probes --------------------------------------------------------------------------------
@@ -356,8 +363,8 @@ export class AgentController {
   private startProbes(inst: Instance, gen: number): void {
     this.stopProbes(inst);
     const hc = this.cfg.healthCheck;
-    inst.liveness = new ProbeTracker(hc.liveness);
-    inst.readiness = new ProbeTracker(hc.readiness);
+    inst.liveness = new ProbeTracker('liveness', hc.liveness);
+    inst.readiness = new ProbeTracker('readiness', hc.readiness);
     const every = (ms: number, fn: () => Promise<void>) => {
       let running = false;
       const t = setInterval(() => {
@@ -381,7 +388,7 @@ export class AgentController {
       const ok = await probe('liveness');
       if (inst.generation !== gen || !inst.liveness) return;
       const verdict = inst.liveness.record(ok);
-      if (!ok) this.deps.log('warning', `liveness probe failed (${inst.liveness.failures}/${hc.liveness.unhealthyThreshold})`, undefined, inst.id);
+      if (!ok) this.deps.log('warning', `liveness probe failed (${inst.liveness.consecutiveFailures}/${hc.liveness.unhealthyThreshold})`, undefined, inst.id);
       if (verdict === 'unhealthy') {
         const msg = `liveness probe failed ${hc.liveness.unhealthyThreshold} times in a row`;
         inst.lastError = msg;
@@ -413,7 +420,7 @@ export class AgentController {
   // ---- runs ----------------------------------------------------------------------------------
 
   private usable(): Instance[] {
-    return this.instances.filter((i) => i.lc.status === 'running' && i.handle?.kind === 'module' && !i.stopping);
+    return this.instances.filter((i) => i.lc.status === 'running' && i.handle?.kind === 'module' && !i.stopping && !i.draining);
   }
 
   private pickInstance(needReady: boolean, maxBusy: number): Instance | null {
@@ -533,6 +540,22 @@ export class AgentController {
       this.deps.log('warning', `handler for '${d.event.name}' failed (attempt ${d.attempts}/${this.cfg.events.maxAttempts}): ${o.error.message}`, { eventId: d.event.id });
     }
     this.drainQueue();
+  }
+
+  /** Over the soft memory limit: stop admitting, drain in-flight work, then restart per policy. */
+  async onMemorySoftLimit(instanceId: string, usedBytes: number): Promise<void> {
+    const inst = this.instances.find((i) => i.id === instanceId);
+    if (!inst || inst.draining || inst.lc.status !== 'running') return;
+    inst.draining = true;
+    const gen = inst.generation;
+    const deadline = Date.now() + this.cfg.gracefulShutdown.timeoutMs;
+    while (inst.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    inst.draining = false;
+    if (inst.generation !== gen) return;
+    const msg = `memory_soft_limit: ${Math.round(usedBytes / 1048576)} MiB is over the soft limit (90% of resources.memory); drained and restarted`;
+    inst.lastError = msg;
+    await this.killInstance(inst, msg);
+    await this.dispatch(inst, { type: 'crashed', reason: 'memory_soft_limit', message: msg });
   }
 
   wakeConsumer(): void {

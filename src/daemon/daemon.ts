@@ -184,6 +184,7 @@ export class Daemon implements ControlPlane {
       log: (line) => this.logs.write(line),
       metrics: () => undefined, // Prometheus export arrives with the observability issue
       memory: () => undefined,
+      memorySoftLimit: (instanceId, agent, sample) => void this.controllers.get(agent)?.onMemorySoftLimit(instanceId, sample.heapUsed + sample.external),
       logsDropped: (_i, _a, count) => this.logs.countDropped(count),
     };
   }

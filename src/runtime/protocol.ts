@@ -57,7 +57,7 @@ export type InvocationKind = 'setup' | 'run' | 'event' | 'teardown';
 export interface Invocation {
   runId: string;
   kind: InvocationKind;
-  /** For 'event': the handler method to call with the event. */
+  /** For 'event': the handler method(s) to call with the event, comma-separated, in order. */
   method?: string;
   event?: InvocationEvent;
   /** For 'run' triggered manually: the trigger payload (this.trigger?.payload). */

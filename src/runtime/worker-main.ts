@@ -165,12 +165,17 @@ class AgentInstance {
       case 'teardown':
         return typeof a.teardown === 'function' ? a.teardown() : undefined;
       case 'event': {
-        const method = inv.method ?? '';
-        const fn = a[method];
-        if (typeof fn !== 'function') throw new OpenClawError('no_handler', `${this.spec.agent} has no handler method '${method}'`);
+        // Several methods may handle one event: they run in order, in ONE run transaction.
+        const methods = (inv.method ?? '').split(',').filter(Boolean);
+        if (methods.length === 0) throw new OpenClawError('no_handler', `${this.spec.agent} has no handler for '${inv.event?.name}'`);
         const e = inv.event!;
         const event = { id: e.id, name: e.name, data: e.data, source: e.source, createdAt: e.createdAt, attempt: e.attempt };
-        return (fn as (ev: unknown) => unknown).call(a, event);
+        for (const method of methods) {
+          const fn = a[method];
+          if (typeof fn !== 'function') throw new OpenClawError('no_handler', `${this.spec.agent} has no handler method '${method}'`);
+          await (fn as (ev: unknown) => unknown).call(a, event);
+        }
+        return undefined;
       }
       default:
         throw new OpenClawError('bad_invocation', `unknown invocation kind '${String(inv.kind)}'`);
