@@ -11,6 +11,7 @@ import { Daemon } from './daemon.js';
 import { processAlive, readDaemonFile, removeDaemonFile, writeDaemonFile, type DaemonFile } from './daemon-file.js';
 import { formatLogLine } from '../observability/format.js';
 import { watchAgents } from './hot-reload.js';
+import { tsxUrls } from '../runtime/paths.js';
 
 export const EXIT_CONFIG = 78;
 
@@ -125,7 +126,7 @@ function reportStartError(err: unknown): number {
 function cliMain(): { execArgv: string[]; script: string } {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts')) {
-    return { execArgv: ['--import', 'tsx'], script: path.join(path.dirname(here), '..', 'cli', 'main.ts') };
+    return { execArgv: ['--import', tsxUrls().loader], script: path.join(path.dirname(here), '..', 'cli', 'main.ts') };
   }
   return { execArgv: [], script: path.join(path.dirname(here), '..', 'cli', 'main.js') };
 }

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { fixture, makeProject, waitFor } from '../helpers/project.js';
+import { fixture, makeProject, tsxUrls, waitFor } from '../helpers/project.js';
 import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
 
 const pgAvailable = await havePostgres();
@@ -23,7 +23,7 @@ afterAll(async () => {
 
 function startDaemon(dir: string, configFile: string): ChildProcess {
   fs.rmSync(path.join(dir, '.openclaw', 'daemon.json'), { force: true });
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture('run-daemon.ts'), configFile], {
+  const child = spawn(process.execPath, ['--import', tsxUrls().loader, fixture('run-daemon.ts'), configFile], {
     cwd: dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

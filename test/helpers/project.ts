@@ -43,3 +43,6 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** `--import` argument that loads tsx from this repo's node_modules, whatever the child's cwd. */
+export { tsxUrls } from '../../src/runtime/paths.js';
