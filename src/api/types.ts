@@ -1,0 +1,67 @@
+// The wire shapes of the control API's answers: what the routes return and the CLI's client reads.
+// Collections are wrapped in an object (`{ agents: [...] }`) so fields can be added without breaking.
+import type { AgentView, HealthView } from '../daemon/control.js';
+import type { DeadLetter, RunRecord, StateVersionInfo, StoredEvent, Transition } from '../store/types.js';
+import type { LogLine } from '../runtime/protocol.js';
+
+export type { AgentView, HealthView, DeadLetter, RunRecord, StateVersionInfo, StoredEvent, Transition, LogLine };
+
+export interface AgentsResponse {
+  agents: AgentView[];
+}
+export interface TriggerResponse {
+  agent: string;
+  runId: string;
+}
+export interface RunsResponse {
+  runs: RunRecord[];
+}
+export interface TransitionsResponse {
+  transitions: Transition[];
+}
+export interface StateResponse {
+  agent: string;
+  version: number;
+  state: Record<string, unknown>;
+}
+export interface StateVersionsResponse {
+  versions: StateVersionInfo[];
+}
+export interface RollbackResponse {
+  agent: string;
+  rolledBackTo: number;
+  /** The new version that the rollback wrote. */
+  version: number;
+}
+export interface WriteStateResponse {
+  agent: string;
+  version: number;
+}
+export interface StateWriteRequest {
+  key: string;
+  value?: unknown;
+  deleted?: boolean;
+  ttlMs?: number;
+}
+export interface LogsResponse {
+  lines: LogLine[];
+}
+/** Frames on the `/logs/follow` WebSocket besides plain LogLine objects. */
+export type FollowControlFrame = { type: 'dropped'; count: number } | { type: 'error'; error: { code: string; message: string } };
+export interface PublishResponse {
+  id: string;
+  published: boolean;
+}
+export interface EventsResponse {
+  events: StoredEvent[];
+}
+export interface DeadLettersResponse {
+  deadLetters: DeadLetter[];
+}
+export interface RedriveResponse {
+  redriven: number;
+}
+export interface DaemonStopResponse {
+  stopping: true;
+  reason: string;
+}

@@ -1,0 +1,264 @@
+// A typed client of the control API, and how the CLI finds the daemon to talk to:
+// --url, then OPENCLAW_URL, then the project's .openclaw/daemon.json (the project is --project DIR
+// or the nearest folder above the cwd holding openclaw.yaml), then http://127.0.0.1:8400.
+import fs from 'node:fs';
+import path from 'node:path';
+import WebSocket from 'ws';
+import type { AgentAction } from '../daemon/control.js';
+import { processAlive, readDaemonFile } from '../daemon/daemon-file.js';
+import type * as T from '../api/types.js';
+import { OpenClawError } from '../util/errors.js';
+import { UsageError } from './errors.js';
+
+export const DEFAULT_URL = 'http://127.0.0.1:8400';
+
+export interface Target {
+  url: string;
+  source: '--url' | 'OPENCLAW_URL' | 'daemon.json' | 'default';
+  projectDir: string | null;
+  /** Set when daemon.json names a pid that is no longer running (a stale file). */
+  stalePid?: number;
+}
+
+/** Walks up from `dir` to the first folder holding openclaw.yaml. */
+export function findProjectDir(dir: string): string | null {
+  let cur = path.resolve(dir);
+  for (;;) {
+    if (fs.existsSync(path.join(cur, 'openclaw.yaml'))) return cur;
+    const up = path.dirname(cur);
+    if (up === cur) return null;
+    cur = up;
+  }
+}
+
+export function resolveTarget(opts: { url?: string; project?: string; cwd: string; env: NodeJS.ProcessEnv }): Target {
+  const projectDir = opts.project ? projectDirOf(path.resolve(opts.cwd, opts.project)) : findProjectDir(opts.cwd);
+  if (opts.url) return { url: checkUrl(opts.url, '--url'), source: '--url', projectDir };
+  if (opts.env.OPENCLAW_URL) return { url: checkUrl(opts.env.OPENCLAW_URL, 'OPENCLAW_URL'), source: 'OPENCLAW_URL', projectDir };
+  if (projectDir) {
+    const dataDir = path.join(projectDir, '.openclaw');
+    if (fs.existsSync(path.join(dataDir, 'daemon.json'))) {
+      const info = readDaemonFile(dataDir);
+      const url = info?.url ?? (info?.port ? `http://${info.host ?? '127.0.0.1'}:${info.port}` : undefined);
+      if (!url) throw configError(path.join(dataDir, 'daemon.json'), 'has no url; the file is unreadable or stale; delete it (a running daemon rewrites it at start)');
+      const target: Target = { url: checkUrl(url, path.join(dataDir, 'daemon.json')), source: 'daemon.json', projectDir };
+      if (info && typeof info.pid === 'number' && !processAlive(info.pid)) target.stalePid = info.pid;
+      return target;
+    }
+  }
+  return { url: DEFAULT_URL, source: 'default', projectDir };
+}
+
+function projectDirOf(p: string): string {
+  // --project may name the folder or its openclaw.yaml.
+  if (fs.existsSync(p) && fs.statSync(p).isFile()) return path.dirname(p);
+  if (!fs.existsSync(p)) throw configError(`--project ${p}`, 'no such folder');
+  return p;
+}
+
+function checkUrl(url: string, from: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw configError(from, `'${url}' is not a URL; expected something like ${DEFAULT_URL}`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw configError(from, `'${url}' must start with http:// or https://`);
+  return u.href.replace(/\/+$/, '');
+}
+
+/** The CLI's own configuration (flags, env, daemon.json) is a usage problem: exit 2, not 78. */
+function configError(where: string, message: string): UsageError {
+  return new UsageError(`${where}: ${message}`);
+}
+
+/** Nothing listens where the CLI looked for a daemon. */
+export class DaemonUnreachableError extends OpenClawError {
+  constructor(url: string, detail?: string) {
+    super(
+      'daemon_unreachable',
+      `no daemon answering at ${url} — start one with \`openclaw daemon start\` (or \`openclaw dev\`)${detail ? ` [${detail}]` : ''}`,
+      { status: 503, exitCode: 1 },
+    );
+  }
+}
+
+/** The daemon answered with an error: its code and message, mapped to a CLI exit code. */
+export class ApiError extends OpenClawError {
+  constructor(code: string, message: string, status: number) {
+    // 78: the daemon refused a configuration. 2: the request itself was malformed (usage).
+    const exitCode = code === 'config_invalid' ? 78 : status === 400 ? 2 : 1;
+    super(code, message, { status, exitCode });
+  }
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export class ApiClient {
+  readonly baseUrl: string;
+  private readonly timeoutMs: number;
+
+  constructor(baseUrl: string, opts: { timeoutMs?: number } = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  // ---- agents ------------------------------------------------------------------------------
+  listAgents(): Promise<T.AgentsResponse> {
+    return this.request('GET', '/api/agents');
+  }
+  getAgent(name: string): Promise<T.AgentView> {
+    return this.request('GET', `/api/agents/${enc(name)}`);
+  }
+  action(name: string, action: AgentAction): Promise<T.AgentView> {
+    return this.request('POST', `/api/agents/${enc(name)}/${action}`);
+  }
+  trigger(name: string, payload?: unknown): Promise<T.TriggerResponse> {
+    return this.request('POST', `/api/agents/${enc(name)}/trigger`, { body: payload === undefined ? undefined : { payload } });
+  }
+  runs(name: string, limit?: number): Promise<T.RunsResponse> {
+    return this.request('GET', `/api/agents/${enc(name)}/runs`, { query: { limit } });
+  }
+  transitions(name: string, limit?: number): Promise<T.TransitionsResponse> {
+    return this.request('GET', `/api/agents/${enc(name)}/transitions`, { query: { limit } });
+  }
+
+  // ---- state -------------------------------------------------------------------------------
+  getState(name: string, version?: number): Promise<T.StateResponse> {
+    return this.request('GET', `/api/agents/${enc(name)}/state`, { query: { version } });
+  }
+  stateVersions(name: string, limit?: number): Promise<T.StateVersionsResponse> {
+    return this.request('GET', `/api/agents/${enc(name)}/state/versions`, { query: { limit } });
+  }
+  rollbackState(name: string, version: number): Promise<T.RollbackResponse> {
+    return this.request('POST', `/api/agents/${enc(name)}/state/rollback`, { body: { version } });
+  }
+  writeState(name: string, writes: T.StateWriteRequest[]): Promise<T.WriteStateResponse> {
+    return this.request('PUT', `/api/agents/${enc(name)}/state`, { body: { writes } });
+  }
+
+  // ---- logs --------------------------------------------------------------------------------
+  logs(name: string, opts: { limit?: number; since?: string; level?: string } = {}): Promise<T.LogsResponse> {
+    return this.request('GET', `/api/agents/${enc(name)}/logs`, { query: opts });
+  }
+
+  /**
+   * Follows an agent's logs over the WebSocket. `closed` resolves when the socket ends (by
+   * `close()` or the daemon) and rejects if it never opened (unknown agent, no daemon).
+   */
+  followLogs(
+    name: string,
+    opts: { tail?: number; level?: string },
+    on: { line(line: T.LogLine): void; dropped?(count: number): void; open?(): void },
+  ): { close(): void; closed: Promise<{ code: number; reason: string }> } {
+    const url = new URL(this.url(`/api/agents/${enc(name)}/logs/follow`, { tail: opts.tail, level: opts.level }));
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const ws = new WebSocket(url);
+    let opened = false;
+    const closed = new Promise<{ code: number; reason: string }>((resolve, reject) => {
+      ws.on('open', () => {
+        opened = true;
+        on.open?.();
+      });
+      ws.on('message', (data, isBinary) => {
+        if (isBinary) return;
+        let frame: T.LogLine | T.FollowControlFrame;
+        try {
+          frame = JSON.parse(data.toString()) as T.LogLine | T.FollowControlFrame;
+        } catch {
+          return;
+        }
+        if ('type' in frame && frame.type === 'dropped') on.dropped?.(frame.count);
+        else if ('type' in frame && frame.type === 'error') reject(new ApiError(frame.error.code, frame.error.message, 500));
+        else on.line(frame as T.LogLine);
+      });
+      ws.on('unexpected-response', (_req, res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          reject(errorFromBody(Buffer.concat(chunks).toString('utf8'), res.statusCode ?? 500, this.baseUrl));
+          ws.terminate();
+        });
+      });
+      ws.on('error', (err: NodeJS.ErrnoException) => {
+        if (!opened) reject(unreachable(this.baseUrl, err));
+      });
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    });
+    return { close: () => ws.close(1000, 'client done'), closed };
+  }
+
+  // ---- events ------------------------------------------------------------------------------
+  publishEvent(e: { name: string; data?: unknown; id?: string }): Promise<T.PublishResponse> {
+    return this.request('POST', '/api/events', { body: e });
+  }
+  listEvents(opts: { after?: number; limit?: number; name?: string } = {}): Promise<T.EventsResponse> {
+    return this.request('GET', '/api/events', { query: opts });
+  }
+  deadLetters(opts: { agent?: string; limit?: number } = {}): Promise<T.DeadLettersResponse> {
+    return this.request('GET', '/api/dead-letters', { query: opts });
+  }
+  redrive(opts: { agent?: string; ids?: number[]; all?: true }): Promise<T.RedriveResponse> {
+    return this.request('POST', '/api/dead-letters/redrive', { body: opts });
+  }
+
+  // ---- daemon ------------------------------------------------------------------------------
+  health(): Promise<T.HealthView> {
+    return this.request('GET', '/api/health');
+  }
+  stopDaemon(reason?: string): Promise<T.DaemonStopResponse> {
+    return this.request('POST', '/api/daemon/stop', { body: reason ? { reason } : undefined });
+  }
+
+  // ---- transport ---------------------------------------------------------------------------
+  async request<R>(method: string, route: string, opts: { query?: Query; body?: unknown } = {}): Promise<R> {
+    const url = this.url(route, opts.query);
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers: opts.body === undefined ? {} : { 'content-type': 'application/json' },
+        body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      if ((err as Error).name === 'TimeoutError') {
+        throw new OpenClawError('daemon_timeout', `the daemon at ${this.baseUrl} did not answer ${method} ${route} within ${this.timeoutMs / 1000}s`);
+      }
+      throw unreachable(this.baseUrl, err);
+    }
+    const text = await res.text();
+    if (!res.ok) throw errorFromBody(text, res.status, this.baseUrl);
+    try {
+      return JSON.parse(text) as R;
+    } catch {
+      throw new OpenClawError('bad_response', `${this.baseUrl} answered ${method} ${route} with something that is not JSON; is it an OpenClaw daemon?`);
+    }
+  }
+
+  private url(route: string, query?: Query): string {
+    const u = new URL(this.baseUrl + route);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.href;
+  }
+}
+
+function enc(name: string): string {
+  return encodeURIComponent(name);
+}
+
+function errorFromBody(text: string, status: number, baseUrl: string): OpenClawError {
+  try {
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
+    if (body.error?.code) return new ApiError(body.error.code, body.error.message ?? body.error.code, status);
+  } catch {
+    // not our error shape
+  }
+  return new ApiError('bad_response', `${baseUrl} answered HTTP ${status} without an OpenClaw error body; is it an OpenClaw daemon?`, status);
+}
+
+function unreachable(baseUrl: string, err: unknown): DaemonUnreachableError {
+  const cause = (err as { cause?: { code?: string } }).cause;
+  const code = cause?.code ?? (err as NodeJS.ErrnoException).code;
+  return new DaemonUnreachableError(baseUrl, code && code !== 'ECONNREFUSED' ? code : undefined);
+}
