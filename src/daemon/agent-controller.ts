@@ -295,7 +295,7 @@ export class AgentController {
       if (inst.stopping) return; // an exit we asked for
       const msg = `${exit.reason}: ${exit.message}`;
       inst.lastError = msg;
-      await this.dispatch(inst, { type: 'crashed', reason: exit.reason, message: exit.message });
+      await this.dispatch(inst, { type: 'crashed', reason: exit.reason, message: exit.message, exitCode: exit.exitCode ?? null });
     });
   }
 
