@@ -346,7 +346,10 @@ export class AgentController {
         }
       } else if (h?.kind === 'command') {
         inst.generation++;
-        await h.h.stop().catch(() => undefined);
+        const exit = await h.h.stop().catch(() => null);
+        // systemd says so too ("State 'stop-sigterm' timed out. Killing."): the user should see
+        // that the command ignored SIGTERM, or took longer than graceful_shutdown.timeout.
+        if (exit?.signal === 'SIGKILL' && exit.message.startsWith('killed with SIGKILL')) this.deps.log('warning', exit.message, undefined, inst.id);
       }
       inst.handle = null;
       inst.busy = 0;

@@ -31,17 +31,6 @@ export function resolveConfigFile(project: string): string {
   return p;
 }
 
-/** Walks up from `dir` to the first folder holding openclaw.yaml. */
-export function findProjectDir(dir: string): string | null {
-  let cur = path.resolve(dir);
-  for (;;) {
-    if (fs.existsSync(path.join(cur, 'openclaw.yaml'))) return cur;
-    const up = path.dirname(cur);
-    if (up === cur) return null;
-    cur = up;
-  }
-}
-
 async function load(opts: EntryOptions): Promise<ProjectConfig> {
   const file = resolveConfigFile(opts.project);
   if (!fs.existsSync(file)) {
