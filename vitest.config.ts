@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     // Tests spawn real child processes, worker threads and databases: keep them in forks
     // and give slow machines room. No test asserts a timing.
     pool: 'forks',
