@@ -1,0 +1,226 @@
+// Durable events end to end: one run of an emitter agent emits K events (one commit puts all K in
+// the outbox and fans them out to the consumer group), a sink agent handles each in its own run
+// transaction (the delivery's ack + run record commit together). Throughput = K / (time from the
+// trigger to the K-th committed handler). Also reported: the emitter's run (trigger → K events
+// committed), and where CPU went: this process (= the daemon) vs the agent host process.
+//
+// The daemon runs in this process with its store wrapped to see commits. `--profile` records a
+// CPU profile of the daemon's main thread during the consume phase (node:inspector), writes it to
+// bench/profiles/ (open in Chrome DevTools) and prints the top functions by self time.
+//
+//   node --import tsx events.ts [--events 5000] [--concurrency 1,16] [--no-pg] [--profile]
+import fs from 'node:fs';
+import path from 'node:path';
+import { Session } from 'node:inspector/promises';
+import { loadConfig } from '../src/config/index.js';
+import { Daemon } from '../src/daemon/daemon.js';
+import { openStore, type RunCommit, type Store } from '../src/store/index.js';
+import {
+  BENCH_DIR,
+  PG_URL,
+  agentFile,
+  arg,
+  childrenOf,
+  dropSchemas,
+  havePostgres,
+  jsonLine,
+  log,
+  makeProject,
+  r1,
+  removeTempDirs,
+  table,
+  waitFor,
+  type StoreChoice,
+} from './lib/common.js';
+
+const K = arg('events', 5000);
+const CONC = arg('concurrency', '1,16')
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .filter((n) => n > 0);
+const NO_PG = arg('no-pg', false);
+const PROFILE = arg('profile', false);
+const TIMEOUT_S = arg('timeout', 60);
+const TARGET = 50_000;
+
+interface Result {
+  backend: string;
+  concurrency: number;
+  events: number;
+  handled: number;
+  emitRunMs: number;
+  totalMs: number;
+  eventsPerSec: number;
+  cpu: { daemonUserMs: number; daemonSysMs: number; hostsMs: number };
+  topSelf?: Array<{ fn: string; selfMs: number; pct: number }>;
+}
+
+/** utime+stime of a process and its descendants from /proc/<pid>/stat, in ms. */
+function procCpuMs(pid: number): number {
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop()!;
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += ((Number(f[11]) + Number(f[12])) * 1000) / tick;
+    } catch {
+      // gone
+    }
+    stack.push(...childrenOf(p));
+  }
+  return total;
+}
+
+async function run(kind: 'sqlite' | 'postgres', concurrency: number, schemas: string[]): Promise<Result> {
+  let storeChoice: StoreChoice;
+  let store: Store;
+  const agents = `  emitter:\n    source: ${agentFile('emitter.ts')}\n  sink:\n    source: ${agentFile('sink.ts')}\n    events: { concurrency: ${concurrency} }\n`;
+  let configFile: string;
+  if (kind === 'sqlite') {
+    const p = makeProject(agents);
+    configFile = p.configFile;
+    fs.mkdirSync(path.join(p.dir, '.openclaw'), { recursive: true });
+    storeChoice = { kind: 'sqlite' };
+    store = await openStore({ kind: 'sqlite', path: path.join(p.dir, '.openclaw', 'openclaw.db') });
+  } else {
+    const schema = `oc_bench_ev_${Date.now().toString(36)}`;
+    schemas.push(schema);
+    storeChoice = { kind: 'postgres', url: PG_URL, schema };
+    configFile = makeProject(agents, storeChoice).configFile;
+    store = await openStore(storeChoice);
+  }
+  let handled = 0;
+  let lastAt = 0;
+  let emitCommittedAt = 0;
+  let done: (() => void) | null = null;
+  const wrapped = new Proxy(store, {
+    get(target, prop) {
+      if (prop === 'commitRun') {
+        return async (c: RunCommit) => {
+          const r = await target.commitRun(c);
+          if (c.ack && c.run?.agent === 'sink') {
+            handled++;
+            lastAt = performance.now();
+            if (handled >= K) done?.();
+          } else if (c.run?.agent === 'emitter') emitCommittedAt = performance.now();
+          return r;
+        };
+      }
+      const v = (target as unknown as Record<string | symbol, unknown>)[prop];
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  const d = await Daemon.start(await loadConfig(configFile), { store: wrapped, listen: false });
+  let session: Session | null = null;
+  try {
+    await waitFor('agents running', async () => (await d.listAgents()).every((a) => a.status === 'running'));
+    // Warm the path (module caches, prepared statements) with a few events first.
+    const warm = 50;
+    const warmDone = new Promise<void>((r) => (done = r));
+    const saveK = handled;
+    await d.trigger('emitter', { n: warm });
+    await waitFor('warm-up handled', () => handled - saveK >= warm, 30_000, 5);
+    void warmDone;
+    handled = 0;
+
+    if (PROFILE) {
+      session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 200 });
+      await session.post('Profiler.start');
+    }
+    const finished = new Promise<void>((r) => (done = r));
+    const hostPids = childrenOf(process.pid);
+    const cpu0 = process.cpuUsage();
+    const hostCpu0 = hostPids.reduce((a, p) => a + procCpuMs(p), 0);
+    const t0 = performance.now();
+    await d.trigger('emitter', { n: K });
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), TIMEOUT_S * 1000).unref());
+    const outcome = await Promise.race([finished.then(() => 'ok' as const), timeout]);
+    const end = outcome === 'ok' ? lastAt : performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    const stopped = session ? await session.post('Profiler.stop') : null;
+    const hostCpu = hostPids.reduce((a, p) => a + procCpuMs(p), 0) - hostCpu0;
+    let topSelf: Result['topSelf'];
+    if (stopped) {
+      const { profile } = stopped;
+      fs.mkdirSync(path.join(BENCH_DIR, 'profiles'), { recursive: true });
+      const file = path.join(BENCH_DIR, 'profiles', `events-${kind}-c${concurrency}-${Date.now()}.cpuprofile`);
+      fs.writeFileSync(file, JSON.stringify(profile));
+      log(`CPU profile written to ${file}`);
+      topSelf = summarizeProfile(profile as unknown as CpuProfile);
+    }
+    if (outcome === 'timeout') log(`${kind} c=${concurrency}: timed out after ${TIMEOUT_S}s with ${handled}/${K} handled`);
+    const totalMs = end - t0;
+    return {
+      backend: kind,
+      concurrency,
+      events: K,
+      handled,
+      emitRunMs: r1(emitCommittedAt - t0),
+      totalMs: r1(totalMs),
+      eventsPerSec: Math.round((handled / totalMs) * 1000),
+      cpu: { daemonUserMs: Math.round(cpu.user / 1000), daemonSysMs: Math.round(cpu.system / 1000), hostsMs: Math.round(hostCpu) },
+      topSelf,
+    };
+  } finally {
+    session?.disconnect();
+    await d.shutdown('bench done');
+    await store.close();
+  }
+}
+
+interface CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }>;
+  startTime: number;
+  endTime: number;
+  samples: number[];
+}
+
+function summarizeProfile(p: CpuProfile): Array<{ fn: string; selfMs: number; pct: number }> {
+  const totalHits = p.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0) || 1;
+  const durMs = (p.endTime - p.startTime) / 1000;
+  const by = new Map<string, number>();
+  for (const n of p.nodes) {
+    const cf = n.callFrame;
+    const where = cf.url ? `${cf.url.replace(/^file:\/\//, '').replace(/^.*\/(node_modules|src)\//, '$1/')}:${cf.lineNumber + 1}` : '';
+    const key = `${cf.functionName || '(anonymous)'} ${where}`.trim();
+    by.set(key, (by.get(key) ?? 0) + (n.hitCount ?? 0));
+  }
+  return [...by.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 20)
+    .map(([fn, hits]) => ({ fn, selfMs: Math.round((hits / totalHits) * durMs), pct: r1((hits / totalHits) * 100) }));
+}
+
+const schemas: string[] = [];
+const results: Result[] = [];
+try {
+  const backends: Array<'sqlite' | 'postgres'> = ['sqlite'];
+  if (!NO_PG && (await havePostgres())) backends.push('postgres');
+  else log('PostgreSQL skipped');
+  for (const b of backends) {
+    for (const c of CONC) {
+      log(`${b}: ${K} events, sink concurrency ${c}`);
+      results.push(await run(b, c, schemas));
+    }
+  }
+} finally {
+  await dropSchemas(schemas).catch((err) => log(`could not drop schemas: ${err.message}`));
+  removeTempDirs();
+}
+
+table(
+  `Durable events end to end: 1 run emits ${K}, a sink handles each in its own run transaction (target ≥ ${TARGET.toLocaleString('en')} events/s)`,
+  ['store', 'sink concurrency', 'handled', 'emit run ms', 'total ms', 'events/s', 'daemon CPU ms (user+sys)', 'host CPU ms'],
+  results.map((r) => [r.backend, r.concurrency, `${r.handled}/${r.events}`, r.emitRunMs, r.totalMs, r.eventsPerSec, r.cpu.daemonUserMs + r.cpu.daemonSysMs, r.cpu.hostsMs]),
+);
+for (const r of results) {
+  if (!r.topSelf) continue;
+  table(`Daemon main thread, top self time (${r.backend}, concurrency ${r.concurrency})`, ['function', 'self ms', '%'], r.topSelf.map((t) => [t.fn, t.selfMs, t.pct]));
+}
+jsonLine('events', { target: TARGET, results: results.map((r) => ({ ...r, topSelf: r.topSelf?.slice(0, 8) })), met: results.some((r) => r.eventsPerSec >= TARGET && r.handled === r.events) });
