@@ -86,20 +86,34 @@ export class Daemon implements ControlPlane {
     this.startedAt = this.clock.now();
     this.runtime = this.opts.runtime ?? createRuntime(this.listener());
 
-    // Validate every module agent before anything starts.
+    // Validate every module agent before anything starts. Each distinct module is described once
+    // (each description boots a worker with the TypeScript loader, ~150 ms and tens of MB), and at
+    // most a few at a time: 1,000 agents sharing one file must not mean 1,000 workers at once.
     const descriptions = new Map<string, AgentDescription>();
     const issues: ConfigIssue[] = [];
+    const byModule = new Map<string, AgentConfig[]>();
+    for (const a of this.config.agents) {
+      if (a.kind !== 'module') continue;
+      const key = `${a.source}#${a.exportName ?? ''}`;
+      byModule.set(key, [...(byModule.get(key) ?? []), a]);
+    }
+    const modules = [...byModule.values()];
+    const describeOne = async (agents: AgentConfig[]): Promise<void> => {
+      const first = agents[0];
+      try {
+        const desc = await this.runtime.describe(first.source!, first.exportName);
+        for (const a of agents) descriptions.set(a.name, desc);
+      } catch (err) {
+        for (const a of agents) {
+          const [file, line] = splitLocation(a.location, this.config.file);
+          issues.push({ file, line, column: null, field: `agents.${a.name}.source`, message: (err as Error).message });
+        }
+      }
+    };
     await Promise.all(
-      this.config.agents
-        .filter((a) => a.kind === 'module')
-        .map(async (a) => {
-          try {
-            descriptions.set(a.name, await this.runtime.describe(a.source!, a.exportName));
-          } catch (err) {
-            const [file, line] = splitLocation(a.location, this.config.file);
-            issues.push({ file, line, column: null, field: `agents.${a.name}.source`, message: (err as Error).message });
-          }
-        }),
+      Array.from({ length: Math.min(4, modules.length) }, async () => {
+        for (let m = modules.shift(); m; m = modules.shift()) await describeOne(m);
+      }),
     );
     if (issues.length > 0) throw new ConfigError(issues);
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
@@ -231,7 +245,9 @@ export class Daemon implements ControlPlane {
       const { lastFireAt } = await this.store.getSchedule(c.name);
       // `every` schedules keep their phase across restarts: fire times are anchor + k·every.
       const stored = Number((await this.store.getMeta(`anchor:${c.name}`)) ?? NaN);
-      const anchor = Number.isFinite(stored) ? stored : now;
+      // A new `every` schedule gets a phase from its name, so agents with the same period do not
+      // all fire in the same millisecond.
+      const anchor = Number.isFinite(stored) ? stored : spec.kind === 'every' ? now + phaseOffset(c.name, spec.everyMs) : now;
       if (!Number.isFinite(stored)) await this.store.setMeta(`anchor:${c.name}`, String(anchor));
       const next = this.scheduler.add(c.name, spec, { anchor, lastFireAt: lastFireAt ?? now });
       await this.store.setNextFire(c.name, next);
@@ -512,6 +528,16 @@ export class Daemon implements ControlPlane {
     })();
     return this.shuttingDown;
   }
+}
+
+/** A stable offset in [0, period) derived from the agent's name (FNV-1a). */
+function phaseOffset(name: string, periodMs: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % Math.max(1, periodMs);
 }
 
 function missedRun(agent: string, fireAt: number, now: number, reason: string): RunRecord {
