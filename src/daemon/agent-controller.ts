@@ -161,7 +161,10 @@ export class AgentController {
     switch (e.type) {
       case 'record': {
         this.lastTransitionReason = e.reason;
-        const level: LogLine['level'] = e.to === 'error' || e.to === 'crash_loop' ? 'error' : e.to === 'stopped' && e.reason !== 'stop requested' ? 'warning' : 'info';
+        // A stop that ends as asked ('teardown completed') is routine; a stop for any other
+        // reason (crashed while stopping, retries exhausted, invalid config) is worth a warning.
+        const routine = e.reason === 'stop requested' || e.reason === 'teardown completed';
+        const level: LogLine['level'] = e.to === 'error' || e.to === 'crash_loop' ? 'error' : e.to === 'stopped' && !routine ? 'warning' : 'info';
         this.deps.log(level, `lifecycle: ${e.from} → ${e.to} (${e.reason})`, { from: e.from, to: e.to, reason: e.reason }, inst.id);
         this.deps.onTransition?.(this.name, inst.id, e.from, e.to, e.reason);
         await this.deps.store
@@ -337,7 +340,11 @@ export class AgentController {
             'teardown() timed out',
           ).catch((err: Error) => this.deps.log('warning', `teardown did not finish: ${err.message}`, undefined, inst.id));
           inst.generation++;
-          await Promise.race([h.h.dispose(), new Promise((r) => setTimeout(r, 2000))]);
+          // Clear the fallback timer once dispose() wins: a pending timer kept a stopping daemon
+          // process alive for two more seconds after it had drained.
+          let disposeTimer: NodeJS.Timeout | undefined;
+          await Promise.race([h.h.dispose(), new Promise((r) => (disposeTimer = setTimeout(r, 2000)))]);
+          clearTimeout(disposeTimer);
           await h.h.kill('stopped').catch(() => undefined);
         } else {
           this.deps.log('warning', `drain timed out with ${inst.busy} run(s) in flight; killing`, undefined, inst.id);

@@ -53,6 +53,9 @@ export async function runForeground(opts: EntryOptions): Promise<number> {
   const tty = process.stdout.isTTY;
   let daemon: Daemon;
   try {
+    // `openclaw dev` or `daemon run` next to a running daemon would run every agent twice on one
+    // store, take over daemon.json, and on exit remove it, orphaning the other daemon.
+    refuseIfRunning(config);
     daemon = await Daemon.start(config, {
       dev: opts.dev ?? false,
       echo: opts.quiet ? undefined : (line) => process.stdout.write(formatLogLine(line, { color: tty }) + '\n'),
@@ -120,13 +123,18 @@ function cliMain(): { execArgv: string[]; script: string } {
   return { execArgv: [], script: path.join(path.dirname(here), '..', 'cli', 'main.js') };
 }
 
+/** One daemon per project: refuses when daemon.json names another live process. */
+function refuseIfRunning(config: ProjectConfig): void {
+  const existing = readDaemonFile(config.dataDir);
+  if (existing && existing.pid !== process.pid && processAlive(existing.pid)) {
+    throw new OpenClawError('daemon_running', `a daemon for this project is already running (pid ${existing.pid}, ${existing.url}); stop it with \`openclaw daemon stop\``, { exitCode: 1 });
+  }
+}
+
 /** `openclaw daemon start`: a detached daemon with its pid and log under .openclaw/. */
 export async function startDetached(opts: EntryOptions & { waitMs?: number }): Promise<{ pid: number; url: string }> {
   const config = await load(opts);
-  const existing = readDaemonFile(config.dataDir);
-  if (existing && processAlive(existing.pid)) {
-    throw new OpenClawError('daemon_running', `a daemon for this project is already running (pid ${existing.pid}, ${existing.url}); stop it with \`openclaw daemon stop\``, { exitCode: 1 });
-  }
+  refuseIfRunning(config);
   fs.mkdirSync(config.dataDir, { recursive: true });
   const logFile = path.join(config.dataDir, 'daemon.log');
   const out = fs.openSync(logFile, 'a');
