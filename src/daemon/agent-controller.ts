@@ -598,8 +598,4 @@ export class AgentController {
   get restartCount(): number {
     return this.instances.reduce((n, i) => n + i.restarts, 0);
   }
-
-  get isPaused(): boolean {
-    return this.paused;
-  }
 }

@@ -216,7 +216,7 @@ export class Daemon implements ControlPlane {
       case 'state.checkpoint': {
         const c = this.controllers.get(agent);
         if (!c) throw new NotFoundError('agent', agent);
-        const result = await commitBuffer(this.runContextFor(agent), req, { reason: 'checkpoint', runId: req.runId });
+        const result = await commitBuffer(this.runContext(c.cfg), req, { reason: 'checkpoint', runId: req.runId });
         return { versions: result.versions };
       }
       case 'llm.complete':
@@ -225,11 +225,6 @@ export class Daemon implements ControlPlane {
       default:
         throw new BadRequestError(`unknown RPC '${(req as { op: string }).op}'`);
     }
-  }
-
-  private runContextFor(agent: string): RunContext {
-    const a = this.controllers.get(agent)!.cfg;
-    return this.runContext(a);
   }
 
   private async startSchedules(): Promise<void> {
