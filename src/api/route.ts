@@ -21,7 +21,22 @@ export type Permission =
   | 'events:read'
   | 'events:publish'
   | 'events:admin'
-  | 'daemon:admin';
+  | 'daemon:admin'
+  // subsystems (security, LLM, jobs, workflows): roles map these in src/security
+  | 'agents:create'
+  | 'metrics:read'
+  | 'tokens:admin'
+  | 'secrets:read'
+  | 'secrets:write'
+  | 'audit:read'
+  | 'llm:keys'
+  | 'usage:read'
+  | 'jobs:read'
+  | 'jobs:write'
+  | 'jobs:admin'
+  | 'workflows:read'
+  | 'workflows:run'
+  | 'workflows:approve';
 
 /** The authorization seam: throw an OpenClawError (401/403) to refuse. Runs as a preHandler. */
 export type Authorize = (req: FastifyRequest, permission: Permission) => void | Promise<void>;

@@ -23,6 +23,8 @@ export interface ApiServerOptions {
   /** Largest request body in bytes (default 16 MiB: `PUT state` can carry large values). */
   bodyLimit?: number;
   logFollow?: LogFollowOptions;
+  /** Routes of daemon modules (jobs, workflows, LLM, security), registered after the core ones. */
+  routes?: Array<(app: FastifyInstance) => void>;
 }
 
 export interface ApiServer {
@@ -52,6 +54,7 @@ export function createApiServer(control: ControlPlane, opts: ApiServerOptions): 
     eventRoutes(scoped, control);
     healthRoutes(scoped, control);
     daemonRoutes(scoped, control);
+    for (const register of opts.routes ?? []) register(scoped);
   });
 
   return {

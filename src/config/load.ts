@@ -9,6 +9,7 @@ import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../util/errors.js';
 import type { AgentConfig, ProjectConfig, StoreConfig } from './types.js';
 import { interpolate, resolvePlainScalar } from './interpolate.js';
+import { sectionSchemas } from './sections.js';
 import {
   agentSchema,
   allowedKeysAt,
@@ -147,7 +148,18 @@ class Loader {
     this.fail();
     const p = top_.data!;
     const extensions: Record<string, unknown> = {};
-    for (const k of EXTENSION_SECTIONS) if (p[k] !== undefined) extensions[k] = p[k];
+    for (const k of EXTENSION_SECTIONS) {
+      if (p[k] === undefined) continue;
+      const schema = sectionSchemas[k];
+      if (!schema) {
+        extensions[k] = p[k];
+        continue;
+      }
+      const parsed = schema.safeParse(p[k]);
+      if (parsed.success) extensions[k] = parsed.data;
+      else this.zodIssues(parsed.error, [k], schema, p[k]);
+    }
+    this.fail();
     return {
       file: this.file,
       root: this.root,

@@ -23,6 +23,10 @@ import type { AgentAction, AgentView, ControlPlane, HealthView } from './control
 import { BadRequestError, ConfigError, NotFoundError, OpenClawError, type ConfigIssue } from '../util/errors.js';
 import { createApiServer } from '../api/server.js';
 import { VERSION } from '../version.js';
+import { Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type ModuleContext, type RpcHandler } from './modules.js';
+import { createModules } from './module-list.js';
 
 export interface DaemonOptions {
   dev?: boolean;
@@ -34,6 +38,8 @@ export interface DaemonOptions {
   runtime?: Runtime;
   /** Serve the control API (default true). */
   listen?: boolean;
+  /** Subsystems to start (default: createModules()). */
+  modules?: DaemonModule[];
 }
 
 const DAEMON_LOG = 'daemon';
@@ -59,6 +65,13 @@ export class Daemon implements ControlPlane {
   private timers: NodeJS.Timeout[] = [];
   url = '';
   port = 0;
+  /** The registry served at /api/metrics. */
+  readonly metrics = new Registry();
+  readonly services: DaemonServices = { audit: noAudit, secrets: noSecrets };
+  private modules: DaemonModule[] = [];
+  private readonly startedModules: DaemonModule[] = [];
+  private readonly moduleRoutes: Array<(app: FastifyInstance) => void> = [];
+  private readonly rpcHandlers = new Map<string, RpcHandler>();
 
   private constructor(config: ProjectConfig, private readonly opts: DaemonOptions) {
     this.config = config;
@@ -148,8 +161,15 @@ export class Daemon implements ControlPlane {
     await this.store.releaseDeliveries();
     await this.versions.load([...this.controllers.keys(), SHARED_NAMESPACE]);
 
+    this.modules = this.opts.modules ?? createModules();
+    const ctx = this.moduleContext();
+    for (const m of this.modules) {
+      await m.start(ctx);
+      this.startedModules.push(m);
+    }
+
     if (this.opts.listen !== false) {
-      this.api = await createApiServer(this, { host: this.config.api.host, port: this.config.api.port });
+      this.api = await createApiServer(this, { host: this.config.api.host, port: this.config.api.port, routes: this.moduleRoutes });
       const { url } = await this.api.listen();
       this.url = url;
       this.port = Number(new URL(url).port);
@@ -174,8 +194,38 @@ export class Daemon implements ControlPlane {
     this.log('info', `daemon started: ${this.controllers.size} agent(s), store ${this.store.dialect}, API ${this.url || 'off'}`);
   }
 
+  private moduleContext(): ModuleContext {
+    return {
+      config: this.config,
+      store: this.store,
+      clock: this.clock,
+      dataDir: this.config.dataDir,
+      dev: this.opts.dev === true,
+      control: this,
+      logs: this.logs,
+      metrics: this.metrics,
+      services: this.services,
+      agent: (name) => this.controllers.get(name),
+      agentNames: () => [...this.controllers.keys()],
+      log: (level, msg, fields) => this.log(level, msg, fields),
+      routes: (register) => void this.moduleRoutes.push(register),
+      rpc: (op, handler) => {
+        if (this.rpcHandlers.has(op)) throw new Error(`RPC op '${op}' is registered twice`);
+        this.rpcHandlers.set(op, handler);
+      },
+      apiUrl: () => this.url,
+    };
+  }
+
+  private async stopModules(): Promise<void> {
+    for (const m of this.startedModules.splice(0).reverse()) {
+      await m.stop?.().catch((err: Error) => this.log('warning', `module '${m.name}' did not stop cleanly: ${err.message}`));
+    }
+  }
+
   private async abortBoot(): Promise<void> {
     await this.runtime?.shutdown().catch(() => undefined);
+    await this.stopModules();
     await this.api?.close().catch(() => undefined);
     if (!this.opts.store) await this.store?.close().catch(() => undefined);
     await this.logs.close();
@@ -194,7 +244,7 @@ export class Daemon implements ControlPlane {
 
   private listener(): RuntimeListener {
     return {
-      rpc: (instanceId, agent, req) => this.handleRpc(agent, req),
+      rpc: (instanceId, agent, req) => this.handleRpc(agent, req, instanceId),
       log: (line) => this.logs.write(line),
       metrics: () => undefined, // Prometheus export arrives with the observability issue
       memory: () => undefined,
@@ -203,7 +253,9 @@ export class Daemon implements ControlPlane {
     };
   }
 
-  private async handleRpc(agent: string, req: RpcRequest): Promise<unknown> {
+  private async handleRpc(agent: string, req: RpcRequest, instanceId: string): Promise<unknown> {
+    const handler = this.rpcHandlers.get(req.op);
+    if (handler) return handler(req as unknown as { op: string } & Record<string, unknown>, { agent, instanceId });
     switch (req.op) {
       case 'state.get': {
         const e = await this.store.getState(req.namespace, req.key);
@@ -515,6 +567,7 @@ export class Daemon implements ControlPlane {
       const list = [...this.controllers.values()].reverse();
       await Promise.all(list.map((c) => c.stop('daemon shutdown').catch(() => undefined)));
       await this.runtime.shutdown().catch(() => undefined);
+      await this.stopModules();
       await this.api?.close().catch(() => undefined);
       if (!this.opts.store) await this.store.close().catch(() => undefined);
       this.log('info', 'daemon stopped');

@@ -1,6 +1,9 @@
 // The Store contract: domain repositories that SQLite (embedded default) and PostgreSQL implement
 // alike, and that ONE conformance suite (test/store/conformance.test.ts) checks on both.
 // All times are epoch milliseconds from the injected clock. Values are JSON-serialisable.
+import type { StoreHandle, StoreModule, TxEffect } from './extension.js';
+
+export type { StoreHandle, StoreModule, TxEffect, SqliteHandle, PostgresHandle } from './extension.js';
 
 /** Namespace of the shared state that any agent may write. Agent namespaces are agent names. */
 export const SHARED_NAMESPACE = '__shared';
@@ -128,6 +131,8 @@ export interface RunCommit {
   /** Recorded in StateVersionInfo.reason; default 'run'. */
   reason?: string;
   runId?: string | null;
+  /** Subsystem work in the same transaction (a job's completion, ...); a throw aborts the commit. */
+  effects?: TxEffect[];
 }
 
 export interface CommitResult {
@@ -148,6 +153,10 @@ export interface StoreLike {
   /** Runs pending migrations (numbered, idempotent). Called once by open. */
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /** Applies a subsystem's own pending migrations (tracked per module); idempotent. */
+  migrateModule(module: StoreModule): Promise<void>;
+  /** The dialect's connection, for subsystem repositories (see extension.ts). */
+  handle(): StoreHandle;
 
   // ---- run transaction -------------------------------------------------------------------
   commitRun(commit: RunCommit): Promise<CommitResult>;

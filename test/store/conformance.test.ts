@@ -845,4 +845,35 @@ describe.each([
       await expect(openStore(loc.config, { clock })).rejects.toMatchObject({ code: 'store_too_new' });
     });
   });
+
+  describe('subsystem modules', () => {
+    const mod = {
+      name: 'demo',
+      sqlite: [{ id: 1, name: 'demo', statements: ['CREATE TABLE demo_items (id TEXT PRIMARY KEY, n INTEGER NOT NULL)'] }],
+      postgres: (schema: string) => [{ id: 1, name: 'demo', statements: [`CREATE TABLE ${schema}.demo_items (id TEXT PRIMARY KEY, n INTEGER NOT NULL)`] }],
+    };
+    const insert = (id: string) => ({
+      sqlite: (db: Database.Database) => void db.prepare('INSERT INTO demo_items (id, n) VALUES (?, 1)').run(id),
+      postgres: async (c: pg.PoolClient, schema: string) => void (await c.query(`INSERT INTO ${schema}.demo_items (id, n) VALUES ($1, 1)`, [id])),
+    });
+    const count = async () => Number((await loc.query((t) => `SELECT count(*) AS n FROM ${t('demo_items')}`))[0].n);
+
+    it('applies a module\'s migrations once, tracked apart from the core ones', async () => {
+      await store.migrateModule(mod);
+      await store.migrateModule(mod);
+      const rows = await loc.query((t) => `SELECT module, id FROM ${t('module_migrations')}`);
+      expect(rows.map((r) => [r.module, Number(r.id)])).toEqual([['demo', 1]]);
+      expect(store.handle().dialect).toBe(store.dialect);
+    });
+
+    it('runs commit effects in the run transaction: they commit with it and roll back with it', async () => {
+      await store.migrateModule(mod);
+      await store.commitRun({ reads: [], writes: [{ namespace: 'a', key: 'k', value: 1 }], emits: [], effects: [insert('one')] });
+      expect(await count()).toBe(1);
+      // a failing effect aborts the whole commit, state included
+      await expect(store.commitRun({ reads: [], writes: [{ namespace: 'a', key: 'k', value: 2 }], emits: [], effects: [insert('one')] })).rejects.toThrow();
+      expect((await store.getState('a', 'k'))?.value).toBe(1);
+      expect(await count()).toBe(1);
+    });
+  });
 });

@@ -57,6 +57,7 @@ import type {
 } from '../types.js';
 import { queries, type QueryName } from './queries.js';
 import { migrations, migrationsTable } from './schema.js';
+import { moduleMigrationsPostgres, type PostgresHandle, type StoreModule } from '../extension.js';
 
 const INT8_OID = 20;
 // Times (epoch ms), versions, seqs and counts are bigint; all stay far below 2^53, so read them as
@@ -77,7 +78,7 @@ export class PostgresStore implements StoreLike {
   private closed = false;
 
   constructor(
-    url: string,
+    private readonly url: string,
     private readonly schemaName: string,
     private readonly clock: Clock,
   ) {
@@ -127,6 +128,22 @@ export class PostgresStore implements StoreLike {
     });
   }
 
+  async migrateModule(module: StoreModule): Promise<void> {
+    await this.tx(async (c) => {
+      await c.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`openclaw:migrate:${this.schemaName}`]);
+      await c.query(moduleMigrationsPostgres(this.schema));
+      const applied = (await c.query<{ id: number }>(`SELECT id FROM ${this.schema}.module_migrations WHERE module = $1`, [module.name])).rows.map((r) => r.id);
+      for (const m of pendingMigrations(module.postgres(this.schema), applied)) {
+        for (const sql of m.statements) await c.query(sql);
+        await c.query(`INSERT INTO ${this.schema}.module_migrations (module, id, name, applied_at) VALUES ($1, $2, $3, $4)`, [module.name, m.id, m.name, this.clock.now()]);
+      }
+    });
+  }
+
+  handle(): PostgresHandle {
+    return { dialect: 'postgres', pool: this.pool, url: this.url, schemaName: this.schemaName, schema: this.schema, tx: (fn) => this.tx(fn) };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -171,6 +188,7 @@ export class PostgresStore implements StoreLike {
       }
       const published = c.emits.length > 0 ? await this.publishIn(cl, c.emits, now) : 0;
       if (c.run) await this.recordRunIn(cl, c.run);
+      for (const e of c.effects ?? []) await e.postgres(cl, this.schema, now);
       return { versions, published };
     });
   }

@@ -63,6 +63,7 @@ import type {
   Transition,
 } from '../types.js';
 import { MIGRATIONS_TABLE, migrations } from './schema.js';
+import { MODULE_MIGRATIONS_SQLITE, type SqliteHandle, type StoreModule } from '../extension.js';
 
 const DELIVERY_COLUMNS = `d.id AS d_id, d.consumer AS d_consumer, d.attempts AS d_attempts, d.lease_token AS d_lease_token,
   d.lease_expires_at AS d_lease_expires_at, d.last_error AS d_last_error, d.dead_at AS d_dead_at,
@@ -118,6 +119,21 @@ export class SqliteStore implements StoreLike {
     if (this.db.open) this.db.close();
   }
 
+  async migrateModule(module: StoreModule): Promise<void> {
+    this.db.exec(MODULE_MIGRATIONS_SQLITE);
+    this.write(() => {
+      const applied = (this.db.prepare('SELECT id FROM module_migrations WHERE module = ?').all(module.name) as { id: number }[]).map((r) => r.id);
+      for (const m of pendingMigrations(module.sqlite, applied)) {
+        for (const sql of m.statements) this.db.exec(sql);
+        this.db.prepare('INSERT INTO module_migrations (module, id, name, applied_at) VALUES (?, ?, ?, ?)').run(module.name, m.id, m.name, this.clock.now());
+      }
+    });
+  }
+
+  handle(): SqliteHandle {
+    return { dialect: 'sqlite', db: this.db, write: (fn) => this.write(fn) };
+  }
+
   // ---- run transaction ---------------------------------------------------------------------
 
   async commitRun(c: RunCommit): Promise<CommitResult> {
@@ -144,6 +160,7 @@ export class SqliteStore implements StoreLike {
       }
       const published = c.emits.length > 0 ? this.publishInTx(c.emits, now) : 0;
       if (c.run) this.recordRunInTx(c.run);
+      for (const e of c.effects ?? []) e.sqlite(this.db, now);
       return { versions, published };
     });
   }

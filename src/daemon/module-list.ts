@@ -1,0 +1,6 @@
+// The daemon's subsystems, started in this order and stopped in reverse. One line each.
+import type { DaemonModule } from './modules.js';
+
+export function createModules(): DaemonModule[] {
+  return [];
+}

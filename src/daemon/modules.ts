@@ -1,0 +1,99 @@
+// Subsystems plug into the daemon as DaemonModules: security (tokens, secrets, audit, guardrails),
+// the LLM router, jobs and workflows. A module gets a ModuleContext at boot, after the store is open
+// and before the API listens and agents start; it registers its tables, API routes, agent RPC ops
+// and metrics there, and is stopped (reverse order) after the agents at shutdown.
+//
+// The module list is src/daemon/module-list.ts: one line per subsystem.
+import type { FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { ProjectConfig } from '../config/types.js';
+import type { Clock } from '../scheduler/types.js';
+import type { Store } from '../store/types.js';
+import type { LogLine } from '../runtime/protocol.js';
+import type { ControlPlane } from './control.js';
+import type { AgentController } from './agent-controller.js';
+import type { LogHub } from '../observability/log-hub.js';
+
+/** Who made an agent RPC: the daemon knows, the agent cannot lie about it. */
+export interface RpcCaller {
+  agent: string;
+  instanceId: string;
+}
+
+/** Handles one agent RPC op (`jobs.enqueue`, `llm.complete`, ...). `req` is the whole RpcRequest. */
+export type RpcHandler = (req: { op: string } & Record<string, unknown>, caller: RpcCaller) => Promise<unknown>;
+
+export interface AuditEntry {
+  /** 'token:ab12cd' | 'agent:analyzer' | 'daemon' | 'local' — never a secret. */
+  actor: string;
+  /** 'state.change' | 'event.emit' | 'agent.lifecycle' | 'api.mutation' | 'token.use' | 'secret.read' | 'llm.call' | ... */
+  action: string;
+  target?: string | null;
+  detail?: Record<string, unknown>;
+}
+
+/** The audit log (security module). Default: drops records. Never throws into the caller's path. */
+export interface AuditSink {
+  record(entry: AuditEntry): void;
+}
+
+/** `${secret:NAME}` resolution (security module). Default: fails with a clear error. */
+export interface SecretResolver {
+  /** The current value of a secret for this daemon's environment; audited as a read. */
+  get(name: string, reader: string): Promise<string>;
+  /** Replaces every `${secret:NAME}` in a string. */
+  expand(text: string, reader: string): Promise<string>;
+  /** Every live secret value (current and in grace), for redaction; never logged. */
+  values(): readonly string[];
+}
+
+/** Shared daemon services a module may use and, for the slots, replace at start. */
+export interface DaemonServices {
+  audit: AuditSink;
+  secrets: SecretResolver;
+}
+
+export interface ModuleContext {
+  readonly config: ProjectConfig;
+  readonly store: Store;
+  readonly clock: Clock;
+  /** <root>/.openclaw */
+  readonly dataDir: string;
+  readonly dev: boolean;
+  readonly control: ControlPlane;
+  readonly logs: LogHub;
+  /** The prom-client registry served at /api/metrics. Register metrics here, never on the global one. */
+  readonly metrics: Registry;
+  /** Replaceable slots: the security module installs the real audit log and secret store. */
+  readonly services: DaemonServices;
+  /** The controller of an agent (to invoke its methods as run transactions), or undefined. */
+  agent(name: string): AgentController | undefined;
+  agentNames(): string[];
+  log(level: LogLine['level'], msg: string, fields?: Record<string, unknown>): void;
+  /** Adds API routes (use defineRoute with a declared permission). */
+  routes(register: (app: FastifyInstance) => void): void;
+  /** Serves an agent RPC op. One handler per op. */
+  rpc(op: string, handler: RpcHandler): void;
+  /** The API's base URL once it listens ('' when the API is off or not up yet). */
+  apiUrl(): string;
+}
+
+export interface DaemonModule {
+  readonly name: string;
+  start(ctx: ModuleContext): Promise<void>;
+  /** After agents stopped; release timers, connections. */
+  stop?(): Promise<void>;
+}
+
+export const noAudit: AuditSink = { record() {} };
+
+export const noSecrets: SecretResolver = {
+  async get(name) {
+    throw new Error(`secret '${name}' is referenced but no secret store is configured`);
+  },
+  async expand(text) {
+    if (/\$\{secret:[^}]+\}/.test(text)) throw new Error('a ${secret:NAME} reference needs the secret store, which is not configured');
+    return text;
+  },
+  values: () => [],
+};
