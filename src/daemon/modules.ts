@@ -47,10 +47,17 @@ export interface SecretResolver {
   values(): readonly string[];
 }
 
+/** An LLM completion on behalf of a caller (workflow LLM steps), served by the router when configured. */
+export interface LlmService {
+  complete(request: Record<string, unknown>, caller: { agent?: string; workflow?: string }): Promise<{ text: string; json?: unknown; model: string; usage: Record<string, unknown> }>;
+}
+
 /** Shared daemon services a module may use and, for the slots, replace at start. */
 export interface DaemonServices {
   audit: AuditSink;
   secrets: SecretResolver;
+  /** Installed by the LLM module when an llm: section exists. */
+  llm?: LlmService;
 }
 
 export interface ModuleContext {
