@@ -43,9 +43,26 @@ export type Authorize = (req: FastifyRequest, permission: Permission) => void | 
 
 export const allowAll: Authorize = () => {};
 
+/**
+ * Who is calling, set by `authorize` (security module) before the handler runs. Handlers that need
+ * the caller (approvals, audit) read `req.principal`; absent = no authentication configured.
+ */
+export interface Principal {
+  /** 'token:<id>' | 'agent:<name>#<n>' | 'local' (local-trust) */
+  id: string;
+  role: 'admin' | 'developer' | 'viewer' | 'agent' | 'local';
+  /** The team a token belongs to (owns agents with that `owner`); null = all teams. */
+  team: string | null;
+  /** For an agent's own token: the agent it is scoped to. */
+  agent?: string;
+}
+
 declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: Permission;
+  }
+  interface FastifyRequest {
+    principal?: Principal;
   }
 }
 
