@@ -299,11 +299,13 @@ const resources = section({
   api_calls_per_minute: optInt(1),
   events_per_minute: optInt(1),
   state_writes_per_minute: optInt(1),
+  llm_tokens_per_hour: optInt(1),
 }).transform((v): ResourcesConfig => {
   const out: ResourcesConfig = { memoryBytes: v.memory, cpu: v.cpu, maxStateSizeBytes: v.max_state_size as number };
   if (v.api_calls_per_minute !== undefined) out.apiCallsPerMinute = v.api_calls_per_minute;
   if (v.events_per_minute !== undefined) out.eventsPerMinute = v.events_per_minute;
   if (v.state_writes_per_minute !== undefined) out.stateWritesPerMinute = v.state_writes_per_minute;
+  if (v.llm_tokens_per_hour !== undefined) out.llmTokensPerHour = v.llm_tokens_per_hour;
   return out;
 });
 

@@ -39,10 +39,12 @@ export interface ResourcesConfig {
   memoryBytes: number | null; // `memory: 512Mi`; soft limit = 90%, hard limit = memory
   cpu: number | null; // recorded; advisory on a single node
   maxStateSizeBytes: number; // default 100Mi
-  /** Accepted now, enforced later (rate limits, seed 003 §11); absent when not configured. */
+  /** Rate limits (seed 003 §11), enforced by the guardrails; absent when not configured. */
   apiCallsPerMinute?: number;
   eventsPerMinute?: number;
   stateWritesPerMinute?: number;
+  /** Enforced by the LLM router; passed through. */
+  llmTokensPerHour?: number;
 }
 
 export interface GracefulShutdownConfig {

@@ -14,6 +14,7 @@ import { executeRun, type RunContext, type RunOutcome } from './run-transaction.
 import type { AgentStatus, InstanceView } from './control.js';
 import { InvalidStateTransitionError, OpenClawError } from '../util/errors.js';
 import { decideOverlap } from '../scheduler/timeline.js';
+import type { WorkerGuardrails } from '../security/guardrails/worker.js';
 
 export interface ControllerDeps {
   store: Store;
@@ -24,6 +25,8 @@ export interface ControllerDeps {
   /** Environment for command agents (OPENCLAW_URL, OPENCLAW_TOKEN…). */
   commandEnv: (agent: string, instanceId: string) => Record<string, string>;
   onTransition?: (agent: string, instance: string, from: string, to: string, reason: string) => void;
+  /** Network policy and rate limits for the agent's workers (security guardrails). */
+  guardrails?: WorkerGuardrails;
 }
 
 type Handle = { kind: 'module'; h: InstanceHandle } | { kind: 'command'; h: CommandHandle };
@@ -250,6 +253,7 @@ export class AgentController {
         memory: mem ? { heapMb: Math.max(16, Math.floor(mem / 1024 / 1024)), softBytes: Math.floor(mem * 0.9), hardBytes: mem } : {},
         heartbeatTimeoutMs: Math.max(1000, this.cfg.healthCheck.liveness.timeoutMs),
         logLevel: this.cfg.logging.level,
+        guardrails: this.deps.guardrails,
       });
       inst.handle = { kind: 'module', h };
       this.watchExit(inst, gen, h.exited);

@@ -27,6 +27,7 @@ import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type ModuleContext, type RpcHandler } from './modules.js';
 import { createModules } from './module-list.js';
+import { workerGuardrails } from '../security/guardrails/worker.js';
 
 export interface DaemonOptions {
   dev?: boolean;
@@ -138,6 +139,7 @@ export class Daemon implements ControlPlane {
         runtime: this.runtime,
         clock: this.clock,
         runContext: this.runContext(a),
+        guardrails: workerGuardrails(this.config, a),
         log: (level, msg, fields, instance) => this.log(level, msg, fields, a.name, instance),
         commandEnv: (agent, instance) => ({
           OPENCLAW_URL: this.url,
@@ -239,6 +241,7 @@ export class Daemon implements ControlPlane {
       agent: a.name,
       maxStateSizeBytes: a.resources.maxStateSizeBytes,
       onPublished: (names) => this.bus.published(names),
+      beforeCommit: (agent, buf) => this.services.guardrails?.beforeCommit(agent, buf) ?? buf,
     };
   }
 

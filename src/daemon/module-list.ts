@@ -1,6 +1,9 @@
 // The daemon's subsystems, started in this order and stopped in reverse. One line each.
 import type { DaemonModule } from './modules.js';
+import { guardrailsModule } from '../security/guardrails/module.js';
 
 export function createModules(): DaemonModule[] {
-  return [];
+  return [
+    guardrailsModule(), // output validators and agent-wide rate limits at commit (services.guardrails)
+  ];
 }

@@ -13,6 +13,7 @@ import type { LogLine } from '../runtime/protocol.js';
 import type { ControlPlane } from './control.js';
 import type { AgentController } from './agent-controller.js';
 import type { LogHub } from '../observability/log-hub.js';
+import type { CommitGuard } from '../security/guardrails/module.js';
 
 /** Who made an agent RPC: the daemon knows, the agent cannot lie about it. */
 export interface RpcCaller {
@@ -45,17 +46,6 @@ export interface SecretResolver {
   expand(text: string, reader: string): Promise<string>;
   /** Every live secret value (current and in grace), for redaction; never logged. */
   values(): readonly string[];
-  /**
-   * The current value and any rotated-out one still in its grace period (newest first), for
-   * verifiers that must accept either (webhook HMAC checks during a rotation); audited as a read.
-   */
-  validValues(name: string, reader: string): Promise<string[]>;
-  /**
-   * Replaces every live secret value inside `value` (a string, or any JSON-like value: strings and
-   * object keys are walked) with `[REDACTED:NAME]`. Returns the input itself when nothing matched.
-   * Use it on anything leaving the daemon: log lines, errors, metric labels, API bodies.
-   */
-  redact<T>(value: T): T;
 }
 
 /** An LLM completion on behalf of a caller (workflow LLM steps), served by the router when configured. */
@@ -69,6 +59,8 @@ export interface DaemonServices {
   secrets: SecretResolver;
   /** Installed by the LLM module when an llm: section exists. */
   llm?: LlmService;
+  /** Output validators and agent-wide rate limits, checked before each run commit (guardrails module). */
+  guardrails?: CommitGuard;
 }
 
 export interface ModuleContext {
@@ -114,8 +106,4 @@ export const noSecrets: SecretResolver = {
     return text;
   },
   values: () => [],
-  async validValues(name) {
-    throw new Error(`secret '${name}' is referenced but no secret store is configured`);
-  },
-  redact: (value) => value,
 };

@@ -68,6 +68,8 @@ export interface RunContext {
   maxStateSizeBytes: number;
   /** Called after a commit that published events, with the names published. */
   onPublished: (eventNames: string[]) => void;
+  /** Guardrails (output validators, agent-wide rate limits): may rewrite the emits, throws to fail the commit. */
+  beforeCommit?: <B extends { writes: StateWrite[]; emits: Array<{ id: string; name: string; data: unknown }> }>(agent: string, buf: B) => B;
 }
 
 export function serializeError(err: unknown): SerializedError {
@@ -97,6 +99,7 @@ export async function commitBuffer(
   extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null },
 ): Promise<CommitResult> {
   checkWrites(ctx.agent, buf.writes);
+  if (ctx.beforeCommit) buf = ctx.beforeCommit(ctx.agent, buf);
   const emits = toEvents(ctx.agent, buf.emits, ctx.now());
   const result = await ctx.store.commitRun({
     writes: buf.writes,

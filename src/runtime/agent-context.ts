@@ -21,6 +21,7 @@ import { SHARED_NAMESPACE, type StateEntry, type StateRead, type StateWrite } fr
 import { OpenClawError } from '../util/errors.js';
 import { parseDuration } from '../agents/schedule.js';
 import { DEFAULT_MAX_LOG_LINES_PER_SECOND, LogRateLimiter, truncateLine } from './log-flood.js';
+import { InstanceGuard } from '../security/guardrails/worker.js';
 
 /** One invocation in progress: its buffer and what it read. */
 export class RunScope {
@@ -116,6 +117,8 @@ export class InstanceContext {
   readonly abortController = new AbortController();
   readonly limiter: LogRateLimiter;
   readonly context: AgentRuntimeContext;
+  /** Rate limits and network policy (security guardrails), enforced at the call site. */
+  readonly guard: InstanceGuard;
   private readonly minLevel: number;
 
   constructor(
@@ -124,6 +127,7 @@ export class InstanceContext {
   ) {
     this.limiter = new LogRateLimiter(spec.maxLogLinesPerSecond ?? DEFAULT_MAX_LOG_LINES_PER_SECOND);
     this.minLevel = LEVELS[spec.logLevel] ?? LEVELS.info;
+    this.guard = new InstanceGuard(spec.agent, spec.guardrails, async (limit, call) => void (await this.rpc({ op: 'guardrails.take', limit, call })));
     this.context = this.build();
   }
 
@@ -197,6 +201,7 @@ export class InstanceContext {
   private stateSet(ns: string, key: string, value: unknown, opts?: { ttl?: unknown }): void {
     const scope = this.requireScope('state.set');
     if (typeof key !== 'string' || key === '') throw new OpenClawError('state_key_invalid', 'state keys must be non-empty strings', { status: 400 });
+    this.guard.wrote('set', key, ns === SHARED_NAMESPACE);
     const write: StateWrite = { namespace: ns, key, value: cloneValue(`state.set('${key}')`, value) };
     if (opts?.ttl !== undefined && opts.ttl !== null) write.expiresAt = Date.now() + parseTtl(opts.ttl);
     const id = k(ns, key);
@@ -206,6 +211,7 @@ export class InstanceContext {
 
   private stateDelete(ns: string, key: string): void {
     const scope = this.requireScope('state.delete');
+    this.guard.wrote('delete', key, ns === SHARED_NAMESPACE);
     const id = k(ns, key);
     scope.writes.delete(id);
     scope.writes.set(id, { namespace: ns, key, deleted: true });
@@ -260,6 +266,7 @@ export class InstanceContext {
     } catch (err) {
       throw new OpenClawError('event_data_invalid', `emit('${name}'): data cannot be serialised (${(err as Error).message}); send plain data (objects, arrays, strings, numbers)`, { status: 400 });
     }
+    this.guard.emitted(name);
     scope.emits.push({ id: randomUUID(), name, data: cloned });
   }
 

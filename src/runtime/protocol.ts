@@ -9,6 +9,7 @@
 import type { ScheduleSpec } from '../scheduler/types.js';
 import type { StateWrite, StateRead } from '../store/types.js';
 import type { Isolation } from '../config/types.js';
+import type { WorkerGuardrails } from '../security/guardrails/worker.js';
 
 /** What the daemon asks a host to start. One per agent replica ("instance"). */
 export interface AgentSpec {
@@ -31,6 +32,8 @@ export interface AgentSpec {
   heartbeatTimeoutMs: number;
   logLevel: 'debug' | 'info' | 'warning' | 'error';
   maxLogLinesPerSecond?: number; // flood guard; excess lines are dropped and counted
+  /** Network policy and rate limits enforced in the worker (security.sandbox, rate limits). */
+  guardrails?: WorkerGuardrails;
 }
 
 /** What the loaded module declares; reported once after load, before setup(). */
@@ -114,6 +117,8 @@ export type RpcRequest =
   | { op: 'state.list'; namespace: string; prefix?: string }
   /** checkpoint(): commit the run's buffer now; the worker then clears it. */
   | { op: 'state.checkpoint'; runId: string; writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }> }
+  /** A replicated agent's agent-wide rate limit (guardrails); throws rate_limited when over. */
+  | { op: 'guardrails.take'; limit: 'api_calls_per_minute'; call: string }
   | { op: 'llm.complete'; request: unknown }
   | { op: 'llm.stream'; request: unknown };
 

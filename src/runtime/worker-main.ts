@@ -11,6 +11,7 @@ import { deserializeError, serializeError, type FromWorker, type OutputBatch, ty
 import { InstanceContext, RunScope, runStorage, type WorkerLink } from './agent-context.js';
 import { loadAgentClass, loadSdk, type AgentClass, type Sdk } from './agent-loader.js';
 import { OpenClawError } from '../util/errors.js';
+import { installHttpGuard } from '../security/guardrails/worker.js';
 
 const port = parentPort!;
 const boot = workerData as WorkerBoot;
@@ -284,6 +285,9 @@ const consoleTo = (level: 'debug' | 'info' | 'warning' | 'error', stream: 'stdou
     if (inst) inst.ctx.log(level, format(...args), undefined, stream);
     else (stream === 'stdout' ? process.stdout : process.stderr).write(format(...args) + '\n');
   };
+// Every HttpClient in this isolate applies the network policy and the running instance's limits.
+installHttpGuard(() => consoleInstance()?.ctx.guard, () => instances.values().next().value?.ctx.guard);
+
 console.log = consoleTo('info', 'stdout');
 console.info = consoleTo('info', 'stdout');
 console.debug = consoleTo('debug', 'stdout');

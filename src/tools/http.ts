@@ -4,8 +4,24 @@
 //
 // Responses are buffered, so `json()` and `text()` are synchronous and can be called repeatedly;
 // agents poll health endpoints and APIs, not multi-gigabyte downloads.
+//
+// Network policy (security.sandbox): every request goes through a guard when one applies — the
+// `network` option, or in agent workers the isolate-wide hook the runtime installs (see
+// src/security/guardrails/worker.ts). The guard's rate limit is charged once per request, and the
+// request runs on an undici dispatcher whose connector checks the address each connection is
+// opened to (redirects included); a refusal is a `network_blocked` error, never retried.
 import { setTimeout as delay } from 'node:timers/promises';
 import { HttpRequestError } from './errors.js';
+import type { NetworkPolicyConfig } from '../security/guardrails/network-rules.js';
+
+/** globalThis[HTTP_GUARD]: () => HttpGuard, installed in agent workers. */
+export const HTTP_GUARD: unique symbol = Symbol.for('openclaw.http.guard') as never;
+
+export interface HttpGuard {
+  network: NetworkPolicyConfig;
+  /** Called once per request, before the first attempt; throws to refuse (rate_limited). */
+  before?(method: string, url: string): Promise<void> | void;
+}
 
 export interface HttpClientOptions {
   /** Prefix for relative URLs: new HttpClient({ baseUrl: 'https://api.example.com/v1' }).get('items'). */
@@ -26,6 +42,11 @@ export interface HttpClientOptions {
   signal?: AbortSignal | (() => AbortSignal | undefined);
   /** How to wait between attempts. Injectable so tests can record delays instead of sleeping. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * Network policy for this client (allow/block lists; cloud metadata is always blocked). In agent
+   * workers the project's security.sandbox policy applies without this option.
+   */
+  network?: Partial<NetworkPolicyConfig>;
 }
 
 export interface RequestOptions {
@@ -123,6 +144,7 @@ export class HttpClient {
   private readonly externalSignal: HttpClientOptions['signal'];
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   private readonly closer = new AbortController();
+  private readonly network: NetworkPolicyConfig | undefined;
 
   constructor(opts: HttpClientOptions = {}) {
     this.baseUrl = opts.baseUrl;
@@ -133,6 +155,14 @@ export class HttpClient {
     this.headers = { ...(opts.headers ?? {}) };
     this.externalSignal = opts.signal;
     this.sleep = opts.sleep ?? defaultSleep;
+    if (opts.network) this.network = { allowed: [...(opts.network.allowed ?? [])], blocked: [...(opts.network.blocked ?? [])], dnsServers: [...(opts.network.dnsServers ?? [])] };
+  }
+
+  /** The guard for a request: this client's own policy, else the agent worker's hook. */
+  private guard(): HttpGuard | undefined {
+    if (this.network) return { network: this.network };
+    const hook = (globalThis as Record<symbol, unknown>)[HTTP_GUARD];
+    return typeof hook === 'function' ? (hook as () => HttpGuard | undefined)() : undefined;
   }
 
   get closed(): boolean {
@@ -182,6 +212,15 @@ export class HttpClient {
         cause,
       });
 
+    const guard = this.guard();
+    let doFetch: (url: string, init: RequestInit & { dispatcher?: unknown }) => Promise<Response> = fetch;
+    if (guard) {
+      await guard.before?.(method, target);
+      const [{ dispatcherFor }, undici] = await Promise.all([import('../security/guardrails/network.js'), import('undici')]);
+      const dispatcher = dispatcherFor(guard.network);
+      doFetch = (url, init) => undici.fetch(url, { ...(init as object), dispatcher } as never) as unknown as Promise<Response>;
+    }
+
     let lastError: HttpRequestError | null = null;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       if (this.closed) throw fail('http_closed', attempt - 1);
@@ -191,7 +230,7 @@ export class HttpClient {
       const started = performance.now();
       let waitMs: number;
       try {
-        const res = await fetch(target, { method, headers, body, signal, redirect: 'follow' });
+        const res = await doFetch(target, { method, headers, body, signal, redirect: 'follow' });
         const buf = Buffer.from(await res.arrayBuffer());
         const response = new HttpResponse({
           status: res.status,
@@ -208,6 +247,8 @@ export class HttpClient {
         if (retryAfter !== null && retryAfter > this.maxRetryDelayMs) return response; // the server asks for longer than we wait
         waitMs = retryAfter ?? this.backoff(attempt);
       } catch (err) {
+        const blocked = networkBlocked(err);
+        if (blocked) throw blocked;
         if (this.closed) throw fail('http_closed', attempt, err);
         if (cancel.aborted) throw fail('http_aborted', attempt, err);
         if (deadline.aborted) {
@@ -267,6 +308,14 @@ function withBody(body: unknown, opts: RequestOptions | undefined): RequestOptio
   if (body === undefined) return opts ?? {};
   if (typeof body === 'string' || body instanceof Uint8Array || body instanceof URLSearchParams) return { ...opts, body };
   return { ...opts, json: body };
+}
+
+/** A network-policy refusal somewhere in the cause chain (fetch wraps the connector's error). */
+function networkBlocked(err: unknown): Error | null {
+  for (let e = err as { cause?: unknown; code?: unknown } | undefined, i = 0; e && typeof e === 'object' && i < 6; e = e.cause as typeof e, i++) {
+    if (e.code === 'network_blocked' && e instanceof Error) return e;
+  }
+  return null;
 }
 
 function describeNetworkError(err: unknown): string {
