@@ -16,6 +16,8 @@ import { registerEvents } from './commands/events.js';
 import { registerDeadLetters } from './commands/dead-letters.js';
 import { registerProject } from './commands/project.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerSecrets } from './commands/secrets.js';
+import { registerAudit } from './commands/audit.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -45,6 +47,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerState(program, ctx);
   registerEvents(program, ctx);
   registerDeadLetters(program, ctx);
+  registerSecrets(program, ctx);
+  registerAudit(program, ctx);
   return program;
 }
 

@@ -1,9 +1,11 @@
 // The daemon's subsystems, started in this order and stopped in reverse. One line each.
 import type { DaemonModule } from './modules.js';
 import { guardrailsModule } from '../security/guardrails/module.js';
+import { securityModule } from '../security/module.js';
 
 export function createModules(): DaemonModule[] {
   return [
+    securityModule(), // first: installs services.audit and services.secrets for every other module
     guardrailsModule(), // output validators and agent-wide rate limits at commit (services.guardrails)
   ];
 }

@@ -46,6 +46,17 @@ export interface SecretResolver {
   expand(text: string, reader: string): Promise<string>;
   /** Every live secret value (current and in grace), for redaction; never logged. */
   values(): readonly string[];
+  /**
+   * The current value and any rotated-out one still in its grace period (newest first), for
+   * verifiers that must accept either (webhook HMAC checks during a rotation); audited as a read.
+   */
+  validValues(name: string, reader: string): Promise<string[]>;
+  /**
+   * Replaces every live secret value inside `value` (a string, or any JSON-like value: strings and
+   * object keys are walked) with `[REDACTED:NAME]`. Returns the input itself when nothing matched.
+   * Use it on anything leaving the daemon: log lines, errors, metric labels, API bodies.
+   */
+  redact<T>(value: T): T;
 }
 
 /** An LLM completion on behalf of a caller (workflow LLM steps), served by the router when configured. */
@@ -106,4 +117,8 @@ export const noSecrets: SecretResolver = {
     return text;
   },
   values: () => [],
+  async validValues(name) {
+    throw new Error(`secret '${name}' is referenced but no secret store is configured`);
+  },
+  redact: (value) => value,
 };

@@ -100,10 +100,10 @@ describe('agent entries', () => {
   });
 
   it('extension sections are kept raw; their absence leaves extensions empty', async () => {
-    const yaml = ['project: x', 'llm:', '  providers:', '    openai: { models: [gpt-4o] }', 'security: { audit: true }', ''].join('\n');
+    const yaml = ['project: x', 'llm:', '  providers:', '    openai: { models: [gpt-4o] }', ''].join('\n');
     const { file } = project(yaml);
     const cfg = await loadConfig(file, { env: {} });
-    expect(cfg.extensions).toEqual({ llm: { providers: { openai: { models: ['gpt-4o'] } } }, security: { audit: true } });
+    expect(cfg.extensions).toEqual({ llm: { providers: { openai: { models: ['gpt-4o'] } } } });
     expect(cfg.agents).toEqual([]);
   });
 

@@ -7,6 +7,7 @@ import { parseDocument, isMap, type Node } from 'yaml';
 import { listTemplates, renderTemplate } from '../../agents/templates.js';
 import { OpenClawError } from '../../util/errors.js';
 import { VERSION } from '../../version.js';
+import { createKeyFile, MASTER_KEY_FILE } from '../../security/secrets/crypto.js';
 import { findProjectDir } from '../client.js';
 import type { CliContext } from '../context.js';
 import { jsonOption } from '../context.js';
@@ -81,7 +82,9 @@ export function initProject(dir: string): string[] {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), text, { flag: 'wx' });
   }
-  return [...Object.keys(files), '.openclaw/'];
+  // The master key for `openclaw secrets` (mode 0600, git-ignored with .openclaw/); back it up.
+  createKeyFile(path.join(dir, '.openclaw'));
+  return [...Object.keys(files), '.openclaw/', `.openclaw/${MASTER_KEY_FILE} (the secrets' master key: keep it private, back it up)`];
 }
 
 /** Renders a template into the project: the agent file, and its entry under `agents:`. */
