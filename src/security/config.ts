@@ -4,6 +4,7 @@
 // file:line and a did-you-mean like every other key.
 import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
+import { GUARDRAILS_SHAPE } from './guardrails/config.js';
 
 const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : JSON.stringify(v));
 
@@ -72,6 +73,7 @@ export const auditSchema = section({
 export const SECURITY_SHAPE = {
   secrets: secretsSchema,
   audit: auditSchema,
+  ...GUARDRAILS_SHAPE, // sandbox, validators, rate_limits
 };
 
 export const securitySchema = section(SECURITY_SHAPE);

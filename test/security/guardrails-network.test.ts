@@ -146,7 +146,7 @@ describe('SSRF through a real daemon and its agent workers', () => {
   }
 
   async function probe(d: Daemon, urls: string[], via = 'this.http'): Promise<Record<string, { status?: number; code?: string; message?: string; body?: string }>> {
-    await d.trigger('probe', { urls, via });
+    await waitFor('trigger accepted', () => d.trigger('probe', { urls, via }));
     return waitFor(`results via ${via}`, async () => (await d.getState('probe')).state[`results:${via}`] as never);
   }
 

@@ -32,7 +32,8 @@ const DETECTORS: Record<PiiKind, { re: RegExp; accept?: (match: string) => boole
   // 123-45-6789; area 000, 666 and 9xx, group 00 and serial 0000 are never issued.
   ssn: { re: /(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])/g },
   // Separated groups: +1 555 123 4567, (555) 123-4567, 555.123.4567, +44 20 7946 0958.
-  phone: { re: /(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{4}(?![\d-])/g },
+  // Not part of a longer run of digit groups (a card number that failed the Luhn check).
+  phone: { re: /(?<![\w+]|\d[ .-])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])\d{3,4}[ .-]\d{4}(?![ .-]?\d)/g },
   email: { re: /(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w])/g },
 };
 
