@@ -25,6 +25,8 @@ export interface ApiServerOptions {
   logFollow?: LogFollowOptions;
   /** Routes of daemon modules (jobs, workflows, LLM, security), registered after the core ones. */
   routes?: Array<(app: FastifyInstance) => void>;
+  /** Applied to every response body (secret redaction): covers every route, errors and /api/metrics. */
+  redact?: (body: string) => string;
 }
 
 export interface ApiServer {
@@ -45,6 +47,22 @@ export function createApiServer(control: ControlPlane, opts: ApiServerOptions): 
     // Routes without a declared permission are only the not-found handler.
     if (permission !== undefined && permission !== 'public') await authorize(req, permission);
   });
+
+  const redact = opts.redact;
+  if (redact) {
+    app.addHook('onSend', async (_req, reply, payload) => {
+      if (typeof payload === 'string') return redact(payload);
+      if (Buffer.isBuffer(payload)) {
+        const text = payload.toString('utf8');
+        const out = redact(text);
+        if (out !== text) {
+          reply.header('content-length', Buffer.byteLength(out));
+          return out;
+        }
+      }
+      return payload;
+    });
+  }
 
   void app.register(websocket, { options: { maxPayload: 64 * 1024 } });
   void app.register(async (scoped) => {

@@ -24,6 +24,8 @@ export interface ControllerDeps {
   log: (level: LogLine['level'], msg: string, fields?: Record<string, unknown>, instance?: string) => void;
   /** Environment for command agents (OPENCLAW_URL, OPENCLAW_TOKEN…). */
   commandEnv: (agent: string, instanceId: string) => Record<string, string>;
+  /** Expands `${secret:NAME}` in the agent's config and command (env, args) when an instance starts. */
+  expandSecrets?: <T>(value: T, reader: string) => Promise<T>;
   onTransition?: (agent: string, instance: string, from: string, to: string, reason: string) => void;
   /** Network policy and rate limits for the agent's workers (security guardrails). */
   guardrails?: WorkerGuardrails;
@@ -225,12 +227,13 @@ export class AgentController {
     inst.ready = true;
     inst.busy = 0;
     try {
+      const expand = this.deps.expandSecrets ?? (async <T>(v: T) => v);
       if (this.cfg.kind === 'command') {
         const h = await this.deps.runtime.startCommand({
           instanceId: inst.id,
           agent: this.name,
           replica: inst.replica,
-          command: this.cfg.command!,
+          command: await expand(this.cfg.command!, `agent:${this.name}`),
           env: this.deps.commandEnv(this.name, inst.id),
           stopTimeoutMs: this.cfg.gracefulShutdown.timeoutMs,
         });
@@ -248,7 +251,7 @@ export class AgentController {
         replica: inst.replica,
         file: this.cfg.source!,
         exportName: this.cfg.exportName,
-        config: this.cfg.config,
+        config: await expand(this.cfg.config, `agent:${this.name}`),
         isolation: this.cfg.isolation,
         memory: mem ? { heapMb: Math.max(16, Math.floor(mem / 1024 / 1024)), softBytes: Math.floor(mem * 0.9), hardBytes: mem } : {},
         heartbeatTimeoutMs: Math.max(1000, this.cfg.healthCheck.liveness.timeoutMs),

@@ -28,6 +28,7 @@ import type { FastifyInstance } from 'fastify';
 import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type ModuleContext, type RpcHandler } from './modules.js';
 import { createModules } from './module-list.js';
 import { workerGuardrails } from '../security/guardrails/worker.js';
+import { expandSecrets } from '../security/redact.js';
 
 export interface DaemonOptions {
   dev?: boolean;
@@ -77,7 +78,8 @@ export class Daemon implements ControlPlane {
   private constructor(config: ProjectConfig, private readonly opts: DaemonOptions) {
     this.config = config;
     this.clock = opts.clock ?? systemClock;
-    this.logs = new LogHub({ dir: path.join(config.dataDir, 'logs'), echo: opts.echo });
+    // Secret values never reach a log ring, file or follower (services.secrets: security module).
+    this.logs = new LogHub({ dir: path.join(config.dataDir, 'logs'), echo: opts.echo, redact: (line) => this.services.secrets.redact(line) });
     this.stopped = new Promise((r) => (this.resolveStopped = r));
   }
 
@@ -148,6 +150,9 @@ export class Daemon implements ControlPlane {
           // Until API tokens land (security issue) the API is loopback-only; the token names the agent.
           OPENCLAW_TOKEN: `agent:${agent}`,
         }),
+        expandSecrets: (value, reader) => expandSecrets(value, (text) => this.services.secrets.expand(text, reader)),
+        onTransition: (agent, instance, from, to, reason) =>
+          this.services.audit.record({ actor: 'supervisor', action: 'agent.transition', target: agent, detail: { instance, from, to, reason } }),
       });
       this.controllers.set(a.name, c);
       await this.store.setSubscriptions(a.name, c.subscriptions);
@@ -171,7 +176,12 @@ export class Daemon implements ControlPlane {
     }
 
     if (this.opts.listen !== false) {
-      this.api = await createApiServer(this, { host: this.config.api.host, port: this.config.api.port, routes: this.moduleRoutes });
+      this.api = await createApiServer(this, {
+        host: this.config.api.host,
+        port: this.config.api.port,
+        routes: this.moduleRoutes,
+        redact: (body) => this.services.secrets.redact(body),
+      });
       const { url } = await this.api.listen();
       this.url = url;
       this.port = Number(new URL(url).port);
@@ -242,7 +252,31 @@ export class Daemon implements ControlPlane {
       maxStateSizeBytes: a.resources.maxStateSizeBytes,
       onPublished: (names) => this.bus.published(names),
       beforeCommit: (agent, buf) => this.services.guardrails?.beforeCommit(agent, buf) ?? buf,
+      redact: (value) => this.services.secrets.redact(value),
+      onCommitted: (info) => this.auditCommit(a.name, info),
     };
+  }
+
+  /** One audit record per namespace changed (keys, never values) and per event emitted. */
+  private auditCommit(agent: string, info: Parameters<NonNullable<RunContext['onCommitted']>>[0]): void {
+    const audit = this.services.audit;
+    const byNs = new Map<string, Set<string>>();
+    for (const w of info.writes) {
+      let keys = byNs.get(w.namespace);
+      if (!keys) byNs.set(w.namespace, (keys = new Set()));
+      keys.add(w.key);
+    }
+    const actor = info.reason === 'api' ? 'api' : `agent:${agent}`;
+    for (const [ns, keys] of byNs) {
+      const k = [...keys];
+      audit.record({
+        actor,
+        action: 'state.change',
+        target: ns,
+        detail: { version: info.result.versions[ns] ?? null, keys: k.slice(0, 100), ...(k.length > 100 ? { moreKeys: k.length - 100 } : {}), runId: info.runId, ...(info.reason ? { reason: info.reason } : {}) },
+      });
+    }
+    for (const e of info.emits) audit.record({ actor, action: 'event.emit', target: e.name, detail: { id: e.id, source: e.source } });
   }
 
   private listener(): RuntimeListener {
@@ -410,6 +444,7 @@ export class Daemon implements ControlPlane {
 
   async action(name: string, action: AgentAction): Promise<AgentView> {
     const c = this.get(name);
+    this.services.audit.record({ actor: 'api', action: 'agent.lifecycle', target: name, detail: { action } });
     switch (action) {
       case 'start':
         await this.store.setDesired(name, 'running');
@@ -502,7 +537,7 @@ export class Daemon implements ControlPlane {
   async publishEvent(e: { name: string; data?: unknown; id?: string }): Promise<{ id: string; published: boolean }> {
     if (typeof e.name !== 'string' || e.name.length === 0) throw new BadRequestError('event name must be a non-empty string', 'invalid_request');
     const id = e.id ?? randomUUID();
-    const n = await this.store.publish([{ id, name: e.name, payload: e.data ?? null, source: null, createdAt: this.clock.now() }]);
+    const n = await this.store.publish([{ id, name: e.name, payload: this.services.secrets.redact(e.data ?? null), source: null, createdAt: this.clock.now() }]);
     if (n > 0) this.bus.published([e.name]);
     return { id, published: n > 0 };
   }

@@ -68,6 +68,10 @@ export interface RunContext {
   maxStateSizeBytes: number;
   /** Called after a commit that published events, with the names published. */
   onPublished: (eventNames: string[]) => void;
+  /** Replaces secret values in what is about to be stored (state, events, errors). */
+  redact?: <T>(value: T) => T;
+  /** After a successful commit: what was written and emitted (for the audit log). */
+  onCommitted?: (info: { writes: StateWrite[]; emits: NewEvent[]; result: CommitResult; runId: string | null; reason?: string }) => void;
   /** Guardrails (output validators, agent-wide rate limits): may rewrite the emits, throws to fail the commit. */
   beforeCommit?: <B extends { writes: StateWrite[]; emits: Array<{ id: string; name: string; data: unknown }> }>(agent: string, buf: B) => B;
 }
@@ -98,6 +102,7 @@ export async function commitBuffer(
   buf: { writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }> },
   extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null },
 ): Promise<CommitResult> {
+  if (ctx.redact) buf = redactBuffer(buf, ctx.redact);
   checkWrites(ctx.agent, buf.writes);
   if (ctx.beforeCommit) buf = ctx.beforeCommit(ctx.agent, buf);
   const emits = toEvents(ctx.agent, buf.emits, ctx.now());
@@ -113,7 +118,22 @@ export async function commitBuffer(
   });
   ctx.versions.apply(result);
   if (result.published > 0) ctx.onPublished([...new Set(emits.map((e) => e.name))]);
+  ctx.onCommitted?.({ writes: buf.writes, emits, result, runId: extra.runId ?? extra.run?.id ?? null, reason: extra.reason });
   return result;
+}
+
+/** Secret values in state keys and values and in event payloads become `[REDACTED:NAME]`. */
+function redactBuffer<B extends { writes: StateWrite[]; emits: Array<{ id: string; name: string; data: unknown }> }>(buf: B, redact: <T>(v: T) => T): B {
+  const writes = buf.writes.map((w) => {
+    const key = redact(w.key);
+    const value = redact(w.value);
+    return key === w.key && value === w.value ? w : { ...w, key, value };
+  });
+  const emits = buf.emits.map((e) => {
+    const data = redact(e.data);
+    return data === e.data ? e : { ...e, data };
+  });
+  return { ...buf, writes, emits };
 }
 
 export interface ExecuteOptions {
@@ -152,6 +172,8 @@ export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts
   } catch (err) {
     return { runId, ok: false, instanceGone: true, error: serializeError(err), startedAt, finishedAt: ctx.now() };
   }
+  // An agent's error message is stored and shown: no secret value in it.
+  if (!result.ok && result.error && ctx.redact) result = { ...result, error: ctx.redact(result.error) };
   const finishedAt = ctx.now();
   const record = (status: RunRecord['status'], error: string | null): RunRecord | undefined =>
     opts.record

@@ -24,6 +24,8 @@ export interface LogHubOptions {
   fileBacklog?: number; // lines buffered while a file stream is congested (default 10_000)
   /** Mirror lines to this sink too (the foreground daemon's terminal). */
   echo?: (line: LogLine) => void;
+  /** Applied to every line before it is kept, written or sent anywhere (secret redaction). */
+  redact?: (line: LogLine) => LogLine;
 }
 
 interface Follower {
@@ -123,6 +125,7 @@ export class LogHub {
   }
 
   write(line: LogLine): void {
+    if (this.opts.redact) line = this.opts.redact(line);
     let ring = this.rings.get(line.agent);
     if (!ring) this.rings.set(line.agent, (ring = []));
     ring.push(line);
