@@ -14,6 +14,7 @@ import { executeRun, type RunContext, type RunOutcome } from './run-transaction.
 import type { AgentStatus, InstanceView } from './control.js';
 import { InvalidStateTransitionError, OpenClawError } from '../util/errors.js';
 import { decideOverlap } from '../scheduler/timeline.js';
+import { restartReason, type CoreMetrics } from '../observability/metrics.js';
 
 export interface ControllerDeps {
   store: Store;
@@ -24,6 +25,8 @@ export interface ControllerDeps {
   /** Environment for command agents (OPENCLAW_URL, OPENCLAW_TOKEN…). */
   commandEnv: (agent: string, instanceId: string) => Record<string, string>;
   onTransition?: (agent: string, instance: string, from: string, to: string, reason: string) => void;
+  /** Restart and probe-failure counters (the daemon's registry). */
+  metrics?: CoreMetrics;
 }
 
 type Handle = { kind: 'module'; h: InstanceHandle } | { kind: 'command'; h: CommandHandle };
@@ -46,6 +49,8 @@ class Instance {
   stopping: Promise<void> | null = null;
   /** Taken out of admission while it drains before a memory soft-limit restart. */
   draining = false;
+  /** Why it last went down (a fixed vocabulary), for openclaw_restarts_total{reason}. */
+  downReason = 'other';
 
   constructor(
     readonly id: string,
@@ -152,6 +157,10 @@ export class AgentController {
   }
 
   private async dispatch(inst: Instance, event: LifecycleEvent): Promise<void> {
+    if (event.type === 'crashed') inst.downReason = event.reason;
+    else if (event.type === 'setup_failed') inst.downReason = 'setup_failed';
+    else if (event.type === 'probe_failed') inst.downReason = 'liveness';
+    else if (event.type === 'restart') this.deps.metrics?.restart(this.name, 'requested');
     const { state, effects } = transition(inst.lc, event, this.cfg.restartPolicy, this.deps.clock.now());
     inst.lc = state;
     for (const e of effects) await this.perform(inst, e);
@@ -190,6 +199,7 @@ export class AgentController {
       case 'schedule_retry':
         inst.cancelRetry?.();
         inst.restarts++;
+        this.deps.metrics?.restart(this.name, restartReason(inst.downReason));
         this.deps.log('info', `restarting in ${Math.round(e.delayMs)} ms (attempt ${e.attempt ?? inst.restarts})`, { delayMs: e.delayMs }, inst.id);
         inst.cancelRetry = this.deps.clock.setTimer(() => {
           inst.cancelRetry = null;
@@ -398,6 +408,7 @@ export class AgentController {
       const ok = await probe('liveness');
       if (inst.generation !== gen || !inst.liveness) return;
       const verdict = inst.liveness.record(ok);
+      if (!ok) this.deps.metrics?.probeFailure(this.name, 'liveness');
       if (!ok) this.deps.log('warning', `liveness probe failed (${inst.liveness.consecutiveFailures}/${hc.liveness.unhealthyThreshold})`, undefined, inst.id);
       if (verdict === 'unhealthy') {
         const msg = `liveness probe failed ${hc.liveness.unhealthyThreshold} times in a row`;
@@ -411,6 +422,7 @@ export class AgentController {
       const ok = await probe('readiness');
       if (inst.generation !== gen || !inst.readiness) return;
       const verdict = inst.readiness.record(ok);
+      if (!ok) this.deps.metrics?.probeFailure(this.name, 'readiness');
       if (verdict === 'unhealthy' && inst.ready) {
         inst.ready = false;
         this.deps.log('warning', 'readiness probe failing: taken out of event delivery', undefined, inst.id);
