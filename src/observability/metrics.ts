@@ -250,13 +250,15 @@ class CustomFamily {
 
 export function customMetricName(name: string, kind: 'counter' | 'gauge' | 'histogram'): string {
   let n = name.replace(/[^a-zA-Z0-9_]/g, '_').replace(/^_+/, '');
+  // Prometheus keeps `_total` for counters: a counter gets it, a gauge or histogram loses it.
   if (kind === 'counter' && !n.endsWith('_total')) n += '_total';
+  else if (kind !== 'counter' && n.endsWith('_total')) n = n.slice(0, -'_total'.length);
   return `openclaw_custom_${n}`;
 }
 
 /**
  * Metrics agents record with this.metrics, exported as `openclaw_custom_<name>{agent="…",…}`
- * (counters get a `_total` suffix). Bounded: at most MAX_CUSTOM_SERIES_PER_AGENT series per agent
+ * (counters get a `_total` suffix, gauges and histograms lose one). Bounded: at most MAX_CUSTOM_SERIES_PER_AGENT series per agent
  * and MAX_CUSTOM_LABELS labels per sample; label values are cut at 128 characters. The first
  * refusal of each kind per agent is reported through `warn`, every one is counted in
  * openclaw_custom_metric_samples_dropped_total{agent}.
