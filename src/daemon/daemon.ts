@@ -194,7 +194,7 @@ export class Daemon implements ControlPlane {
     }
 
     if (this.opts.listen !== false) {
-      this.api = await createApiServer(this, { host: this.config.api.host, port: this.config.api.port, routes: this.moduleRoutes, metrics: this.metrics });
+      this.api = await createApiServer(this, { host: this.config.api.host, port: this.config.api.port, routes: this.moduleRoutes, metrics: this.metrics, logFollow: { onDropped: (n) => this.logs.countFollowerDropped(n) } });
       const { url } = await this.api.listen();
       this.url = url;
       this.port = Number(new URL(url).port);

@@ -149,7 +149,16 @@ class RotatingFile {
     } catch {
       // no file yet
     }
-    this.stream = fs.createWriteStream(this.file, { flags: 'a' });
+    // Opened synchronously: a rotation right after must find the file on disk, and lines still
+    // buffered in the old stream then land in the renamed file (the descriptor follows it).
+    let fd: number;
+    try {
+      fd = fs.openSync(this.file, 'a');
+    } catch {
+      this.dropped++;
+      fd = fs.openSync('/dev/null', 'a');
+    }
+    this.stream = fs.createWriteStream(this.file, { fd, flags: 'a' });
     this.stream.on('error', () => {
       // A full disk must not take the daemon down; lines are counted as dropped instead.
       this.dropped++;
@@ -170,13 +179,13 @@ class RotatingFile {
     this.open();
   }
 
-  /** Deletes rotated files whose newest line (the file's mtime) is past the retention. */
+  /** Deletes rotated files whose newest line is past the retention. */
   sweep(): void {
     const cutoff = this.now() - this.retentionMs;
     for (let i = 1; i <= this.maxFiles + 1; i++) {
       const f = `${this.file}.${i}`;
       try {
-        if (fs.statSync(f).mtimeMs < cutoff) fs.rmSync(f, { force: true });
+        if ((lastLineTime(f) ?? fs.statSync(f).mtimeMs) < cutoff) fs.rmSync(f, { force: true });
       } catch {
         // not there
       }
@@ -190,6 +199,25 @@ class RotatingFile {
     this.stream = null;
     if (!s) return Promise.resolve();
     return new Promise((resolve) => s.end(resolve));
+  }
+}
+
+/** Time of the last complete line of a file (read from its end), or null. */
+function lastLineTime(file: string): number | null {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const len = Math.min(size, 64 * 1024);
+    const buf = Buffer.alloc(len);
+    fs.readSync(fd, buf, 0, len, size - len);
+    const lines = buf.toString('utf8').split('\n');
+    for (let i = lines.length - 1; i >= 0; i--) {
+      const t = lines[i] ? fromJsonLine(lines[i])?.time : undefined;
+      if (t != null) return t;
+    }
+    return null;
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -267,6 +295,12 @@ export class LogHub {
         setImmediate(() => this.drain(f));
       }
     }
+  }
+
+  /** Counts lines a follower's socket refused (the API's FollowSocket, over its buffer bound). */
+  countFollowerDropped(n: number): void {
+    this.droppedTotal += n;
+    this.followerDrops += n;
   }
 
   /** Counts lines an agent's own flood guard dropped before they reached the daemon. */
