@@ -97,6 +97,7 @@ export class Daemon implements ControlPlane {
       pendingCounts: async () => (this.store ? this.store.pendingCounts() : {}),
       stateSize: async (agent: string) => (this.store ? this.store.stateSize(agent) : 0),
       logDrops: () => ({ follower: this.logs.followerDrops, file: this.logs.fileDrops(), agent: this.logs.agentDrops }),
+      logBufferedBytes: () => this.logs.bufferedBytes(),
     };
   }
 
@@ -194,7 +195,7 @@ export class Daemon implements ControlPlane {
     }
 
     if (this.opts.listen !== false) {
-      this.api = await createApiServer(this, { host: this.config.api.host, port: this.config.api.port, routes: this.moduleRoutes, metrics: this.metrics, logFollow: { onDropped: (n) => this.logs.countFollowerDropped(n) } });
+      this.api = await createApiServer(this, { host: this.config.api.host, port: this.config.api.port, routes: this.moduleRoutes, metrics: this.metrics, logFollow: { onDropped: (n) => this.logs.countFollowerDropped(n), track: (b) => this.logs.trackFollowerBuffer(b) } });
       const { url } = await this.api.listen();
       this.url = url;
       this.port = Number(new URL(url).port);

@@ -66,10 +66,12 @@ export interface LogHubOptions {
   /** Directory for per-agent files; null keeps logs in memory only. */
   dir: string | null;
   ringSize?: number; // lines kept per agent in memory (default 2000)
+  ringBytes?: number; // and at most this many bytes of them (default 2 MiB)
   followerQueue?: number; // lines a slow follower may lag behind before drops (default 1000)
+  followerQueueBytes?: number; // and at most this many bytes (default 2 MiB)
   maxFileBytes?: number; // rotate at this size (default 10 MiB)
   maxFiles?: number; // rotated files kept per agent (default: one per day of retention + 1, at least 5)
-  fileBacklog?: number; // lines buffered while a file stream is congested (default 10_000)
+  fileBacklog?: number; // bytes buffered while a file stream is congested (default 4 MiB)
   /** How long an agent's log lines are kept on disk (its `logging.retention`; default 7 days). */
   retentionMs?: (agent: string) => number | undefined;
   /** Clock for rotation and retention (tests). */
@@ -81,11 +83,17 @@ export interface LogHubOptions {
 const DEFAULT_RETENTION_MS = 7 * 86_400_000;
 const DAY_MS = 86_400_000;
 
+/** Rough in-memory size of a line (its text and fields), for the byte bounds. */
+function lineBytes(l: LogLine): number {
+  return 160 + l.msg.length * 2 + (l.fields ? 64 * Object.keys(l.fields).length : 0);
+}
+
 interface Follower {
   agent: string | null; // null = every agent
   onLine: (line: LogLine) => void;
   onDrop?: (dropped: number) => void;
   queue: LogLine[];
+  queueBytes: number;
   dropped: number;
   scheduled: boolean;
 }
@@ -101,6 +109,7 @@ class RotatingFile {
   /** Time of the first line in the current file (null: empty). */
   private firstAt: number | null = null;
   private backlog: string[] = [];
+  private backlogBytes = 0;
   private congested = false;
   dropped = 0;
 
@@ -115,8 +124,11 @@ class RotatingFile {
 
   write(text: string, time: number): void {
     if (this.congested) {
-      if (this.backlog.length >= this.maxBacklog) this.dropped++;
-      else this.backlog.push(text);
+      if (this.backlogBytes + text.length > this.maxBacklog) this.dropped++;
+      else {
+        this.backlog.push(text);
+        this.backlogBytes += text.length;
+      }
       return;
     }
     this.open();
@@ -135,6 +147,7 @@ class RotatingFile {
     this.congested = false;
     const lines = this.backlog;
     this.backlog = [];
+    this.backlogBytes = 0;
     for (const l of lines) this.write(l, this.now());
   }
 
@@ -239,7 +252,10 @@ export class LogHub {
   private readonly files = new Map<string, RotatingFile>();
   private readonly followers = new Set<Follower>();
   private readonly ringSize: number;
+  private readonly ringBytes: number;
+  private readonly ringUsed = new Map<string, number>();
   private readonly followerQueue: number;
+  private readonly followerQueueBytes: number;
   /** Lines dropped by follower queues and agent-side flood guards (file drops: fileDrops()). */
   droppedTotal = 0;
   /** Of droppedTotal: lines a follower's full queue refused. */
@@ -252,7 +268,9 @@ export class LogHub {
 
   constructor(private readonly opts: LogHubOptions) {
     this.ringSize = opts.ringSize ?? 2000;
+    this.ringBytes = opts.ringBytes ?? 2 * 1024 * 1024;
     this.followerQueue = opts.followerQueue ?? 1000;
+    this.followerQueueBytes = opts.followerQueueBytes ?? 2 * 1024 * 1024;
     this.now = opts.now ?? Date.now;
     if (opts.dir) {
       // Retention is enforced at each rotation and, for agents that went quiet, once an hour.
@@ -275,26 +293,48 @@ export class LogHub {
   write(line: LogLine): void {
     let ring = this.rings.get(line.agent);
     if (!ring) this.rings.set(line.agent, (ring = []));
+    const bytes = lineBytes(line);
     ring.push(line);
-    if (ring.length > this.ringSize) ring.splice(0, ring.length - this.ringSize);
+    let used = (this.ringUsed.get(line.agent) ?? 0) + bytes;
+    let cut = 0;
+    while (ring.length - cut > 1 && (ring.length - cut > this.ringSize || used > this.ringBytes)) used -= lineBytes(ring[cut++]);
+    if (cut > 0) ring.splice(0, cut);
+    this.ringUsed.set(line.agent, used);
 
     if (this.opts.dir) this.file(line.agent).write(toJsonLine(line) + '\n', line.time);
     this.opts.echo?.(line);
 
     for (const f of this.followers) {
       if (f.agent !== null && f.agent !== line.agent) continue;
-      if (f.queue.length >= this.followerQueue) {
+      if (f.queue.length >= this.followerQueue || f.queueBytes + bytes > this.followerQueueBytes) {
         f.dropped++;
         this.droppedTotal++;
         this.followerDrops++;
         continue;
       }
       f.queue.push(line);
+      f.queueBytes += bytes;
       if (!f.scheduled) {
         f.scheduled = true;
         setImmediate(() => this.drain(f));
       }
     }
+  }
+
+  private readonly followerBuffers = new Set<() => number>();
+
+  /** A follower socket's unsent bytes, counted in bufferedBytes() until the returned function is called. */
+  trackFollowerBuffer(bytes: () => number): () => void {
+    this.followerBuffers.add(bytes);
+    return () => void this.followerBuffers.delete(bytes);
+  }
+
+  /** Bytes held for followers right now: their queues here and their sockets' unsent data. */
+  bufferedBytes(): number {
+    let n = 0;
+    for (const f of this.followers) n += f.queueBytes;
+    for (const b of this.followerBuffers) n += b();
+    return n;
   }
 
   /** Counts lines a follower's socket refused (the API's FollowSocket, over its buffer bound). */
@@ -352,7 +392,7 @@ export class LogHub {
   }
 
   follow(agent: string | null, onLine: (line: LogLine) => void, onDrop?: (dropped: number) => void): () => void {
-    const f: Follower = { agent, onLine, onDrop, queue: [], dropped: 0, scheduled: false };
+    const f: Follower = { agent, onLine, onDrop, queue: [], queueBytes: 0, dropped: 0, scheduled: false };
     this.followers.add(f);
     return () => this.followers.delete(f);
   }
@@ -367,6 +407,7 @@ export class LogHub {
     }
     const lines = f.queue;
     f.queue = [];
+    f.queueBytes = 0;
     for (const l of lines) {
       try {
         f.onLine(l);
@@ -386,7 +427,7 @@ export class LogHub {
         this.opts.maxFileBytes ?? 10 * 1024 * 1024,
         // Enough files for one a day over the retention; a chatty agent hits the size cap first.
         this.opts.maxFiles ?? Math.max(5, Math.ceil(retention / DAY_MS) + 1),
-        this.opts.fileBacklog ?? 10_000,
+        this.opts.fileBacklog ?? 4 * 1024 * 1024,
         retention,
         this.now,
       );

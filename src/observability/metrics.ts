@@ -81,6 +81,8 @@ export interface CoreMetricsSource {
   pendingCounts(): Promise<Record<string, number>>;
   stateSize(agent: string): Promise<number>;
   logDrops(): { follower: number; file: number; agent: number };
+  /** Bytes held for log followers (queues and unsent socket data). */
+  logBufferedBytes(): number;
 }
 
 /** Counters the daemon's run path increments (run-transaction.ts, agent-controller.ts). */
@@ -167,6 +169,9 @@ export function coreMetrics(registry: Registry, src: CoreMetricsSource, agentNam
     const now = performance.eventLoopUtilization();
     this.set(performance.eventLoopUtilization(now, elu).utilization);
     elu = now;
+  });
+  gaugeCollect(registry, 'openclaw_log_follower_buffered_bytes', 'Bytes held for log followers (their queues and unsent socket data); bounded per follower', [], function () {
+    this.set(src.logBufferedBytes());
   });
   registry.removeSingleMetric('openclaw_log_dropped_lines_total');
   new Counter<'where'>({

@@ -19,6 +19,8 @@ export interface LogFollowOptions {
   maxBufferedBytes?: number;
   /** Told of every line a socket dropped (the daemon counts them in openclaw_log_dropped_lines_total). */
   onDropped?: (count: number) => void;
+  /** Registers a follower socket's unsent bytes (openclaw_log_follower_buffered_bytes); returns the unregister. */
+  track?: (bufferedBytes: () => number) => () => void;
 }
 
 const DEFAULT_MAX_BUFFERED = 1024 * 1024;
@@ -67,6 +69,8 @@ export function logRoutes(app: FastifyInstance, control: ControlPlane, opts: Log
       const { name } = agentParams.parse(req.params);
       const query = followQuery.parse(req.query);
       const out = new FollowSocket(socket, opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED, opts.onDropped);
+      const untrack = opts.track?.(() => socket.bufferedAmount);
+      if (untrack) out.onClose(untrack);
       const tail = query.since != null ? (query.tail ?? 10_000) : (query.tail ?? 0);
       void followAgent(control, name, tail, query.since, query.level, out, req.log);
     },
