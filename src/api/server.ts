@@ -12,6 +12,8 @@ import { logRoutes, type LogFollowOptions } from './routes/logs.js';
 import { eventRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { daemonRoutes } from './routes/daemon.js';
+import { metricsRoutes } from './routes/metrics.js';
+import type { Registry } from 'prom-client';
 
 export interface ApiServerOptions {
   host: string; // 127.0.0.1 unless the config says otherwise
@@ -23,6 +25,8 @@ export interface ApiServerOptions {
   /** Largest request body in bytes (default 16 MiB: `PUT state` can carry large values). */
   bodyLimit?: number;
   logFollow?: LogFollowOptions;
+  /** The registry served at GET /api/metrics (absent: no metrics route). */
+  metrics?: Registry;
   /** Routes of daemon modules (jobs, workflows, LLM, security), registered after the core ones. */
   routes?: Array<(app: FastifyInstance) => void>;
   /** Applied to every response body (secret redaction): covers every route, errors and /api/metrics. */
@@ -72,6 +76,7 @@ export function createApiServer(control: ControlPlane, opts: ApiServerOptions): 
     eventRoutes(scoped, control);
     healthRoutes(scoped, control);
     daemonRoutes(scoped, control);
+    if (opts.metrics) metricsRoutes(scoped, opts.metrics);
     for (const register of opts.routes ?? []) register(scoped);
   });
 

@@ -148,10 +148,10 @@ export class ApiClient {
    */
   followLogs(
     name: string,
-    opts: { tail?: number; level?: string },
+    opts: { tail?: number; since?: string; level?: string },
     on: { line(line: T.LogLine): void; dropped?(count: number): void; open?(): void },
   ): { close(): void; closed: Promise<{ code: number; reason: string }> } {
-    const url = new URL(this.url(`/api/agents/${enc(name)}/logs/follow`, { tail: opts.tail, level: opts.level }));
+    const url = new URL(this.url(`/api/agents/${enc(name)}/logs/follow`, { tail: opts.tail, since: opts.since, level: opts.level }));
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     const ws = new WebSocket(url);
     let opened = false;

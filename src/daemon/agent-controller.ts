@@ -15,6 +15,7 @@ import type { AgentStatus, InstanceView } from './control.js';
 import { InvalidStateTransitionError, OpenClawError } from '../util/errors.js';
 import { decideOverlap } from '../scheduler/timeline.js';
 import type { WorkerGuardrails } from '../security/guardrails/worker.js';
+import { restartReason, type CoreMetrics } from '../observability/metrics.js';
 
 export interface ControllerDeps {
   store: Store;
@@ -29,6 +30,8 @@ export interface ControllerDeps {
   onTransition?: (agent: string, instance: string, from: string, to: string, reason: string) => void;
   /** Network policy and rate limits for the agent's workers (security guardrails). */
   guardrails?: WorkerGuardrails;
+  /** Restart and probe-failure counters (the daemon's registry). */
+  metrics?: CoreMetrics;
 }
 
 type Handle = { kind: 'module'; h: InstanceHandle } | { kind: 'command'; h: CommandHandle };
@@ -51,6 +54,8 @@ class Instance {
   stopping: Promise<void> | null = null;
   /** Taken out of admission while it drains before a memory soft-limit restart. */
   draining = false;
+  /** Why it last went down (a fixed vocabulary), for openclaw_restarts_total{reason}. */
+  downReason = 'other';
 
   constructor(
     readonly id: string,
@@ -157,6 +162,10 @@ export class AgentController {
   }
 
   private async dispatch(inst: Instance, event: LifecycleEvent): Promise<void> {
+    if (event.type === 'crashed') inst.downReason = event.reason;
+    else if (event.type === 'setup_failed') inst.downReason = 'setup_failed';
+    else if (event.type === 'probe_failed') inst.downReason = 'liveness';
+    else if (event.type === 'restart') this.deps.metrics?.restart(this.name, 'requested');
     const { state, effects } = transition(inst.lc, event, this.cfg.restartPolicy, this.deps.clock.now());
     inst.lc = state;
     for (const e of effects) await this.perform(inst, e);
@@ -195,6 +204,7 @@ export class AgentController {
       case 'schedule_retry':
         inst.cancelRetry?.();
         inst.restarts++;
+        this.deps.metrics?.restart(this.name, restartReason(inst.downReason));
         this.deps.log('info', `restarting in ${Math.round(e.delayMs)} ms (attempt ${e.attempt ?? inst.restarts})`, { delayMs: e.delayMs }, inst.id);
         inst.cancelRetry = this.deps.clock.setTimer(() => {
           inst.cancelRetry = null;
@@ -405,6 +415,7 @@ export class AgentController {
       const ok = await probe('liveness');
       if (inst.generation !== gen || !inst.liveness) return;
       const verdict = inst.liveness.record(ok);
+      if (!ok) this.deps.metrics?.probeFailure(this.name, 'liveness');
       if (!ok) this.deps.log('warning', `liveness probe failed (${inst.liveness.consecutiveFailures}/${hc.liveness.unhealthyThreshold})`, undefined, inst.id);
       if (verdict === 'unhealthy') {
         const msg = `liveness probe failed ${hc.liveness.unhealthyThreshold} times in a row`;
@@ -418,6 +429,7 @@ export class AgentController {
       const ok = await probe('readiness');
       if (inst.generation !== gen || !inst.readiness) return;
       const verdict = inst.readiness.record(ok);
+      if (!ok) this.deps.metrics?.probeFailure(this.name, 'readiness');
       if (verdict === 'unhealthy' && inst.ready) {
         inst.ready = false;
         this.deps.log('warning', 'readiness probe failing: taken out of event delivery', undefined, inst.id);

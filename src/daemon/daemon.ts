@@ -14,7 +14,8 @@ import { openStore } from '../store/index.js';
 import { SHARED_NAMESPACE, type Store, type StoredEvent, type RunRecord, type StateVersionInfo, type Transition, type DeadLetter } from '../store/types.js';
 import { createRuntime } from '../runtime/index.js';
 import type { Runtime, RuntimeListener } from '../runtime/types.js';
-import type { AgentDescription, LogLine, RpcRequest } from '../runtime/protocol.js';
+import type { AgentDescription, LogLine, RpcRequest, RpcTrace } from '../runtime/protocol.js';
+import { context } from '@opentelemetry/api';
 import { LogHub } from '../observability/log-hub.js';
 import { EmbeddedBus } from '../bus/embedded.js';
 import { NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
@@ -24,6 +25,8 @@ import { BadRequestError, ConfigError, NotFoundError, OpenClawError, type Config
 import { createApiServer } from '../api/server.js';
 import { VERSION } from '../version.js';
 import { Registry } from 'prom-client';
+import { AgentCustomMetrics, coreMetrics, processMetrics, type CoreMetrics } from '../observability/metrics.js';
+import { contextFromTraceparent, initTracingFromEnv, shutdownTracing, activeTraceIds, withSpan } from '../observability/tracing.js';
 import type { FastifyInstance } from 'fastify';
 import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type ModuleContext, type RpcHandler } from './modules.js';
 import { createModules } from './module-list.js';
@@ -74,13 +77,36 @@ export class Daemon implements ControlPlane {
   private readonly startedModules: DaemonModule[] = [];
   private readonly moduleRoutes: Array<(app: FastifyInstance) => void> = [];
   private readonly rpcHandlers = new Map<string, RpcHandler>();
+  private readonly core: CoreMetrics;
+  private readonly customMetrics: AgentCustomMetrics;
+  private tracing = false;
 
   private constructor(config: ProjectConfig, private readonly opts: DaemonOptions) {
     this.config = config;
     this.clock = opts.clock ?? systemClock;
     // Secret values never reach a log ring, file or follower (services.secrets: security module).
-    this.logs = new LogHub({ dir: path.join(config.dataDir, 'logs'), echo: opts.echo, redact: (line) => this.services.secrets.redact(line) });
+    this.logs = new LogHub({
+      dir: path.join(config.dataDir, 'logs'),
+      echo: opts.echo,
+      redact: (line) => this.services.secrets.redact(line),
+      retentionMs: (agent) => this.config.agents.find((a) => a.name === agent)?.logging.retentionMs,
+    });
     this.stopped = new Promise((r) => (this.resolveStopped = r));
+    processMetrics(this.metrics);
+    this.core = coreMetrics(this.metrics, this.metricsSource(), config.agents.map((a) => a.name));
+    this.customMetrics = new AgentCustomMetrics(this.metrics, (agent, msg) => this.log('warning', msg, undefined, agent));
+  }
+
+  /** What the collect()-time gauges read at scrape time. */
+  private metricsSource() {
+    return {
+      now: () => this.clock.now(),
+      agents: () => [...this.controllers.values()].map((c) => ({ name: c.name, status: c.status(), instances: c.instanceViews() })),
+      pendingCounts: async () => (this.store ? this.store.pendingCounts() : {}),
+      stateSize: async (agent: string) => (this.store ? this.store.stateSize(agent) : 0),
+      logDrops: () => ({ follower: this.logs.followerDrops, file: this.logs.fileDrops(), agent: this.logs.agentDrops }),
+      logBufferedBytes: () => this.logs.bufferedBytes(),
+    };
   }
 
   static async start(config: ProjectConfig, opts: DaemonOptions = {}): Promise<Daemon> {
@@ -95,11 +121,15 @@ export class Daemon implements ControlPlane {
   }
 
   private log(level: LogLine['level'], msg: string, fields?: Record<string, unknown>, agent = DAEMON_LOG, instance?: string): void {
-    this.logs.write({ time: this.clock.now(), level, agent, instance: instance ?? (agent === DAEMON_LOG ? DAEMON_LOG : `${agent}#0`), msg, fields });
+    const line: LogLine = { time: this.clock.now(), level, agent, instance: instance ?? (agent === DAEMON_LOG ? DAEMON_LOG : `${agent}#0`), msg, fields };
+    const ids = activeTraceIds();
+    if (ids) Object.assign(line, ids);
+    this.logs.write(line);
   }
 
   private async boot(): Promise<void> {
     this.startedAt = this.clock.now();
+    this.tracing = initTracingFromEnv(this.config.project);
     this.runtime = this.opts.runtime ?? createRuntime(this.listener());
 
     // Validate every module agent before anything starts. Each distinct module is described once
@@ -143,6 +173,7 @@ export class Daemon implements ControlPlane {
         runContext: this.runContext(a),
         guardrails: workerGuardrails(this.config, a),
         log: (level, msg, fields, instance) => this.log(level, msg, fields, a.name, instance),
+        metrics: this.core,
         commandEnv: (agent, instance) => ({
           OPENCLAW_URL: this.url,
           OPENCLAW_AGENT: agent,
@@ -181,6 +212,8 @@ export class Daemon implements ControlPlane {
         port: this.config.api.port,
         routes: this.moduleRoutes,
         redact: (body) => this.services.secrets.redact(body),
+        metrics: this.metrics,
+        logFollow: { onDropped: (n) => this.logs.countFollowerDropped(n), track: (b) => this.logs.trackFollowerBuffer(b) },
       });
       const { url } = await this.api.listen();
       this.url = url;
@@ -241,6 +274,7 @@ export class Daemon implements ControlPlane {
     await this.api?.close().catch(() => undefined);
     if (!this.opts.store) await this.store?.close().catch(() => undefined);
     await this.logs.close();
+    if (this.tracing) await shutdownTracing();
   }
 
   private runContext(a: AgentConfig): RunContext {
@@ -254,6 +288,7 @@ export class Daemon implements ControlPlane {
       beforeCommit: (agent, buf) => this.services.guardrails?.beforeCommit(agent, buf) ?? buf,
       redact: (value) => this.services.secrets.redact(value),
       onCommitted: (info) => this.auditCommit(a.name, info),
+      metrics: this.core,
     };
   }
 
@@ -283,14 +318,25 @@ export class Daemon implements ControlPlane {
     return {
       rpc: (instanceId, agent, req) => this.handleRpc(agent, req, instanceId),
       log: (line) => this.logs.write(line),
-      metrics: () => undefined, // Prometheus export arrives with the observability issue
+      metrics: (_instanceId, agent, samples) => this.customMetrics.record(agent, samples),
+      // Memory samples are read at scrape time from each instance's latest (InstanceHandle.memory).
       memory: () => undefined,
       memorySoftLimit: (instanceId, agent, sample) => void this.controllers.get(agent)?.onMemorySoftLimit(instanceId, sample.heapUsed + sample.external),
       logsDropped: (_i, _a, count) => this.logs.countDropped(count),
     };
   }
 
-  private async handleRpc(agent: string, req: RpcRequest, instanceId: string): Promise<unknown> {
+  private handleRpc(agent: string, req: RpcRequest, instanceId: string): Promise<unknown> {
+    // State operations get a span, a child of the run that asked (its traceparent); others (LLM,
+    // jobs) make their own spans with withSpan/trace.getTracer('openclaw') under this context.
+    const parent = contextFromTraceparent((req as RpcRequest & RpcTrace).traceparent);
+    if (!req.op.startsWith('state.')) return context.with(parent, () => this.serveRpc(agent, req, instanceId));
+    const attrs: Record<string, string> = { 'openclaw.agent': agent, 'openclaw.instance': instanceId };
+    if ('namespace' in req) attrs['openclaw.state.namespace'] = req.namespace;
+    return withSpan(`openclaw.rpc.${req.op}`, attrs, () => this.serveRpc(agent, req, instanceId), { parent });
+  }
+
+  private async serveRpc(agent: string, req: RpcRequest, instanceId: string): Promise<unknown> {
     const handler = this.rpcHandlers.get(req.op);
     if (handler) return handler(req as unknown as { op: string } & Record<string, unknown>, { agent, instanceId });
     switch (req.op) {
@@ -610,6 +656,8 @@ export class Daemon implements ControlPlane {
       if (!this.opts.store) await this.store.close().catch(() => undefined);
       this.log('info', 'daemon stopped');
       await this.logs.close();
+      // Export the spans still batched: a stopping daemon's last runs are often the interesting ones.
+      if (this.tracing) await shutdownTracing();
       this.resolveStopped();
     })();
     return this.shuttingDown;

@@ -15,6 +15,9 @@ import {
   type Store,
 } from '../store/types.js';
 import { OpenClawError, StateConflictError } from '../util/errors.js';
+import { SpanStatusCode } from '@opentelemetry/api';
+import type { CoreMetrics } from '../observability/metrics.js';
+import { activeTraceIds, traceparent, tracer, tracingEnabled, withSpan } from '../observability/tracing.js';
 
 /** The committed version of each namespace, so workers can keep read caches honest. */
 export class NamespaceVersions {
@@ -74,6 +77,8 @@ export interface RunContext {
   onCommitted?: (info: { writes: StateWrite[]; emits: NewEvent[]; result: CommitResult; runId: string | null; reason?: string }) => void;
   /** Guardrails (output validators, agent-wide rate limits): may rewrite the emits, throws to fail the commit. */
   beforeCommit?: <B extends { writes: StateWrite[]; emits: Array<{ id: string; name: string; data: unknown }> }>(agent: string, buf: B) => B;
+  /** Run, event and emit counters (the daemon's registry). */
+  metrics?: CoreMetrics;
 }
 
 export function serializeError(err: unknown): SerializedError {
@@ -93,7 +98,9 @@ function checkWrites(agent: string, writes: StateWrite[]): void {
 }
 
 export function toEvents(agent: string | null, emits: Array<{ id: string; name: string; data: unknown }>, now: number): NewEvent[] {
-  return emits.map((e) => ({ id: e.id, name: e.name, payload: e.data ?? null, source: agent, createdAt: now }));
+  // Events carry the trace of the run that emitted them (tracing on).
+  const traceId = activeTraceIds()?.traceId ?? null;
+  return emits.map((e) => ({ id: e.id, name: e.name, payload: e.data ?? null, source: agent, createdAt: now, traceId }));
 }
 
 /** Commits a buffer (a finished run or a checkpoint). */
@@ -105,7 +112,30 @@ export async function commitBuffer(
   if (ctx.redact) buf = redactBuffer(buf, ctx.redact);
   checkWrites(ctx.agent, buf.writes);
   if (ctx.beforeCommit) buf = ctx.beforeCommit(ctx.agent, buf);
-  const emits = toEvents(ctx.agent, buf.emits, ctx.now());
+  const attrs = { 'openclaw.agent': ctx.agent, 'openclaw.state.writes': buf.writes.length, 'openclaw.events.emitted': buf.emits.length };
+  return withSpan('openclaw.state.commit', attrs, async () => {
+    const emits = toEvents(ctx.agent, buf.emits, ctx.now());
+    // One span per emitted event, a child of the commit, ending when the event is durably published.
+    const spans = tracingEnabled() ? emits.map((e) => tracer().startSpan('openclaw.emit', { attributes: { 'openclaw.agent': ctx.agent, 'openclaw.event.name': e.name, 'openclaw.event.id': e.id } })) : [];
+    try {
+      const result = await commitEmits(ctx, buf, emits, extra);
+      ctx.metrics?.emitted(ctx.agent, result.published);
+      return result;
+    } catch (err) {
+      for (const sp of spans) sp.setStatus({ code: SpanStatusCode.ERROR, message: 'not published: the commit failed' });
+      throw err;
+    } finally {
+      for (const sp of spans) sp.end();
+    }
+  });
+}
+
+async function commitEmits(
+  ctx: RunContext,
+  buf: { writes: StateWrite[]; reads: StateRead[] },
+  emits: NewEvent[],
+  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null },
+): Promise<CommitResult> {
   const result = await ctx.store.commitRun({
     writes: buf.writes,
     reads: buf.reads,
@@ -156,6 +186,21 @@ export interface ExecuteOptions {
  */
 export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts: ExecuteOptions): Promise<RunOutcome> {
   const runId = opts.runId ?? randomUUID();
+  const attrs: Record<string, string | number> = { 'openclaw.agent': ctx.agent, 'openclaw.instance': instance.instanceId, 'openclaw.run_id': runId, 'openclaw.trigger': opts.trigger, 'openclaw.invocation': opts.kind };
+  if (opts.event) Object.assign(attrs, { 'openclaw.event.name': opts.event.name, 'openclaw.event.id': opts.event.id, 'openclaw.event.attempt': opts.event.attempt });
+  return withSpan(opts.kind === 'event' ? 'openclaw.event' : `openclaw.${opts.kind}`, attrs, async (span) => {
+    const outcome = await invokeAndCommit(ctx, instance, opts, runId);
+    if (!outcome.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.conflict ? 'state conflict' : outcome.error?.message });
+    if (outcome.conflict) span.setAttribute('openclaw.conflict', true);
+    if (opts.record && !outcome.conflict) {
+      ctx.metrics?.run(ctx.agent, outcome.ok, Math.max(0, outcome.finishedAt - outcome.startedAt) / 1000);
+      if (outcome.ok && opts.ack) ctx.metrics?.consumed(ctx.agent);
+    }
+    return outcome;
+  });
+}
+
+async function invokeAndCommit(ctx: RunContext, instance: InstanceHandle, opts: ExecuteOptions, runId: string): Promise<RunOutcome> {
   const startedAt = ctx.now();
   let result: InvocationResult;
   try {
@@ -168,6 +213,7 @@ export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts
       scheduledAt: opts.scheduledAt ?? null,
       versions: ctx.versions.forAgent(ctx.agent),
       deadlineMs: opts.deadlineMs,
+      traceparent: traceparent(),
     });
   } catch (err) {
     return { runId, ok: false, instanceGone: true, error: serializeError(err), startedAt, finishedAt: ctx.now() };

@@ -16,7 +16,7 @@ import type {
   SharedStateApi,
   StateApi,
 } from '../agents/context.js';
-import type { AgentSpec, Invocation, LogLine, MetricSample, RpcRequest } from './protocol.js';
+import type { AgentSpec, Invocation, LogLine, MetricSample, RpcRequest, RpcTrace } from './protocol.js';
 import { SHARED_NAMESPACE, type StateEntry, type StateRead, type StateWrite } from '../store/types.js';
 import { OpenClawError } from '../util/errors.js';
 import { parseDuration } from '../agents/schedule.js';
@@ -163,15 +163,21 @@ export class InstanceContext {
       instance: this.spec.instanceId,
       msg: truncateLine(typeof msg === 'string' ? msg : format(msg)),
     };
-    const runId = this.scope()?.inv.runId;
-    if (runId) line.runId = runId;
+    const inv = this.scope()?.inv;
+    if (inv?.runId) line.runId = inv.runId;
+    if (inv?.traceparent) {
+      line.traceId = inv.traceparent.slice(3, 35);
+      line.spanId = inv.traceparent.slice(36, 52);
+    }
     if (fields !== undefined) line.fields = cloneableFields(fields);
     if (stream) line.stream = stream;
     this.link.log(line);
   }
 
   private rpc(req: RpcRequest): Promise<unknown> {
-    return this.link.rpc(this.spec.instanceId, req);
+    // A traced run's state reads join its trace on the daemon side (RpcTrace).
+    const traceparent = this.scope()?.inv.traceparent;
+    return this.link.rpc(this.spec.instanceId, traceparent ? ({ ...req, traceparent } as RpcRequest & RpcTrace) : req);
   }
 
   // ---- state -----------------------------------------------------------------------------

@@ -237,7 +237,7 @@ function onWorkerMessage(slot: WorkerSlot, m: FromWorker): void {
       send(m);
       return;
     case 'memory':
-      onMemory(slot, m.heapUsed, m.external, m.arrayBuffers);
+      onMemory(slot, m.heapUsed, m.external, m.arrayBuffers, m.elu);
       return;
     case 'fatal':
       slot.failure ??= { reason: 'crashed', message: m.error.message };
@@ -246,8 +246,8 @@ function onWorkerMessage(slot: WorkerSlot, m: FromWorker): void {
   }
 }
 
-function onMemory(slot: WorkerSlot, heapUsed: number, external: number, arrayBuffers: number): void {
-  const sample: MemorySample = { heapUsed, external, arrayBuffers, hostRss: process.memoryUsage.rss() };
+function onMemory(slot: WorkerSlot, heapUsed: number, external: number, arrayBuffers: number, elu?: number): void {
+  const sample: MemorySample = { heapUsed, external, arrayBuffers, hostRss: process.memoryUsage.rss(), elu };
   // `external` already includes array buffers (Node's accounting); heap + external is what the
   // isolate holds.
   const used = heapUsed + external;

@@ -73,7 +73,7 @@ export type FromWorker =
   | { t: 'probeResult'; instanceId: string; reqId: number; ok: boolean }
   | { t: 'rpc'; instanceId: string; reqId: number; req: RpcRequest }
   | { t: 'output'; batch: OutputBatch }
-  | { t: 'memory'; heapUsed: number; external: number; arrayBuffers: number }
+  | { t: 'memory'; heapUsed: number; external: number; arrayBuffers: number; elu?: number }
   /** Uncaught exception or unhandled rejection: the host ends the worker with reason 'crashed'. */
   | { t: 'fatal'; error: SerializedError };
 

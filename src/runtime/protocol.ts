@@ -73,6 +73,8 @@ export interface Invocation {
   versions: Record<string, number>;
   /** Wall-clock budget; the worker's AbortSignal for this invocation fires at this deadline. */
   deadlineMs?: number;
+  /** W3C traceparent of the daemon's span for this invocation (tracing on): log lines and state RPCs join it. */
+  traceparent?: string;
 }
 
 export interface SerializedError {
@@ -100,6 +102,9 @@ export interface LogLine {
   instance: string;
   msg: string;
   runId?: string;
+  /** OpenTelemetry trace and span of the run that wrote the line (tracing on). */
+  traceId?: string;
+  spanId?: string;
   fields?: Record<string, unknown>;
   stream?: 'stdout' | 'stderr'; // command agents and console.* in workers
 }
@@ -111,7 +116,10 @@ export interface MetricSample {
   labels?: Record<string, string>;
 }
 
-/** Agent code → daemon. Every call of this.state/this.emit/this.llm that needs the daemon. */
+/**
+ * Agent code → daemon. Every call of this.state/this.emit/this.llm that needs the daemon. A request
+ * made during a traced run also carries `traceparent` (RpcTrace), the parent of the daemon's span.
+ */
 export type RpcRequest =
   | { op: 'state.get'; namespace: string; key: string }
   | { op: 'state.list'; namespace: string; prefix?: string }
@@ -121,6 +129,10 @@ export type RpcRequest =
   | { op: 'guardrails.take'; limit: 'api_calls_per_minute'; call: string }
   | { op: 'llm.complete'; request: unknown }
   | { op: 'llm.stream'; request: unknown };
+
+export interface RpcTrace {
+  traceparent?: string;
+}
 
 export type RpcResponse =
   | { ok: true; value: unknown }
@@ -133,6 +145,8 @@ export interface MemorySample {
   arrayBuffers: number;
   /** RSS of the whole host process (shared by every worker in it). */
   hostRss: number;
+  /** Event-loop utilisation of the worker thread since the previous sample, 0..1. */
+  elu?: number;
 }
 
 export type ExitReason =

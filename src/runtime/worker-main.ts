@@ -22,9 +22,13 @@ const heartbeat = new Int32Array(boot.heartbeat);
 setInterval(() => Atomics.add(heartbeat, 0, 1), boot.heartbeatIntervalMs).unref();
 
 // ---- memory: this isolate's heap, external memory and array buffers, about once a second -----
+// (and how busy its event loop was since the last sample).
+let lastElu = performance.eventLoopUtilization();
 setInterval(() => {
   const m = process.memoryUsage();
-  post({ t: 'memory', heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers });
+  const elu = performance.eventLoopUtilization();
+  post({ t: 'memory', heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers, elu: performance.eventLoopUtilization(elu, lastElu).utilization });
+  lastElu = elu;
 }, boot.memoryIntervalMs).unref();
 
 // ---- output: log lines and metrics leave in one message per tick ------------------------------

@@ -166,9 +166,9 @@ describe('a detached daemon, driven by the CLI', () => {
       .readFileSync(path.join(dir, '.openclaw', 'logs', 'hello.log'), 'utf8')
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { level: string; msg: string });
+      .map((l) => JSON.parse(l) as { level: number; msg: string });
     const drained = agentLog.filter((l) => l.msg.startsWith('lifecycle: stopping → stopped'));
-    expect(drained.map((l) => [l.level, l.msg])).toEqual([['info', 'lifecycle: stopping → stopped (teardown completed)']]);
+    expect(drained.map((l) => [l.level, l.msg])).toEqual([[30, 'lifecycle: stopping → stopped (teardown completed)']]);
 
     // Afterwards: daemon status and stop say nothing runs.
     const [dsAfter, stopAgain] = await Promise.all([openclaw(['daemon', 'status'], { cwd: dir }), cli('daemon', 'stop')]);

@@ -17,6 +17,10 @@ import { agentParams, levelAtLeast, logLevel, queryInt, sinceQuery } from '../pa
 export interface LogFollowOptions {
   /** Lines are dropped (and counted) while the socket holds more than this unsent (default 1 MiB). */
   maxBufferedBytes?: number;
+  /** Told of every line a socket dropped (the daemon counts them in openclaw_log_dropped_lines_total). */
+  onDropped?: (count: number) => void;
+  /** Registers a follower socket's unsent bytes (openclaw_log_follower_buffered_bytes); returns the unregister. */
+  track?: (bufferedBytes: () => number) => () => void;
 }
 
 const DEFAULT_MAX_BUFFERED = 1024 * 1024;
@@ -44,6 +48,8 @@ export function logRoutes(app: FastifyInstance, control: ControlPlane, opts: Log
   const followQuery = z.object({
     /** Send this many recent lines first, then follow (like `tail -n N -f`). */
     tail: queryInt(0, 10_000).optional(),
+    /** Send the lines since then first (at most `tail`, default 10,000), then follow. */
+    since: sinceQuery(Date.now).optional(),
     level: logLevel.optional(),
   });
 
@@ -62,8 +68,11 @@ export function logRoutes(app: FastifyInstance, control: ControlPlane, opts: Log
     handler: (socket, req) => {
       const { name } = agentParams.parse(req.params);
       const query = followQuery.parse(req.query);
-      const out = new FollowSocket(socket, opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED);
-      void followAgent(control, name, query.tail ?? 0, query.level, out, req.log);
+      const out = new FollowSocket(socket, opts.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED, opts.onDropped);
+      const untrack = opts.track?.(() => socket.bufferedAmount);
+      if (untrack) out.onClose(untrack);
+      const tail = query.since != null ? (query.tail ?? 10_000) : (query.tail ?? 0);
+      void followAgent(control, name, tail, query.since, query.level, out, req.log);
     },
   });
 }
@@ -72,6 +81,7 @@ async function followAgent(
   control: ControlPlane,
   name: string,
   tail: number,
+  sinceMs: number | undefined,
   level: LogLine['level'] | undefined,
   out: FollowSocket,
   log: { warn(obj: unknown, msg: string): void },
@@ -92,7 +102,7 @@ async function followAgent(
     );
     out.onClose(() => unsubscribe?.());
     if (pending !== null) {
-      const recent = await control.recentLogs(name, { limit: tail, level });
+      const recent = await control.recentLogs(name, { limit: tail, sinceMs, level });
       const seen = new Set(recent.map(lineKey));
       for (const line of recent) out.push(line);
       const held: LogLine[] = pending;
@@ -118,12 +128,14 @@ export class FollowSocket {
   constructor(
     private readonly socket: WebSocket,
     private readonly maxBufferedBytes: number,
+    private readonly onDropped?: (count: number) => void,
   ) {}
 
   push(line: LogLine): void {
     if (!this.open()) return;
     if (this.socket.bufferedAmount > this.maxBufferedBytes) {
       this.dropped++;
+      this.onDropped?.(1);
       return;
     }
     this.flushDropped();

@@ -21,15 +21,14 @@ export function registerLogs(program: Command, ctx: CliContext): void {
     .command('logs <name>')
     .description("print an agent's recent log lines, or follow them live")
     .option('-f, --follow', 'keep printing new lines until Ctrl-C')
-    .option('-n, --lines <n>', 'how many recent lines (default 100; with --follow, 10)', parsePositiveInt('--lines'))
-    .option('--since <when>', 'only lines since then: 10m, 2h, 1d, or an ISO date')
+    .option('-n, --lines <n>', 'how many recent lines (default 100; with --follow, 10, or every line since --since)', parsePositiveInt('--lines'))
+    .option('--since <when>', 'only lines since then: 10m, 2h, 1d, or an ISO date (with --follow: the history shown first)')
     .option('--level <level>', 'minimum level: debug, info, warn, error');
   targetOptions(jsonOption(cmd)).action(async (name: string, opts: LogsOptions) => {
     if (opts.level && !LEVELS.includes(opts.level.toLowerCase())) throw new UsageError(`--level: expected one of debug, info, warn, error; got '${opts.level}'`);
     if (opts.since && !/^\d+(\.\d+)?(ms|s|m|h|d|w)$/.test(opts.since) && Number.isNaN(Date.parse(opts.since))) {
       throw new UsageError(`--since: expected a duration like 10m or an ISO date, got '${opts.since}'`);
     }
-    if (opts.follow && opts.since) throw new UsageError('--since cannot be combined with --follow; use --lines to choose how much history to show first');
     const client = ctx.client(cmd);
     const color = process.stdout.isTTY === true && !opts.json;
     const print = (line: LogLine) => ctx.print(opts.json ? JSON.stringify(line) : formatLogLine(line, { color }));
@@ -45,7 +44,8 @@ export function registerLogs(program: Command, ctx: CliContext): void {
     let stoppedByUser = false;
     const follow = client.followLogs(
       name,
-      { tail: opts.lines ?? 10, level: opts.level },
+      // --since picks the history by time: every line since then (up to 10,000) unless --lines caps it.
+      { tail: opts.lines ?? (opts.since ? 10_000 : 10), since: opts.since, level: opts.level },
       {
         line: print,
         dropped: (count) =>

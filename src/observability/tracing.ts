@@ -1,0 +1,138 @@
+// OpenTelemetry tracing, on when OPENCLAW_OTEL_ENDPOINT is set: spans for run cycles, event
+// handling, emits and state operations, exported as OTLP/HTTP JSON to `${endpoint}/v1/traces`
+// in batches. Off, the @opentelemetry/api no-op tracer makes every helper here nearly free.
+//
+// Other subsystems create spans with `withSpan(name, attrs, fn)` or with
+// `trace.getTracer('openclaw')` (the LLM router); both join the active context, which an
+// AsyncLocalStorage context manager carries across awaits. Agent code runs in other threads and
+// processes: the daemon passes the run span as a W3C `traceparent` in the Invocation, the worker
+// stamps its trace id on log lines and sends it back on state RPCs (parent of their spans).
+import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { VERSION } from '../version.js';
+
+export const TRACER_NAME = 'openclaw';
+export const OTEL_ENDPOINT_ENV = 'OPENCLAW_OTEL_ENDPOINT';
+
+interface Active {
+  provider: BasicTracerProvider;
+  contextManager: AsyncLocalStorageContextManager;
+  endpoint: string;
+  users: number;
+}
+
+let active: Active | null = null;
+
+export interface TracingOptions {
+  /** Base URL of an OTLP/HTTP receiver (the collector's :4318); spans go to `${endpoint}/v1/traces`. */
+  endpoint: string;
+  project?: string;
+  /** Batch delay (default 1 s, so a short-lived daemon's spans leave soon). */
+  scheduledDelayMillis?: number;
+}
+
+/**
+ * Installs the global tracer provider and context manager. Several daemons in one process (tests)
+ * share one provider; each start is paired with a `shutdownTracing()`.
+ */
+export function initTracing(opts: TracingOptions): void {
+  const endpoint = opts.endpoint.replace(/\/+$/, '');
+  if (active) {
+    active.users++;
+    return;
+  }
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  const exporter = new OTLPTraceExporter({ url: `${endpoint}/v1/traces` });
+  const provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({
+      'service.name': 'openclaw',
+      'service.version': VERSION,
+      ...(opts.project ? { 'openclaw.project': opts.project } : {}),
+    }),
+    spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: opts.scheduledDelayMillis ?? 1000, maxQueueSize: 4096 })],
+  });
+  context.setGlobalContextManager(contextManager);
+  trace.setGlobalTracerProvider(provider);
+  active = { provider, contextManager, endpoint, users: 1 };
+}
+
+/** Tracing from the environment: on when OPENCLAW_OTEL_ENDPOINT is set. Returns whether it is on. */
+export function initTracingFromEnv(project?: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const endpoint = env[OTEL_ENDPOINT_ENV]?.trim();
+  if (!endpoint) return false;
+  initTracing({ endpoint, project });
+  return true;
+}
+
+export function tracingEnabled(): boolean {
+  return active !== null;
+}
+
+/** Exports what is buffered and, for the last user, uninstalls the provider. Never throws. */
+export async function shutdownTracing(): Promise<void> {
+  const a = active;
+  if (!a) return;
+  if (--a.users > 0) {
+    await a.provider.forceFlush().catch(() => undefined);
+    return;
+  }
+  active = null;
+  await a.provider.shutdown().catch(() => undefined);
+  trace.disable();
+  context.disable();
+}
+
+export function tracer() {
+  return trace.getTracer(TRACER_NAME, VERSION);
+}
+
+/**
+ * Runs fn in a new span (a child of the active one, or of `parent`), ends it, and marks it as an
+ * error when fn throws. `fn` may set the status itself for outcomes that are not exceptions.
+ */
+export function withSpan<T>(name: string, attrs: Attributes, fn: (span: Span) => Promise<T> | T, opts: { parent?: Context } = {}): Promise<T> {
+  const parent = opts.parent ?? context.active();
+  return tracer().startActiveSpan(name, { attributes: attrs }, parent, async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/** The trace and span id of the active span, when tracing records one. */
+export function activeTraceIds(): { traceId: string; spanId: string } | null {
+  const sc = trace.getActiveSpan()?.spanContext();
+  if (!sc || !trace.isSpanContextValid(sc)) return null;
+  return { traceId: sc.traceId, spanId: sc.spanId };
+}
+
+/** W3C traceparent of a span (or the active one): `00-<trace id>-<span id>-<flags>`. */
+export function traceparent(span: Span | undefined = trace.getActiveSpan()): string | undefined {
+  const sc = span?.spanContext();
+  if (!sc || !trace.isSpanContextValid(sc)) return undefined;
+  return `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & TraceFlags.SAMPLED).toString(16)}`;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** Parses a traceparent; null when absent or malformed. */
+export function parseTraceparent(tp: string | undefined | null): { traceId: string; spanId: string; flags: number } | null {
+  const m = tp ? TRACEPARENT.exec(tp) : null;
+  return m ? { traceId: m[1], spanId: m[2], flags: parseInt(m[3], 16) } : null;
+}
+
+/** A context whose parent is the remote span a traceparent names (the root context if none). */
+export function contextFromTraceparent(tp: string | undefined | null): Context {
+  const p = parseTraceparent(tp);
+  if (!p) return ROOT_CONTEXT;
+  return trace.setSpanContext(ROOT_CONTEXT, { traceId: p.traceId, spanId: p.spanId, traceFlags: p.flags, isRemote: true });
+}
