@@ -16,6 +16,8 @@ import { registerEvents } from './commands/events.js';
 import { registerDeadLetters } from './commands/dead-letters.js';
 import { registerProject } from './commands/project.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerKeys } from './commands/keys.js';
+import { registerUsage } from './commands/usage.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -45,6 +47,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerState(program, ctx);
   registerEvents(program, ctx);
   registerDeadLetters(program, ctx);
+  registerKeys(program, ctx);
+  registerUsage(program, ctx);
   return program;
 }
 

@@ -115,7 +115,12 @@ export type RpcRequest =
   /** checkpoint(): commit the run's buffer now; the worker then clears it. */
   | { op: 'state.checkpoint'; runId: string; writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }> }
   | { op: 'llm.complete'; request: unknown }
-  | { op: 'llm.stream'; request: unknown };
+  /** Opens a stream in the daemon → { streamId }; chunks are pulled with llm.stream.next. */
+  | { op: 'llm.stream'; request: unknown }
+  /** → { chunks: string[], done: boolean }: what arrived since the last pull (waits for at least one). */
+  | { op: 'llm.stream.next'; streamId: string }
+  /** The agent stopped iterating: the daemon aborts the upstream call. */
+  | { op: 'llm.stream.cancel'; streamId: string };
 
 export type RpcResponse =
   | { ok: true; value: unknown }
