@@ -184,7 +184,8 @@ function codeOf(err: unknown): string | undefined {
 }
 
 /** A thrown transport error (connect failure, reset, socket closed, timeout) → ProviderError. */
-export function errorFromException(provider: string, model: string, err: unknown, opts: { delivered?: boolean; timeout?: string } = {}): ProviderError {
+export function errorFromException(provider: string, model: string, err: unknown, opts: { delivered?: boolean; timeout?: string } = {}): ProviderError | LlmAbortedError {
+  if (err instanceof LlmAbortedError) return err;
   if (err instanceof ProviderError) {
     if (opts.delivered && err.kind !== 'stream_interrupted') {
       return new ProviderError({ ...err.info, kind: 'stream_interrupted', message: `${err.message} (after output had started)` }, err);

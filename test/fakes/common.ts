@@ -340,27 +340,32 @@ export async function startFake(dialect: Dialect, opts: FakeOptions = {}): Promi
     const ka = step.keepAliveComments && dialect.keepAlive ? [dialect.keepAlive] : [];
     await sleep(step.firstTokenMs);
     write([...ka, ...dialect.streamStart(ctx)]);
+    // After `sent` content chunks: cut, stall or fail as scripted. True when the response is over.
+    const fault = async (sent: number): Promise<boolean> => {
+      if (step.disconnectAfterChunks === sent) {
+        // Let the bytes reach the client, then cut the connection without a clean end.
+        await sleep(20);
+        res.socket?.destroy();
+        return true;
+      }
+      if (step.hangAfterChunks === sent) {
+        await forever();
+        res.destroy();
+        return true;
+      }
+      if (step.streamErrorAfterChunks === sent) {
+        write(dialect.streamError(ctx, step));
+        res.end();
+        return true;
+      }
+      return false;
+    };
+    if (await fault(0)) return;
     for (let i = 0; i < ctx.chunks.length; i++) {
       if (i > 0) await sleep(step.chunkDelayMs);
       if (res.destroyed) return;
       write([...dialect.streamText(ctx, ctx.chunks[i]!, i), ...(i > 0 ? ka : [])]);
-      const sent = i + 1;
-      if (step.disconnectAfterChunks !== undefined && sent >= step.disconnectAfterChunks) {
-        // Let the bytes reach the client, then cut the connection without a clean end.
-        await sleep(20);
-        res.socket?.destroy();
-        return;
-      }
-      if (step.hangAfterChunks !== undefined && sent >= step.hangAfterChunks) {
-        await forever();
-        res.destroy();
-        return;
-      }
-      if (step.streamErrorAfterChunks !== undefined && sent >= step.streamErrorAfterChunks) {
-        write(dialect.streamError(ctx, step));
-        res.end();
-        return;
-      }
+      if (await fault(i + 1)) return;
     }
     if (ctx.toolCalls.length > 0) write(dialect.streamTools(ctx));
     write(dialect.streamEnd(ctx));
