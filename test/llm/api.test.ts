@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await stopDaemons();
-  fake.reset();
+  fake.reset().setDefault({});
 });
 
 const llm = (extra = '') => `  providers:\n${provider('openai', fake.baseUrl, ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small'])}  defaults:\n    primary: gpt-4o-mini\n${extra}`;

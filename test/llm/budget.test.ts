@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await stopDaemons();
-  fake.reset();
+  fake.reset().setDefault({});
 });
 
 // gpt-4o: $2.50 in, $10 out per million tokens. max_tokens 1000 → a call costs at most

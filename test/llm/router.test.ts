@@ -18,8 +18,8 @@ afterAll(async () => {
 });
 afterEach(async () => {
   await stopDaemons();
-  a.reset();
-  b.reset();
+  a.reset().setDefault({});
+  b.reset().setDefault({});
 });
 
 function project(defaults: string, openaiExtra = '') {
