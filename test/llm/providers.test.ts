@@ -65,7 +65,7 @@ describe.each(kinds)('%s adapter against its fake', (kind) => {
 
   it('streams text chunks in order and ends with a finish chunk carrying usage', async () => {
     const { fake, provider, model } = await setup(kind);
-    fake.script([{ chunks: ['Hel', 'lo', ' world'], usage: { input: 7, output: 3 } }]);
+    fake.script([{ chunks: ['Hel', 'lo', ' world'], usage: { input: 7, output: 3 }, keepAliveComments: true, chunkDelayMs: 5 }]);
     const chunks = await collect(provider.stream({ model, messages: [{ role: 'user', content: 'hi' }] }));
     expect(textOf(chunks)).toBe('Hello world');
     expect(chunks.filter((c) => c.type === 'text')).toHaveLength(3);
