@@ -90,7 +90,7 @@ function v1Body(err: unknown): { status: number; body: { error: { message: strin
       type = 'rate_limit_error';
       retry = true;
     }
-    const param = err.code === 'model_not_found' ? 'model' : err.code === 'context_length_exceeded' || err.code === 'input_too_long' ? 'messages' : null;
+    const param = err.code === 'model_not_found' ? 'model' : err.code === 'context_length_exceeded' || err.code === 'llm_input_too_long' ? 'messages' : null;
     return { status, body: { error: { message: err.message, type, param, code: err.code } }, retry };
   }
   return { status: 500, body: { error: { message: 'internal error; the daemon log has the details', type: 'api_error', param: null, code: 'internal' } }, retry: true };

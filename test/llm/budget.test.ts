@@ -87,6 +87,11 @@ describe.each(backends)('budget on %s', (backend: Backend) => {
     expect(first.ok + second.ok).toBeGreaterThanOrEqual(8);
     expect(first.ok + second.ok).toBeLessThanOrEqual(10);
     expect(fake.chatRequests).toHaveLength(first.ok + second.ok);
+    // One alert for the window (alert_at_pct defaults to 80), published as an event.
+    const alerts = await d.listEvents({ name: 'llm.budget_alert' });
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.payload).toMatchObject({ scope: 'global', window: 'daily', limit_usd: BUDGET, alert_at_pct: 80 });
+    expect(await d.metrics.metrics()).toMatch(/openclaw_llm_budget_remaining_usd\{scope="global",window="daily"\} 0\.0\d+/);
   });
 });
 
