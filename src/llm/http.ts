@@ -43,11 +43,26 @@ export interface StreamResponse {
   close(): void;
 }
 
+/**
+ * One call's deadlines and cancellation: a single AbortController that the timer or the caller's
+ * signal aborts (a listener rather than AbortSignal.any, which retains signals on Node 20).
+ */
 class Watchdog {
   readonly controller = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   /** Why the watchdog fired, for the error message. */
   reason: string | undefined;
+  private readonly onCallerAbort = () => this.controller.abort(new Error('cancelled by the caller'));
+
+  constructor(private readonly callerSignal?: AbortSignal) {
+    callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
+  }
+
+  /** Stop the timer and forget the caller's signal (the call is over). */
+  dispose(): void {
+    this.clear();
+    this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
+  }
 
   arm(ms: number, reason: string): void {
     this.clear();
@@ -63,10 +78,6 @@ class Watchdog {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
-}
-
-function joinSignals(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
-  return a ? AbortSignal.any([a, b]) : b;
 }
 
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)}s` : `${ms}ms`);
@@ -106,7 +117,7 @@ export class HttpClient {
         path: `${this.basePath}${path}`,
         headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), accept: 'application/json', ...this.headers, ...(call.headers ?? {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: joinSignals(call.signal, dog.controller.signal),
+        signal: dog.controller.signal,
       });
     } catch (err) {
       throw this.mapError(err, call, dog, false);
@@ -123,17 +134,21 @@ export class HttpClient {
 
   /** A JSON request; a non-2xx answer throws the normalised ProviderError. */
   async json<T = unknown>(method: 'GET' | 'POST', path: string, body: unknown, call: CallOptions): Promise<JsonResponse<T>> {
-    const dog = new Watchdog();
+    const dog = new Watchdog(call.signal);
     const total = call.timeoutMs ?? this.timeouts.totalMs;
     dog.arm(total, `no complete response within ${fmt(total)} (timeout)`);
-    const res = await this.send(method, path, body, call, dog);
+    let res: Dispatcher.ResponseData;
     let text: string;
     try {
-      text = await res.body.text();
-    } catch (err) {
-      throw this.mapError(err, call, dog, false);
+      res = await this.send(method, path, body, call, dog);
+      try {
+        text = await res.body.text();
+      } catch (err) {
+        throw this.mapError(err, call, dog, false);
+      }
+    } finally {
+      dog.dispose();
     }
-    dog.clear();
     if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(this.provider, call.model, res.statusCode, res.headers, text);
     try {
       return { status: res.statusCode, headers: res.headers, body: JSON.parse(text) as T };
@@ -155,11 +170,17 @@ export class HttpClient {
    * them into stream_interrupted once it has delivered output.
    */
   async stream(path: string, body: unknown, call: CallOptions): Promise<StreamResponse> {
-    const dog = new Watchdog();
+    const dog = new Watchdog(call.signal);
     const firstByte = call.timeoutMs ?? this.timeouts.firstByteMs;
     const idle = call.timeoutMs ?? this.timeouts.idleMs;
     dog.arm(firstByte, `no first byte within ${fmt(firstByte)} (first-byte timeout)`);
-    const res = await this.send('POST', path, body, call, dog);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.send('POST', path, body, call, dog);
+    } catch (err) {
+      dog.dispose();
+      throw err;
+    }
     if (res.statusCode < 200 || res.statusCode >= 300) {
       let text = '';
       try {
@@ -167,7 +188,7 @@ export class HttpClient {
       } catch {
         // the status says enough
       }
-      dog.clear();
+      dog.dispose();
       throw errorFromResponse(this.provider, call.model, res.statusCode, res.headers, text);
     }
     let ended = false;
@@ -190,7 +211,7 @@ export class HttpClient {
       headers: res.headers,
       chunks: chunks(),
       close: () => {
-        dog.clear();
+        dog.dispose();
         if (!ended && !res.body.destroyed) res.body.destroy();
       },
     };

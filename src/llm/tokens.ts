@@ -32,6 +32,14 @@ function encoder(enc: Encoding): Tiktoken {
   return e;
 }
 
+/**
+ * Build the encoders now (about 1.2 s each on this machine, blocking) instead of on the first
+ * request that needs one. The LLM module may call it at start for the encodings its models use.
+ */
+export function warmTokenizers(encodings: Encoding[] = ['o200k_base', 'cl100k_base']): void {
+  for (const e of encodings) encoder(e);
+}
+
 /** Raw token count of a text with an encoding (special-token text counted as plain text). */
 export function encode(text: string, enc: Encoding): number {
   if (text.length === 0) return 0;
