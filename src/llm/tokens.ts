@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { Tiktoken, type TiktokenBPE } from 'js-tiktoken/lite';
 import { OpenClawError } from '../util/errors.js';
-import { modelInfo } from './prices.js';
+import { modelInfo, type ModelInfo } from './prices.js';
 import type { ChatMessage, ChatRequest, ToolSpec, Usage } from './types.js';
 
 export type Encoding = 'o200k_base' | 'cl100k_base';
@@ -118,6 +118,8 @@ export interface FitOptions {
   /** The upgrade model's input limit (default: its context window from the price table). */
   upgradeMaxInputTokens?: number;
   tools?: ToolSpec[];
+  /** Where context windows come from (a PriceTable with config overrides); default: the shipped table. */
+  prices?: { info(model: string): ModelInfo | undefined };
 }
 
 export interface FitResult {
@@ -167,7 +169,7 @@ export function fitInput(messages: ChatMessage[], opts: FitOptions): FitResult {
 
   if (opts.policy === 'upgrade') {
     if (!opts.upgradeModel) throw tooLong(count, opts.maxInputTokens, opts.model, 'upgrade', ' and no upgrade model is configured');
-    const limit = opts.upgradeMaxInputTokens ?? modelInfo(opts.upgradeModel)?.contextWindow;
+    const limit = opts.upgradeMaxInputTokens ?? (opts.prices ? opts.prices.info(opts.upgradeModel) : modelInfo(opts.upgradeModel))?.contextWindow;
     if (limit === undefined) throw tooLong(count, opts.maxInputTokens, opts.model, 'upgrade', `; the upgrade model ${opts.upgradeModel} has no known context window (set it under llm.prices)`);
     const up = countMessages(messages, opts.upgradeModel, opts.tools);
     if (up.tokens <= limit) return { messages, model: opts.upgradeModel, count: up, dropped: 0, upgraded: true };
@@ -216,8 +218,8 @@ export function capOutput(requested: number | undefined, modelMaxOutput: number 
 }
 
 /** The input limit of a model: its context window minus the output it may produce. */
-export function inputLimitFor(model: string, maxOutputTokens?: number): number | undefined {
-  const info = modelInfo(model);
+export function inputLimitFor(model: string, maxOutputTokens?: number, prices?: { info(model: string): ModelInfo | undefined }): number | undefined {
+  const info = prices ? prices.info(model) : modelInfo(model);
   if (!info) return undefined;
   return info.contextWindow - (maxOutputTokens ?? 0);
 }

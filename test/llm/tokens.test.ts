@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { capOutput, countMessages, countText, encode, encodingFor, fitInput, InputTooLongError, inputLimitFor } from '../../src/llm/tokens.js';
 import type { ChatMessage } from '../../src/llm/types.js';
+import { PriceTable } from '../../src/llm/prices.js';
 
 // OpenAI cookbook, "How to count tokens with tiktoken": these messages are 129 prompt tokens for
 // gpt-3.5-turbo / gpt-4 (cl100k_base) and 124 for gpt-4o / gpt-4o-mini (o200k_base), as the API reports.
@@ -165,5 +166,11 @@ describe('output caps', () => {
   it('derives input limits from the context window', () => {
     expect(inputLimitFor('gpt-4o', 1000)).toBe(127_000);
     expect(inputLimitFor('unknown-model')).toBeUndefined();
+    // With config overrides: the overridden window counts.
+    const table = new PriceTable({ 'gpt-4o': { context_window: 32_000 }, 'big-local': { input: 0, output: 0, context_window: 200_000 } });
+    expect(inputLimitFor('gpt-4o', 1000, table)).toBe(31_000);
+    const r = fitInput(conversation(10), { model: 'gpt-4o', maxInputTokens: 500, policy: 'upgrade', upgradeModel: 'big-local', prices: table });
+    expect(r).toMatchObject({ model: 'big-local', upgraded: true });
+    expect(r.count.estimated).toBe(true);
   });
 });
