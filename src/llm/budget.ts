@@ -13,15 +13,23 @@ export interface Calendar {
   month: { win: string; resetsAt: number };
 }
 
+// Intl formatters are expensive to build: one per time zone, and one calendar per zone reused until
+// its day ends.
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+const clockFormats = new Map<string, Intl.DateTimeFormat>();
+const calendars = new Map<string, { from: number; cal: Calendar }>();
+
 function parts(ms: number, tz: string): { y: number; m: number; d: number } {
-  const f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' });
+  let f = dayFormats.get(tz);
+  if (!f) dayFormats.set(tz, (f = new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' })));
   const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
   return { y: Number(p.year), m: Number(p.month), d: Number(p.day) };
 }
 
 /** Offset of `tz` from UTC at instant `ms`, in ms (local wall clock − UTC). */
 function offset(ms: number, tz: string): number {
-  const f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' });
+  let f = clockFormats.get(tz);
+  if (!f) clockFormats.set(tz, (f = new Intl.DateTimeFormat('en-US', { timeZone: tz, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric' })));
   const p = Object.fromEntries(f.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
   const wall = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
   return wall - Math.floor(ms / 1000) * 1000;
@@ -38,11 +46,16 @@ function localMidnight(y: number, m: number, d: number, tz: string): number {
 const pad = (n: number) => String(n).padStart(2, '0');
 
 export function calendar(now: number, tz: string): Calendar {
+  const hit = calendars.get(tz);
+  if (hit && now >= hit.from && now < hit.cal.day.resetsAt) return hit.cal;
   const { y, m, d } = parts(now, tz);
-  return {
+  const cal = {
     day: { win: `d:${y}-${pad(m)}-${pad(d)}`, resetsAt: localMidnight(y, m, d + 1, tz) },
     month: { win: `m:${y}-${pad(m)}`, resetsAt: localMidnight(y, m + 1, 1, tz) },
   };
+  // Valid from this day's local midnight (not before: a clock set back must recompute).
+  calendars.set(tz, { from: localMidnight(y, m, d, tz), cal });
+  return cal;
 }
 
 /** A USD budget: daily and/or monthly limits and the alert threshold. */

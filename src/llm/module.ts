@@ -130,6 +130,8 @@ export function llmModule(): DaemonModule {
         byName.set(name, createProvider(name, { ...pc, ...(apiKey !== undefined ? { api_key: apiKey } : {}) }, { prices }));
       }
       providers = [...byName.values()];
+      // Build the tokenizer's rank tables now, not on the first call (≈ 100 ms of CPU).
+      if (cfg.defaults.primary) countText('warm up', cfg.defaults.primary);
 
       const m = llmMetrics(ctx.metrics);
       const requests = counter(ctx.metrics, { name: 'openclaw_llm_requests_total', help: 'LLM requests by outcome', labelNames: ['provider', 'model', 'status'] as const });

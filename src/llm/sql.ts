@@ -23,8 +23,11 @@ export function* q1(sql: string, ...params: unknown[]): Generator<Op, Row | unde
   return rows[0];
 }
 
+type SqliteStatement = { reader: boolean; all(...p: unknown[]): unknown[]; run(...p: unknown[]): unknown };
+
 export class SqlRunner {
   private readonly cache = new Map<string, string>();
+  private readonly statements = new Map<string, SqliteStatement>();
   constructor(readonly h: StoreHandle) {}
 
   get dialect(): 'sqlite' | 'postgres' {
@@ -47,6 +50,17 @@ export class SqlRunner {
     return t;
   }
 
+  /** SQLite statements are prepared once per SQL text. */
+  private prepared(sql: string): SqliteStatement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      if (this.h.dialect !== 'sqlite') throw new Error('prepared statements are for SQLite');
+      st = this.h.db.prepare(this.text(sql)) as unknown as SqliteStatement;
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   /** Runs a transaction body atomically. */
   async tx<T>(body: () => Tx<T>): Promise<T> {
     const h = this.h;
@@ -55,7 +69,7 @@ export class SqlRunner {
         const gen = body();
         let step = gen.next();
         while (!step.done) {
-          const st: { reader: boolean; all(...p: unknown[]): unknown[]; run(...p: unknown[]): unknown } = h.db.prepare(this.text(step.value.sql));
+          const st = this.prepared(step.value.sql);
           const params = step.value.params.map(sqliteValue);
           const rows = st.reader ? (st.all(...params) as Row[]) : (st.run(...params), []);
           step = gen.next(rows);
@@ -78,7 +92,7 @@ export class SqlRunner {
   async all(sql: string, ...params: unknown[]): Promise<Row[]> {
     const h = this.h;
     if (h.dialect === 'sqlite') {
-      const st = h.db.prepare(this.text(sql));
+      const st = this.prepared(sql);
       const p = params.map(sqliteValue);
       return st.reader ? (st.all(...p) as Row[]) : (st.run(...p), []);
     }
