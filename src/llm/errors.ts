@@ -61,12 +61,35 @@ function header(headers: HeaderBag | undefined, name: string): string | undefine
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Retry-After in ms: `retry-after-ms`, `retry-after` as seconds or an HTTP date; undefined when absent or invalid. */
+/** OpenAI's reset durations: "1s", "6m0s", "20ms", "1h2m3.5s" → ms. */
+function goDuration(v: string | undefined): number | undefined {
+  if (!v) return undefined;
+  const re = /(\d+(?:\.\d+)?)(ms|h|m|s)/gy;
+  let total = 0;
+  let m: RegExpExecArray | null;
+  let end = 0;
+  while ((m = re.exec(v.trim())) !== null) {
+    total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    end = re.lastIndex;
+  }
+  return end > 0 && end === v.trim().length ? Math.round(total) : undefined;
+}
+
+/**
+ * Retry-After in ms: `retry-after-ms`, `retry-after` as seconds or an HTTP date; without those,
+ * OpenAI's `x-ratelimit-reset-{requests,tokens}` of the exhausted limit. Undefined when absent or invalid.
+ */
 export function parseRetryAfter(headers: HeaderBag | undefined, now = Date.now()): number | undefined {
   const ms = header(headers, 'retry-after-ms');
   if (ms !== undefined && /^\d+(\.\d+)?$/.test(ms.trim())) return Math.round(Number(ms));
   const ra = header(headers, 'retry-after')?.trim();
-  if (!ra) return undefined;
+  if (!ra) {
+    const resets = (['requests', 'tokens'] as const)
+      .filter((k) => header(headers, `x-ratelimit-remaining-${k}`)?.trim() === '0')
+      .map((k) => goDuration(header(headers, `x-ratelimit-reset-${k}`)))
+      .filter((x): x is number => x !== undefined);
+    return resets.length > 0 ? Math.max(...resets) : undefined;
+  }
   if (/^\d+(\.\d+)?$/.test(ra)) return Math.round(Number(ra) * 1000);
   const at = Date.parse(ra);
   if (Number.isNaN(at)) return undefined;

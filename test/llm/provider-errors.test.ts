@@ -207,6 +207,10 @@ describe('error details', () => {
     expect(parseRetryAfter({ 'retry-after': 'Tue, 31 Dec 2024 00:00:00 GMT' }, now)).toBe(0);
     expect(parseRetryAfter({ 'retry-after': 'soon' }, now)).toBeUndefined();
     expect(parseRetryAfter({}, now)).toBeUndefined();
+    // OpenAI's rate-limit headers: the reset of the exhausted limit.
+    expect(parseRetryAfter({ 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1m30s', 'x-ratelimit-remaining-tokens': '500', 'x-ratelimit-reset-tokens': '20ms' }, now)).toBe(90_000);
+    expect(parseRetryAfter({ 'x-ratelimit-remaining-tokens': '0', 'x-ratelimit-reset-tokens': '250ms' }, now)).toBe(250);
+    expect(parseRetryAfter({ 'x-ratelimit-remaining-tokens': '10', 'x-ratelimit-reset-tokens': '250ms' }, now)).toBeUndefined();
   });
 
   it('recognises context-length errors by code and by message', () => {
