@@ -178,6 +178,11 @@ describe('openai transforms', () => {
     });
   });
 
+  it('leaves sampling parameters out for reasoning models', () => {
+    const w = openaiAdapter().toWire({ model: 'o3', messages: [{ role: 'user', content: 'x' }], temperature: 0.3, topP: 0.9, maxTokens: 10 }, 'o3', false);
+    expect(w.body).toEqual({ model: 'o3', messages: [{ role: 'user', content: 'x' }], max_completion_tokens: 10 });
+  });
+
   it('streams usage from the final chunk and finishes at [DONE]; in-band errors throw', () => {
     const p = openaiAdapter().streamParser('gpt-4o', req, 'openai');
     const d = (o: unknown): SseEvent => ({ data: typeof o === 'string' ? o : JSON.stringify(o) });

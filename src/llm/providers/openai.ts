@@ -54,8 +54,10 @@ export function openaiAdapter(opts: OpenAIAdapterOptions = { kind: 'openai', max
       // JSON mode is refused unless a message mentions JSON.
       if (req.json && !mentionsJson(req)) messages.unshift({ role: 'system', content: JSON_INSTRUCTION });
       const body: Record<string, unknown> = { model, messages };
-      if (req.temperature !== undefined) body.temperature = req.temperature;
-      if (req.topP !== undefined) body.top_p = req.topP;
+      // OpenAI's reasoning models (o1, o3, o4-mini…) refuse sampling parameters.
+      const reasoning = opts.kind === 'openai' && /^o\d/.test(model);
+      if (req.temperature !== undefined && !reasoning) body.temperature = req.temperature;
+      if (req.topP !== undefined && !reasoning) body.top_p = req.topP;
       if (req.stop?.length) body.stop = req.stop;
       if (req.maxTokens !== undefined) body[opts.maxCompletionTokens ? 'max_completion_tokens' : 'max_tokens'] = req.maxTokens;
       if (req.json) body.response_format = { type: 'json_object' };
