@@ -22,6 +22,7 @@ export const hashKey = (key: string) => createHash('sha256').update(key).digest(
 
 export class KeyStore {
   private readonly cache = new Map<string, { row: KeyRow | undefined; at: number }>();
+  private readonly byId = new Map<string, KeyRow>();
   constructor(private readonly ledger: Ledger, private readonly now: () => number = Date.now) {}
 
   async create(opts: { name: string; budgetDailyUsd?: number | null; budgetMonthlyUsd?: number | null; tpm?: number | null; models?: string[] | null }): Promise<KeyRow & { key: string }> {
@@ -39,6 +40,11 @@ export class KeyStore {
     };
     await this.ledger.createKey({ ...row, hash: hashKey(key) });
     return { ...row, key };
+  }
+
+  /** A key seen by this daemon (for the budget-remaining gauge). */
+  seen(id: string): KeyRow | undefined {
+    return this.byId.get(id);
   }
 
   async revoke(id: string): Promise<void> {
@@ -62,6 +68,7 @@ export class KeyStore {
       if (this.cache.size > 10_000) this.cache.clear();
       this.cache.set(hash, c);
     }
+    if (c.row) this.byId.set(c.row.id, c.row);
     if (!c.row) throw new V1Error(401, `incorrect API key provided: ${m[1]!.slice(0, 10)}…; virtual keys start with ock_ (see \`openclaw keys list\`)`, 'invalid_request_error', 'invalid_api_key');
     if (c.row.revokedAt !== null) throw new V1Error(401, `API key ${c.row.id} was revoked on ${new Date(c.row.revokedAt).toISOString()}`, 'invalid_request_error', 'invalid_api_key');
     return c.row;

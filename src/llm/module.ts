@@ -133,27 +133,36 @@ export function llmModule(): DaemonModule {
       // Build the tokenizer's rank tables now, not on the first call (≈ 100 ms of CPU).
       if (cfg.defaults.primary) countText('warm up', cfg.defaults.primary);
 
+      const keys = new KeyStore(ledger, now);
       const m = llmMetrics(ctx.metrics);
       const requests = counter(ctx.metrics, { name: 'openclaw_llm_requests_total', help: 'LLM requests by outcome', labelNames: ['provider', 'model', 'status'] as const });
       const remaining = gauge(ctx.metrics, { name: 'openclaw_llm_budget_remaining_usd', help: 'USD left in a budget window', labelNames: ['scope', 'window'] as const });
       const alerts = counter(ctx.metrics, { name: 'openclaw_llm_budget_alerts_total', help: 'Budget alert thresholds crossed', labelNames: ['scope', 'window'] as const });
       const tracer = trace.getTracer('openclaw');
 
-      // Budget remaining per bounded scope: global, configured agents, keys (refreshed after calls, at most once a second each).
-      const refreshAt = new Map<string, number>();
+      // Budget remaining per bounded scope: global, configured agents, keys. Refreshed after calls;
+      // at most one query per scope in flight, re-run once if calls settled meanwhile.
+      const refreshing = new Map<string, boolean>();
       const refresh = (scope: string, limits: { daily_limit_usd?: number | undefined; monthly_limit_usd?: number | undefined } | undefined) => {
         if (!limits || (limits.daily_limit_usd === undefined && limits.monthly_limit_usd === undefined)) return;
-        const t = now();
-        if ((refreshAt.get(scope) ?? 0) > t - 1000) return;
-        refreshAt.set(scope, t);
-        const cal = calendar(t, cfg.budgets.timezone);
-        for (const [window, limit, win] of [['daily', limits.daily_limit_usd, cal.day.win], ['monthly', limits.monthly_limit_usd, cal.month.win]] as const) {
-          if (limit === undefined) continue;
-          void ledger.bucket(scope, win, 'usd').then(
-            (b) => remaining.set({ scope, window }, Math.max(0, limit - fromNano(b.used + b.reserved))),
-            () => undefined,
-          );
+        if (refreshing.has(scope)) {
+          refreshing.set(scope, true);
+          return;
         }
+        refreshing.set(scope, false);
+        const run = async () => {
+          do {
+            refreshing.set(scope, false);
+            const cal = calendar(now(), cfg.budgets.timezone);
+            for (const [window, limit, win] of [['daily', limits.daily_limit_usd, cal.day.win], ['monthly', limits.monthly_limit_usd, cal.month.win]] as const) {
+              if (limit === undefined) continue;
+              const b = await ledger.bucket(scope, win, 'usd');
+              remaining.set({ scope, window }, Math.max(0, limit - fromNano(b.used + b.reserved)));
+            }
+          } while (refreshing.get(scope));
+          refreshing.delete(scope);
+        };
+        void run().catch(() => refreshing.delete(scope));
       };
       refresh('global', cfg.budgets.global);
       for (const [agent, b] of Object.entries(cfg.budgets.per_agent)) refresh(`agent:${agent}`, b);
@@ -199,6 +208,8 @@ export function llmModule(): DaemonModule {
         span.end(rec.ts + rec.latencyMs);
         refresh('global', cfg.budgets.global);
         if (rec.agent) refresh(`agent:${rec.agent}`, cfg.budgets.per_agent[rec.agent]);
+        const k = rec.keyId ? keys.seen(rec.keyId) : undefined;
+        if (k) refresh(`key:${k.id}`, { daily_limit_usd: k.budgetDailyUsd ?? undefined, monthly_limit_usd: k.budgetMonthlyUsd ?? undefined });
       };
 
       let r!: LlmRouter;
@@ -229,7 +240,6 @@ export function llmModule(): DaemonModule {
         onRecord,
       });
 
-      const keys = new KeyStore(ledger, now);
       ctx.routes((app) => {
         v1Routes(app, { router: r, keys, ledger, now });
         managementRoutes(app, { router: r, keys, ledger, now });

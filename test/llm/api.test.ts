@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
 import { startFakeOpenAI, type FakeServer } from '../fakes/index.js';
+import { waitFor } from '../helpers/project.js';
 import { createKey, dropSchemas, llmProject, provider, startDaemon, stopDaemons } from './helpers.js';
 
 let fake: FakeServer;
@@ -119,5 +120,9 @@ describe('/v1 with the official openai client', () => {
     const err2 = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'spend' }], max_tokens: 1000, stream: true }).catch((e) => e);
     expect(err2).toBeInstanceOf(OpenAI.RateLimitError);
     expect(err2.code).toBe('budget_exceeded');
+    const { id } = (await (await fetch(`${d.url}/api/llm/keys`)).json() as { keys: Array<{ id: string }> }).keys[0]!;
+    // Refreshed after each call, asynchronously.
+    const gauge = new RegExp(`openclaw_llm_budget_remaining_usd\\{scope="key:${id}",window="daily"\\} 0\\.00\\d+`);
+    await waitFor('the key budget gauge', async () => gauge.test(await d.metrics.metrics()));
   });
 });

@@ -14,6 +14,7 @@ import { budgetChecks, calendar } from '../../src/llm/budget.js';
 import { parseLlmConfig } from '../../src/llm/config.js';
 import { startFakeOpenAI, type FakeServer } from '../fakes/index.js';
 import { PG_URL } from '../helpers/services.js';
+import { waitFor } from '../helpers/project.js';
 import { backends, createKey, dropSchemas, llmProject, provider, startDaemon, stopDaemons, storeFor, type Backend } from './helpers.js';
 
 let fake: FakeServer;
@@ -91,7 +92,11 @@ describe.each(backends)('budget on %s', (backend: Backend) => {
     const alerts = await d.listEvents({ name: 'llm.budget_alert' });
     expect(alerts).toHaveLength(1);
     expect(alerts[0]!.payload).toMatchObject({ scope: 'global', window: 'daily', limit_usd: BUDGET, alert_at_pct: 80 });
-    expect(await d.metrics.metrics()).toMatch(/openclaw_llm_budget_remaining_usd\{scope="global",window="daily"\} 0\.0\d+/);
+    // The gauge shows what is left once the last call settled (refreshed asynchronously).
+    await waitFor('the global budget gauge', async () => {
+      const m = /openclaw_llm_budget_remaining_usd\{scope="global",window="daily"\} ([\d.e-]+)/.exec(await d.metrics.metrics());
+      return m && Math.abs(Number(m[1]) - Math.max(0, BUDGET - total)) < 1e-6;
+    });
   });
 });
 
