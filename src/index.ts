@@ -19,6 +19,10 @@ export type {
   Metrics,
   LlmApi,
   LlmCompletion,
+  LlmRequest,
+  LlmMessage,
 } from './agents/index.js';
+export { LLMRouter, Budget } from './llm/sdk.js';
+export type { LLMRouterOptions, LLMRouterBudget } from './llm/sdk.js';
 export type { ScheduleSpec } from './scheduler/types.js';
 export { OpenClawError, ConfigError, NotFoundError, BadRequestError, StateConflictError, StateSizeError } from './util/errors.js';

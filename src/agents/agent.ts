@@ -170,8 +170,15 @@ export abstract class Agent {
   }
 
   get llm(): LlmApi {
-    return this.#need('llm').llm;
+    return this.#llm ?? this.#need('llm').llm;
   }
+
+  /** `this.llm = new LLMRouter({...})` (seed 003 §10) replaces the default for this agent. */
+  set llm(api: LlmApi) {
+    this.#llm = api;
+  }
+
+  #llm: LlmApi | null = null;
 
   /** Aborted when the agent is asked to stop or the current invocation passes its deadline. */
   get signal(): AbortSignal {

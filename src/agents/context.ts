@@ -43,19 +43,47 @@ export interface Metrics {
   histogram(name: string, value: number, labels?: Record<string, string>): void;
 }
 
+/** What `this.llm.complete()` returns (seed 003 §10). `String(completion)` is the text. */
 export interface LlmCompletion {
   text: string;
+  /** The parsed answer when the call asked for `json: true` and the model answered with JSON. */
   json?: unknown;
   model: string;
   provider: string;
-  usage: { inputTokens: number; outputTokens: number; totalTokens: number; costUsd: number };
-  latencyMs: number;
+  usage: { input_tokens: number; output_tokens: number; cached_tokens: number; total_tokens: number; cost_usd: number; estimated?: boolean };
+  latency_ms: number;
+  /** 'exact' | 'semantic' when answered from the response cache. */
+  cache?: 'exact' | 'semantic' | null;
   toString(): string;
 }
 
+export interface LlmMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  content: string;
+}
+
+/** A prompt, or messages with options. Unset options take llm.defaults / llm.limits. */
+export interface LlmRequest {
+  prompt?: string;
+  messages?: LlmMessage[];
+  model?: string;
+  temperature?: number;
+  max_tokens?: number;
+  /** Ask for a JSON object; the parsed value is on `.json`. */
+  json?: boolean;
+  /** No fallback to other models for this call. */
+  strict?: boolean;
+  /** false: bypass the response cache. */
+  cache?: boolean;
+  /** For per-session and per-user token limits and usage records. */
+  session?: string;
+  user?: string;
+}
+
 export interface LlmApi {
-  complete(prompt: string | Record<string, unknown>): Promise<LlmCompletion>;
-  stream(prompt: string | Record<string, unknown>): AsyncIterable<string>;
+  complete(prompt: string | LlmRequest): Promise<LlmCompletion>;
+  /** Text chunks as they arrive; stop iterating (break) to cancel the call. */
+  stream(prompt: string | LlmRequest): AsyncIterable<string>;
 }
 
 export interface AgentRuntimeContext {

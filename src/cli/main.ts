@@ -18,6 +18,8 @@ import { registerProject } from './commands/project.js';
 import { registerDaemon } from './commands/daemon.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerAudit } from './commands/audit.js';
+import { registerKeys } from './commands/keys.js';
+import { registerUsage } from './commands/usage.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -49,6 +51,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerDeadLetters(program, ctx);
   registerSecrets(program, ctx);
   registerAudit(program, ctx);
+  registerKeys(program, ctx);
+  registerUsage(program, ctx);
   return program;
 }
 

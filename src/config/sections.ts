@@ -5,10 +5,12 @@
 import type { z } from 'zod';
 import type { EXTENSION_SECTIONS } from './schema.js';
 import { securitySchema } from '../security/config.js';
+import { llmConfigSchema } from '../llm/config.js';
 
 export type ExtensionSection = (typeof EXTENSION_SECTIONS)[number];
 
 /** section name → the schema that validates and normalises it. Add one line per subsystem. */
 export const sectionSchemas: Partial<Record<ExtensionSection, z.ZodTypeAny>> = {
   security: securitySchema,
+  llm: llmConfigSchema,
 };

@@ -354,9 +354,6 @@ export class Daemon implements ControlPlane {
         const result = await commitBuffer(this.runContext(c.cfg), req, { reason: 'checkpoint', runId: req.runId });
         return { versions: result.versions };
       }
-      case 'llm.complete':
-      case 'llm.stream':
-        throw new OpenClawError('llm_not_configured', 'no LLM provider configured: add an llm: section to openclaw.yaml');
       default:
         throw new BadRequestError(`unknown RPC '${(req as { op: string }).op}'`);
     }

@@ -10,6 +10,7 @@ import { format } from 'node:util';
 import type {
   AgentRuntimeContext,
   LlmApi,
+  LlmCompletion,
   Logger,
   Metrics,
   ReadOnlyState,
@@ -276,6 +277,57 @@ export class InstanceContext {
     scope.emits.push({ id: randomUUID(), name, data: cloned });
   }
 
+  // ---- llm ---------------------------------------------------------------------------------
+
+  /** this.llm.complete / an SDK LLMRouter: one RPC; the daemon knows who is calling. */
+  async llmComplete(prompt: unknown, router?: Record<string, unknown>): Promise<LlmCompletion> {
+    const request = llmRequest(prompt, 'llm.complete', router);
+    const res = (await this.rpc({ op: 'llm.complete', request })) as Omit<LlmCompletion, 'toString'>;
+    return Object.defineProperty({ ...res }, 'toString', { value: () => res.text, enumerable: false }) as LlmCompletion;
+  }
+
+  /**
+   * this.llm.stream: the daemon opens the stream and buffers its chunks; the worker pulls what has
+   * arrived with one RPC per batch. Leaving the loop early (break, return, throw) cancels the call.
+   */
+  llmStream(prompt: unknown, router?: Record<string, unknown>): AsyncIterable<string> {
+    const self = this;
+    return {
+      [Symbol.asyncIterator]() {
+        let streamId: string | null = null;
+        let buffered: string[] = [];
+        let finished = false;
+        const open = async () => {
+          if (streamId === null) {
+            const request = llmRequest(prompt, 'llm.stream', router);
+            streamId = ((await self.rpc({ op: 'llm.stream', request })) as { streamId: string }).streamId;
+          }
+          return streamId;
+        };
+        return {
+          async next(): Promise<IteratorResult<string>> {
+            while (buffered.length === 0) {
+              if (finished) return { done: true, value: undefined };
+              const id = await open();
+              const res = (await self.rpc({ op: 'llm.stream.next', streamId: id })) as { chunks: string[]; done: boolean };
+              buffered = res.chunks;
+              if (res.done) finished = true;
+            }
+            return { done: false, value: buffered.shift()! };
+          },
+          async return(): Promise<IteratorResult<string>> {
+            if (!finished && streamId !== null) {
+              finished = true;
+              await self.rpc({ op: 'llm.stream.cancel', streamId }).catch(() => undefined);
+            }
+            finished = true;
+            return { done: true, value: undefined };
+          },
+        };
+      },
+    };
+  }
+
   private build(): AgentRuntimeContext {
     const self = this;
     const own = this.spec.agent;
@@ -314,18 +366,9 @@ export class InstanceContext {
       gauge: (name, value, labels) => metric('gauge', name, value, labels),
       histogram: (name, value, labels) => metric('histogram', name, value, labels),
     };
-    const notConfigured = () => new OpenClawError('llm_not_configured', 'no LLM provider configured: add an llm: section to openclaw.yaml', { status: 503 });
     const llm: LlmApi = {
-      complete: async () => {
-        throw notConfigured();
-      },
-      stream: () => ({
-        [Symbol.asyncIterator]: () => ({
-          next: async () => {
-            throw notConfigured();
-          },
-        }),
-      }),
+      complete: (prompt) => self.llmComplete(prompt),
+      stream: (prompt) => self.llmStream(prompt),
     };
     return {
       agentName: own,
@@ -353,6 +396,22 @@ export class InstanceContext {
     };
   }
 }
+
+function llmRequest(prompt: unknown, what: string, router?: Record<string, unknown>): Record<string, unknown> {
+  let request: Record<string, unknown>;
+  if (typeof prompt === 'string') request = { prompt };
+  else if (prompt && typeof prompt === 'object' && !Array.isArray(prompt)) request = { ...(prompt as Record<string, unknown>) };
+  else throw new OpenClawError('llm_request_invalid', `this.${what}(prompt): pass a string or { messages: [...], temperature, max_tokens, ... }`, { status: 400 });
+  if (router) request.router = router;
+  try {
+    return structuredClone(request);
+  } catch (err) {
+    throw new OpenClawError('llm_request_invalid', `this.${what}: the request cannot be sent (${(err as Error).message}); pass plain data`, { status: 400 });
+  }
+}
+
+/** The LLM of the instance whose run is in progress (an SDK LLMRouter calls through it). */
+(globalThis as Record<symbol, unknown>)[Symbol.for('openclaw.llm.current')] = (): InstanceContext | undefined => runStorage.getStore()?.instance;
 
 /** Log fields must cross a MessagePort: keep what structured clone accepts, stringify the rest. */
 function cloneableFields(fields: Record<string, unknown>): Record<string, unknown> {

@@ -128,7 +128,12 @@ export type RpcRequest =
   /** A replicated agent's agent-wide rate limit (guardrails); throws rate_limited when over. */
   | { op: 'guardrails.take'; limit: 'api_calls_per_minute'; call: string }
   | { op: 'llm.complete'; request: unknown }
-  | { op: 'llm.stream'; request: unknown };
+  /** Opens a stream in the daemon → { streamId }; chunks are pulled with llm.stream.next. */
+  | { op: 'llm.stream'; request: unknown }
+  /** → { chunks: string[], done: boolean }: what arrived since the last pull (waits for at least one). */
+  | { op: 'llm.stream.next'; streamId: string }
+  /** The agent stopped iterating: the daemon aborts the upstream call. */
+  | { op: 'llm.stream.cancel'; streamId: string };
 
 export interface RpcTrace {
   traceparent?: string;

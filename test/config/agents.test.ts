@@ -99,11 +99,12 @@ describe('agent entries', () => {
     expect(cfg.agents.map((a) => a.location.replace(/^.*:/, ''))).toEqual(['3', '17', '20', '23']);
   });
 
-  it('extension sections are kept raw; their absence leaves extensions empty', async () => {
-    const yaml = ['project: x', 'llm:', '  providers:', '    openai: { models: [gpt-4o] }', ''].join('\n');
+  it('extension sections are parsed by their schema (llm) or kept raw; their absence leaves extensions empty', async () => {
+    const yaml = ['project: x', 'llm:', '  providers:', '    openai: { models: [gpt-4o] }', 'workflows: { enabled: true }', ''].join('\n');
     const { file } = project(yaml);
     const cfg = await loadConfig(file, { env: {} });
-    expect(cfg.extensions).toEqual({ llm: { providers: { openai: { models: ['gpt-4o'] } } } });
+    expect(cfg.extensions?.workflows).toEqual({ enabled: true });
+    expect(cfg.extensions?.llm).toMatchObject({ providers: { openai: { type: 'openai', models: ['gpt-4o'] } }, defaults: { max_retries: 2 } });
     expect(cfg.agents).toEqual([]);
   });
 

@@ -1,0 +1,462 @@
+// The unified LLM API (R9): OpenAI-compatible /v1/chat/completions (streaming SSE and not),
+// /v1/models and /v1/embeddings behind virtual keys (Bearer ock_…, hashed in the store, with their
+// own budgets, tokens per minute and allowed models), plus the management routes /api/llm/keys and
+// /api/llm/usage behind daemon tokens.
+//
+// /v1 routes declare permission 'public' (daemon tokens do not apply) and check the virtual key
+// themselves. Errors are OpenAI-shaped ({error:{message,type,param,code}}) with the statuses the
+// official client maps to its APIError subclasses.
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { defineRoute } from '../api/route.js';
+import { parseDuration } from '../config/units.js';
+import { NotFoundError, OpenClawError } from '../util/errors.js';
+import type { ChatMessage, ChatRequest, ToolSpec, Usage } from './types.js';
+import type { KeyRow, Ledger } from './ledger.js';
+import type { LlmRouter, CallOptions, RouterStreamEvent } from './router.js';
+
+// ---- virtual keys ------------------------------------------------------------------------------
+
+export const hashKey = (key: string) => createHash('sha256').update(key).digest('hex');
+
+export class KeyStore {
+  private readonly cache = new Map<string, { row: KeyRow | undefined; at: number }>();
+  private readonly byId = new Map<string, KeyRow>();
+  constructor(private readonly ledger: Ledger, private readonly now: () => number = Date.now) {}
+
+  async create(opts: { name: string; budgetDailyUsd?: number | null; budgetMonthlyUsd?: number | null; tpm?: number | null; models?: string[] | null }): Promise<KeyRow & { key: string }> {
+    const key = `ock_${randomBytes(24).toString('base64url')}`;
+    const row: KeyRow = {
+      id: `key_${randomBytes(4).toString('hex')}`,
+      name: opts.name,
+      prefix: key.slice(0, 10),
+      createdAt: this.now(),
+      revokedAt: null,
+      budgetDailyUsd: opts.budgetDailyUsd ?? null,
+      budgetMonthlyUsd: opts.budgetMonthlyUsd ?? null,
+      tpm: opts.tpm ?? null,
+      models: opts.models && opts.models.length > 0 ? opts.models : null,
+    };
+    await this.ledger.createKey({ ...row, hash: hashKey(key) });
+    return { ...row, key };
+  }
+
+  /** A key seen by this daemon (for the budget-remaining gauge). */
+  seen(id: string): KeyRow | undefined {
+    return this.byId.get(id);
+  }
+
+  async revoke(id: string): Promise<void> {
+    if (!(await this.ledger.revokeKey(id, this.now()))) {
+      const exists = (await this.ledger.listKeys()).some((k) => k.id === id);
+      if (!exists) throw new NotFoundError('key', id, 'list keys with `openclaw keys list`');
+    }
+    this.cache.clear();
+  }
+
+  /** The key a request authenticates with; throws a 401 with OpenAI's wording otherwise. */
+  async authenticate(req: FastifyRequest): Promise<KeyRow> {
+    const h = req.headers.authorization;
+    const m = typeof h === 'string' ? /^Bearer\s+(\S+)$/i.exec(h) : null;
+    if (!m) throw new V1Error(401, 'missing API key: send Authorization: Bearer ock_… (create one with `openclaw keys create --name NAME`)', 'invalid_request_error', 'invalid_api_key');
+    const hash = hashKey(m[1]!);
+    const now = this.now();
+    let c = this.cache.get(hash);
+    if (!c || now - c.at > 2000) {
+      c = { row: await this.ledger.keyByHash(hash), at: now };
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(hash, c);
+    }
+    if (c.row) this.byId.set(c.row.id, c.row);
+    if (!c.row) throw new V1Error(401, `incorrect API key provided: ${m[1]!.slice(0, 10)}…; virtual keys start with ock_ (see \`openclaw keys list\`)`, 'invalid_request_error', 'invalid_api_key');
+    if (c.row.revokedAt !== null) throw new V1Error(401, `API key ${c.row.id} was revoked on ${new Date(c.row.revokedAt).toISOString()}`, 'invalid_request_error', 'invalid_api_key');
+    return c.row;
+  }
+}
+
+// ---- OpenAI-shaped errors ----------------------------------------------------------------------
+
+export class V1Error extends OpenClawError {
+  constructor(status: number, message: string, readonly type: string, code: string | null, readonly param: string | null = null) {
+    super(code ?? 'invalid_request', message, { status });
+    this.v1code = code;
+  }
+  readonly v1code: string | null;
+}
+
+function v1Body(err: unknown): { status: number; body: { error: { message: string; type: string; param: string | null; code: string | null } }; retry: boolean } {
+  if (err instanceof V1Error) return { status: err.status, body: { error: { message: err.message, type: err.type, param: err.param, code: err.v1code } }, retry: false };
+  if (err instanceof OpenClawError) {
+    const status = err.status;
+    let type = status >= 500 ? 'api_error' : 'invalid_request_error';
+    let retry = status >= 500;
+    if (err.code === 'budget_exceeded') type = 'insufficient_quota';
+    else if (err.code === 'rate_limit_exceeded' || err.code === 'token_limit_exceeded') type = 'tokens';
+    else if (status === 429) {
+      type = 'rate_limit_error';
+      retry = true;
+    }
+    const param = err.code === 'model_not_found' ? 'model' : err.code === 'context_length_exceeded' || err.code === 'llm_input_too_long' ? 'messages' : null;
+    return { status, body: { error: { message: err.message, type, param, code: err.code } }, retry };
+  }
+  return { status: 500, body: { error: { message: 'internal error; the daemon log has the details', type: 'api_error', param: null, code: 'internal' } }, retry: true };
+}
+
+function sendError(reply: FastifyReply, err: unknown): FastifyReply {
+  const { status, body, retry } = v1Body(err);
+  if (status >= 500) reply.log.warn({ err }, 'v1 request failed');
+  // The official clients retry 429 and 5xx unless told not to: a spent budget will not come back in a second.
+  return reply.code(status).header('x-should-retry', retry ? 'true' : 'false').send(body);
+}
+
+// ---- request mapping ---------------------------------------------------------------------------
+
+const contentPart = z.object({ type: z.string(), text: z.string().optional() }).passthrough();
+const messageSchema = z
+  .object({
+    role: z.enum(['system', 'developer', 'user', 'assistant', 'tool']),
+    content: z.union([z.string(), z.array(contentPart), z.null()]).optional(),
+    name: z.string().optional(),
+    tool_call_id: z.string().optional(),
+    tool_calls: z.array(z.object({ id: z.string(), type: z.literal('function').optional(), function: z.object({ name: z.string(), arguments: z.string() }) })).optional(),
+  })
+  .passthrough();
+
+const chatBody = z
+  .object({
+    model: z.string({ required_error: 'you must provide a model parameter' }).min(1),
+    messages: z.array(messageSchema).min(1, 'must hold at least one message'),
+    temperature: z.number().min(0).max(2).nullish(),
+    top_p: z.number().min(0).max(1).nullish(),
+    max_tokens: z.number().int().positive().nullish(),
+    max_completion_tokens: z.number().int().positive().nullish(),
+    stop: z.union([z.string(), z.array(z.string())]).nullish(),
+    stream: z.boolean().nullish(),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).passthrough().nullish(),
+    response_format: z.object({ type: z.enum(['text', 'json_object', 'json_schema']) }).passthrough().nullish(),
+    tools: z.array(z.object({ type: z.literal('function'), function: z.object({ name: z.string(), description: z.string().optional(), parameters: z.record(z.unknown()).optional() }) })).nullish(),
+    tool_choice: z.union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string() }) })]).nullish(),
+    user: z.string().nullish(),
+    n: z.number().int().min(1).max(1, 'only n = 1 is supported').nullish(),
+  })
+  .passthrough();
+
+const embeddingsBody = z
+  .object({
+    model: z.string().min(1),
+    input: z.union([z.string(), z.array(z.string()).min(1)]),
+    encoding_format: z.enum(['float', 'base64']).optional(),
+  })
+  .passthrough();
+
+function parse<S extends z.ZodTypeAny>(schema: S, body: unknown): z.output<S> {
+  const r = schema.safeParse(body ?? {});
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const param = issue.path.join('.') || null;
+  const msg = issue.code === 'invalid_type' && issue.received === 'undefined' ? `'${param}' is a required property` : `${param ? `${param}: ` : ''}${issue.message}`;
+  throw new V1Error(400, msg, 'invalid_request_error', null, param);
+}
+
+function text(content: z.infer<typeof messageSchema>['content']): string {
+  if (content === null || content === undefined) return '';
+  if (typeof content === 'string') return content;
+  return content.map((p) => (p.type === 'text' ? p.text ?? '' : '')).join('');
+}
+
+export function toChatRequest(b: z.output<typeof chatBody>): ChatRequest {
+  const messages: ChatMessage[] = b.messages.map((m) => {
+    const out: ChatMessage = { role: m.role === 'developer' ? 'system' : m.role, content: text(m.content) };
+    if (m.name) out.name = m.name;
+    if (m.tool_call_id) out.toolCallId = m.tool_call_id;
+    if (m.tool_calls) out.toolCalls = m.tool_calls.map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
+    return out;
+  });
+  const req: ChatRequest = { model: b.model, messages };
+  if (b.temperature != null) req.temperature = b.temperature;
+  if (b.top_p != null) req.topP = b.top_p;
+  const max = b.max_completion_tokens ?? b.max_tokens;
+  if (max != null) req.maxTokens = max;
+  if (b.stop != null) req.stop = typeof b.stop === 'string' ? [b.stop] : b.stop;
+  if (b.response_format && b.response_format.type !== 'text') req.json = true;
+  if (b.tools?.length) req.tools = b.tools.map((t): ToolSpec => ({ name: t.function.name, ...(t.function.description ? { description: t.function.description } : {}), parameters: t.function.parameters ?? { type: 'object', properties: {} } }));
+  if (b.tool_choice != null) req.toolChoice = typeof b.tool_choice === 'string' ? b.tool_choice : { name: b.tool_choice.function.name };
+  if (b.user) req.user = b.user;
+  return req;
+}
+
+function usageBody(u: Usage) {
+  return { prompt_tokens: u.inputTokens, completion_tokens: u.outputTokens, total_tokens: u.inputTokens + u.outputTokens, prompt_tokens_details: { cached_tokens: u.cachedInputTokens } };
+}
+
+// ---- routes ------------------------------------------------------------------------------------
+
+export interface ApiDeps {
+  router: LlmRouter;
+  keys: KeyStore;
+  ledger: Ledger;
+  now?: () => number;
+}
+
+function keyScope(key: KeyRow, req: FastifyRequest): CallOptions {
+  const session = req.headers['x-openclaw-session'];
+  const cacheHeader = String(req.headers['x-openclaw-cache'] ?? req.headers['cache-control'] ?? '').toLowerCase();
+  const opts: CallOptions = {
+    keyId: key.id,
+    key: { budget: { daily_limit_usd: key.budgetDailyUsd ?? undefined, monthly_limit_usd: key.budgetMonthlyUsd ?? undefined }, tpm: key.tpm },
+  };
+  if (typeof session === 'string' && session) opts.session = session;
+  if (cacheHeader.includes('bypass') || cacheHeader.includes('no-cache') || cacheHeader.includes('no-store')) opts.cache = false;
+  if (String(req.headers['x-openclaw-strict'] ?? '') === 'true') opts.strict = true;
+  return opts;
+}
+
+function checkModel(key: KeyRow, model: string): void {
+  if (key.models && !key.models.includes(model)) {
+    throw new V1Error(403, `key ${key.id} may not use model '${model}' (allowed: ${key.models.join(', ')})`, 'invalid_request_error', 'model_not_allowed', 'model');
+  }
+}
+
+export function v1Routes(app: FastifyInstance, deps: ApiDeps): void {
+  const { router, keys } = deps;
+
+  defineRoute(app, {
+    method: 'GET',
+    url: '/v1/models',
+    permission: 'public',
+    handler: async ({ req, reply }) => {
+      try {
+        const key = await keys.authenticate(req);
+        const data = router
+          .models()
+          .filter((m) => !key.models || key.models.includes(m.id))
+          .map((m) => ({ id: m.id, object: 'model', created: 0, owned_by: m.provider }));
+        return { object: 'list', data };
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    },
+  });
+
+  defineRoute(app, {
+    method: 'POST',
+    url: '/v1/embeddings',
+    permission: 'public',
+    handler: async ({ req, reply }) => {
+      try {
+        const key = await keys.authenticate(req);
+        const b = parse(embeddingsBody, req.body);
+        checkModel(key, b.model);
+        const input = typeof b.input === 'string' ? [b.input] : b.input;
+        const res = await router.embed({ model: b.model, input }, keyScope(key, req));
+        reply.header('x-openclaw-cost-usd', res.costUsd.toFixed(8)).header('x-openclaw-provider', res.provider).header('x-openclaw-model', b.model).header('x-openclaw-tokens-input', String(res.usage.inputTokens));
+        return {
+          object: 'list',
+          data: res.vectors.map((v, index) => ({ object: 'embedding', index, embedding: b.encoding_format === 'base64' ? Buffer.from(new Float32Array(v).buffer).toString('base64') : v })),
+          model: b.model,
+          usage: { prompt_tokens: res.usage.inputTokens, total_tokens: res.usage.inputTokens },
+        };
+      } catch (err) {
+        return sendError(reply, err);
+      }
+    },
+  });
+
+  defineRoute(app, {
+    method: 'POST',
+    url: '/v1/chat/completions',
+    permission: 'public',
+    handler: async ({ req, reply }) => {
+      let key: KeyRow;
+      let body: z.output<typeof chatBody>;
+      try {
+        key = await keys.authenticate(req);
+        body = parse(chatBody, req.body);
+        checkModel(key, body.model);
+      } catch (err) {
+        return sendError(reply, err);
+      }
+      const request = toChatRequest(body);
+      const opts = keyScope(key, req);
+      const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
+      const created = Math.floor((deps.now ?? Date.now)() / 1000);
+      if (!body.stream) {
+        try {
+          const r = await router.complete(request, opts);
+          reply
+            .header('x-openclaw-cost-usd', r.costUsd.toFixed(8))
+            .header('x-openclaw-tokens-input', String(r.usage.inputTokens))
+            .header('x-openclaw-tokens-output', String(r.usage.outputTokens))
+            .header('x-openclaw-provider', r.provider)
+            .header('x-openclaw-model', r.model)
+            .header('x-openclaw-cache', r.cache ?? 'miss');
+          const message: Record<string, unknown> = { role: 'assistant', content: r.toolCalls.length > 0 && !r.text ? null : r.text, refusal: null };
+          if (r.toolCalls.length > 0) message.tool_calls = r.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+          return {
+            id: r.id ?? id,
+            object: 'chat.completion',
+            created,
+            model: r.model,
+            choices: [{ index: 0, message, logprobs: null, finish_reason: r.finishReason === 'error' ? 'stop' : r.finishReason }],
+            usage: usageBody(r.usage),
+          };
+        } catch (err) {
+          return sendError(reply, err);
+        }
+      }
+      return streamChat(req, reply, router, request, opts, { id, created, includeUsage: body.stream_options?.include_usage === true });
+    },
+  });
+}
+
+async function streamChat(req: FastifyRequest, reply: FastifyReply, router: LlmRouter, request: ChatRequest, opts: CallOptions, o: { id: string; created: number; includeUsage: boolean }): Promise<FastifyReply> {
+  const abort = new AbortController();
+  const gen = router.stream(request, { ...opts, signal: abort.signal });
+  const onClose = () => {
+    if (!reply.raw.writableFinished) abort.abort(new Error('client disconnected'));
+  };
+  reply.raw.on('close', onClose);
+  let started = false;
+  let model = request.model;
+  const frame = (delta: Record<string, unknown>, finish: string | null = null) =>
+    `data: ${JSON.stringify({ id: o.id, object: 'chat.completion.chunk', created: o.created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+  try {
+    for await (const ev of gen as AsyncGenerator<RouterStreamEvent>) {
+      if (ev.type === 'start') {
+        model = ev.model;
+        reply.hijack();
+        reply.raw.writeHead(200, {
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+          connection: 'keep-alive',
+          'x-openclaw-provider': ev.provider,
+          'x-openclaw-model': ev.model,
+          'x-openclaw-cache': ev.cache ?? 'miss',
+        });
+        started = true;
+        reply.raw.write(frame({ role: 'assistant', content: '' }));
+      } else if (ev.type === 'text') {
+        reply.raw.write(frame({ content: ev.text }));
+      } else if (ev.type === 'tool_call') {
+        const call: Record<string, unknown> = { index: ev.index, function: { arguments: ev.argumentsDelta, ...(ev.name ? { name: ev.name } : {}) } };
+        if (ev.id) Object.assign(call, { id: ev.id, type: 'function' });
+        reply.raw.write(frame({ tool_calls: [call] }));
+      } else if (ev.type === 'finish') {
+        reply.raw.write(frame({}, ev.finishReason === 'error' ? 'stop' : ev.finishReason));
+      } else if (ev.type === 'done') {
+        if (o.includeUsage) {
+          reply.raw.write(`data: ${JSON.stringify({ id: o.id, object: 'chat.completion.chunk', created: o.created, model, choices: [], usage: usageBody(ev.usage), openclaw: { cost_usd: ev.costUsd, provider: ev.provider } })}\n\n`);
+        }
+        reply.raw.write('data: [DONE]\n\n');
+      }
+    }
+    if (started) reply.raw.end();
+    return reply;
+  } catch (err) {
+    if (!started) return sendError(reply, err);
+    // After the first token: an explicit error event, then the end — never a silent success.
+    const { body } = v1Body(err);
+    if (!reply.raw.destroyed) {
+      reply.raw.write(`data: ${JSON.stringify(body)}\n\n`);
+      reply.raw.end();
+    }
+    return reply;
+  } finally {
+    reply.raw.off('close', onClose);
+  }
+}
+
+// ---- management (/api/llm) ---------------------------------------------------------------------
+
+const createKeyBody = z
+  .object({
+    name: z.string().min(1, 'must not be empty').max(200),
+    budget_daily_usd: z.number().nonnegative().nullish(),
+    budget_monthly_usd: z.number().nonnegative().nullish(),
+    tpm: z.number().int().positive().nullish(),
+    models: z.array(z.string().min(1)).nullish(),
+  })
+  .strict();
+
+const usageQuery = z.object({
+  by: z.enum(['agent', 'model', 'key', 'provider', 'user', 'session']).default('agent'),
+  since: z
+    .string()
+    .default('7d')
+    .transform((v, ctx) => {
+      try {
+        return parseDuration(v);
+      } catch {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be a duration such as 24h or 7d (got '${v}')` });
+        return z.NEVER;
+      }
+    }),
+});
+
+function keyView(k: KeyRow) {
+  return {
+    id: k.id,
+    name: k.name,
+    prefix: k.prefix,
+    createdAt: k.createdAt,
+    revokedAt: k.revokedAt,
+    budgetDailyUsd: k.budgetDailyUsd,
+    budgetMonthlyUsd: k.budgetMonthlyUsd,
+    tpm: k.tpm,
+    models: k.models,
+  };
+}
+
+export function managementRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const now = deps.now ?? Date.now;
+  defineRoute(app, {
+    method: 'POST',
+    url: '/api/llm/keys',
+    permission: 'llm:keys',
+    body: createKeyBody,
+    status: 201,
+    handler: async ({ body }) => {
+      const k = await deps.keys.create({ name: body.name, budgetDailyUsd: body.budget_daily_usd ?? null, budgetMonthlyUsd: body.budget_monthly_usd ?? null, tpm: body.tpm ?? null, models: body.models ?? null });
+      return { ...keyView(k), key: k.key };
+    },
+  });
+  defineRoute(app, {
+    method: 'GET',
+    url: '/api/llm/keys',
+    permission: 'llm:keys',
+    handler: async () => ({ keys: (await deps.ledger.listKeys()).map(keyView) }),
+  });
+  defineRoute(app, {
+    method: 'DELETE',
+    url: '/api/llm/keys/:id',
+    permission: 'llm:keys',
+    params: z.object({ id: z.string().min(1).max(100) }),
+    handler: async ({ params }) => {
+      await deps.keys.revoke(params.id);
+      return { id: params.id, revoked: true };
+    },
+  });
+  defineRoute(app, {
+    method: 'GET',
+    url: '/api/llm/usage',
+    permission: 'usage:read',
+    query: usageQuery,
+    handler: async ({ query }) => {
+      const since = now() - query.since;
+      const rows = await deps.ledger.usage({ since, by: query.by });
+      const total = rows.reduce(
+        (t, r) => ({ requests: t.requests + r.requests, inputTokens: t.inputTokens + r.inputTokens, outputTokens: t.outputTokens + r.outputTokens, costUsd: t.costUsd + r.costUsd }),
+        { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
+      );
+      return { by: query.by, since, rows, total };
+    },
+  });
+  defineRoute(app, {
+    method: 'GET',
+    url: '/api/llm/status',
+    permission: 'usage:read',
+    handler: async () => ({ models: deps.router.models(), cooling: deps.router.cooling() }),
+  });
+}
+

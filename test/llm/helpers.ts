@@ -1,0 +1,58 @@
+// Daemon-level helpers for the LLM tests: a project whose llm: section points at fake upstreams,
+// a daemon started in process on a real store (SQLite file or a PostgreSQL schema), virtual keys.
+import pg from 'pg';
+import { loadConfig } from '../../src/config/index.js';
+import { Daemon } from '../../src/daemon/daemon.js';
+import { makeProject } from '../helpers/project.js';
+import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
+
+export type Backend = 'sqlite' | 'postgres';
+
+export const pgAvailable = await havePostgres();
+export const backends: Backend[] = pgAvailable ? ['sqlite', 'postgres'] : ['sqlite'];
+
+const schemas: string[] = [];
+export function storeFor(backend: Backend) {
+  if (backend === 'sqlite') return undefined;
+  const schema = uniqueSchema('oc_llm');
+  schemas.push(schema);
+  return { kind: 'postgres' as const, url: PG_URL, schema };
+}
+
+export async function dropSchemas(): Promise<void> {
+  if (schemas.length === 0) return;
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  for (const s of schemas.splice(0)) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  await c.end();
+}
+
+/** YAML of an llm: section (indented body given as text after `llm:`). */
+export function llmProject(opts: { llm: string; agents?: string; backend?: Backend }) {
+  return makeProject({
+    store: storeFor(opts.backend ?? 'sqlite'),
+    extra: `llm:\n${opts.llm}`,
+    agents: opts.agents ?? '  {}\n',
+  });
+}
+
+const running: Daemon[] = [];
+export async function startDaemon(configFile: string): Promise<Daemon> {
+  const d = await Daemon.start(await loadConfig(configFile));
+  running.push(d);
+  return d;
+}
+
+export async function stopDaemons(): Promise<void> {
+  await Promise.all(running.splice(0).map((d) => d.shutdown('test end').catch(() => undefined)));
+}
+
+export async function createKey(d: Daemon, body: Record<string, unknown> = { name: 'test' }): Promise<{ id: string; key: string }> {
+  const res = await fetch(`${d.url}/api/llm/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status !== 201) throw new Error(`key create: ${res.status} ${await res.text()}`);
+  return (await res.json()) as { id: string; key: string };
+}
+
+export function provider(name: string, baseUrl: string, models: string[], extra = ''): string {
+  return `    ${name}:\n      api_key: sk-test\n      base_url: ${baseUrl}\n      models: [${models.join(', ')}]\n${extra}`;
+}
