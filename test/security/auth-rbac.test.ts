@@ -207,4 +207,22 @@ describe("a command agent's own token", () => {
     expect((await call('POST', '/api/agents/prober/stop', adminToken)).status).toBe(200);
     expect((await call('GET', '/api/agents/prober/state', fresh)).status).toBe(401);
   });
+
+  it('is refused by a restarted daemon, even while an instance of the same name runs', async () => {
+    fs.rmSync(tokenOut(), { force: true });
+    expect((await call('POST', '/api/agents/prober/start', adminToken)).status).toBe(200);
+    await waitFor('the prober token', () => fs.existsSync(tokenOut()), 30_000);
+    const before = fs.readFileSync(tokenOut(), 'utf8');
+    expect((await call('GET', '/api/agents/prober/state', before)).status).toBe(200);
+    await daemon.shutdown();
+    fs.rmSync(tokenOut());
+    daemon = await Daemon.start(await loadConfig(path.join(dir, 'openclaw.yaml')), { modules: [...createModules(), lateModule] });
+    await waitFor('the new prober token', () => fs.existsSync(tokenOut()), 30_000);
+    const after = fs.readFileSync(tokenOut(), 'utf8');
+    expect((await call('GET', '/api/agents/prober/state', before)).status).toBe(401);
+    expect((await call('GET', '/api/agents/prober/state', after)).status).toBe(200);
+    // API tokens survive the restart (they are in the store); no second bootstrap token.
+    expect((await call('GET', '/api/agents', adminToken)).status).toBe(200);
+    expect(fs.readFileSync(path.join(dir, '.openclaw', 'token'), 'utf8').trim()).toBe(adminToken);
+  }, 60_000);
 });

@@ -63,6 +63,7 @@ describe.each([
     expect(await repo.hasActiveAdmin()).toBe(false);
 
     const a = await repo.create({ name: 'ci', role: 'developer', team: 'team-a', expiresAt: now + 86_400_000, createdBy: 'token:000000000000' });
+    now += 1_000; // list() is in creation order
     const b = await repo.create({ name: 'root', role: 'admin', team: null, expiresAt: null, createdBy: null });
     const parsed = parseToken(a.token)!;
     expect(parsed).toMatchObject({ kind: 'api', id: a.record.id });
@@ -122,6 +123,16 @@ describe('token format and roles', () => {
     // viewers only read
     for (const p of rolePermissions('viewer')) expect(p).toMatch(/:read$/);
     expect(rolePermissions('agent').sort()).toEqual(['agents:read', 'events:publish', 'logs:read', 'state:read', 'state:write']);
+  });
+
+  it('docs/api.md shows the same role table as roles.ts', () => {
+    const doc = fs.readFileSync(path.join(path.dirname(new URL(import.meta.url).pathname), '../../docs/api.md'), 'utf8');
+    const rows = [...doc.matchAll(/^\| `([a-z]+:[a-z]+)` \|[^|]*\|([^\n]*)\|$/gm)].map((m) => [m[1], m[2]!.split('|').map((c) => c.trim() !== '')] as const);
+    expect(rows.map(([p]) => p).sort()).toEqual(ALL_PERMISSIONS.filter((p) => p !== 'public').sort());
+    for (const [p, cells] of rows) {
+      const perm = p as (typeof ALL_PERMISSIONS)[number];
+      expect([p, ...cells]).toEqual([p, roleAllows('admin', perm), roleAllows('developer', perm), roleAllows('viewer', perm), roleAllows('agent', perm)]);
+    }
   });
 
   it('tells loopback from other addresses', () => {
