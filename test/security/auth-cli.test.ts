@@ -8,9 +8,9 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, openclaw, openclawOk, readDaemonJson, tempDir, trackProject } from '../e2e/helpers.js';
+import { cleanup, openclaw, openclawOk, readDaemonJson, spawnOpenclaw, tempDir, trackProject } from '../e2e/helpers.js';
 import { fileURLToPath } from 'node:url';
-import { fixture } from '../helpers/project.js';
+import { fixture, waitFor } from '../helpers/project.js';
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -138,7 +138,12 @@ describe('TLS', () => {
     expect(untrusted.stderr).toContain('presented a certificate this CLI does not trust');
     expect(untrusted.stderr).toContain('--ca FILE or OPENCLAW_CA_CERT');
     expect((await openclawOk(['status', '--ca', 'tls/cert.pem'], { cwd: dir })).stdout).toMatch(/│ hello +│/);
-    expect((await openclawOk(['logs', 'hello'], { cwd: dir, env: { OPENCLAW_CA_CERT: ca } })).code).toBe(0);
+    expect((await openclawOk(['logs', 'hello'], { cwd: dir, env: { OPENCLAW_CA_CERT: ca } })).stdout).toContain('lifecycle');
+    // Following goes over wss, with the CA and the token.
+    const follow = spawnOpenclaw(['logs', 'hello', '--follow'], { cwd: dir, env: { OPENCLAW_CA_CERT: ca } });
+    await waitFor('followed lines over wss', () => follow.stdout().includes('lifecycle'), 30_000);
+    follow.child.kill('SIGINT');
+    expect((await follow.exit).code).toBe(0);
 
     // Raw https with the CA: no token → 401; the token → 200. Plain http on that port gets nowhere.
     const get = (headers: Record<string, string>) =>
