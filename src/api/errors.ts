@@ -16,6 +16,7 @@ export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | OpenClawError | Error, req, reply) => {
     if (err instanceof OpenClawError) {
       if (err.status >= 500) req.log.error({ err }, 'request failed');
+      if (err.status === 401) void reply.header('www-authenticate', 'Bearer realm="openclaw"');
       return reply.code(err.status).send(errorBody(err.code, err.message));
     }
     const status = (err as FastifyError).statusCode;

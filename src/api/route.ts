@@ -6,8 +6,8 @@ import { z, type ZodTypeAny } from 'zod';
 import { BadRequestError } from '../util/errors.js';
 
 /**
- * What a route needs the caller to be allowed to do. Tokens and roles (security issue) map onto
- * these strings; until then `allowAll` lets every request through.
+ * What a route needs the caller to be allowed to do. Roles map onto these strings in
+ * src/security/auth/roles.ts; without the auth module `allowAll` lets every request through.
  */
 export type Permission =
   | 'public' // probes: never asks for credentials
@@ -55,6 +55,13 @@ export interface Principal {
   team: string | null;
   /** For an agent's own token: the agent it is scoped to. */
   agent?: string;
+}
+
+/** Whether a principal may see or act on an agent with this owner (team tokens, agents' own tokens). */
+export function mayActOn(p: Principal | undefined, agent: string, owner: string | null): boolean {
+  if (!p) return true;
+  if (p.role === 'agent') return p.agent === agent;
+  return p.team === null || p.team === owner;
 }
 
 declare module 'fastify' {

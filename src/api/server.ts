@@ -1,11 +1,11 @@
 // The control API: a Fastify app over the daemon's ControlPlane, one route file per resource.
-// Loopback-only by default; authentication arrives with the security issue through `authorize`,
-// which every route already calls with the permission it declares.
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+// Loopback-only by default; `authorize` (the auth module, src/security/auth) checks every route
+// against the permission it declares; optional TLS.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { ControlPlane } from '../daemon/control.js';
 import { frameworkError, installErrorHandling } from './errors.js';
-import { allowAll, type Authorize } from './route.js';
+import { allowAll, type Authorize, type Permission } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { stateRoutes } from './routes/state.js';
 import { logRoutes, type LogFollowOptions } from './routes/logs.js';
@@ -31,19 +31,40 @@ export interface ApiServerOptions {
   routes?: Array<(app: FastifyInstance) => void>;
   /** Applied to every response body (secret redaction): covers every route, errors and /api/metrics. */
   redact?: (body: string) => string;
+  /** Called after every response (the auth module audits mutations here). */
+  onResponse?: (req: FastifyRequest, reply: FastifyReply) => void;
+  /** Serve HTTPS with this PEM certificate and key. */
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+/** One registered route and the permission it declares (undefined: not declared through defineRoute). */
+export interface RouteInfo {
+  method: string;
+  url: string;
+  permission: Permission | undefined;
 }
 
 export interface ApiServer {
   app: FastifyInstance;
+  /** Every route, core and module, as registered (collected with an onRoute hook). */
+  routes: RouteInfo[];
   listen(): Promise<{ url: string }>;
   close(): Promise<void>;
 }
 
 export function createApiServer(control: ControlPlane, opts: ApiServerOptions): ApiServer {
-  const base = { bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024, frameworkErrors: frameworkError };
-  const app: FastifyInstance = opts.logger ? Fastify({ ...base, loggerInstance: opts.logger }) : Fastify({ ...base, logger: false });
+  const base = { bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024, frameworkErrors: frameworkError, ...(opts.tls ? { https: opts.tls } : {}) };
+  const app = (opts.logger ? Fastify({ ...base, loggerInstance: opts.logger }) : Fastify({ ...base, logger: false })) as unknown as FastifyInstance;
 
   installErrorHandling(app);
+  const routes: RouteInfo[] = [];
+  app.addHook('onRoute', (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method];
+    const permission = (r.config as { permission?: Permission } | undefined)?.permission;
+    for (const method of methods) if (method !== 'HEAD') routes.push({ method, url: r.url, permission });
+  });
+  const onResponse = opts.onResponse;
+  if (onResponse) app.addHook('onResponse', async (req, reply) => onResponse(req, reply));
 
   const authorize = opts.authorize ?? allowAll;
   app.addHook('preHandler', async (req) => {
@@ -82,12 +103,13 @@ export function createApiServer(control: ControlPlane, opts: ApiServerOptions): 
 
   return {
     app,
+    routes,
     async listen() {
       await app.listen({ host: opts.host, port: opts.port });
       const addr = app.server.address();
       if (addr === null || typeof addr === 'string') throw new Error(`the API is not listening on a TCP port (${String(addr)})`);
       const host = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-      return { url: `http://${host}:${addr.port}` };
+      return { url: `${opts.tls ? 'https' : 'http'}://${host}:${addr.port}` };
     },
     async close() {
       await app.close();

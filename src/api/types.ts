@@ -65,3 +65,28 @@ export interface DaemonStopResponse {
   stopping: true;
   reason: string;
 }
+
+/** /api/tokens (auth module). The token itself appears only in the answer to its creation. */
+export interface TokenInfo {
+  id: string;
+  name: string;
+  role: 'admin' | 'developer' | 'viewer';
+  team: string | null;
+  createdAt: number;
+  createdBy: string | null;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+export interface CreatedTokenResponse {
+  token: string;
+  record: TokenInfo;
+}
+export interface TokensResponse {
+  tokens: TokenInfo[];
+}
+export interface RevokeTokenResponse {
+  id: string;
+  revoked: true;
+  alreadyRevoked: boolean;
+}

@@ -4,6 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
+import { Agent, fetch as undiciFetch } from 'undici';
 import type { AgentAction } from '../daemon/control.js';
 import { processAlive, readDaemonFile } from '../daemon/daemon-file.js';
 import type * as T from '../api/types.js';
@@ -94,13 +95,48 @@ export class ApiError extends OpenClawError {
 
 type Query = Record<string, string | number | undefined>;
 
+export interface ClientOptions {
+  timeoutMs?: number;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string | null;
+  /** PEM CA certificate(s) to trust for https (a self-signed daemon certificate). */
+  ca?: string | Buffer | null;
+}
+
 export class ApiClient {
   readonly baseUrl: string;
   private readonly timeoutMs: number;
+  private readonly token: string | null;
+  private readonly ca: string | Buffer | null;
+  private dispatcher: Agent | null = null;
 
-  constructor(baseUrl: string, opts: { timeoutMs?: number } = {}) {
+  constructor(baseUrl: string, opts: ClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.token = opts.token ?? null;
+    this.ca = opts.ca ?? null;
+  }
+
+  private authHeaders(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
+
+  /** fetch, through an agent that trusts `ca` when one is given. */
+  private send(url: string, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal }): Promise<Response> {
+    if (!this.ca) return fetch(url, init);
+    this.dispatcher ??= new Agent({ connect: { ca: this.ca } });
+    return undiciFetch(url, { ...init, dispatcher: this.dispatcher }) as unknown as Promise<Response>;
+  }
+
+  // ---- tokens ------------------------------------------------------------------------------
+  createToken(body: { role: string; team?: string; name?: string; expires?: string }): Promise<T.CreatedTokenResponse> {
+    return this.request('POST', '/api/tokens', { body });
+  }
+  listTokens(all = false): Promise<T.TokensResponse> {
+    return this.request('GET', '/api/tokens', { query: { all: all ? 'true' : undefined } });
+  }
+  revokeToken(id: string): Promise<T.RevokeTokenResponse> {
+    return this.request('DELETE', `/api/tokens/${enc(id)}`);
   }
 
   // ---- agents ------------------------------------------------------------------------------
@@ -153,7 +189,7 @@ export class ApiClient {
   ): { close(): void; closed: Promise<{ code: number; reason: string }> } {
     const url = new URL(this.url(`/api/agents/${enc(name)}/logs/follow`, { tail: opts.tail, since: opts.since, level: opts.level }));
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(url);
+    const ws = new WebSocket(url, { headers: this.authHeaders(), ...(this.ca ? { ca: this.ca } : {}) });
     let opened = false;
     const closed = new Promise<{ code: number; reason: string }>((resolve, reject) => {
       ws.on('open', () => {
@@ -215,9 +251,9 @@ export class ApiClient {
     const url = this.url(route, opts.query);
     let res: Response;
     try {
-      res = await fetch(url, {
+      res = await this.send(url, {
         method,
-        headers: opts.body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: { ...this.authHeaders(), ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
@@ -257,8 +293,14 @@ function errorFromBody(text: string, status: number, baseUrl: string): OpenClawE
   return new ApiError('bad_response', `${baseUrl} answered HTTP ${status} without an OpenClaw error body; is it an OpenClaw daemon?`, status);
 }
 
-function unreachable(baseUrl: string, err: unknown): DaemonUnreachableError {
-  const cause = (err as { cause?: { code?: string } }).cause;
+function unreachable(baseUrl: string, err: unknown): OpenClawError {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   const code = cause?.code ?? (err as NodeJS.ErrnoException).code;
+  if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+    return new OpenClawError(
+      'tls_untrusted',
+      `${baseUrl} presented a certificate this CLI does not trust (${code}); pass its CA with --ca FILE or OPENCLAW_CA_CERT=FILE (for a self-signed certificate, the certificate itself)`,
+    );
+  }
   return new DaemonUnreachableError(baseUrl, code && code !== 'ECONNREFUSED' ? code : undefined);
 }

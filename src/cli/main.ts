@@ -20,6 +20,7 @@ import { registerSecrets } from './commands/secrets.js';
 import { registerAudit } from './commands/audit.js';
 import { registerKeys } from './commands/keys.js';
 import { registerUsage } from './commands/usage.js';
+import { registerToken } from './commands/token.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -53,6 +54,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerAudit(program, ctx);
   registerKeys(program, ctx);
   registerUsage(program, ctx);
+  registerToken(program, ctx);
   return program;
 }
 

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigIssue } from '../util/errors.js';
-import type { AgentConfig, ProjectConfig, StoreConfig } from './types.js';
+import type { AgentConfig, ApiConfig, ProjectConfig, StoreConfig } from './types.js';
 import { interpolate, resolvePlainScalar } from './interpolate.js';
 import { sectionSchemas } from './sections.js';
 import {
@@ -278,7 +278,7 @@ class Loader {
     return fromFile;
   }
 
-  private apiOverrides(fromFile: { host: string; port: number } | null): { host: string; port: number } | null {
+  private apiOverrides(fromFile: ApiConfig | null): ApiConfig | null {
     let port = fromFile?.port ?? null;
     const envPort = this.env.OPENCLAW_PORT;
     if (envPort !== undefined && envPort !== '') {
@@ -294,7 +294,7 @@ class Loader {
       } else port = o.port;
     }
     const host = o.host ?? fromFile?.host ?? null;
-    return port === null || host === null ? null : { host, port };
+    return port === null || host === null ? null : { ...fromFile, host, port };
   }
 
   // -------------------------------------------------------------------------------------------

@@ -625,6 +625,27 @@ export function projectSchema(root: string, dataDir: string) {
           return v;
         }),
         port: int(8400, 0, 65535),
+        auth: field<'token' | 'local-trust' | undefined>((v) => {
+          if (v === undefined || v === null) return undefined;
+          if (v !== 'token' && v !== 'local-trust') return fail(`must be token or local-trust (got ${describe(v)})`);
+          return v;
+        }),
+        tls: field<{ cert: string; key: string } | undefined>((v, r) => {
+          if (v === undefined || v === null) return undefined;
+          if (!isPlainObject(v)) return fail(`must be a mapping with cert and key file paths (got ${describe(v)})`);
+          for (const k of Object.keys(v)) if (k !== 'cert' && k !== 'key') r.issue(unknownKeyMessage(k, ['cert', 'key']), [k], true);
+          const out: Record<string, string> = {};
+          for (const k of ['cert', 'key'] as const) {
+            const p = v[k];
+            if (typeof p !== 'string' || p.trim() === '') {
+              r.issue(`needs the path of the PEM ${k === 'cert' ? 'certificate' : 'private key'} file (relative to the project)`, [k]);
+              continue;
+            }
+            out[k] = path.resolve(root, p);
+            if (!fs.existsSync(out[k]!)) r.issue(`no such file: ${out[k]}`, [k]);
+          }
+          return out as { cert: string; key: string };
+        }),
       }),
       // Validated entry by entry by the loader, so one broken agent does not hide another's issues.
       agents: z.unknown(),

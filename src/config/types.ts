@@ -107,6 +107,10 @@ export type StoreConfig =
 export interface ApiConfig {
   host: string; // default 127.0.0.1
   port: number; // default 8400; --port / OPENCLAW_PORT override
+  /** Absent: `local-trust` under `openclaw dev`, `token` otherwise (src/security/auth/mode.ts). */
+  auth?: 'token' | 'local-trust';
+  /** Serve HTTPS with this certificate and key (absolute paths). */
+  tls?: { cert: string; key: string };
 }
 
 export interface ProjectConfig {

@@ -22,7 +22,9 @@ import { NamespaceVersions, commitBuffer, type RunContext } from './run-transact
 import { AgentController } from './agent-controller.js';
 import type { AgentAction, AgentView, ControlPlane, HealthView } from './control.js';
 import { BadRequestError, ConfigError, NotFoundError, OpenClawError, type ConfigIssue } from '../util/errors.js';
-import { createApiServer } from '../api/server.js';
+import { createApiServer, type RouteInfo } from '../api/server.js';
+import { checkBind, resolveAuthMode } from '../security/auth/mode.js';
+import fs from 'node:fs';
 import { VERSION } from '../version.js';
 import { Registry } from 'prom-client';
 import { AgentCustomMetrics, coreMetrics, processMetrics, type CoreMetrics } from '../observability/metrics.js';
@@ -130,6 +132,10 @@ export class Daemon implements ControlPlane {
   private async boot(): Promise<void> {
     this.startedAt = this.clock.now();
     this.tracing = initTracingFromEnv(this.config.project);
+    this.modules = this.opts.modules ?? createModules();
+    // Before anything starts: never serve a non-loopback address without token auth (exit 78).
+    if (this.opts.listen !== false) checkBind(this.config, resolveAuthMode(this.config, this.opts.dev === true), this.modules.some((m) => m.name === 'auth'));
+    const tls = this.config.api.tls ? readTls(this.config.api.tls, this.config.file) : undefined;
     this.runtime = this.opts.runtime ?? createRuntime(this.listener());
 
     // Validate every module agent before anything starts. Each distinct module is described once
@@ -178,8 +184,8 @@ export class Daemon implements ControlPlane {
           OPENCLAW_URL: this.url,
           OPENCLAW_AGENT: agent,
           OPENCLAW_INSTANCE: instance,
-          // Until API tokens land (security issue) the API is loopback-only; the token names the agent.
-          OPENCLAW_TOKEN: `agent:${agent}`,
+          // Scoped to this agent and valid while this instance runs (auth module); a placeholder without it.
+          OPENCLAW_TOKEN: this.services.auth?.agentToken(agent, instance) ?? `agent:${agent}`,
         }),
         expandSecrets: (value, reader) => expandSecrets(value, (text) => this.services.secrets.expand(text, reader)),
         onTransition: (agent, instance, from, to, reason) =>
@@ -199,7 +205,6 @@ export class Daemon implements ControlPlane {
     await this.store.releaseDeliveries();
     await this.versions.load([...this.controllers.keys(), SHARED_NAMESPACE]);
 
-    this.modules = this.opts.modules ?? createModules();
     const ctx = this.moduleContext();
     for (const m of this.modules) {
       await m.start(ctx);
@@ -207,6 +212,7 @@ export class Daemon implements ControlPlane {
     }
 
     if (this.opts.listen !== false) {
+      const auth = this.services.auth;
       this.api = await createApiServer(this, {
         host: this.config.api.host,
         port: this.config.api.port,
@@ -214,6 +220,9 @@ export class Daemon implements ControlPlane {
         redact: (body) => this.services.secrets.redact(body),
         metrics: this.metrics,
         logFollow: { onDropped: (n) => this.logs.countFollowerDropped(n), track: (b) => this.logs.trackFollowerBuffer(b) },
+        authorize: auth?.authorize,
+        onResponse: auth ? (req, reply) => auth.onResponse(req, reply) : undefined,
+        tls,
       });
       const { url } = await this.api.listen();
       this.url = url;
@@ -426,6 +435,11 @@ export class Daemon implements ControlPlane {
       return;
     }
     await c.restart(reason);
+  }
+
+  /** Every route of the control API with its declared permission (empty when the API is off). */
+  apiRoutes(): RouteInfo[] {
+    return [...(this.api?.routes ?? [])];
   }
 
   onShutdown(fn: () => void): void {
@@ -673,6 +687,17 @@ function phaseOffset(name: string, periodMs: number): number {
 
 function missedRun(agent: string, fireAt: number, now: number, reason: string): RunRecord {
   return { id: randomUUID(), agent, instance: null, trigger: 'schedule', status: 'missed', scheduledAt: fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
+}
+
+function readTls(tls: { cert: string; key: string }, file: string): { cert: Buffer; key: Buffer } {
+  const read = (p: string, k: 'cert' | 'key'): Buffer => {
+    try {
+      return fs.readFileSync(p);
+    } catch (err) {
+      throw new ConfigError([{ file, line: null, column: null, field: `api.tls.${k}`, message: `cannot read ${p}: ${(err as Error).message}` }]);
+    }
+  };
+  return { cert: read(tls.cert, 'cert'), key: read(tls.key, 'key') };
 }
 
 function splitLocation(location: string, fallbackFile: string): [string, number | null] {

@@ -12,6 +12,9 @@ import { processAlive, readDaemonFile, removeDaemonFile, writeDaemonFile, type D
 import { formatLogLine } from '../observability/format.js';
 import { watchAgents } from './hot-reload.js';
 import { tsxUrls } from '../runtime/paths.js';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { readTokenFile } from '../security/auth/token-file.js';
+import { ApiClient } from '../cli/client.js';
 
 export const EXIT_CONFIG = 78;
 
@@ -115,7 +118,8 @@ function reportStartError(err: unknown): number {
   return 1;
 }
 
-function cliMain(): { execArgv: string[]; script: string } {
+/** How to run this CLI: node flags and the main script (also the ExecStart of `daemon install`). */
+export function cliMain(): { execArgv: string[]; script: string } {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts')) {
     return { execArgv: ['--import', tsxUrls().loader], script: path.join(path.dirname(here), '..', 'cli', 'main.ts') };
@@ -158,8 +162,7 @@ export async function startDetached(opts: EntryOptions & { waitMs?: number }): P
     const info = readDaemonFile(config.dataDir);
     if (info && info.pid === child.pid) {
       try {
-        const res = await fetch(`${info.url}/healthz`);
-        if (res.ok) return { pid: info.pid, url: info.url };
+        if (await live(info.url)) return { pid: info.pid, url: info.url };
       } catch {
         // not listening yet
       }
@@ -216,9 +219,22 @@ export async function daemonStatus(opts: EntryOptions): Promise<DaemonStatus> {
   if (!info || !processAlive(info.pid)) return { running: false, pid: null, url: null, health: null, logFile };
   let health: unknown = null;
   try {
-    health = await (await fetch(`${info.url}/api/health`)).json();
+    const ca = process.env.OPENCLAW_CA_CERT ? fs.readFileSync(process.env.OPENCLAW_CA_CERT) : null;
+    health = await new ApiClient(info.url, { token: process.env.OPENCLAW_TOKEN || readTokenFile(config.dataDir), ca, timeoutMs: 5_000 }).health();
   } catch {
     health = null;
   }
   return { running: true, pid: info.pid, url: info.url, health, logFile };
+}
+
+let insecureAgent: Agent | null = null;
+
+/**
+ * Whether the daemon we just spawned answers /healthz. Over https its certificate is not checked
+ * here (the probe sends nothing and only asks whether our own child is up); the CLI's commands do check.
+ */
+async function live(url: string): Promise<boolean> {
+  if (!url.startsWith('https:')) return (await fetch(`${url}/healthz`)).ok;
+  insecureAgent ??= new Agent({ connect: { rejectUnauthorized: false } });
+  return (await undiciFetch(`${url}/healthz`, { dispatcher: insecureAgent })).ok;
 }

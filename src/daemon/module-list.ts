@@ -2,11 +2,13 @@
 import type { DaemonModule } from './modules.js';
 import { guardrailsModule } from '../security/guardrails/module.js';
 import { securityModule } from '../security/module.js';
+import { authModule } from '../security/auth/module.js';
 import { llmModule } from '../llm/module.js';
 
 export function createModules(): DaemonModule[] {
   return [
     securityModule(), // first: installs services.audit and services.secrets for every other module
+    authModule(), // API tokens and RBAC (services.auth); audits through services.audit
     guardrailsModule(), // output validators and agent-wide rate limits at commit (services.guardrails)
     llmModule(), // the LLM router: agent llm.* RPC, /v1, budgets (services.llm)
   ];

@@ -4,7 +4,8 @@
 // and metrics there, and is stopped (reverse order) after the agents at shutdown.
 //
 // The module list is src/daemon/module-list.ts: one line per subsystem.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Authorize } from '../api/route.js';
 import type { Registry } from 'prom-client';
 import type { ProjectConfig } from '../config/types.js';
 import type { Clock } from '../scheduler/types.js';
@@ -64,10 +65,23 @@ export interface LlmService {
   complete(request: Record<string, unknown>, caller: { agent?: string; workflow?: string }): Promise<{ text: string; json?: unknown; model: string; usage: Record<string, unknown> }>;
 }
 
+/** API authentication, installed by the auth module (src/security/auth). Absent: every request is let through. */
+export interface ApiAuth {
+  mode: 'token' | 'local-trust';
+  /** The API's preHandler for every non-public route. */
+  authorize: Authorize;
+  /** After every response (the audit of mutations). */
+  onResponse(req: FastifyRequest, reply: FastifyReply): void;
+  /** OPENCLAW_TOKEN for a command agent instance: scoped to that agent, valid while the instance runs. */
+  agentToken(agent: string, instanceId: string): string;
+}
+
 /** Shared daemon services a module may use and, for the slots, replace at start. */
 export interface DaemonServices {
   audit: AuditSink;
   secrets: SecretResolver;
+  /** Installed by the auth module. */
+  auth?: ApiAuth;
   /** Installed by the LLM module when an llm: section exists. */
   llm?: LlmService;
   /** Output validators and agent-wide rate limits, checked before each run commit (guardrails module). */

@@ -235,7 +235,10 @@ export async function cleanup(): Promise<void> {
 export async function apiGet<T>(dir: string, route: string): Promise<T> {
   const info = readDaemonJson(dir);
   if (!info) throw new Error(`no daemon.json in ${dir}`);
-  const res = await fetch(info.url + route);
+  // With token auth (daemon start), the daemon wrote an admin token for the CLI next to daemon.json.
+  const tokenFile = path.join(dir, '.openclaw', 'token');
+  const headers: Record<string, string> = fs.existsSync(tokenFile) ? { authorization: `Bearer ${fs.readFileSync(tokenFile, 'utf8').trim()}` } : {};
+  const res = await fetch(info.url + route, { headers });
   if (!res.ok) throw new Error(`GET ${route}: HTTP ${res.status} ${await res.text()}`);
   return (await res.json()) as T;
 }

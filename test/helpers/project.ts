@@ -22,7 +22,7 @@ export function makeProject(opts: ProjectOptions): { dir: string; configFile: st
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-test-'));
   const store =
     opts.store?.kind === 'postgres' ? `store:\n  url: ${opts.store.url}\n  schema: ${opts.store.schema}\n` : '';
-  const text = `project: test-project\nversion: "1.0"\n${store}api:\n  port: 0\n${opts.extra ?? ''}agents:\n${opts.agents}`;
+  const text = `project: test-project\nversion: "1.0"\n${store}api:\n  port: 0\n  auth: local-trust\n${opts.extra ?? ''}agents:\n${opts.agents}`;
   const configFile = path.join(dir, 'openclaw.yaml');
   fs.writeFileSync(configFile, text);
   return { dir, configFile };

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AgentAction, ControlPlane } from '../../daemon/control.js';
-import { defineRoute } from '../route.js';
+import { defineRoute, mayActOn } from '../route.js';
 import { agentParams, limitQuery } from '../params.js';
 
 const ACTIONS: AgentAction[] = ['start', 'stop', 'pause', 'resume', 'restart'];
@@ -20,7 +20,8 @@ export function agentRoutes(app: FastifyInstance, control: ControlPlane): void {
     method: 'GET',
     url: '/api/agents',
     permission: 'agents:read',
-    handler: async () => ({ agents: await control.listAgents() }),
+    // A team's token sees its team's agents; an agent's own token sees itself.
+    handler: async ({ req }) => ({ agents: (await control.listAgents()).filter((a) => mayActOn(req.principal, a.name, a.owner)) }),
   });
 
   defineRoute(app, {

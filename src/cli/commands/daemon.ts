@@ -6,6 +6,10 @@ import type { CliContext } from '../context.js';
 import { jsonOption } from '../context.js';
 import { UsageError } from '../errors.js';
 import { projectRoot } from './project.js';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { OpenClawError } from '../../util/errors.js';
 
 interface RunOptions {
   project?: string;
@@ -82,4 +86,35 @@ export function registerDaemon(program: Command, ctx: CliContext): void {
     if (h?.status) ctx.print(`  health: ${h.status}${h.agents ? `; agents running ${h.agents.running}/${h.agents.total}` : ''}`);
     ctx.print(`  log: ${s.logFile}`);
   });
+
+  daemon
+    .command('install')
+    .description("write a systemd unit that keeps this project's daemon running (restarts, drains on stop)")
+    .option('--project <dir>', 'project folder (default: the nearest above the cwd)')
+    .option('--user', 'a user unit in ~/.config/systemd/user (systemctl --user) instead of a system unit')
+    .option('--output <file>', 'write the unit here (default: /etc/systemd/system/openclaw-<project>.service, or the user folder with --user)')
+    .option('--run-as <user>', 'system units: the account the daemon runs as (default: $SUDO_USER, else the current user)')
+    .action(async (opts: { project?: string; user?: boolean; output?: string; runAs?: string }) => {
+      const project = projectRoot(ctx, opts.project);
+      const [{ loadConfig }, e, systemd] = await Promise.all([import('../../config/index.js'), entry(), import('../../daemon/systemd.js')]);
+      const config = await loadConfig(e.resolveConfigFile(project));
+      const user = opts.user === true;
+      const { execArgv, script } = e.cliMain();
+      const me = os.userInfo().username;
+      const runAs = opts.runAs ?? (me === 'root' ? (ctx.env.SUDO_USER ?? null) : me);
+      const text = systemd.renderUnit({ config, node: process.execPath, execArgv, script, user, runAs, pathEnv: ctx.env.PATH });
+      const file = path.resolve(ctx.cwd, opts.output ?? systemd.defaultUnitPath(config.project, user));
+      try {
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, text, { mode: 0o644 });
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const hint = code === 'EACCES' || code === 'EPERM' ? '; run it with sudo, or use --user for a user unit, or --output FILE' : '';
+        throw new OpenClawError('install_failed', `cannot write ${file}: ${(err as Error).message}${hint}`);
+      }
+      ctx.print(`Wrote ${file} (TimeoutStopSec=${systemd.stopTimeoutSec(config)}, restarts except on exit 78)`);
+      if (runAs === null && !user) ctx.warn('warning: the unit runs the daemon as root; pass --run-as USER to use an unprivileged account');
+      ctx.print(opts.output && !file.includes(`${path.sep}systemd${path.sep}`) ? `Copy it to ${systemd.defaultUnitPath(config.project, user)}, then enable it:` : 'Enable it:');
+      for (const line of systemd.enableInstructions(file, user)) ctx.print(`  ${line}`);
+    });
 }

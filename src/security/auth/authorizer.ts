@@ -1,0 +1,155 @@
+// The control API's `authorize` seam: bearer tokens (API tokens from the store, command agents'
+// in-memory tokens), local-trust for loopback callers, the role table, and team / own-agent
+// scoping. Sets `req.principal`. Also the audit of token use (sampled) and of every mutation.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Authorize, Permission, Principal } from '../../api/route.js';
+import type { AuditSink } from '../../daemon/modules.js';
+import type { AgentTokens } from './agent-tokens.js';
+import { ForbiddenError, UnauthorizedError } from './errors.js';
+import { isLoopbackAddress, type AuthMode } from './mode.js';
+import type { TokenRepository } from './repository.js';
+import { roleAllows, rolePermissions } from './roles.js';
+import { parseToken, secretMatches } from './tokens.js';
+
+export interface AuthorizerDeps {
+  mode: AuthMode;
+  tokens: TokenRepository;
+  agentTokens: AgentTokens;
+  now: () => number;
+  /** Read at each use: the security module may install the real audit log after this one starts. */
+  audit: () => AuditSink;
+  /** An agent's owner team: null when it has none, undefined when there is no such agent. */
+  ownerOf: (agent: string) => string | null | undefined;
+  /** Token use is audited (and `last used` written) at most once per token per this many ms. */
+  useSampleMs?: number;
+}
+
+export interface Authorizer {
+  authorize: Authorize;
+  onResponse(req: FastifyRequest, reply: FastifyReply): void;
+}
+
+const LOCAL: Principal = { id: 'local', role: 'local', team: null };
+
+const MISSING =
+  'authentication required: send `Authorization: Bearer <token>`. The CLI sends --token, OPENCLAW_TOKEN or the project\'s .openclaw/token ' +
+  '(the daemon writes an admin token there on first start); create more with `openclaw token create --role viewer`';
+
+export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
+  const sampleMs = deps.useSampleMs ?? 60_000;
+  const lastUse = new Map<string, { at: number; uses: number }>();
+
+  function noteUse(p: Principal, tokenId: string, req: FastifyRequest): void {
+    const now = deps.now();
+    const seen = lastUse.get(tokenId);
+    if (seen && now - seen.at < sampleMs) {
+      seen.uses++;
+      return;
+    }
+    const uses = (seen?.uses ?? 0) + 1;
+    lastUse.set(tokenId, { at: now, uses: 0 });
+    if (lastUse.size > 10_000) lastUse.clear();
+    deps.audit().record({ actor: p.id, action: 'token.use', target: req.routeOptions.url ?? null, detail: { method: req.method, uses, sampledEveryMs: sampleMs } });
+    if (p.role !== 'agent') void deps.tokens.touch(tokenId, now).catch(() => undefined);
+  }
+
+  async function authenticate(req: FastifyRequest): Promise<Principal> {
+    const header = req.headers.authorization;
+    if (header === undefined || header === '') {
+      if (deps.mode === 'local-trust' && isLoopbackAddress(req.socket.remoteAddress)) return LOCAL;
+      throw new UnauthorizedError(MISSING);
+    }
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw new UnauthorizedError('the Authorization header must be `Bearer <token>`');
+    const parsed = parseToken(m[1]!);
+    if (!parsed) throw new UnauthorizedError('the bearer token is not an OpenClaw token (expected oc_<id>_<secret>); check --token, OPENCLAW_TOKEN or .openclaw/token');
+    if (parsed.kind === 'agent') {
+      const a = deps.agentTokens.verify(parsed.id, parsed.secret);
+      if (!a) throw new UnauthorizedError('this agent token is no longer valid: its instance ended or the daemon restarted (each spawn gets a fresh OPENCLAW_TOKEN)');
+      const p: Principal = { id: `agent:${a.instanceId}`, role: 'agent', team: null, agent: a.agent };
+      noteUse(p, a.id, req);
+      return p;
+    }
+    const found = await deps.tokens.lookup(parsed.id);
+    if (!found || !secretMatches(parsed.secret, found.secretHash)) throw new UnauthorizedError(`invalid token ${parsed.id}: unknown or wrong secret; create one with \`openclaw token create\``);
+    const t = found.record;
+    if (t.revokedAt !== null) throw new UnauthorizedError(`token ${t.id} ('${t.name}') was revoked on ${new Date(t.revokedAt).toISOString()}; create a new one with \`openclaw token create\``);
+    if (t.expiresAt !== null && t.expiresAt <= deps.now()) {
+      throw new UnauthorizedError(`token ${t.id} ('${t.name}') expired on ${new Date(t.expiresAt).toISOString()}; create a new one with \`openclaw token create --expires 30d\``);
+    }
+    const p: Principal = { id: `token:${t.id}`, role: t.role, team: t.team };
+    noteUse(p, t.id, req);
+    return p;
+  }
+
+  const authorize: Authorize = async (req, permission) => {
+    const p = await authenticate(req);
+    req.principal = p;
+    if (!roleAllows(p.role, permission)) {
+      const grants = rolePermissions(p.role);
+      throw new ForbiddenError(
+        `${describe(p)} may not do this: the route needs permission '${permission}', which role '${p.role}' does not grant ` +
+          `(it grants ${grants.length ? grants.join(', ') : 'nothing'}); use a token with a role that does (see docs/api.md, Roles)`,
+      );
+    }
+    const agent = targetAgent(req);
+    if (agent === undefined) {
+      if (p.role === 'agent' && !AGENT_UNTARGETED.has(permission)) {
+        throw new ForbiddenError(`${describe(p)} is scoped to agent '${p.agent}' and may only act on that agent`);
+      }
+      return;
+    }
+    if (p.role === 'agent') {
+      if (agent !== p.agent) throw new ForbiddenError(`${describe(p)} is scoped to agent '${p.agent}'; it may not use '${permission}' on agent '${agent}'`);
+      return;
+    }
+    if (p.team !== null) {
+      const owner = deps.ownerOf(agent);
+      if (owner === undefined) return; // no such agent: the handler answers 404
+      if (owner !== p.team) {
+        throw new ForbiddenError(
+          `${describe(p)} belongs to team '${p.team}' and may not use '${permission}' on agent '${agent}', which ${owner === null ? 'has no owner team' : `belongs to team '${owner}'`}; ` +
+            'use a token of that team or one without a team',
+        );
+      }
+    }
+  };
+
+  function onResponse(req: FastifyRequest, reply: FastifyReply): void {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
+    const route = req.routeOptions.url ?? null;
+    deps.audit().record({
+      actor: req.principal?.id ?? 'anonymous',
+      action: 'api.mutation',
+      target: route,
+      detail: { method: req.method, route, status: reply.statusCode },
+    });
+  }
+
+  return { authorize, onResponse };
+}
+
+/** Permissions an agent token may use on routes that name no agent (it publishes; it lists only itself). */
+const AGENT_UNTARGETED = new Set<Permission>(['events:publish', 'agents:read']);
+
+function describe(p: Principal): string {
+  if (p.role === 'agent') return `the agent token of ${p.id.slice('agent:'.length)}`;
+  if (p.role === 'local') return 'a local-trust caller';
+  return `token ${p.id.slice('token:'.length)} (role ${p.role}${p.team ? `, team ${p.team}` : ''})`;
+}
+
+/**
+ * The agent a request acts on: the `:agent` param, the `:name` param of /api/agents/:name routes,
+ * or an `agent` in the query or body (dead letters). undefined when the route names none.
+ */
+export function targetAgent(req: FastifyRequest): string | undefined {
+  const params = (req.params ?? {}) as Record<string, unknown>;
+  if (typeof params.agent === 'string') return params.agent;
+  const url = req.routeOptions.url ?? '';
+  if (typeof params.name === 'string' && url.startsWith('/api/agents/:name')) return params.name;
+  const q = req.query as Record<string, unknown> | undefined;
+  if (q && typeof q.agent === 'string' && q.agent !== '') return q.agent;
+  const b = req.body as Record<string, unknown> | undefined;
+  if (b && typeof b === 'object' && !Array.isArray(b) && typeof b.agent === 'string' && b.agent !== '') return b.agent;
+  return undefined;
+}
