@@ -26,8 +26,12 @@ describe('metrics of the running quickstart', () => {
       for (const a of agents) for (const i of a.instances) trackPid(i.pid);
       return agents.length === 6 && agents.every((a) => a.status === 'running');
     });
+    // Token auth (daemon start): scrape with the admin token the daemon wrote for the CLI, as a
+    // Prometheus job would with its bearer token; without it the scrape is refused.
+    expect((await fetch(`${info.url}/api/metrics`)).status).toBe(401);
+    const token = fs.readFileSync(path.join(dir, '.openclaw', 'token'), 'utf8').trim();
     const scrape = async () => {
-      const res = await fetch(`${info.url}/api/metrics`);
+      const res = await fetch(`${info.url}/api/metrics`, { headers: { authorization: `Bearer ${token}` } });
       expect(res.status).toBe(200);
       return res.text();
     };
