@@ -25,7 +25,8 @@ import { createApiServer } from '../api/server.js';
 import { VERSION } from '../version.js';
 import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
-import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type ModuleContext, type RpcHandler } from './modules.js';
+import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type IntentHandler, type ModuleContext, type RpcHandler } from './modules.js';
+import type { RunIntent } from '../runtime/protocol.js';
 import { createModules } from './module-list.js';
 
 export interface DaemonOptions {
@@ -72,6 +73,7 @@ export class Daemon implements ControlPlane {
   private readonly startedModules: DaemonModule[] = [];
   private readonly moduleRoutes: Array<(app: FastifyInstance) => void> = [];
   private readonly rpcHandlers = new Map<string, RpcHandler>();
+  private readonly intentHandlers = new Map<string, IntentHandler>();
 
   private constructor(config: ProjectConfig, private readonly opts: DaemonOptions) {
     this.config = config;
@@ -209,6 +211,10 @@ export class Daemon implements ControlPlane {
       agentNames: () => [...this.controllers.keys()],
       log: (level, msg, fields) => this.log(level, msg, fields),
       routes: (register) => void this.moduleRoutes.push(register),
+      intent: (kind, handler) => {
+        if (this.intentHandlers.has(kind)) throw new Error(`intent '${kind}' is registered twice`);
+        this.intentHandlers.set(kind, handler);
+      },
       rpc: (op, handler) => {
         if (this.rpcHandlers.has(op)) throw new Error(`RPC op '${op}' is registered twice`);
         this.rpcHandlers.set(op, handler);
@@ -239,6 +245,18 @@ export class Daemon implements ControlPlane {
       agent: a.name,
       maxStateSizeBytes: a.resources.maxStateSizeBytes,
       onPublished: (names) => this.bus.published(names),
+      intents: (intents, caller) => {
+        const effects = [];
+        for (const [kind, data] of groupIntents(intents)) {
+          const h = this.intentHandlers.get(kind);
+          if (!h) throw new OpenClawError('intent_unsupported', `agent '${a.name}' used '${kind}', which no daemon module serves (is its section configured?)`);
+          effects.push(...h.effects(data, caller));
+        }
+        return effects;
+      },
+      onCommitted: (intents) => {
+        for (const [kind, data] of groupIntents(intents)) this.intentHandlers.get(kind)?.committed?.(data);
+      },
     };
   }
 
@@ -576,6 +594,12 @@ export class Daemon implements ControlPlane {
     })();
     return this.shuttingDown;
   }
+}
+
+function groupIntents(intents: RunIntent[]): Map<string, unknown[]> {
+  const m = new Map<string, unknown[]>();
+  for (const i of intents) m.set(i.kind, [...(m.get(i.kind) ?? []), i.data]);
+  return m;
 }
 
 /** A stable offset in [0, period) derived from the agent's name (FNV-1a). */

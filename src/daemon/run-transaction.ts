@@ -3,7 +3,7 @@
 // transaction. A thrown error or a crash discards the buffer; the trigger is delivered again.
 import { randomUUID } from 'node:crypto';
 import type { InstanceHandle } from '../runtime/types.js';
-import type { Invocation, InvocationResult, SerializedError } from '../runtime/protocol.js';
+import type { Invocation, InvocationResult, RunIntent, SerializedError } from '../runtime/protocol.js';
 import {
   SHARED_NAMESPACE,
   type CommitResult,
@@ -13,6 +13,7 @@ import {
   type StateRead,
   type StateWrite,
   type Store,
+  type TxEffect,
 } from '../store/types.js';
 import { OpenClawError, StateConflictError } from '../util/errors.js';
 
@@ -54,6 +55,8 @@ export interface RunOutcome {
   conflict?: boolean;
   /** True when the instance died during the invocation. */
   instanceGone?: boolean;
+  /** True when admitCommit refused: the agent finished but nothing was committed. */
+  discarded?: boolean;
   result?: InvocationResult;
   commit?: CommitResult;
   startedAt: number;
@@ -68,6 +71,13 @@ export interface RunContext {
   maxStateSizeBytes: number;
   /** Called after a commit that published events, with the names published. */
   onPublished: (eventNames: string[]) => void;
+  /**
+   * Turns a run's intents (`this.jobs.enqueue` …) into effects of its commit; registered by daemon
+   * modules (ModuleContext.intent). An intent of a kind nobody handles fails the commit.
+   */
+  intents?: (intents: RunIntent[], caller: { agent: string; runId: string | null }) => TxEffect[];
+  /** Called after a commit, with the intents it committed (wake-ups: a job queue's workers). */
+  onCommitted?: (intents: RunIntent[]) => void;
 }
 
 export function serializeError(err: unknown): SerializedError {
@@ -93,11 +103,17 @@ export function toEvents(agent: string | null, emits: Array<{ id: string; name: 
 /** Commits a buffer (a finished run or a checkpoint). */
 export async function commitBuffer(
   ctx: RunContext,
-  buf: { writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }> },
-  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null },
+  buf: { writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }>; intents?: RunIntent[] },
+  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null; effects?: TxEffect[] },
 ): Promise<CommitResult> {
   checkWrites(ctx.agent, buf.writes);
   const emits = toEvents(ctx.agent, buf.emits, ctx.now());
+  const intents = buf.intents ?? [];
+  const effects = [...(extra.effects ?? [])];
+  if (intents.length > 0) {
+    if (!ctx.intents) throw new OpenClawError('intent_unsupported', `the run used ${[...new Set(intents.map((i) => i.kind))].join(', ')}, which this daemon does not serve (is the module enabled?)`);
+    effects.push(...ctx.intents(intents, { agent: ctx.agent, runId: extra.runId ?? extra.run?.id ?? null }));
+  }
   const result = await ctx.store.commitRun({
     writes: buf.writes,
     reads: buf.reads,
@@ -107,9 +123,11 @@ export async function commitBuffer(
     maxStateSize: { [ctx.agent]: ctx.maxStateSizeBytes },
     reason: extra.reason,
     runId: extra.runId ?? extra.run?.id ?? null,
+    ...(effects.length > 0 ? { effects } : {}),
   });
   ctx.versions.apply(result);
   if (result.published > 0) ctx.onPublished([...new Set(emits.map((e) => e.name))]);
+  if (intents.length > 0) ctx.onCommitted?.(intents);
   return result;
 }
 
@@ -119,12 +137,21 @@ export interface ExecuteOptions {
   method?: string;
   event?: Invocation['event'];
   payload?: unknown;
+  /** For 'call': the method's second argument (a job's id and attempt, …). */
+  meta?: unknown;
   scheduledAt?: number | null;
   deadlineMs?: number;
   ack?: { deliveryId: number; leaseToken: string };
   /** Whether to write a run record (setup/teardown are not counted as runs). */
   record: boolean;
   runId?: string;
+  /** Subsystem work committed in the run's transaction (a job's completion); a throw aborts it. */
+  effects?: TxEffect[];
+  /**
+   * Asked once the agent returned, before the commit: false discards the run (a call that timed
+   * out or was cancelled meanwhile must not commit). Once it returns true the commit goes ahead.
+   */
+  admitCommit?: () => boolean;
 }
 
 /**
@@ -142,6 +169,7 @@ export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts
       method: opts.method,
       event: opts.event,
       payload: opts.payload,
+      ...(opts.meta !== undefined ? { meta: opts.meta } : {}),
       scheduledAt: opts.scheduledAt ?? null,
       versions: ctx.versions.forAgent(ctx.agent),
       deadlineMs: opts.deadlineMs,
@@ -172,8 +200,11 @@ export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts
     if (run) await ctx.store.recordRun(run).catch(() => undefined);
     return { runId, ok: false, error: result.error, result, startedAt, finishedAt };
   }
+  if (opts.admitCommit && !opts.admitCommit()) {
+    return { runId, ok: false, discarded: true, error: { name: 'RunDiscarded', message: 'the run finished after it was cancelled or timed out; nothing was committed', code: 'run_discarded' }, result, startedAt, finishedAt };
+  }
   try {
-    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId });
+    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId, effects: opts.effects });
     return { runId, ok: true, result, commit, startedAt, finishedAt };
   } catch (err) {
     if (err instanceof StateConflictError) {
