@@ -4,8 +4,11 @@
 // parsed value on ProjectConfig.extensions[name]. A section without a schema is kept raw.
 import type { z } from 'zod';
 import type { EXTENSION_SECTIONS } from './schema.js';
+import { jobsSectionSchema } from '../jobs/config.js';
 
 export type ExtensionSection = (typeof EXTENSION_SECTIONS)[number];
 
 /** section name → the schema that validates and normalises it. Add one line per subsystem. */
-export const sectionSchemas: Partial<Record<ExtensionSection, z.ZodTypeAny>> = {};
+export const sectionSchemas: Partial<Record<ExtensionSection, z.ZodTypeAny>> = {
+  jobs: jobsSectionSchema,
+};
