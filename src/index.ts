@@ -2,7 +2,7 @@
 //
 //   import { Agent, Schedule, on } from 'openclaw';
 //   import { HttpClient, SlackNotifier } from 'openclaw/tools';
-export { Agent, Schedule, ScheduleError, on, describeAgentClass, isAgentClass, AgentDefinitionError } from './agents/index.js';
+export { Agent, Schedule, ScheduleError, on, job, describeAgentClass, isAgentClass, AgentDefinitionError } from './agents/index.js';
 export type {
   AgentClass,
   AgentConfigView,
@@ -19,6 +19,10 @@ export type {
   Metrics,
   LlmApi,
   LlmCompletion,
+  JobsApi,
+  JobDecorator,
 } from './agents/index.js';
+export type { EnqueueOptions, EnqueueRequest, JobInfo, JobRecord, BackoffSpec, IdempotencyMode } from './jobs/types.js';
+export type { JobHandlerOptions } from './jobs/config.js';
 export type { ScheduleSpec } from './scheduler/types.js';
 export { OpenClawError, ConfigError, NotFoundError, BadRequestError, StateConflictError, StateSizeError } from './util/errors.js';

@@ -261,4 +261,6 @@ export abstract class Agent {
 export type AgentClass = (new () => Agent) & {
   schedule?: unknown;
   handlers?: HandlerMap;
+  /** `static jobs = { 'resize-image': 'resize' }` or `{ 'resize-image': { method: 'resize', concurrency: 4 } }`. */
+  jobs?: Record<string, string | ({ method: string } & Record<string, unknown>)>;
 };

@@ -32,8 +32,11 @@ export interface CallOptions {
   trigger: RunTrigger;
   /** Default: a new UUID. Logs of the call carry it. */
   runId?: string;
-  /** Committed in the call's transaction with its state writes and emits; a throw aborts it all. */
-  effects?: TxEffect[];
+  /**
+   * Committed in the call's transaction with its state writes and emits; a throw aborts it all.
+   * As a function it receives the method's return value (to store a job's result, a step's output).
+   */
+  effects?: TxEffect[] | ((value: unknown) => TxEffect[]);
   /**
    * Budget in ms from now (or an absolute epoch-ms time when > 1e12). At the deadline the call's
    * AbortSignal (this.signal) fires and the call returns `{ ok: false, error.code: 'call_timeout' }`;

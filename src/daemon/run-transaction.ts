@@ -145,8 +145,11 @@ export interface ExecuteOptions {
   /** Whether to write a run record (setup/teardown are not counted as runs). */
   record: boolean;
   runId?: string;
-  /** Subsystem work committed in the run's transaction (a job's completion); a throw aborts it. */
-  effects?: TxEffect[];
+  /**
+   * Subsystem work committed in the run's transaction (a job's completion); a throw aborts it. A
+   * function gets the 'call' method's return value (a job's result, a step's output).
+   */
+  effects?: TxEffect[] | ((value: unknown) => TxEffect[]);
   /**
    * Asked once the agent returned, before the commit: false discards the run (a call that timed
    * out or was cancelled meanwhile must not commit). Once it returns true the commit goes ahead.
@@ -204,7 +207,8 @@ export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts
     return { runId, ok: false, discarded: true, error: { name: 'RunDiscarded', message: 'the run finished after it was cancelled or timed out; nothing was committed', code: 'run_discarded' }, result, startedAt, finishedAt };
   }
   try {
-    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId, effects: opts.effects });
+    const effects = typeof opts.effects === 'function' ? opts.effects(result.value) : opts.effects;
+    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId, effects });
     return { runId, ok: true, result, commit, startedAt, finishedAt };
   } catch (err) {
     if (err instanceof StateConflictError) {

@@ -131,6 +131,44 @@ export interface JobHandlerOptions {
   lease?: string | number;
 }
 
+const sdkDuration = z.union([z.string().min(1), z.number().nonnegative().finite()]);
+const sdkRate = z.string().superRefine((v, ctx) => {
+  try {
+    parseRateLimit(v);
+  } catch (err) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
+  }
+});
+
+/** Validates @job(...) / static jobs options (the class is described before anything runs). */
+export const jobHandlerOptionsSchema = z
+  .object({
+    concurrency: z.number().int().min(1).max(10_000).optional(),
+    keyConcurrency: z.number().int().min(1).max(10_000).optional(),
+    rateLimit: sdkRate.optional(),
+    keyRateLimit: sdkRate.optional(),
+    maxAttempts: z.number().int().min(1).max(1000).optional(),
+    backoff: z.object({ type: z.enum(['fixed', 'exponential', 'jitter']), delay: sdkDuration, max: sdkDuration.optional() }).strict().optional(),
+    timeout: sdkDuration.optional(),
+    retention: sdkDuration.optional(),
+    lease: sdkDuration.optional(),
+  })
+  .strict();
+
+/** Problems with handler options, as readable strings ('rateLimit: ...'); empty when valid. */
+export function checkHandlerOptions(options: unknown): string[] {
+  const r = jobHandlerOptionsSchema.safeParse(options);
+  const problems = r.success ? [] : r.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown option(s) ${i.keys.map((k) => `'${k}'`).join(', ')}` : `${i.path.join('.') || 'options'}: ${i.message}`));
+  if (r.success) {
+    try {
+      resolvePolicy(r.data as JobHandlerOptions, undefined);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  return problems;
+}
+
 const ms = (v: string | number): number => (typeof v === 'number' ? Math.round(v) : /^\d+(\.\d+)?$/.test(v.trim()) ? Math.round(Number(v)) : parseDuration(v));
 
 /** defaults < handler options < config. Throws on a malformed handler option. */

@@ -9,6 +9,7 @@
 import type { ScheduleSpec } from '../scheduler/types.js';
 import type { StateWrite, StateRead } from '../store/types.js';
 import type { Isolation } from '../config/types.js';
+import type { JobHandlerOptions } from '../jobs/config.js';
 
 /** What the daemon asks a host to start. One per agent replica ("instance"). */
 export interface AgentSpec {
@@ -39,6 +40,8 @@ export interface AgentDescription {
   schedule: ScheduleSpec | null; // from `static schedule`
   /** @on handlers: event name → method name (several methods may share an event). */
   handlers: Array<{ event: string; method: string }>;
+  /** Job handlers (@job / static jobs): queue name → method, with the handler's options. Absent = none. */
+  jobs?: Array<{ name: string; method: string; options: JobHandlerOptions }>;
   hasLiveness: boolean;
   hasReadiness: boolean;
 }
