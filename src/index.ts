@@ -24,5 +24,6 @@ export type {
 } from './agents/index.js';
 export type { EnqueueOptions, EnqueueRequest, JobInfo, JobRecord, BackoffSpec, IdempotencyMode } from './jobs/types.js';
 export type { JobHandlerOptions } from './jobs/config.js';
+export { UnrecoverableJobError } from './jobs/errors.js';
 export type { ScheduleSpec } from './scheduler/types.js';
 export { OpenClawError, ConfigError, NotFoundError, BadRequestError, StateConflictError, StateSizeError } from './util/errors.js';

@@ -174,54 +174,72 @@ export type ClaimedJob = JobRecord & { leaseToken: string; leaseExpiresAt: numbe
 
 // ---- transitions (generators, dialect-neutral) ----------------------------------------------
 
+const INSERT_COLS = 'id, queue, payload, priority, run_at, attempts, max_attempts, backoff, timeout_ms, status, idem_key, idem_mode, ckey, created_at, updated_at';
+const INSERT_ROW = "(?, ?, ?, ?, ?, 0, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?)";
+/** Rows per multi-row INSERT: 13 parameters each, well under PostgreSQL's 65,535. */
+const INSERT_CHUNK = 500;
+
+function insertParams(j: NormalizedEnqueue, p: QueuePolicy, now: number): unknown[] {
+  return [
+    j.id, j.queue, JSON.stringify(j.payload ?? null), j.priority, j.runAt ?? now + j.delayMs,
+    j.maxAttempts ?? p.maxAttempts, JSON.stringify(j.backoff ?? p.backoff), j.timeoutMs ?? p.timeoutMs,
+    j.key, j.mode, j.concurrencyKey, now, now,
+  ];
+}
+
 function* enqueueOp(d: Dialect, jobs: NormalizedEnqueue[], policyOf: (queue: string) => QueuePolicy, now: number): Op<EnqueueResult[]> {
   const J = d.t('jobs');
-  const out: EnqueueResult[] = [];
-  for (const j of jobs) {
+  const out: EnqueueResult[] = new Array(jobs.length);
+  // Jobs without an idempotency key: multi-row INSERTs (ON CONFLICT DO NOTHING: an existing
+  // caller-chosen id is not an error, it is "not created").
+  const plain = jobs.map((j, i) => [j, i] as const).filter(([j]) => !j.key);
+  for (let c = 0; c < plain.length; c += INSERT_CHUNK) {
+    const chunk = plain.slice(c, c + INSERT_CHUNK);
+    const rows = (yield all(
+      `INSERT INTO ${J} (${INSERT_COLS}) VALUES ${chunk.map(() => INSERT_ROW).join(', ')} ON CONFLICT DO NOTHING RETURNING id`,
+      ...chunk.flatMap(([j]) => insertParams(j, policyOf(j.queue), now)),
+    )) as Row[];
+    const created = new Set(rows.map((r) => r.id as string));
+    for (const [j, i] of chunk) out[i] = { id: j.id, created: created.has(j.id) };
+  }
+  for (let i = 0; i < jobs.length; i++) {
+    const j = jobs[i]!;
+    if (!j.key) continue;
     const p = policyOf(j.queue);
-    const runAt = j.runAt ?? now + j.delayMs;
-    const payload = JSON.stringify(j.payload ?? null);
-    const maxAttempts = j.maxAttempts ?? p.maxAttempts;
-    const backoff = JSON.stringify(j.backoff ?? p.backoff);
-    const timeout = j.timeoutMs ?? p.timeoutMs;
-    if (j.key) {
-      const waiting = (yield all(`SELECT id FROM ${J} WHERE queue = ? AND idem_key = ? AND status = 'waiting'`, j.queue, j.key)) as Row[];
-      if (waiting.length > 0) {
-        const id = waiting[0]!.id as string;
-        if (j.mode === 'replace') {
-          yield run(`UPDATE ${J} SET payload = ?, priority = ?, max_attempts = ?, backoff = ?, timeout_ms = ?, ckey = ?, idem_mode = ?, updated_at = ? WHERE id = ?`, payload, j.priority, maxAttempts, backoff, timeout, j.concurrencyKey, j.mode, now, id);
-        } else if (j.mode === 'debounce') {
-          yield run(`UPDATE ${J} SET payload = ?, priority = ?, max_attempts = ?, backoff = ?, timeout_ms = ?, ckey = ?, idem_mode = ?, run_at = ?, updated_at = ? WHERE id = ?`, payload, j.priority, maxAttempts, backoff, timeout, j.concurrencyKey, j.mode, runAt, now, id);
-        }
-        out.push({ id, created: false });
-        continue;
+    const params = insertParams(j, p, now);
+    const [, , payload, , runAt, maxAttempts, backoff, timeout] = params;
+    const waiting = (yield all(`SELECT id FROM ${J} WHERE queue = ? AND idem_key = ? AND status = 'waiting'`, j.queue, j.key)) as Row[];
+    if (waiting.length > 0) {
+      const id = waiting[0]!.id as string;
+      if (j.mode === 'replace') {
+        yield run(`UPDATE ${J} SET payload = ?, priority = ?, max_attempts = ?, backoff = ?, timeout_ms = ?, ckey = ?, idem_mode = ?, updated_at = ? WHERE id = ?`, payload, j.priority, maxAttempts, backoff, timeout, j.concurrencyKey, j.mode, now, id);
+      } else if (j.mode === 'debounce') {
+        yield run(`UPDATE ${J} SET payload = ?, priority = ?, max_attempts = ?, backoff = ?, timeout_ms = ?, ckey = ?, idem_mode = ?, run_at = ?, updated_at = ? WHERE id = ?`, payload, j.priority, maxAttempts, backoff, timeout, j.concurrencyKey, j.mode, runAt, now, id);
       }
-      if (j.mode === 'dedupe') {
-        const active = (yield all(`SELECT id FROM ${J} WHERE queue = ? AND idem_key = ? AND status = 'active' LIMIT 1`, j.queue, j.key)) as Row[];
-        if (active.length > 0) {
-          out.push({ id: active[0]!.id as string, created: false });
-          continue;
-        }
+      out[i] = { id, created: false };
+      continue;
+    }
+    if (j.mode === 'dedupe') {
+      const active = (yield all(`SELECT id FROM ${J} WHERE queue = ? AND idem_key = ? AND status = 'active' LIMIT 1`, j.queue, j.key)) as Row[];
+      if (active.length > 0) {
+        out[i] = { id: active[0]!.id as string, created: false };
+        continue;
       }
     }
     // ON CONFLICT DO NOTHING: an existing id, or a waiting job with the same key committed by a
     // concurrent enqueue (PostgreSQL waits for it, then does nothing), is not an error.
-    const ins = (yield run(
-      `INSERT INTO ${J} (id, queue, payload, priority, run_at, attempts, max_attempts, backoff, timeout_ms, status, idem_key, idem_mode, ckey, created_at, updated_at)
-       VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      j.id, j.queue, payload, j.priority, runAt, maxAttempts, backoff, timeout, j.key, j.mode, j.concurrencyKey, now, now,
-    )) as { changes: number };
+    const ins = (yield run(`INSERT INTO ${J} (${INSERT_COLS}) VALUES ${INSERT_ROW} ON CONFLICT DO NOTHING`, ...params)) as { changes: number };
     if (ins.changes === 1) {
-      out.push({ id: j.id, created: true });
+      out[i] = { id: j.id, created: true };
       continue;
     }
     const same = (yield all(`SELECT id FROM ${J} WHERE id = ?`, j.id)) as Row[];
     if (same.length > 0) {
-      out.push({ id: j.id, created: false });
+      out[i] = { id: j.id, created: false };
       continue;
     }
     const raced = (yield all(`SELECT id FROM ${J} WHERE queue = ? AND idem_key = ? AND status = 'waiting'`, j.queue, j.key)) as Row[];
-    out.push({ id: (raced[0]?.id as string | undefined) ?? j.id, created: false });
+    out[i] = { id: (raced[0]?.id as string | undefined) ?? j.id, created: false };
   }
   return out;
 }
@@ -261,10 +279,16 @@ export interface ClaimResult {
   deadLettered: number;
 }
 
-function* claimOp(d: Dialect, queue: string, p: QueuePolicy, limit: number, now: number): Op<ClaimResult> {
+function* claimOp(d: Dialect, queue: string, p: QueuePolicy, limit: number, now: number, recover: boolean): Op<ClaimResult> {
   const J = d.t('jobs');
   if (d.pg) yield all(`SELECT pg_advisory_xact_lock(hashtext(?))`, `openclaw.jobs:${d.schemaName}:${queue}`);
-  // Crash recovery: leases that expired. Out of attempts → dead; otherwise back to waiting at once.
+  const base = recover ? yield* recoverOp(d, queue, now) : { recovered: 0, deadLettered: 0 };
+  return yield* claimRest(d, queue, p, limit, now, base);
+}
+
+/** Crash recovery: leases that expired. Out of attempts → dead; otherwise back to waiting at once. */
+function* recoverOp(d: Dialect, queue: string, now: number): Op<{ recovered: number; deadLettered: number }> {
+  const J = d.t('jobs');
   const dead = (yield run(
     `UPDATE ${J} SET status = 'dead', error = ?, lease_token = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
      WHERE queue = ? AND status = 'active' AND lease_expires_at <= ? AND attempts >= max_attempts`,
@@ -275,7 +299,11 @@ function* claimOp(d: Dialect, queue: string, p: QueuePolicy, limit: number, now:
      WHERE queue = ? AND status = 'active' AND lease_expires_at <= ?`,
     'the lease expired (the worker crashed, stalled or lost the store); retried', now, queue, now,
   )) as { changes: number };
-  const base = { recovered: back.changes, deadLettered: dead.changes };
+  return { recovered: back.changes, deadLettered: dead.changes };
+}
+
+function* claimRest(d: Dialect, queue: string, p: QueuePolicy, limit: number, now: number, base: { recovered: number; deadLettered: number }): Op<ClaimResult> {
+  const J = d.t('jobs');
 
   const activeRows = (yield all(`SELECT count(*) AS n FROM ${J} WHERE queue = ? AND status = 'active'`, queue)) as Row[];
   let n = Math.min(limit, p.concurrency - num(activeRows[0]!.n));
@@ -511,8 +539,12 @@ export class JobStore {
     };
   }
 
-  claim(queue: string, policy: QueuePolicy, limit: number): Promise<ClaimResult> {
-    return this.tx(() => claimOp(this.d, queue, policy, limit, this.now()));
+  /**
+   * Leases up to `limit` due jobs of the queue. `recover` (default true) first returns expired
+   * leases to the queue (or dead-letters them); the runner does that about every lease/4.
+   */
+  claim(queue: string, policy: QueuePolicy, limit: number, recover = true): Promise<ClaimResult> {
+    return this.tx(() => claimOp(this.d, queue, policy, limit, this.now(), recover));
   }
 
   /**

@@ -110,6 +110,10 @@ describe.each(backends)('jobs in the daemon on %s', (backend) => {
     });
     const metrics = await d.metrics.metrics();
     expect(metrics).toMatch(/openclaw_jobs_total\{queue="flaky",status="dead"\} 2/);
+    // UnrecoverableJobError skips the remaining attempts.
+    const bad = (await api<{ id: string }>(d, 'POST', '/api/jobs', { name: 'flaky', payload: { okAt: -1 } })).body.id;
+    await waitFor('dead at once', async () => (await job(d, bad)).status === 'dead');
+    expect([(await job(d, bad)).attempts, (await job(d, bad)).error]).toEqual([1, 'bad input: okAt < 0']);
   });
 
   it("a per-job timeout fires the handler's signal and fails the attempt", async () => {
