@@ -27,3 +27,5 @@ export type { JobHandlerOptions } from './jobs/config.js';
 export { UnrecoverableJobError } from './jobs/errors.js';
 export type { ScheduleSpec } from './scheduler/types.js';
 export { OpenClawError, ConfigError, NotFoundError, BadRequestError, StateConflictError, StateSizeError } from './util/errors.js';
+export { defineWorkflow } from './workflows/define.js';
+export type { WorkflowDefinition } from './workflows/define.js';

@@ -4,6 +4,7 @@
 // parsed value on ProjectConfig.extensions[name]. A section without a schema is kept raw.
 import type { z } from 'zod';
 import type { EXTENSION_SECTIONS } from './schema.js';
+import { workflowsSectionSchema } from '../workflows/config.js';
 import { jobsSectionSchema } from '../jobs/config.js';
 
 export type ExtensionSection = (typeof EXTENSION_SECTIONS)[number];
@@ -11,4 +12,5 @@ export type ExtensionSection = (typeof EXTENSION_SECTIONS)[number];
 /** section name → the schema that validates and normalises it. Add one line per subsystem. */
 export const sectionSchemas: Partial<Record<ExtensionSection, z.ZodTypeAny>> = {
   jobs: jobsSectionSchema,
+  workflows: workflowsSectionSchema,
 };
