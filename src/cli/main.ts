@@ -16,6 +16,7 @@ import { registerEvents } from './commands/events.js';
 import { registerDeadLetters } from './commands/dead-letters.js';
 import { registerProject } from './commands/project.js';
 import { registerDaemon } from './commands/daemon.js';
+import { registerWorkflow } from './commands/workflow.js';
 import { registerJobs } from './commands/jobs.js';
 
 export const EXIT_OK = 0;
@@ -46,6 +47,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerState(program, ctx);
   registerEvents(program, ctx);
   registerDeadLetters(program, ctx);
+  registerWorkflow(program, ctx);
   registerJobs(program, ctx);
   return program;
 }
