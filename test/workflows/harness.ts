@@ -11,7 +11,7 @@ import { noAudit, noSecrets, type DaemonServices } from '../../src/daemon/module
 import { systemClock } from '../../src/scheduler/types.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
-import type { WorkflowsSection } from '../../src/workflows/config.js';
+import type { WorkflowDef, WorkflowsSection } from '../../src/workflows/config.js';
 import { WorkflowEngine, type EngineOptions } from '../../src/workflows/engine.js';
 import { loadDefinitions } from '../../src/workflows/module.js';
 import { WorkflowRepository } from '../../src/workflows/store.js';
@@ -44,6 +44,8 @@ export interface Harness {
   repo: WorkflowRepository;
   metrics: Registry;
   logs: string[];
+  defs: Map<string, WorkflowDef>;
+  services: DaemonServices;
   /** A fresh engine over the same store (a daemon restart); the old one is stopped first. */
   restart(): Promise<WorkflowEngine>;
   close(): Promise<void>;
@@ -82,6 +84,8 @@ export async function makeHarness(backend: Backend, yaml: string, opts: { servic
     repo,
     metrics,
     logs,
+    defs,
+    services,
     async restart() {
       await h.engine.stop();
       h.engine = make();
