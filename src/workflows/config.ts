@@ -169,7 +169,7 @@ const triggerSchema = z.record(z.unknown()).transform((v, ctx) => {
   }
   const r = TRIGGER_KINDS[kind].safeParse(v);
   if (!r.success) {
-    for (const issue of r.error.issues) ctx.addIssue({ ...issue, message: issue.message } as z.IssueData);
+    for (const issue of r.error.issues) ctx.addIssue(issue as z.IssueData);
     return z.NEVER;
   }
   return r.data as TriggerDef;
@@ -195,10 +195,16 @@ export const workflowBodySchema = z
   .superRefine((wf, ctx) => checkDag(wf, ctx));
 
 /** A YAML entry: inline, or `source: ./workflows/x.ts` (plus optional triggers). */
-const entrySchema = z.union([
-  workflowBodySchema,
-  z.object({ source: z.string().min(1), triggers: z.array(triggerSchema).optional() }).strict(),
-]);
+const sourceEntry = z.object({ source: z.string().min(1), triggers: z.array(triggerSchema).optional() }).strict();
+// Chosen by the `source` key (not a union), so an issue names the field that is wrong.
+const entrySchema = z.record(z.unknown()).transform((v, ctx) => {
+  const r = 'source' in v ? sourceEntry.safeParse(v) : workflowBodySchema.safeParse(v);
+  if (!r.success) {
+    for (const issue of r.error.issues) ctx.addIssue(issue as z.IssueData);
+    return z.NEVER;
+  }
+  return r.data;
+});
 
 export type WorkflowBody = z.output<typeof workflowBodySchema>;
 
