@@ -14,14 +14,15 @@ export async function loadWorkflowFile(name: string, file: string): Promise<Work
   const issue = (message: string, field = `workflows.${name}`): ConfigError => new ConfigError([{ file, line: null, column: null, field, message } satisfies ConfigIssue]);
   if (!fs.existsSync(file)) throw issue(`workflow source ${file} does not exist`, `workflows.${name}.source`);
   if (!hookRegistered) {
-    // `import { defineWorkflow } from 'openclaw'` in the file resolves to this daemon's SDK.
+    // As in agent hosts (runtime/host-main.ts): tsx for TypeScript, then the resolve hook so that
+    // `import { defineWorkflow } from 'openclaw'` in the file is this daemon's SDK.
+    ((await import(tsxUrls().api)) as { register: () => unknown }).register();
     register(runtimeFiles.resolveHook, { data: runtimeFiles.sdk });
     hookRegistered = true;
   }
   let mod: Record<string, unknown>;
   try {
-    const { tsImport } = (await import(tsxUrls().api)) as { tsImport: (s: string, parent: string) => Promise<Record<string, unknown>> };
-    mod = /\.(ts|mts|tsx)$/.test(file) ? await tsImport(pathToFileURL(file).href, import.meta.url) : ((await import(pathToFileURL(file).href)) as Record<string, unknown>);
+    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
   } catch (err) {
     throw issue(`cannot load workflow source: ${(err as Error).message.split('\n')[0]}`, `workflows.${name}.source`);
   }

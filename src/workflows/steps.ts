@@ -95,14 +95,17 @@ class Capped {
 }
 
 async function runShell(p: Params<'shell'>, ctx: ExecContext): Promise<unknown> {
-  const argv = typeof p.command === 'string' ? ['/bin/sh', '-c', p.command] : p.command;
+  // A whole-value template may have rendered a list or an object: the process gets it as JSON.
+  const text = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+  const argv = typeof p.command === 'string' ? ['/bin/sh', '-c', p.command] : (p.command as unknown[]).map(text);
+  const env = Object.fromEntries(Object.entries(p.env ?? {}).map(([k, v]) => [k, text(v)]));
   const cwd = p.cwd ? path.resolve(ctx.root, p.cwd) : ctx.root;
   if (!fs.existsSync(cwd)) throw new StepFailure(`cwd ${cwd} does not exist`);
   const started = Date.now();
   // Its own process group, so a timeout or cancel kills whatever the command started too.
   const child = spawn(argv[0], argv.slice(1), {
     cwd,
-    env: { ...process.env, ...(p.env ?? {}), OPENCLAW_WORKFLOW: ctx.workflow, OPENCLAW_WORKFLOW_RUN: ctx.runId, OPENCLAW_WORKFLOW_STEP: ctx.stepKey },
+    env: { ...process.env, ...env, OPENCLAW_WORKFLOW: ctx.workflow, OPENCLAW_WORKFLOW_RUN: ctx.runId, OPENCLAW_WORKFLOW_STEP: ctx.stepKey },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
