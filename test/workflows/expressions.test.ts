@@ -140,3 +140,14 @@ describe('load-time validation of the DAG', () => {
     expect(load(`      - { id: a, type: shell, command: x }\n`)).toBe('');
   });
 });
+
+describe('docs/configuration.md', () => {
+  it('the workflows: example loads', () => {
+    const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
+    const block = [...doc.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.startsWith('workflows:'))!;
+    const cfg = parseConfig(`project: p\n${block}`, path.join(os.tmpdir(), 'openclaw.yaml'));
+    const wf = cfg.extensions!.workflows as Record<string, { steps?: Array<{ id: string; needs: string[] }> }>;
+    expect(Object.keys(wf)).toEqual(['nightly-report', 'from-code']);
+    expect(wf['nightly-report'].steps!.map((s) => s.id)).toEqual(['sales', 'stock', 'per-desk', 'summary', 'sign-off', 'publish', 'cleanup']);
+  });
+});
