@@ -2,7 +2,7 @@
 //
 //   import { Agent, Schedule, on } from 'openclaw';
 //   import { HttpClient, SlackNotifier } from 'openclaw/tools';
-export { Agent, Schedule, ScheduleError, on, describeAgentClass, isAgentClass, AgentDefinitionError } from './agents/index.js';
+export { Agent, Schedule, ScheduleError, on, job, describeAgentClass, isAgentClass, AgentDefinitionError } from './agents/index.js';
 export type {
   AgentClass,
   AgentConfigView,
@@ -21,8 +21,15 @@ export type {
   LlmCompletion,
   LlmRequest,
   LlmMessage,
+  JobsApi,
+  JobDecorator,
 } from './agents/index.js';
 export { LLMRouter, Budget } from './llm/sdk.js';
 export type { LLMRouterOptions, LLMRouterBudget } from './llm/sdk.js';
+export type { EnqueueOptions, EnqueueRequest, JobInfo, JobRecord, BackoffSpec, IdempotencyMode } from './jobs/types.js';
+export type { JobHandlerOptions } from './jobs/config.js';
+export { UnrecoverableJobError } from './jobs/errors.js';
 export type { ScheduleSpec } from './scheduler/types.js';
 export { OpenClawError, ConfigError, NotFoundError, BadRequestError, StateConflictError, StateSizeError } from './util/errors.js';
+export { defineWorkflow } from './workflows/define.js';
+export type { WorkflowDefinition } from './workflows/define.js';

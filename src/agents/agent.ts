@@ -3,7 +3,7 @@
 // before setup(). The runtime constructs the class with no arguments, calls `__attach(ctx)`, then
 // setup(), run() on schedule or trigger, @on handlers per event, and teardown() on stop.
 import { randomUUID } from 'node:crypto';
-import type { AgentRuntimeContext, LlmApi, Logger, Metrics, SharedStateApi, StateApi } from './context.js';
+import type { AgentRuntimeContext, JobsApi, LlmApi, Logger, Metrics, SharedStateApi, StateApi } from './context.js';
 import { HttpClient } from '../tools/http.js';
 import { OpenClawError } from '../util/errors.js';
 
@@ -180,6 +180,16 @@ export abstract class Agent {
 
   #llm: LlmApi | null = null;
 
+  /**
+   * Background jobs: `await this.jobs.enqueue('resize-image', { file }, { priority: 5 })`. An
+   * enqueue is part of the run: it commits with the run's state writes, or not at all.
+   */
+  get jobs(): JobsApi {
+    const j = this.#need('jobs').jobs;
+    if (!j) throw new OpenClawError('jobs_unavailable', 'this.jobs is not available in this context (the runtime provides it to agents run by the daemon)', { status: 500 });
+    return j;
+  }
+
   /** Aborted when the agent is asked to stop or the current invocation passes its deadline. */
   get signal(): AbortSignal {
     return this.#need('signal').signal;
@@ -258,4 +268,6 @@ export abstract class Agent {
 export type AgentClass = (new () => Agent) & {
   schedule?: unknown;
   handlers?: HandlerMap;
+  /** `static jobs = { 'resize-image': 'resize' }` or `{ 'resize-image': { method: 'resize', concurrency: 4 } }`. */
+  jobs?: Record<string, string | ({ method: string } & Record<string, unknown>)>;
 };

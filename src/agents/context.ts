@@ -2,6 +2,8 @@
 // The runtime (src/runtime/worker) builds one per instance inside the worker thread and hands it to
 // the Agent before setup(); the SDK (src/agents/agent.ts) exposes it. Tests may build their own.
 
+import type { EnqueueOptions, EnqueueRequest } from '../jobs/types.js';
+
 export interface StateApi {
   /** Returns `fallback` when the key is absent or expired. Sees this run's own buffered writes. */
   get<T = unknown>(key: string, fallback?: T): Promise<T>;
@@ -86,6 +88,15 @@ export interface LlmApi {
   stream(prompt: string | LlmRequest): AsyncIterable<string>;
 }
 
+/**
+ * `this.jobs`: enqueue background jobs. An enqueue is part of the run: it is buffered like an emit
+ * and commits with the run's state writes (or not at all if the run fails).
+ */
+export interface JobsApi {
+  enqueue(name: string, payload?: unknown, opts?: EnqueueOptions): Promise<{ id: string }>;
+  enqueueBatch(jobs: EnqueueRequest[]): Promise<Array<{ id: string }>>;
+}
+
 export interface AgentRuntimeContext {
   agentName: string;
   instanceId: string;
@@ -97,6 +108,8 @@ export interface AgentRuntimeContext {
   logger: Logger;
   metrics: Metrics;
   llm: LlmApi;
+  /** Optional so hand-built test contexts need not provide it; the runtime always does. */
+  jobs?: JobsApi;
   /** Aborted when the instance is asked to stop (drain) or the current invocation's deadline passes. */
   signal: AbortSignal;
   now(): number;

@@ -17,6 +17,7 @@
 // describeAgentClass() reports every problem of a class at once, naming class and member.
 // Symbols are registered (`Symbol.for`) so that two copies of the SDK (say src/ and dist/) agree.
 import { OpenClawError } from '../util/errors.js';
+import type { JobHandlerOptions } from '../jobs/config.js';
 
 type SymbolCtor = SymbolConstructor & { metadata?: symbol };
 
@@ -43,7 +44,12 @@ export const HANDLER_TAG = Symbol.for('openclaw.agent.handlerTag');
 export interface HandlerRecords {
   handlers: Array<{ event: string; method: string }>;
   errors: string[];
+  /** @job declarations (absent on records made before @job existed). */
+  jobs?: Array<{ name: string; method: string; options: JobHandlerOptions }>;
 }
+
+/** Fallback tag on a method function: the jobs it handles. */
+export const JOB_TAG = Symbol.for('openclaw.agent.jobTag');
 
 /** The records held directly by `holder` (not inherited through its prototype chain). */
 export function ownRecords(holder: object, create: true): HandlerRecords;
@@ -148,4 +154,71 @@ function tagFunction(fn: unknown, event: string): void {
     Object.defineProperty(f, HANDLER_TAG, { value: [], enumerable: false });
   }
   f[HANDLER_TAG]!.push(event);
+}
+
+// ---- @job ----------------------------------------------------------------------------------------
+
+export type JobDecorator = OnDecorator;
+
+/**
+ * Marks an instance method as the handler of the job queue `name`:
+ *
+ *   @job('resize-image', { concurrency: 4, rateLimit: '100/min' })
+ *   async resize(payload: { file: string }, job: JobInfo) { ... }
+ *
+ * The method runs as a run transaction in the agent's instance: its state writes, emits and
+ * enqueues commit together with the job's completion. Throwing fails the attempt (retried with
+ * backoff, then dead-lettered). The `jobs:` section of openclaw.yaml overrides these options.
+ */
+export function job(name: string, options: JobHandlerOptions = {}): JobDecorator {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new OpenClawError('agent_invalid', `@job() needs a queue name, e.g. @job('resize-image'); got ${JSON.stringify(name)}`, { status: 400 });
+  }
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new OpenClawError('agent_invalid', `@job('${name}', options): options must be an object such as { concurrency: 4, rateLimit: '100/min' }`, { status: 400 });
+  }
+  const opts = { ...options };
+  function decorator(a: unknown, b: unknown, c?: unknown): void {
+    const what = `@job('${name}')`;
+    if (isStandardContext(b)) {
+      const label = memberLabel(b.name);
+      let problem: string | null = null;
+      if (b.kind !== 'method') problem = `${what} is on the ${b.kind} '${label}'; it must decorate an instance method`;
+      else if (b.static) problem = `${what} is on the static method '${label}'; it must decorate an instance method`;
+      else if (b.private || typeof b.name !== 'string') problem = `${what} is on the private method '${label}'; the runtime calls handlers by name, so use a public method`;
+      const meta = b.metadata;
+      if (meta && typeof meta === 'object') {
+        const rec = ownRecords(meta, true);
+        if (problem) rec.errors.push(problem);
+        else (rec.jobs ??= []).push({ name, method: b.name as string, options: opts });
+        return;
+      }
+      if (problem) throw new OpenClawError('agent_invalid', problem, { status: 400 });
+      if (typeof a === 'function') {
+        const f = a as unknown as Record<symbol, unknown>;
+        if (!Object.prototype.hasOwnProperty.call(f, JOB_TAG)) Object.defineProperty(f, JOB_TAG, { value: [], enumerable: false });
+        (f[JOB_TAG] as Array<{ name: string; options: JobHandlerOptions }>).push({ name, options: opts });
+      }
+      return;
+    }
+    const key = b as string | symbol;
+    const label = memberLabel(key);
+    if (typeof a === 'function') {
+      ownRecords(a, true).errors.push(`${what} is on the static method '${label}'; it must decorate an instance method`);
+      return;
+    }
+    if (a === null || typeof a !== 'object') throw new OpenClawError('agent_invalid', `${what} can only decorate methods of an Agent subclass`, { status: 400 });
+    const rec = ownRecords((a as { constructor: object }).constructor, true);
+    const descriptor = c as PropertyDescriptor | undefined;
+    if (!descriptor || typeof descriptor.value !== 'function') {
+      rec.errors.push(`${what} is on the ${descriptor && (descriptor.get || descriptor.set) ? 'accessor' : 'field'} '${label}'; it must decorate an instance method`);
+      return;
+    }
+    if (typeof key !== 'string') {
+      rec.errors.push(`${what} is on the symbol-named method '${label}'; the runtime calls handlers by name, so use a string name`);
+      return;
+    }
+    (rec.jobs ??= []).push({ name, method: key, options: opts });
+  }
+  return decorator as JobDecorator;
 }

@@ -6,7 +6,8 @@ import type { AgentDescription } from '../runtime/protocol.js';
 import type { ScheduleSpec } from '../scheduler/types.js';
 import { OpenClawError } from '../util/errors.js';
 import { AGENT_CLASS_BRAND, type AgentClass } from './agent.js';
-import { HANDLER_TAG, METADATA, ownRecords } from './decorators.js';
+import { HANDLER_TAG, JOB_TAG, METADATA, ownRecords } from './decorators.js';
+import { checkHandlerOptions, type JobHandlerOptions } from '../jobs/config.js';
 import { Schedule, isScheduleSpec } from './schedule.js';
 
 export class AgentDefinitionError extends OpenClawError {
@@ -80,6 +81,7 @@ export function describeAgentClass(cls: unknown): AgentDescription {
 
   // ---- handlers, base class first so a subclass's order follows its parent's
   const handlers: Array<{ event: string; method: string; from: string }> = [];
+  const jobDecls: Array<{ name: string; method: string; options: JobHandlerOptions; from: string }> = [];
   for (const c of chain) {
     const label = c.name || '(anonymous)';
     const holders: object[] = [c];
@@ -92,12 +94,33 @@ export function describeAgentClass(cls: unknown): AgentDescription {
       if (!rec) continue;
       for (const e of rec.errors) problems.push(label === className ? e : `${e} (in ${label})`);
       for (const hd of rec.handlers) handlers.push({ ...hd, from: `@on('${hd.event}') ${label}.${hd.method}` });
+      for (const j of rec.jobs ?? []) jobDecls.push({ ...j, from: `@job('${j.name}') ${label}.${j.method}` });
     }
     // Fallback: standard decorators compiled without metadata tag the method function itself.
     for (const key of Object.getOwnPropertyNames(c.prototype)) {
       const d = Object.getOwnPropertyDescriptor(c.prototype, key);
       const tags = typeof d?.value === 'function' ? ((d.value as unknown as Record<symbol, unknown>)[HANDLER_TAG] as string[] | undefined) : undefined;
       for (const event of tags ?? []) handlers.push({ event, method: key, from: `@on('${event}') ${label}.${key}` });
+      const jobTags = typeof d?.value === 'function' ? ((d.value as unknown as Record<symbol, unknown>)[JOB_TAG] as Array<{ name: string; options: JobHandlerOptions }> | undefined) : undefined;
+      for (const j of jobTags ?? []) jobDecls.push({ name: j.name, method: key, options: j.options, from: `@job('${j.name}') ${label}.${key}` });
+    }
+    if (Object.prototype.hasOwnProperty.call(c, 'jobs')) {
+      const map = (c as { jobs?: unknown }).jobs;
+      if (map === null || typeof map !== 'object' || Array.isArray(map)) {
+        problems.push(`static jobs of ${label} must map queue names to a method name or { method, ...options }, e.g. { 'resize-image': 'resize' }; got ${safeJson(map)}`);
+      } else {
+        for (const [name, target] of Object.entries(map as Record<string, unknown>)) {
+          const from = `static jobs of ${label}: '${name}'`;
+          if (typeof target === 'string' && target !== '') {
+            jobDecls.push({ name, method: target, options: {}, from });
+          } else if (target && typeof target === 'object' && !Array.isArray(target) && typeof (target as { method?: unknown }).method === 'string') {
+            const { method, ...options } = target as { method: string } & JobHandlerOptions;
+            jobDecls.push({ name, method, options, from });
+          } else {
+            problems.push(`${from} must name a method, or be { method: 'name', concurrency: 4, ... }; got ${safeJson(target)}`);
+          }
+        }
+      }
     }
     if (Object.prototype.hasOwnProperty.call(c, 'handlers')) {
       const map = (c as { handlers?: unknown }).handlers;
@@ -141,6 +164,33 @@ export function describeAgentClass(cls: unknown): AgentDescription {
     out.push({ event: h.event, method: h.method });
   }
 
+  const jobs: Array<{ name: string; method: string; options: JobHandlerOptions }> = [];
+  const jobNames = new Map<string, string>();
+  for (const j of jobDecls) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/.test(j.name)) {
+      problems.push(`${j.from}: '${j.name}' is not a queue name (letters, digits, . _ : -, up to 128)`);
+      continue;
+    }
+    const found = findMethod(cls, j.method);
+    if (found !== 'method') {
+      problems.push(`${j.from}: ${found === 'missing' ? `${className} has no method '${j.method}'` : `'${j.method}' is not a method of ${className}`}`);
+      continue;
+    }
+    if (RESERVED.has(j.method)) {
+      problems.push(`${j.from}: '${j.method}' is a lifecycle method of Agent and cannot also be a job handler`);
+      continue;
+    }
+    for (const p of checkHandlerOptions(j.options)) problems.push(`${j.from}: ${p}`);
+    const prev = jobNames.get(j.name);
+    if (prev !== undefined) {
+      // A subclass may re-declare its parent's queue: the last (most derived) one wins.
+      if (prev !== j.method) jobs.splice(jobs.findIndex((x) => x.name === j.name), 1);
+      else continue;
+    }
+    jobNames.set(j.name, j.method);
+    jobs.push({ name: j.name, method: j.method, options: { ...j.options } });
+  }
+
   if (problems.length > 0) throw new AgentDefinitionError(className, problems);
 
   const overrides = (method: string) => chain.some((c) => Object.prototype.hasOwnProperty.call(c.prototype, method));
@@ -148,6 +198,7 @@ export function describeAgentClass(cls: unknown): AgentDescription {
     className,
     schedule,
     handlers: out,
+    ...(jobs.length > 0 ? { jobs } : {}),
     hasLiveness: overrides('liveness'),
     hasReadiness: overrides('readiness'),
   };

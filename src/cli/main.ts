@@ -21,6 +21,8 @@ import { registerAudit } from './commands/audit.js';
 import { registerKeys } from './commands/keys.js';
 import { registerUsage } from './commands/usage.js';
 import { registerToken } from './commands/token.js';
+import { registerWorkflow } from './commands/workflow.js';
+import { registerJobs } from './commands/jobs.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -55,6 +57,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerKeys(program, ctx);
   registerUsage(program, ctx);
   registerToken(program, ctx);
+  registerWorkflow(program, ctx);
+  registerJobs(program, ctx);
   return program;
 }
 

@@ -1,6 +1,7 @@
 // `${VAR}` and `${VAR:-default}` in string values, resolved from the environment before the
 // schema runs. `${secret:NAME}` is left as written (the secrets store resolves it at run time, so
-// a secret never lands in the parsed config). `$${` writes a literal `${`.
+// a secret never lands in the parsed config). `${{ … }}` (workflow templates) is left as written too.
+// `$${` writes a literal `${`.
 
 export interface InterpolationResult {
   value: string;
@@ -26,6 +27,14 @@ export function interpolate(input: string, env: NodeJS.ProcessEnv): Interpolatio
     }
     if (!input.startsWith('${', i)) {
       out += input[i++];
+      continue;
+    }
+    // `${{ expr }}` is a workflow template (src/workflows/expr.ts), evaluated per run: kept as written.
+    if (input.startsWith('${{', i)) {
+      const end = input.indexOf('}}', i + 3);
+      const stop = end < 0 ? input.length : end + 2;
+      out += input.slice(i, stop);
+      i = stop;
       continue;
     }
     const close = input.indexOf('}', i + 2);

@@ -6,6 +6,8 @@ import type { z } from 'zod';
 import type { EXTENSION_SECTIONS } from './schema.js';
 import { securitySchema } from '../security/config.js';
 import { llmConfigSchema } from '../llm/config.js';
+import { workflowsSectionSchema } from '../workflows/config.js';
+import { jobsSectionSchema } from '../jobs/config.js';
 
 export type ExtensionSection = (typeof EXTENSION_SECTIONS)[number];
 
@@ -13,4 +15,6 @@ export type ExtensionSection = (typeof EXTENSION_SECTIONS)[number];
 export const sectionSchemas: Partial<Record<ExtensionSection, z.ZodTypeAny>> = {
   security: securitySchema,
   llm: llmConfigSchema,
+  jobs: jobsSectionSchema,
+  workflows: workflowsSectionSchema,
 };

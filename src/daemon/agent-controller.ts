@@ -4,9 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentConfig } from '../config/types.js';
 import type { Clock, ScheduleSpec } from '../scheduler/types.js';
-import type { Store, Delivery, RunRecord } from '../store/types.js';
+import type { Store, Delivery, RunRecord, RunTrigger, TxEffect } from '../store/types.js';
 import type { CommandHandle, InstanceHandle, Runtime } from '../runtime/types.js';
-import type { AgentDescription, InstanceExit, LogLine } from '../runtime/protocol.js';
+import type { AgentDescription, InstanceExit, LogLine, SerializedError } from '../runtime/protocol.js';
 import { transition, initialInstanceState, type InstanceState, type LifecycleEvent, type Effect } from '../supervisor/lifecycle.js';
 import { ProbeTracker } from '../supervisor/probes.js';
 import { EventConsumer } from './event-consumer.js';
@@ -32,6 +32,42 @@ export interface ControllerDeps {
   guardrails?: WorkerGuardrails;
   /** Restart and probe-failure counters (the daemon's registry). */
   metrics?: CoreMetrics;
+}
+
+/** Options of AgentController.call(). */
+export interface CallOptions {
+  /** Recorded on the run: 'job', 'workflow', 'call', … */
+  trigger: RunTrigger;
+  /** Default: a new UUID. Logs of the call carry it. */
+  runId?: string;
+  /**
+   * Committed in the call's transaction with its state writes and emits; a throw aborts it all.
+   * As a function it receives the method's return value (to store a job's result, a step's output).
+   */
+  effects?: TxEffect[] | ((value: unknown) => TxEffect[]);
+  /**
+   * Budget in ms from now (or an absolute epoch-ms time when > 1e12). At the deadline the call's
+   * AbortSignal (this.signal) fires and the call returns `{ ok: false, error.code: 'call_timeout' }`;
+   * whatever the method does after that is never committed. Also bounds the wait for an instance.
+   */
+  deadlineMs?: number;
+  /** Cancels the call the same way (error.code 'call_aborted'). */
+  signal?: AbortSignal;
+  /** The method's second argument (plain data). */
+  meta?: unknown;
+}
+
+/** What AgentController.call() resolves to; it never rejects. */
+export interface CallResult {
+  ok: boolean;
+  /** The method's return value (structured clone) when ok. */
+  value?: unknown;
+  /**
+   * Why not ok. error.code: 'call_timeout' | 'call_aborted' | 'agent_unavailable' | 'no_method' |
+   * 'instance_gone' | 'lease_lost' (a job effect refused the commit) | the agent's own error code.
+   */
+  error?: SerializedError;
+  runId: string;
 }
 
 type Handle = { kind: 'module'; h: InstanceHandle } | { kind: 'command'; h: CommandHandle };
@@ -75,6 +111,8 @@ export class AgentController {
   private rr = 0;
   private paused = false;
   private lastTransitionReason: string | null = null;
+  /** call()s waiting for a usable instance; woken when one becomes running. */
+  private readonly capacityWaiters = new Set<() => void>();
 
   constructor(
     readonly cfg: AgentConfig,
@@ -142,6 +180,7 @@ export class AgentController {
     for (const i of this.instances) await this.dispatch(i, { type: 'resume' });
     this.consumer?.wake();
     this.drainQueue();
+    this.wakeCallers();
   }
 
   async restart(reason = 'restart requested'): Promise<void> {
@@ -189,6 +228,7 @@ export class AgentController {
           this.armHealthyTimer(inst);
           this.consumer?.wake();
           this.drainQueue();
+          this.wakeCallers();
         } else if (e.from === 'running') {
           inst.healthyTimer?.();
           inst.healthyTimer = null;
@@ -524,6 +564,119 @@ export class AgentController {
       await this.dispatch(inst, { type: 'crashed', reason: 'run_failed', message: msg });
     }
     this.drainQueue();
+  }
+
+  // ---- calls ---------------------------------------------------------------------------------
+
+  private wakeCallers(): void {
+    for (const w of [...this.capacityWaiters]) w();
+  }
+
+  /** Waits for a running instance; null if the deadline passes, the signal fires or the agent is stopped for good. */
+  private async awaitInstance(deadlineAt: number | null, signal?: AbortSignal): Promise<Instance | null> {
+    for (;;) {
+      if (signal?.aborted) return null;
+      if (!this.paused) {
+        const inst = this.pickInstance(false, Infinity);
+        if (inst) return inst;
+      }
+      const st = this.status();
+      if (this.cfg.kind !== 'module' || st === 'stopped' || st === 'crash_loop') return null;
+      const left = deadlineAt === null ? 1000 : Math.min(1000, deadlineAt - Date.now());
+      if (left <= 0) return null;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(t);
+          this.capacityWaiters.delete(done);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const t = setTimeout(done, left);
+        this.capacityWaiters.add(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+  }
+
+  /**
+   * Invokes `method(payload, opts.meta)` on an instance as a run transaction: its state writes,
+   * emits and job enqueues commit in ONE transaction together with `opts.effects`, and the return
+   * value comes back. Never rejects. A commit conflict (a replica changed a key the call read) runs
+   * the method again, as for events. Waits for a running instance (while the agent starts,
+   * restarts or is paused) up to the deadline; a stopped agent fails at once.
+   */
+  async call(method: string, payload: unknown, opts: CallOptions): Promise<CallResult> {
+    const runId = opts.runId ?? randomUUID();
+    const fail = (code: string, message: string): CallResult => ({ ok: false, runId, error: { name: 'CallError', message, code } });
+    if (typeof method !== 'string' || method === '') return fail('no_method', `call(): a method name is required (agent '${this.name}')`);
+    const deadlineAt = opts.deadlineMs === undefined ? null : opts.deadlineMs > 1e12 ? opts.deadlineMs : Date.now() + opts.deadlineMs;
+    const inst = await this.awaitInstance(deadlineAt, opts.signal);
+    if (opts.signal?.aborted) return fail('call_aborted', `call ${this.name}.${method}() was cancelled before it started`);
+    if (!inst || inst.handle?.kind !== 'module') {
+      if (deadlineAt !== null && Date.now() >= deadlineAt) return fail('call_timeout', `call ${this.name}.${method}() timed out waiting for a running instance (agent is ${this.status()})`);
+      return fail('agent_unavailable', `agent '${this.name}' is ${this.status()}${this.cfg.kind !== 'module' ? ' (a command agent has no methods to call)' : ''}; start it with \`openclaw start ${this.name}\``);
+    }
+    const h = inst.handle.h;
+    const gen = inst.generation;
+    // 'running' until the agent returns; then the first of commit / timeout / abort wins.
+    let phase: 'running' | 'committing' | 'ended' = 'running';
+    let settle!: (r: CallResult) => void;
+    const early = new Promise<CallResult>((r) => (settle = r));
+    const stop = (code: 'call_timeout' | 'call_aborted', message: string) => {
+      if (phase !== 'running') return;
+      phase = 'ended';
+      h.abort(message, runId);
+      settle(fail(code, message));
+    };
+    const timer = deadlineAt === null ? null : setTimeout(() => stop('call_timeout', `call ${this.name}.${method}() passed its deadline`), Math.max(0, deadlineAt - Date.now()));
+    const onAbort = () => stop('call_aborted', `call ${this.name}.${method}() was cancelled${opts.signal?.reason instanceof Error ? `: ${opts.signal.reason.message}` : ''}`);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    inst.busy++;
+    const work = (async (): Promise<CallResult> => {
+      try {
+        const invoke = () =>
+          executeRun(this.deps.runContext, h, {
+            trigger: opts.trigger,
+            kind: 'call',
+            method,
+            payload,
+            meta: opts.meta,
+            record: true,
+            runId,
+            effects: opts.effects,
+            ...(deadlineAt !== null ? { deadlineMs: deadlineAt } : {}),
+            admitCommit: () => {
+              if (phase !== 'running') return false;
+              phase = 'committing';
+              return true;
+            },
+          });
+        const current = () => phase;
+        let outcome = await invoke();
+        for (let i = 0; outcome.conflict && i < 20 && inst.generation === gen && current() === 'committing'; i++) {
+          phase = 'running';
+          if (deadlineAt !== null && Date.now() >= deadlineAt) stop('call_timeout', `call ${this.name}.${method}() passed its deadline`);
+          if (current() !== 'running') break;
+          outcome = await invoke();
+        }
+        if (outcome.ok) return { ok: true, runId, value: outcome.result?.value };
+        if (outcome.instanceGone) return { ok: false, runId, error: { ...(outcome.error ?? { name: 'InstanceGoneError', message: 'the instance ended during the call' }), code: 'instance_gone' } };
+        return { ok: false, runId, error: outcome.error ?? { name: 'CallError', message: 'the call failed', code: 'call_failed' } };
+      } finally {
+        inst.busy--;
+        if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        this.consumer?.wake();
+        this.wakeCallers();
+      }
+    })();
+    void work.then((r) => {
+      if (phase !== 'ended') {
+        phase = 'ended';
+        settle(r);
+      }
+    });
+    return early;
   }
 
   // ---- events --------------------------------------------------------------------------------

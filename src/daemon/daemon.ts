@@ -30,7 +30,8 @@ import { Registry } from 'prom-client';
 import { AgentCustomMetrics, coreMetrics, processMetrics, type CoreMetrics } from '../observability/metrics.js';
 import { contextFromTraceparent, initTracingFromEnv, shutdownTracing, activeTraceIds, withSpan } from '../observability/tracing.js';
 import type { FastifyInstance } from 'fastify';
-import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type ModuleContext, type RpcHandler } from './modules.js';
+import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type IntentHandler, type ModuleContext, type RpcHandler } from './modules.js';
+import type { RunIntent } from '../runtime/protocol.js';
 import { createModules } from './module-list.js';
 import { workerGuardrails } from '../security/guardrails/worker.js';
 import { expandSecrets } from '../security/redact.js';
@@ -82,6 +83,7 @@ export class Daemon implements ControlPlane {
   private readonly core: CoreMetrics;
   private readonly customMetrics: AgentCustomMetrics;
   private tracing = false;
+  private readonly intentHandlers = new Map<string, IntentHandler>();
 
   private constructor(config: ProjectConfig, private readonly opts: DaemonOptions) {
     this.config = config;
@@ -263,6 +265,10 @@ export class Daemon implements ControlPlane {
       agentNames: () => [...this.controllers.keys()],
       log: (level, msg, fields) => this.log(level, msg, fields),
       routes: (register) => void this.moduleRoutes.push(register),
+      intent: (kind, handler) => {
+        if (this.intentHandlers.has(kind)) throw new Error(`intent '${kind}' is registered twice`);
+        this.intentHandlers.set(kind, handler);
+      },
       rpc: (op, handler) => {
         if (this.rpcHandlers.has(op)) throw new Error(`RPC op '${op}' is registered twice`);
         this.rpcHandlers.set(op, handler);
@@ -298,6 +304,18 @@ export class Daemon implements ControlPlane {
       redact: (value) => this.services.secrets.redact(value),
       onCommitted: (info) => this.auditCommit(a.name, info),
       metrics: this.core,
+      intents: (intents, caller) => {
+        const effects = [];
+        for (const [kind, data] of groupIntents(intents)) {
+          const h = this.intentHandlers.get(kind);
+          if (!h) throw new OpenClawError('intent_unsupported', `agent '${a.name}' used '${kind}', which no daemon module serves (is its section configured?)`);
+          effects.push(...h.effects(data, caller));
+        }
+        return effects;
+      },
+      onIntentsCommitted: (intents) => {
+        for (const [kind, data] of groupIntents(intents)) this.intentHandlers.get(kind)?.committed?.(data);
+      },
     };
   }
 
@@ -673,6 +691,12 @@ export class Daemon implements ControlPlane {
     })();
     return this.shuttingDown;
   }
+}
+
+function groupIntents(intents: RunIntent[]): Map<string, unknown[]> {
+  const m = new Map<string, unknown[]>();
+  for (const i of intents) m.set(i.kind, [...(m.get(i.kind) ?? []), i.data]);
+  return m;
 }
 
 /** A stable offset in [0, period) derived from the agent's name (FNV-1a). */

@@ -4,6 +4,8 @@ import { guardrailsModule } from '../security/guardrails/module.js';
 import { securityModule } from '../security/module.js';
 import { authModule } from '../security/auth/module.js';
 import { llmModule } from '../llm/module.js';
+import { createJobsModule } from '../jobs/module.js';
+import { workflowsModule } from '../workflows/module.js';
 
 export function createModules(): DaemonModule[] {
   return [
@@ -11,5 +13,7 @@ export function createModules(): DaemonModule[] {
     authModule(), // API tokens and RBAC (services.auth); audits through services.audit
     guardrailsModule(), // output validators and agent-wide rate limits at commit (services.guardrails)
     llmModule(), // the LLM router: agent llm.* RPC, /v1, budgets (services.llm)
+    createJobsModule(), // the durable job queue: @job handlers, this.jobs, /api/jobs
+    workflowsModule(), // DAG workflows: triggers, approvals, webhooks (uses services.llm, agent calls)
   ];
 }

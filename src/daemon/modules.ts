@@ -9,12 +9,22 @@ import type { Authorize } from '../api/route.js';
 import type { Registry } from 'prom-client';
 import type { ProjectConfig } from '../config/types.js';
 import type { Clock } from '../scheduler/types.js';
-import type { Store } from '../store/types.js';
+import type { Store, TxEffect } from '../store/types.js';
 import type { LogLine } from '../runtime/protocol.js';
 import type { ControlPlane } from './control.js';
 import type { AgentController } from './agent-controller.js';
 import type { LogHub } from '../observability/log-hub.js';
 import type { CommitGuard } from '../security/guardrails/module.js';
+
+/**
+ * Serves one kind of run intent: work agent code buffers during a run (`this.jobs.enqueue` →
+ * 'jobs.enqueue') that must commit in the run's transaction. `effects` runs just before the commit
+ * (a throw fails the commit); `committed` after it succeeded (wake-ups).
+ */
+export interface IntentHandler {
+  effects(data: unknown[], caller: { agent: string; runId: string | null }): TxEffect[];
+  committed?(data: unknown[]): void;
+}
 
 /** Who made an agent RPC: the daemon knows, the agent cannot lie about it. */
 export interface RpcCaller {
@@ -107,6 +117,8 @@ export interface ModuleContext {
   log(level: LogLine['level'], msg: string, fields?: Record<string, unknown>): void;
   /** Adds API routes (use defineRoute with a declared permission). */
   routes(register: (app: FastifyInstance) => void): void;
+  /** Serves a kind of run intent (see IntentHandler). One handler per kind. */
+  intent(kind: string, handler: IntentHandler): void;
   /** Serves an agent RPC op. One handler per op. */
   rpc(op: string, handler: RpcHandler): void;
   /** The API's base URL once it listens ('' when the API is off or not up yet). */

@@ -3,7 +3,7 @@
 // transaction. A thrown error or a crash discards the buffer; the trigger is delivered again.
 import { randomUUID } from 'node:crypto';
 import type { InstanceHandle } from '../runtime/types.js';
-import type { Invocation, InvocationResult, SerializedError } from '../runtime/protocol.js';
+import type { Invocation, InvocationResult, RunIntent, SerializedError } from '../runtime/protocol.js';
 import {
   SHARED_NAMESPACE,
   type CommitResult,
@@ -13,6 +13,7 @@ import {
   type StateRead,
   type StateWrite,
   type Store,
+  type TxEffect,
 } from '../store/types.js';
 import { OpenClawError, StateConflictError } from '../util/errors.js';
 import { SpanStatusCode } from '@opentelemetry/api';
@@ -57,6 +58,8 @@ export interface RunOutcome {
   conflict?: boolean;
   /** True when the instance died during the invocation. */
   instanceGone?: boolean;
+  /** True when admitCommit refused: the agent finished but nothing was committed. */
+  discarded?: boolean;
   result?: InvocationResult;
   commit?: CommitResult;
   startedAt: number;
@@ -79,6 +82,13 @@ export interface RunContext {
   beforeCommit?: <B extends { writes: StateWrite[]; emits: Array<{ id: string; name: string; data: unknown }> }>(agent: string, buf: B) => B;
   /** Run, event and emit counters (the daemon's registry). */
   metrics?: CoreMetrics;
+  /**
+   * Turns a run's intents (`this.jobs.enqueue` …) into effects of its commit; registered by daemon
+   * modules (ModuleContext.intent). An intent of a kind nobody handles fails the commit.
+   */
+  intents?: (intents: RunIntent[], caller: { agent: string; runId: string | null }) => TxEffect[];
+  /** Called after a commit, with the intents it committed (wake-ups: a job queue's workers). */
+  onIntentsCommitted?: (intents: RunIntent[]) => void;
 }
 
 export function serializeError(err: unknown): SerializedError {
@@ -106,8 +116,8 @@ export function toEvents(agent: string | null, emits: Array<{ id: string; name: 
 /** Commits a buffer (a finished run or a checkpoint). */
 export async function commitBuffer(
   ctx: RunContext,
-  buf: { writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }> },
-  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null },
+  buf: { writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }>; intents?: RunIntent[] },
+  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null; effects?: TxEffect[] },
 ): Promise<CommitResult> {
   if (ctx.redact) buf = redactBuffer(buf, ctx.redact);
   checkWrites(ctx.agent, buf.writes);
@@ -132,10 +142,16 @@ export async function commitBuffer(
 
 async function commitEmits(
   ctx: RunContext,
-  buf: { writes: StateWrite[]; reads: StateRead[] },
+  buf: { writes: StateWrite[]; reads: StateRead[]; intents?: RunIntent[] },
   emits: NewEvent[],
-  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null },
+  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null; effects?: TxEffect[] },
 ): Promise<CommitResult> {
+  const intents = buf.intents ?? [];
+  const effects = [...(extra.effects ?? [])];
+  if (intents.length > 0) {
+    if (!ctx.intents) throw new OpenClawError('intent_unsupported', `the run used ${[...new Set(intents.map((i) => i.kind))].join(', ')}, which this daemon does not serve (is the module enabled?)`);
+    effects.push(...ctx.intents(intents, { agent: ctx.agent, runId: extra.runId ?? extra.run?.id ?? null }));
+  }
   const result = await ctx.store.commitRun({
     writes: buf.writes,
     reads: buf.reads,
@@ -145,10 +161,12 @@ async function commitEmits(
     maxStateSize: { [ctx.agent]: ctx.maxStateSizeBytes },
     reason: extra.reason,
     runId: extra.runId ?? extra.run?.id ?? null,
+    ...(effects.length > 0 ? { effects } : {}),
   });
   ctx.versions.apply(result);
   if (result.published > 0) ctx.onPublished([...new Set(emits.map((e) => e.name))]);
   ctx.onCommitted?.({ writes: buf.writes, emits, result, runId: extra.runId ?? extra.run?.id ?? null, reason: extra.reason });
+  if (intents.length > 0) ctx.onIntentsCommitted?.(intents);
   return result;
 }
 
@@ -172,12 +190,24 @@ export interface ExecuteOptions {
   method?: string;
   event?: Invocation['event'];
   payload?: unknown;
+  /** For 'call': the method's second argument (a job's id and attempt, …). */
+  meta?: unknown;
   scheduledAt?: number | null;
   deadlineMs?: number;
   ack?: { deliveryId: number; leaseToken: string };
   /** Whether to write a run record (setup/teardown are not counted as runs). */
   record: boolean;
   runId?: string;
+  /**
+   * Subsystem work committed in the run's transaction (a job's completion); a throw aborts it. A
+   * function gets the 'call' method's return value (a job's result, a step's output).
+   */
+  effects?: TxEffect[] | ((value: unknown) => TxEffect[]);
+  /**
+   * Asked once the agent returned, before the commit: false discards the run (a call that timed
+   * out or was cancelled meanwhile must not commit). Once it returns true the commit goes ahead.
+   */
+  admitCommit?: () => boolean;
 }
 
 /**
@@ -210,6 +240,7 @@ async function invokeAndCommit(ctx: RunContext, instance: InstanceHandle, opts: 
       method: opts.method,
       event: opts.event,
       payload: opts.payload,
+      ...(opts.meta !== undefined ? { meta: opts.meta } : {}),
       scheduledAt: opts.scheduledAt ?? null,
       versions: ctx.versions.forAgent(ctx.agent),
       deadlineMs: opts.deadlineMs,
@@ -243,8 +274,12 @@ async function invokeAndCommit(ctx: RunContext, instance: InstanceHandle, opts: 
     if (run) await ctx.store.recordRun(run).catch(() => undefined);
     return { runId, ok: false, error: result.error, result, startedAt, finishedAt };
   }
+  if (opts.admitCommit && !opts.admitCommit()) {
+    return { runId, ok: false, discarded: true, error: { name: 'RunDiscarded', message: 'the run finished after it was cancelled or timed out; nothing was committed', code: 'run_discarded' }, result, startedAt, finishedAt };
+  }
   try {
-    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId });
+    const effects = typeof opts.effects === 'function' ? opts.effects(result.value) : opts.effects;
+    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId, effects });
     return { runId, ok: true, result, commit, startedAt, finishedAt };
   } catch (err) {
     if (err instanceof StateConflictError) {

@@ -28,7 +28,7 @@ export function gauge<L extends string>(registry: Registry, spec: Spec<L>): Gaug
 
 export function histogram<L extends string>(registry: Registry, spec: Spec<L> & { buckets?: number[] }): Histogram<L> {
   return (existing(registry, spec.name, 'Histogram', spec.labelNames) as Histogram<L>) ??
-    new Histogram<L>({ name: spec.name, help: spec.help, labelNames: spec.labelNames ?? [], buckets: spec.buckets, registers: [registry] });
+    new Histogram<L>({ name: spec.name, help: spec.help, labelNames: spec.labelNames ?? [], ...(spec.buckets ? { buckets: spec.buckets } : {}), registers: [registry] });
 }
 
 /** The LLM families of seed 003 §9, shared by the core export and the router (same labels everywhere). */

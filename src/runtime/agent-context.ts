@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
 import type {
   AgentRuntimeContext,
+  JobsApi,
   LlmApi,
   LlmCompletion,
   Logger,
@@ -17,7 +18,9 @@ import type {
   SharedStateApi,
   StateApi,
 } from '../agents/context.js';
-import type { AgentSpec, Invocation, LogLine, MetricSample, RpcRequest, RpcTrace } from './protocol.js';
+import type { AgentSpec, Invocation, LogLine, MetricSample, RpcRequest, RpcTrace, RunIntent } from './protocol.js';
+import { normalizeEnqueue } from '../jobs/options.js';
+import type { EnqueueRequest } from '../jobs/types.js';
 import { SHARED_NAMESPACE, type StateEntry, type StateRead, type StateWrite } from '../store/types.js';
 import { OpenClawError } from '../util/errors.js';
 import { parseDuration } from '../agents/schedule.js';
@@ -30,6 +33,8 @@ export class RunScope {
   readonly writes = new Map<string, StateWrite>();
   readonly reads = new Map<string, StateRead>();
   emits: Array<{ id: string; name: string; data: unknown }> = [];
+  /** Subsystem work committed with the run (job enqueues). */
+  intents: RunIntent[] = [];
 
   constructor(
     readonly instance: InstanceContext,
@@ -41,6 +46,7 @@ export class RunScope {
     this.writes.clear();
     this.reads.clear();
     this.emits = [];
+    this.intents = [];
   }
 }
 
@@ -256,7 +262,7 @@ export class InstanceContext {
   private async checkpoint(): Promise<void> {
     const scope = this.requireScope('state.checkpoint');
     const writes = [...scope.writes.values()];
-    await this.rpc({ op: 'state.checkpoint', runId: scope.inv.runId, writes, reads: [...scope.reads.values()], emits: scope.emits });
+    await this.rpc({ op: 'state.checkpoint', runId: scope.inv.runId, writes, reads: [...scope.reads.values()], emits: scope.emits, ...(scope.intents.length ? { intents: scope.intents } : {}) });
     // What we wrote is committed now; the namespace versions moved, so cached keys are stale.
     for (const ns of new Set(writes.map((w) => w.namespace))) this.cache.drop(ns);
     scope.clear();
@@ -328,6 +334,16 @@ export class InstanceContext {
     };
   }
 
+  // ---- jobs --------------------------------------------------------------------------------
+
+  /** Validated here (a bad option throws at the call site), committed with the run by the daemon. */
+  private enqueue(reqs: EnqueueRequest[], what: string): Array<{ id: string }> {
+    const scope = this.requireScope(what);
+    const jobs = reqs.map((r, i) => normalizeEnqueue(r, reqs.length > 1 ? `${what}[${i}]` : what));
+    for (const j of jobs) scope.intents.push({ kind: 'jobs.enqueue', data: j });
+    return jobs.map((j) => ({ id: j.id }));
+  }
+
   private build(): AgentRuntimeContext {
     const self = this;
     const own = this.spec.agent;
@@ -370,6 +386,13 @@ export class InstanceContext {
       complete: (prompt) => self.llmComplete(prompt),
       stream: (prompt) => self.llmStream(prompt),
     };
+    const jobs: JobsApi = {
+      enqueue: async (name, payload, opts) => self.enqueue([{ name, payload, ...(opts ? { opts } : {}) }], 'this.jobs.enqueue')[0]!,
+      enqueueBatch: async (list) => {
+        if (!Array.isArray(list)) throw new OpenClawError('invalid_job', 'this.jobs.enqueueBatch(jobs): jobs must be an array of { name, payload, opts }', { status: 400 });
+        return self.enqueue(list, 'this.jobs.enqueueBatch');
+      },
+    };
     return {
       agentName: own,
       instanceId: this.spec.instanceId,
@@ -381,6 +404,7 @@ export class InstanceContext {
       logger,
       metrics,
       llm,
+      jobs,
       get signal() {
         return self.scope()?.signal ?? self.abortController.signal;
       },

@@ -411,7 +411,7 @@ process.on('message', (m: ToHost) => {
     case 'probe':
       return probe(m.instanceId, m.reqId, m.kind);
     case 'abort':
-      hosted.get(m.instanceId)?.slot.post({ t: 'abort', instanceId: m.instanceId, reason: m.reason });
+      hosted.get(m.instanceId)?.slot.post({ t: 'abort', instanceId: m.instanceId, reason: m.reason, ...(m.runId ? { runId: m.runId } : {}) });
       return;
     case 'stop':
       return stop(m.instanceId, m.reason, m.dispose);

@@ -30,7 +30,8 @@ export type ToHost =
   | { t: 'describe'; reqId: number; file: string; exportName?: string }
   | { t: 'invoke'; instanceId: string; inv: Invocation }
   | { t: 'probe'; instanceId: string; reqId: number; kind: 'liveness' | 'readiness' }
-  | { t: 'abort'; instanceId: string; reason: string }
+  /** Without runId: the instance's signal (stopping). With runId: only that run's signal. */
+  | { t: 'abort'; instanceId: string; reason: string; runId?: string }
   | { t: 'stop'; instanceId: string; reason: string; dispose: boolean }
   | { t: 'rpcResult'; instanceId: string; reqId: number; res: RpcResponse };
 
@@ -60,7 +61,7 @@ export type ToWorker =
   | { t: 'describe'; reqId: number; file: string; exportName?: string }
   | { t: 'invoke'; instanceId: string; inv: Invocation }
   | { t: 'probe'; instanceId: string; reqId: number; kind: 'liveness' | 'readiness' }
-  | { t: 'abort'; instanceId: string; reason: string }
+  | { t: 'abort'; instanceId: string; reason: string; runId?: string }
   | { t: 'unload'; instanceId: string }
   | { t: 'rpcResult'; instanceId: string; reqId: number; res: RpcResponse };
 

@@ -10,6 +10,7 @@ import type { ScheduleSpec } from '../scheduler/types.js';
 import type { StateWrite, StateRead } from '../store/types.js';
 import type { Isolation } from '../config/types.js';
 import type { WorkerGuardrails } from '../security/guardrails/worker.js';
+import type { JobHandlerOptions } from '../jobs/config.js';
 
 /** What the daemon asks a host to start. One per agent replica ("instance"). */
 export interface AgentSpec {
@@ -42,6 +43,8 @@ export interface AgentDescription {
   schedule: ScheduleSpec | null; // from `static schedule`
   /** @on handlers: event name → method name (several methods may share an event). */
   handlers: Array<{ event: string; method: string }>;
+  /** Job handlers (@job / static jobs): queue name → method, with the handler's options. Absent = none. */
+  jobs?: Array<{ name: string; method: string; options: JobHandlerOptions }>;
   hasLiveness: boolean;
   hasReadiness: boolean;
 }
@@ -55,16 +58,30 @@ export interface InvocationEvent {
   attempt: number;
 }
 
-export type InvocationKind = 'setup' | 'run' | 'event' | 'teardown';
+export type InvocationKind = 'setup' | 'run' | 'event' | 'teardown' | 'call';
+
+/**
+ * Work a run asks a daemon subsystem to do in its commit (`this.jobs.enqueue` → kind 'jobs.enqueue').
+ * Buffered like emits; at commit the daemon turns them into TxEffects of the run's transaction.
+ */
+export interface RunIntent {
+  kind: string;
+  data: unknown;
+}
 
 export interface Invocation {
   runId: string;
   kind: InvocationKind;
-  /** For 'event': the handler method(s) to call with the event, comma-separated, in order. */
+  /**
+   * For 'event': the handler method(s) to call with the event, comma-separated, in order.
+   * For 'call': the one method to call with `payload`; its return value comes back in `value`.
+   */
   method?: string;
   event?: InvocationEvent;
-  /** For 'run' triggered manually: the trigger payload (this.trigger?.payload). */
+  /** For 'run' triggered manually: the trigger payload (this.trigger?.payload). For 'call': the argument. */
   payload?: unknown;
+  /** For 'call': the method's second argument. */
+  meta?: unknown;
   scheduledAt?: number | null;
   /**
    * The committed versions of the namespaces this agent reads (own and shared). The worker keeps
@@ -92,6 +109,10 @@ export interface InvocationResult {
   writes: StateWrite[];
   reads: StateRead[];
   emits: Array<{ id: string; name: string; data: unknown }>;
+  /** Subsystem work buffered by the run (job enqueues, ...), committed with it. */
+  intents?: RunIntent[];
+  /** For 'call': the method's return value (structured clone). */
+  value?: unknown;
   durationMs: number;
 }
 
@@ -124,7 +145,7 @@ export type RpcRequest =
   | { op: 'state.get'; namespace: string; key: string }
   | { op: 'state.list'; namespace: string; prefix?: string }
   /** checkpoint(): commit the run's buffer now; the worker then clears it. */
-  | { op: 'state.checkpoint'; runId: string; writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }> }
+  | { op: 'state.checkpoint'; runId: string; writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }>; intents?: RunIntent[] }
   /** A replicated agent's agent-wide rate limit (guardrails); throws rate_limited when over. */
   | { op: 'guardrails.take'; limit: 'api_calls_per_minute'; call: string }
   | { op: 'llm.complete'; request: unknown }

@@ -254,8 +254,8 @@ class Instance implements InstanceHandle {
     });
   }
 
-  abort(reason: string): void {
-    if (!this.gone) this.host.send({ t: 'abort', instanceId: this.instanceId, reason });
+  abort(reason: string, runId?: string): void {
+    if (!this.gone) this.host.send({ t: 'abort', instanceId: this.instanceId, reason, ...(runId ? { runId } : {}) });
   }
 
   dispose(): Promise<void> {

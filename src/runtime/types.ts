@@ -43,8 +43,11 @@ export interface InstanceHandle {
    * does not answer within timeoutMs is false.
    */
   probe(kind: 'liveness' | 'readiness', timeoutMs: number): Promise<boolean>;
-  /** Fires the instance's AbortSignal (this.signal in agent code) so in-flight work can wind down. */
-  abort(reason: string): void;
+  /**
+   * Fires the instance's AbortSignal (this.signal in agent code) so in-flight work can wind down;
+   * with `runId`, only the signal of that one run (a call's timeout or cancellation).
+   */
+  abort(reason: string, runId?: string): void;
   /** Ends the worker (terminate) after the daemon ran teardown; resolves when it is gone. */
   dispose(): Promise<void>;
   /** Immediate: terminate the worker; for isolation 'process', kill the host's process group. */

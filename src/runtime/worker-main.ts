@@ -103,6 +103,8 @@ interface AgentObject {
 
 class AgentInstance {
   readonly ctx: InstanceContext;
+  /** Per-run abort (a call's timeout or cancellation from the daemon). */
+  readonly runAborts = new Map<string, AbortController>();
 
   constructor(
     readonly spec: AgentSpec,
@@ -114,7 +116,7 @@ class AgentInstance {
     } else {
       // No SDK base with __attach: give the object the same services directly.
       const c = this.ctx.context;
-      for (const key of ['state', 'sharedState', 'logger', 'metrics', 'llm', 'config'] as const) agent[key] = c[key];
+      for (const key of ['state', 'sharedState', 'logger', 'metrics', 'llm', 'jobs', 'config'] as const) agent[key] = c[key];
       agent.emit = c.emit;
       agent.context = c;
       Object.defineProperty(agent, 'signal', { get: () => c.signal, configurable: true });
@@ -132,11 +134,13 @@ class AgentInstance {
       timer = setTimeout(() => deadline.abort(new OpenClawError('run_deadline', `run ${inv.runId} passed its deadline`)), Math.max(0, ms));
       timer.unref();
     }
-    const signal = AbortSignal.any([this.ctx.abortController.signal, deadline.signal]);
+    const runAbort = new AbortController();
+    this.runAborts.set(inv.runId, runAbort);
+    const signal = AbortSignal.any([this.ctx.abortController.signal, deadline.signal, runAbort.signal]);
     const scope = new RunScope(this.ctx, inv, signal);
     try {
-      await runStorage.run(scope, () => this.call(inv));
-      return {
+      const value = await runStorage.run(scope, () => this.call(inv));
+      const result: InvocationResult = {
         runId: inv.runId,
         ok: true,
         writes: [...scope.writes.values()],
@@ -144,6 +148,9 @@ class AgentInstance {
         emits: scope.emits,
         durationMs: performance.now() - started,
       };
+      if (scope.intents.length > 0) result.intents = scope.intents;
+      if (inv.kind === 'call' && value !== undefined) result.value = cloneReturn(this.spec.agent, inv.method ?? '', value);
+      return result;
     } catch (err) {
       if (typeof this.agent.onError === 'function') {
         try {
@@ -156,6 +163,7 @@ class AgentInstance {
       return { runId: inv.runId, ok: false, error: serializeError(err), writes: [], reads: [], emits: [], durationMs: performance.now() - started };
     } finally {
       if (timer) clearTimeout(timer);
+      this.runAborts.delete(inv.runId);
     }
   }
 
@@ -182,6 +190,12 @@ class AgentInstance {
         }
         return undefined;
       }
+      case 'call': {
+        const method = inv.method ?? '';
+        const fn = RESERVED_CALL.has(method) ? undefined : a[method];
+        if (typeof fn !== 'function') throw new OpenClawError('no_method', `${this.spec.agent} has no method '${method}' to call`, { status: 404 });
+        return (fn as (payload: unknown, meta: unknown) => unknown).call(a, inv.payload, inv.meta);
+      }
       default:
         throw new OpenClawError('bad_invocation', `unknown invocation kind '${String(inv.kind)}'`);
     }
@@ -195,6 +209,18 @@ class AgentInstance {
     } catch {
       return false;
     }
+  }
+}
+
+/** Lifecycle methods are the runtime's to call, never through a 'call' invocation. */
+const RESERVED_CALL = new Set(['constructor', 'setup', 'run', 'teardown', 'onError', 'liveness', 'readiness', '__attach', 'emit']);
+
+/** A call's return value crosses two message ports: it must be structured-cloneable. */
+function cloneReturn(agent: string, method: string, value: unknown): unknown {
+  try {
+    return structuredClone(value);
+  } catch (err) {
+    throw new OpenClawError('call_value_invalid', `${agent}.${method}() returned a value that cannot be sent to the daemon (${(err as Error).message}); return plain data`, { status: 500 });
   }
 }
 
@@ -263,7 +289,8 @@ port.on('message', (m: ToWorker) => {
       break;
     }
     case 'abort':
-      instances.get(m.instanceId)?.ctx.abortController.abort(new OpenClawError('instance_aborted', m.reason));
+      if (m.runId) instances.get(m.instanceId)?.runAborts.get(m.runId)?.abort(new OpenClawError('run_aborted', m.reason));
+      else instances.get(m.instanceId)?.ctx.abortController.abort(new OpenClawError('instance_aborted', m.reason));
       break;
     case 'unload': {
       const inst = instances.get(m.instanceId);

@@ -76,7 +76,8 @@ export interface DeadLetter {
   deadAt: number;
 }
 
-export type RunTrigger = 'schedule' | 'event' | 'manual' | 'setup' | 'teardown' | 'checkpoint' | 'api';
+/** 'job': a job handler; 'workflow': a workflow's agent step; 'call': any other AgentController.call. */
+export type RunTrigger = 'schedule' | 'event' | 'manual' | 'setup' | 'teardown' | 'checkpoint' | 'api' | 'job' | 'workflow' | 'call';
 export type RunStatus = 'succeeded' | 'failed' | 'missed' | 'skipped' | 'conflict';
 
 export interface RunRecord {

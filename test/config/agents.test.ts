@@ -100,10 +100,10 @@ describe('agent entries', () => {
   });
 
   it('extension sections are parsed by their schema (llm) or kept raw; their absence leaves extensions empty', async () => {
-    const yaml = ['project: x', 'llm:', '  providers:', '    openai: { models: [gpt-4o] }', 'workflows: { enabled: true }', ''].join('\n');
+    const yaml = ['project: x', 'llm:', '  providers:', '    openai: { models: [gpt-4o] }', 'defaults: { enabled: true }', ''].join('\n');
     const { file } = project(yaml);
     const cfg = await loadConfig(file, { env: {} });
-    expect(cfg.extensions?.workflows).toEqual({ enabled: true });
+    expect(cfg.extensions?.defaults).toEqual({ enabled: true });
     expect(cfg.extensions?.llm).toMatchObject({ providers: { openai: { type: 'openai', models: ['gpt-4o'] } }, defaults: { max_retries: 2 } });
     expect(cfg.agents).toEqual([]);
   });

@@ -1,0 +1,187 @@
+// No-op jobs end to end, OpenClaw (SQLite, PostgreSQL) side by side with BullMQ (local Redis) and
+// graphile-worker 0.16 (local PostgreSQL), each at the same handler concurrency.
+//
+//   throughput: N jobs enqueued in batches of 1,000, time from the first enqueue until the N-th
+//               job completed (for OpenClaw: its handler's run committed with the completion).
+//   latency:    jobs enqueued one at a time, spaced out (so the queue is idle), enqueue → start of
+//               the handler (OpenClaw: created_at → the claim; BullMQ: job.timestamp → processor;
+//               graphile-worker: created_at → task function).
+//
+//   node --import tsx jobs.ts [--jobs 5000] [--latency-jobs 300] [--concurrency 32] [--no-pg] [--no-peers]
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { loadConfig } from '../src/config/index.js';
+import { Daemon } from '../src/daemon/daemon.js';
+import { JobsModule } from '../src/jobs/module.js';
+import { PG_URL, agentFile, arg, dropSchemas, havePostgres, jsonLine, log, makeProject, pct, r1, r3, removeTempDirs, sleep, table, uniqueSchema, waitFor, type StoreChoice } from './lib/common.js';
+
+const N = arg('jobs', 5000);
+const LAT_N = arg('latency-jobs', 300);
+const CONC = arg('concurrency', 32);
+const NO_PG = arg('no-pg', false);
+const NO_PEERS = arg('no-peers', false);
+const TIMEOUT_S = arg('timeout', 180);
+const GAP_MS = 3;
+
+interface Result {
+  system: string;
+  jobs: number;
+  seconds: number;
+  jobsPerSec: number;
+  enqueueMs: number;
+  p50: number;
+  p99: number;
+}
+
+async function openclaw(backend: 'sqlite' | 'postgres'): Promise<Result> {
+  const store: StoreChoice = backend === 'sqlite' ? { kind: 'sqlite' } : { kind: 'postgres', url: PG_URL, schema: uniqueSchema('oc_bench_jobs') };
+  const { configFile } = makeProject(`  jobs:\n    source: ${agentFile('job-noop.ts')}\n`, store);
+  const fs = await import('node:fs');
+  fs.appendFileSync(configFile, `jobs:\n  concurrency: ${CONC}\n  queues:\n    noop:\n      concurrency: ${CONC}\n`);
+  const mod = new JobsModule();
+  const d = await Daemon.start(await loadConfig(configFile), { modules: [mod], listen: false });
+  try {
+    await waitFor('agent running', async () => (await d.getAgent('jobs')).status === 'running');
+    const svc = mod.service!;
+    const completed = async () => (await svc.store.stats()).find((s) => s.queue === 'noop')?.completed ?? 0;
+    // warm-up
+    await svc.enqueue(Array.from({ length: 100 }, () => ({ name: 'noop' })));
+    await waitFor('warm-up', async () => (await completed()) >= 100, 60_000, 10);
+
+    const t0 = performance.now();
+    for (let b = 0; b < N; b += 1000) await svc.enqueue(Array.from({ length: Math.min(1000, N - b) }, () => ({ name: 'noop' })));
+    const enqueueMs = performance.now() - t0;
+    await waitFor(`${N} jobs`, async () => (await completed()) >= N + 100, TIMEOUT_S * 1000, 5);
+    const seconds = (performance.now() - t0) / 1000;
+
+    const ids: string[] = [];
+    for (let i = 0; i < LAT_N; i++) {
+      ids.push((await svc.enqueue([{ name: 'noop' }]))[0]!.id);
+      await sleep(GAP_MS);
+    }
+    await waitFor('latency jobs', async () => (await completed()) >= N + 100 + LAT_N, 60_000, 10);
+    const lat: number[] = [];
+    for (const id of ids) {
+      const j = await svc.store.get(id);
+      if (j?.startedAt != null) lat.push(j.startedAt - j.createdAt);
+    }
+    return { system: `OpenClaw ${backend}`, jobs: N, seconds, jobsPerSec: N / seconds, enqueueMs, p50: pct(lat, 50), p99: pct(lat, 99) };
+  } finally {
+    await d.shutdown('bench end');
+    if (store.kind === 'postgres') await dropSchemas([store.schema]);
+  }
+}
+
+async function bullmq(): Promise<Result> {
+  const { Queue, Worker } = await import('bullmq');
+  const prefix = `ocbench-${randomBytes(4).toString('hex')}`;
+  const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+  const queue = new Queue('noop', { connection, prefix });
+  let done = 0;
+  const starts = new Map<string, number>();
+  const worker = new Worker(
+    'noop',
+    async (job) => {
+      starts.set(job.id!, Date.now() - job.timestamp);
+    },
+    { connection, prefix, concurrency: CONC, removeOnComplete: { count: 0 }, removeOnFail: { count: 0 } },
+  );
+  worker.on('completed', () => done++);
+  try {
+    await worker.waitUntilReady();
+    await queue.addBulk(Array.from({ length: 100 }, () => ({ name: 'noop', data: {} })));
+    await waitFor('warm-up', () => done >= 100, 60_000, 5);
+    const t0 = performance.now();
+    for (let b = 0; b < N; b += 1000) await queue.addBulk(Array.from({ length: Math.min(1000, N - b) }, () => ({ name: 'noop', data: {} })));
+    const enqueueMs = performance.now() - t0;
+    await waitFor(`${N} jobs`, () => done >= N + 100, TIMEOUT_S * 1000, 2);
+    const seconds = (performance.now() - t0) / 1000;
+    starts.clear();
+    const ids: string[] = [];
+    for (let i = 0; i < LAT_N; i++) {
+      ids.push((await queue.add('noop', {})).id!);
+      await sleep(GAP_MS);
+    }
+    await waitFor('latency jobs', () => ids.every((id) => starts.has(id)), 60_000, 10);
+    const lat = ids.map((id) => starts.get(id)!);
+    return { system: 'BullMQ 5 / Redis', jobs: N, seconds, jobsPerSec: N / seconds, enqueueMs, p50: pct(lat, 50), p99: pct(lat, 99) };
+  } finally {
+    await worker.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+  }
+}
+
+async function graphile(): Promise<Result> {
+  const { run } = await import('graphile-worker');
+  const schema = uniqueSchema('gw_bench');
+  let done = 0;
+  const starts = new Map<string, number>();
+  const runner = await run({
+    connectionString: PG_URL,
+    schema,
+    concurrency: CONC,
+    noHandleSignals: true,
+    pollInterval: 2000,
+    logger: new (await import('graphile-worker')).Logger(() => () => undefined),
+    taskList: {
+      noop: async (_payload, helpers) => {
+        starts.set(String(helpers.job.id), Date.now() - new Date(helpers.job.created_at).getTime());
+        done++;
+      },
+    },
+  });
+  const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+  const bulk = (n: number) => pool.query(`SELECT "${schema}".add_job('noop', json_build_object('i', g)) FROM generate_series(1, $1) g`, [n]);
+  try {
+    await bulk(100);
+    await waitFor('warm-up', () => done >= 100, 60_000, 5);
+    const t0 = performance.now();
+    for (let b = 0; b < N; b += 1000) await bulk(Math.min(1000, N - b));
+    const enqueueMs = performance.now() - t0;
+    await waitFor(`${N} jobs`, () => done >= N + 100, TIMEOUT_S * 1000, 2);
+    const seconds = (performance.now() - t0) / 1000;
+    starts.clear();
+    const ids: string[] = [];
+    for (let i = 0; i < LAT_N; i++) {
+      ids.push(String((await runner.addJob('noop', {})).id));
+      await sleep(GAP_MS);
+    }
+    await waitFor('latency jobs', () => ids.every((id) => starts.has(id)), 60_000, 10);
+    const lat = ids.map((id) => starts.get(id)!);
+    return { system: 'graphile-worker 0.16 / PG', jobs: N, seconds, jobsPerSec: N / seconds, enqueueMs, p50: pct(lat, 50), p99: pct(lat, 99) };
+  } finally {
+    await runner.stop();
+    await pool.end();
+    await dropSchemas([schema]);
+  }
+}
+
+async function main(): Promise<void> {
+  const pgOk = !NO_PG && (await havePostgres());
+  const results: Result[] = [];
+  const attempt = async (name: string, fn: () => Promise<Result>) => {
+    log(`${name}: ${N} jobs, concurrency ${CONC}`);
+    try {
+      results.push(await fn());
+    } catch (err) {
+      log(`${name} failed: ${(err as Error).message}`);
+    }
+  };
+  await attempt('OpenClaw sqlite', () => openclaw('sqlite'));
+  if (pgOk) await attempt('OpenClaw postgres', () => openclaw('postgres'));
+  if (!NO_PEERS) {
+    await attempt('BullMQ', bullmq);
+    if (pgOk) await attempt('graphile-worker', graphile);
+  }
+  removeTempDirs();
+  table(
+    `No-op jobs end to end (${N} jobs, handler concurrency ${CONC}; latency: ${LAT_N} jobs enqueued ${GAP_MS} ms apart)`,
+    ['system', 'jobs/s', 'enqueue 1k batches (ms)', 'enqueue→start p50 (ms)', 'p99 (ms)'],
+    results.map((r) => [r.system, r1(r.jobsPerSec), r1(r.enqueueMs), r3(r.p50), r3(r.p99)]),
+  );
+  jsonLine('jobs', { jobs: N, concurrency: CONC, results });
+  process.exit(0);
+}
+
+await main();

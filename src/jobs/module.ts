@@ -1,0 +1,228 @@
+// DaemonModule 'jobs': the job queue's tables, its workers (one JobRunner), the `jobs.enqueue` run
+// intent (this.jobs.enqueue commits with the run), the API routes and the metrics.
+import pg from 'pg';
+import type { DaemonModule, ModuleContext } from '../daemon/modules.js';
+import { counter, gauge, histogram } from '../observability/metrics.js';
+import { BadRequestError, OpenClawError } from '../util/errors.js';
+import { DEFAULT_GLOBAL_CONCURRENCY, resolvePolicy, type JobsSection, type QueuePolicy } from './config.js';
+import { normalizeEnqueue, QUEUE_NAME, type NormalizedEnqueue } from './options.js';
+import { JobRunner, type QueueBinding } from './runner.js';
+import { JobStore, jobsStoreModule, type QueueStats } from './store.js';
+import { jobRoutes } from './routes.js';
+import type { EnqueueRequest, EnqueueResult } from './types.js';
+
+export interface QueueView extends QueueStats {
+  agent: string | null;
+  method: string | null;
+  running: number;
+  policy: {
+    concurrency: number;
+    keyConcurrency: number | null;
+    rateLimit: string | null;
+    keyRateLimit: string | null;
+    maxAttempts: number;
+    backoff: QueuePolicy['backoff'];
+    timeoutMs: number | null;
+    retentionMs: number;
+    leaseMs: number;
+  };
+}
+
+/** What the routes (and tests) use. */
+export interface JobsService {
+  store: JobStore;
+  runner: JobRunner;
+  enqueue(reqs: EnqueueRequest[]): Promise<EnqueueResult[]>;
+  redrive(opts: { queue?: string; ids?: string[] }): Promise<{ redriven: number }>;
+  queues(): Promise<QueueView[]>;
+  policyOf(queue: string): QueuePolicy;
+}
+
+export interface JobsModuleOptions {
+  /** Safety poll interval (default 5 s). */
+  pollMs?: number;
+  /** Test hook: false freezes lease renewals (a stand-in for a paused or partitioned worker). */
+  heartbeat?: boolean;
+}
+
+const rateText = (r: { count: number; windowMs: number } | null) => (r ? `${r.count}/${r.windowMs}ms` : null);
+
+/** A run intent from a worker: re-checked here, the daemon does not trust the worker's shapes. */
+function checkIntent(d: unknown): NormalizedEnqueue {
+  const j = d as NormalizedEnqueue;
+  if (!j || typeof j !== 'object' || typeof j.id !== 'string' || typeof j.queue !== 'string' || !QUEUE_NAME.test(j.queue) || typeof j.priority !== 'number' || typeof j.delayMs !== 'number') {
+    throw new BadRequestError('this.jobs.enqueue: a malformed job reached the daemon', 'invalid_job');
+  }
+  return j;
+}
+
+export class JobsModule implements DaemonModule {
+  readonly name = 'jobs';
+  service: JobsService | null = null;
+  private listener: pg.Client | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(private readonly opts: JobsModuleOptions = {}) {}
+
+  async start(ctx: ModuleContext): Promise<void> {
+    const cfg = (ctx.config.extensions?.jobs ?? {}) as JobsSection;
+    await ctx.store.migrateModule(jobsStoreModule);
+    const store = new JobStore(ctx.store.handle(), () => ctx.clock.now());
+
+    // Handlers: @job / static jobs of every module agent. One agent per queue.
+    const bindings = new Map<string, QueueBinding>();
+    for (const agent of ctx.agentNames()) {
+      const c = ctx.agent(agent);
+      if (!c || !c.cfg.enabled) continue;
+      for (const j of c.description?.jobs ?? []) {
+        const prev = bindings.get(j.name);
+        if (prev) {
+          throw new OpenClawError('jobs_handler_conflict', `job queue '${j.name}' has two handlers: ${prev.agent}.${prev.method}() and ${agent}.${j.method}(); a queue is served by one agent (use replicas to scale it)`, { exitCode: 78 });
+        }
+        bindings.set(j.name, { queue: j.name, agent, method: j.method, policy: resolvePolicy(j.options, cfg.queues?.[j.name]) });
+      }
+    }
+    const policies = new Map<string, QueuePolicy>();
+    const policyOf = (queue: string): QueuePolicy => {
+      const b = bindings.get(queue);
+      if (b) return b.policy;
+      let p = policies.get(queue);
+      if (!p) policies.set(queue, (p = resolvePolicy(undefined, cfg.queues?.[queue])));
+      return p;
+    };
+
+    const total = counter(ctx.metrics, { name: 'openclaw_jobs_total', help: 'Job attempts by outcome (completed, retried, dead, lease_lost, released)', labelNames: ['queue', 'status'] as const });
+    const pending = gauge(ctx.metrics, { name: 'openclaw_jobs_pending', help: 'Jobs waiting (due or delayed) per queue', labelNames: ['queue'] as const });
+    const duration = histogram(ctx.metrics, {
+      name: 'openclaw_job_duration_seconds',
+      help: 'Job handler duration, start to commit',
+      labelNames: ['queue'] as const,
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    });
+    // Queue names come from code and config, not from requests, so the label set stays bounded —
+    // except for API enqueues to arbitrary names: those are labelled 'other' until a handler or a
+    // config entry names them.
+    const label = (q: string) => (bindings.has(q) || cfg.queues?.[q] ? q : 'other');
+
+    const runner = new JobRunner({
+      jobs: store,
+      controller: (a) => ctx.agent(a),
+      globalConcurrency: cfg.concurrency ?? DEFAULT_GLOBAL_CONCURRENCY,
+      now: () => ctx.clock.now(),
+      log: (line) => ctx.logs.write({ time: ctx.clock.now(), ...line }),
+      metrics: {
+        outcome: (q, status) => total.inc({ queue: label(q), status }),
+        duration: (q, s) => duration.observe({ queue: label(q) }, s),
+      },
+      ...(this.opts.pollMs !== undefined ? { pollMs: this.opts.pollMs } : {}),
+      ...(this.opts.heartbeat !== undefined ? { heartbeat: this.opts.heartbeat } : {}),
+    });
+
+    const svc: JobsService = {
+      store,
+      runner,
+      policyOf,
+      enqueue: async (reqs) => {
+        const jobs = reqs.map((r, i) => normalizeEnqueue(r, reqs.length > 1 ? `jobs[${i}]` : 'job'));
+        const res = await store.enqueue(jobs, policyOf);
+        for (const q of new Set(jobs.map((j) => j.queue))) runner.wake(q);
+        return res;
+      },
+      redrive: async (o) => {
+        const r = await store.redrive(o);
+        for (const q of r.queues) runner.wake(q);
+        return { redriven: r.redriven };
+      },
+      queues: async () => {
+        const stats = new Map((await store.stats()).map((s) => [s.queue, s]));
+        const names = new Set([...stats.keys(), ...bindings.keys(), ...Object.keys(cfg.queues ?? {})]);
+        return [...names].sort().map((q) => {
+          const p = policyOf(q);
+          const b = bindings.get(q);
+          return {
+            ...(stats.get(q) ?? { queue: q, waiting: 0, delayed: 0, active: 0, completed: 0, dead: 0, cancelled: 0 }),
+            agent: b?.agent ?? null,
+            method: b?.method ?? null,
+            running: runner.inflight(q),
+            policy: { concurrency: p.concurrency, keyConcurrency: p.keyConcurrency, rateLimit: rateText(p.rateLimit), keyRateLimit: rateText(p.keyRateLimit), maxAttempts: p.maxAttempts, backoff: p.backoff, timeoutMs: p.timeoutMs, retentionMs: p.retentionMs, leaseMs: p.leaseMs },
+          };
+        });
+      },
+    };
+    this.service = svc;
+
+    ctx.intent('jobs.enqueue', {
+      effects: (data) => [store.enqueueEffect(data.map(checkIntent), policyOf)],
+      committed: (data) => {
+        for (const q of new Set(data.map((d) => (d as NormalizedEnqueue).queue))) runner.wake(q);
+      },
+    });
+    ctx.routes((app) => jobRoutes(app, svc));
+
+    const h = ctx.store.handle();
+    if (h.dialect === 'postgres') await this.listen(h.url, store.channel, (q) => runner.wake(q), ctx);
+
+    const refreshPending = async () => {
+      const counts = await store.pending().catch(() => null);
+      if (!counts) return;
+      pending.reset();
+      for (const q of new Set([...bindings.keys(), ...Object.keys(cfg.queues ?? {})])) pending.set({ queue: q }, 0);
+      const other = Object.entries(counts).filter(([q]) => label(q) === 'other').reduce((n, [, v]) => n + v, 0);
+      for (const [q, n] of Object.entries(counts)) if (label(q) !== 'other') pending.set({ queue: q }, n);
+      if (other > 0) pending.set({ queue: 'other' }, other);
+    };
+    await refreshPending();
+    const sweepMs = cfg.sweep_interval ?? 60_000;
+    this.timers.push(
+      setInterval(() => void refreshPending(), 5000),
+      setInterval(() => void store.sweep((q) => policyOf(q).retentionMs).catch((err: Error) => ctx.log('warning', `jobs: retention sweep failed: ${err.message}`)), sweepMs),
+    );
+    for (const t of this.timers) t.unref();
+    runner.start([...bindings.values()]);
+    if (bindings.size > 0) ctx.log('info', `jobs: ${bindings.size} queue(s) served: ${[...bindings.values()].map((b) => `${b.queue} → ${b.agent}.${b.method}()`).join(', ')}`);
+  }
+
+  /** A dedicated LISTEN connection; reconnects with backoff. Wake-ups are hints: the poll is the net. */
+  private async listen(url: string, channel: string, wake: (queue: string) => void, ctx: ModuleContext, delay = 500): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ connectionString: url });
+    const retry = () => {
+      if (this.closed || this.listener !== client) return;
+      this.listener = null;
+      client.end().catch(() => undefined);
+      const t = setTimeout(() => void this.listen(url, channel, wake, ctx, Math.min(delay * 2, 30_000)).catch(() => undefined), delay);
+      t.unref();
+    };
+    client.on('error', (err) => {
+      ctx.log('warning', `jobs: LISTEN connection lost (${err.message}); reconnecting`);
+      retry();
+    });
+    client.on('end', retry);
+    client.on('notification', (n) => {
+      if (n.payload) wake(n.payload);
+    });
+    this.listener = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
+      this.service?.runner.wakeAll();
+    } catch (err) {
+      ctx.log('warning', `jobs: cannot LISTEN for job wake-ups (${(err as Error).message}); relying on the poll and retrying`);
+      retry();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.service?.runner.stop();
+    const l = this.listener;
+    this.listener = null;
+    await l?.end().catch(() => undefined);
+  }
+}
+
+export function createJobsModule(opts: JobsModuleOptions = {}): JobsModule {
+  return new JobsModule(opts);
+}

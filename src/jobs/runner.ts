@@ -1,0 +1,318 @@
+// The worker side of the queue: for each queue with a handler, claim as many jobs as there is room
+// for (queue concurrency, the daemon's global concurrency), run each handler in its agent as a run
+// transaction whose commit also completes the job (JobStore.completeEffect), renew the leases of
+// jobs in flight, and fail / retry / dead-letter what threw.
+//
+// Wake-ups: in process after a commit or an API enqueue, PostgreSQL NOTIFY from other daemons, a
+// timer for the next delayed job or rate-limit refill, and a slow safety poll. No tight polling.
+import type { AgentController, CallResult } from '../daemon/agent-controller.js';
+import type { LogLine } from '../runtime/protocol.js';
+import type { JobStore, ClaimedJob } from './store.js';
+import type { QueuePolicy } from './config.js';
+import type { JobInfo } from './types.js';
+
+export interface QueueBinding {
+  queue: string;
+  agent: string;
+  method: string;
+  policy: QueuePolicy;
+}
+
+export interface RunnerMetrics {
+  outcome(queue: string, status: 'completed' | 'retried' | 'dead' | 'lease_lost' | 'released'): void;
+  duration(queue: string, seconds: number): void;
+}
+
+export interface RunnerDeps {
+  jobs: JobStore;
+  controller(agent: string): AgentController | undefined;
+  globalConcurrency: number;
+  log(line: Omit<LogLine, 'time'>): void;
+  metrics: RunnerMetrics;
+  now(): number;
+  /** Safety poll (default 5 s): catches wake-ups that were lost (a dropped LISTEN connection). */
+  pollMs?: number;
+  /** Test hook standing in for a frozen heartbeat (a paused process, a partition): no renewals. */
+  heartbeat?: boolean;
+}
+
+interface InFlight {
+  job: ClaimedJob;
+  startedAt: number;
+  abort: AbortController;
+  lost: boolean;
+}
+
+class QueueWorker {
+  readonly inflight = new Map<string, InFlight>();
+  private pumping = false;
+  private again = false;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  /** When expired leases were last recovered (every claim would cost two more statements). */
+  private recoveredAt = -Infinity;
+
+  constructor(
+    readonly b: QueueBinding,
+    private readonly runner: JobRunner,
+  ) {}
+
+  start(): void {
+    const every = Math.max(50, Math.floor(this.b.policy.leaseMs / 3));
+    if (this.runner.deps.heartbeat !== false) {
+      this.heartbeatTimer = setInterval(() => void this.heartbeat(), every);
+      this.heartbeatTimer.unref();
+    }
+    this.wake();
+  }
+
+  stop(): void {
+    if (this.soon) clearTimeout(this.soon);
+    if (this.timer) clearTimeout(this.timer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.timer = null;
+    this.heartbeatTimer = null;
+  }
+
+  /**
+   * A slot came free. While most of the queue's slots are still busy, wait a moment so that one
+   * claim takes several jobs (a claim is a transaction of several statements) instead of one each.
+   */
+  freed(): void {
+    const c = this.b.policy.concurrency;
+    if (this.inflight.size > 0 && c - this.inflight.size < Math.max(2, Math.floor(c / 4))) {
+      if (!this.soon) {
+        this.soon = setTimeout(() => {
+          this.soon = null;
+          this.wake();
+        }, 2);
+      }
+      return;
+    }
+    this.wake();
+  }
+
+  private soon: NodeJS.Timeout | null = null;
+
+  /** Claim as soon as possible (coalesced: one claim loop per queue at a time). */
+  wake(): void {
+    if (this.runner.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    void this.pump();
+  }
+
+  private arm(at: number): void {
+    if (at >= this.timerAt) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.wake();
+    }, Math.max(1, at - this.runner.deps.now()));
+    this.timer.unref();
+  }
+
+  private room(): number {
+    const c = this.runner.deps.controller(this.b.agent);
+    if (!c || c.status() !== 'running') {
+      // Starting, restarting or paused: look again shortly (claiming now would burn attempts).
+      if (c && c.status() !== 'stopped') this.arm(this.runner.deps.now() + 200);
+      return 0;
+    }
+    return Math.min(this.b.policy.concurrency - this.inflight.size, this.runner.globalFree());
+  }
+
+  private async pump(): Promise<void> {
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        const room = this.room();
+        if (room <= 0) break;
+        let claimed;
+        try {
+          const now = this.runner.deps.now();
+          const recover = now - this.recoveredAt >= this.b.policy.leaseMs / 4;
+          if (recover) this.recoveredAt = now;
+          claimed = await this.runner.deps.jobs.claim(this.b.queue, this.b.policy, room, recover);
+        } catch (err) {
+          this.runner.deps.log({ level: 'error', agent: 'daemon', instance: 'daemon', msg: `jobs: claiming from '${this.b.queue}' failed: ${(err as Error).message}`, fields: { queue: this.b.queue } });
+          this.arm(this.runner.deps.now() + 1000);
+          break;
+        }
+        if (claimed.recovered > 0 || claimed.deadLettered > 0) {
+          this.runner.deps.log({
+            level: 'warning',
+            agent: this.b.agent,
+            instance: `${this.b.agent}#0`,
+            msg: `jobs: ${claimed.recovered} job(s) of '${this.b.queue}' came back after their lease expired${claimed.deadLettered ? `, ${claimed.deadLettered} dead-lettered (no attempts left)` : ''}`,
+            fields: { queue: this.b.queue },
+          });
+          for (let i = 0; i < claimed.deadLettered; i++) this.runner.deps.metrics.outcome(this.b.queue, 'dead');
+        }
+        for (const job of claimed.jobs) this.start1(job);
+        if (claimed.nextAt !== null) this.arm(claimed.nextAt);
+        // A full claim may leave more behind: go again while there is room.
+        if (claimed.jobs.length >= room) this.again = true;
+      } while (this.again && !this.runner.stopped);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private start1(job: ClaimedJob): void {
+    const f: InFlight = { job, startedAt: this.runner.deps.now(), abort: new AbortController(), lost: false };
+    this.inflight.set(job.id, f);
+    this.runner.active++;
+    void this.execute(f).finally(() => {
+      this.inflight.delete(job.id);
+      this.runner.active--;
+      this.runner.freed(this);
+    });
+  }
+
+  private async execute(f: InFlight): Promise<void> {
+    const { job } = f;
+    const { jobs, metrics } = this.runner.deps;
+    const c = this.runner.deps.controller(this.b.agent);
+    const info: JobInfo = { id: job.id, queue: job.queue, attempt: job.attempts, maxAttempts: job.maxAttempts, enqueuedAt: job.createdAt };
+    const deleteOnComplete = this.b.policy.retentionMs === 0;
+    const r: CallResult = c
+      ? await c.call(this.b.method, job.payload, {
+          trigger: 'job',
+          runId: job.runId ?? job.leaseToken,
+          effects: (value) => [jobs.completeEffect(job.id, job.leaseToken, () => value, deleteOnComplete)],
+          ...(job.timeoutMs ? { deadlineMs: job.timeoutMs } : {}),
+          signal: f.abort.signal,
+          meta: info,
+        })
+      : { ok: false, runId: job.leaseToken, error: { name: 'Error', message: `agent '${this.b.agent}' is not configured`, code: 'agent_unavailable' } };
+    const seconds = (this.runner.deps.now() - f.startedAt) / 1000;
+    const line = (level: LogLine['level'], msg: string, extra: Record<string, unknown> = {}) =>
+      this.runner.deps.log({ level, agent: this.b.agent, instance: `${this.b.agent}#0`, msg, runId: r.runId, fields: { job: job.id, queue: job.queue, attempt: job.attempts, ...extra } });
+    if (r.ok) {
+      metrics.outcome(job.queue, 'completed');
+      metrics.duration(job.queue, seconds);
+      line('debug', `job ${job.queue}/${job.id} completed (attempt ${job.attempts}, ${Math.round(seconds * 1000)} ms)`);
+      return;
+    }
+    const code = r.error?.code;
+    const message = r.error ? `${r.error.message}` : 'failed';
+    if (f.lost || code === 'lease_lost') {
+      metrics.outcome(job.queue, 'lease_lost');
+      line('warning', `job ${job.queue}/${job.id}: the lease was lost (expired, cancelled or reclaimed); this attempt's effects were discarded`);
+      return;
+    }
+    if (code === 'agent_unavailable' || (code === 'call_aborted' && this.runner.stopped)) {
+      // Not the job's fault: give it back without spending the attempt.
+      await jobs.release([{ id: job.id, token: job.leaseToken }]).catch(() => undefined);
+      metrics.outcome(job.queue, 'released');
+      return;
+    }
+    metrics.duration(job.queue, seconds);
+    const reason = code === 'call_timeout' ? `timed out after ${job.timeoutMs} ms` : message;
+    const res = await jobs.fail(job.id, job.leaseToken, reason, { final: code === 'job_unrecoverable' || code === 'no_method' }).catch((err: Error) => {
+      line('error', `job ${job.queue}/${job.id}: recording the failure failed: ${err.message}`);
+      return null;
+    });
+    if (!res) return;
+    if (res.outcome === 'lost') {
+      metrics.outcome(job.queue, 'lease_lost');
+      line('warning', `job ${job.queue}/${job.id} failed (${reason}) after its lease was lost; the job is handled elsewhere`);
+    } else if (res.outcome === 'dead') {
+      metrics.outcome(job.queue, 'dead');
+      line('error', `job ${job.queue}/${job.id} dead-lettered after attempt ${job.attempts}/${job.maxAttempts}: ${reason}`);
+    } else {
+      metrics.outcome(job.queue, 'retried');
+      line('warning', `job ${job.queue}/${job.id} failed (attempt ${job.attempts}/${job.maxAttempts}): ${reason}; retry at ${new Date(res.retryAt!).toISOString()}`);
+      this.arm(res.retryAt!);
+    }
+  }
+
+  /** Renews the leases of jobs running longer than a third of the lease; aborts those lost. */
+  private async heartbeat(): Promise<void> {
+    const now = this.runner.deps.now();
+    const due = [...this.inflight.values()].filter((f) => !f.lost && now - f.startedAt >= this.b.policy.leaseMs / 3);
+    if (due.length === 0) return;
+    let lost: string[];
+    try {
+      lost = await this.runner.deps.jobs.extend(due.map((f) => ({ id: f.job.id, token: f.job.leaseToken })), this.b.policy.leaseMs);
+    } catch {
+      return; // the store is unreachable: the lease may expire; completion is fenced anyway
+    }
+    for (const id of lost) {
+      const f = this.inflight.get(id);
+      if (!f) continue;
+      f.lost = true;
+      f.abort.abort(new Error(`the lease of job ${id} was lost (expired, cancelled or reclaimed)`));
+    }
+  }
+
+  /** Graceful stop: abort what is still running; its leases are given back. */
+  abortAll(): void {
+    for (const f of this.inflight.values()) f.abort.abort(new Error('the daemon is stopping'));
+  }
+}
+
+export class JobRunner {
+  private readonly workers = new Map<string, QueueWorker>();
+  private poll: NodeJS.Timeout | null = null;
+  stopped = false;
+  active = 0;
+
+  constructor(readonly deps: RunnerDeps) {}
+
+  get queues(): string[] {
+    return [...this.workers.keys()];
+  }
+
+  binding(queue: string): QueueBinding | undefined {
+    return this.workers.get(queue)?.b;
+  }
+
+  inflight(queue: string): number {
+    return this.workers.get(queue)?.inflight.size ?? 0;
+  }
+
+  start(bindings: QueueBinding[]): void {
+    for (const b of bindings) this.workers.set(b.queue, new QueueWorker(b, this));
+    for (const w of this.workers.values()) w.start();
+    this.poll = setInterval(() => this.wakeAll(), this.deps.pollMs ?? 5000);
+    this.poll.unref();
+  }
+
+  globalFree(): number {
+    return this.deps.globalConcurrency - this.active;
+  }
+
+  wake(queue: string): void {
+    this.workers.get(queue)?.wake();
+  }
+
+  wakeAll(): void {
+    for (const w of this.workers.values()) w.wake();
+  }
+
+  /** A slot came free: this queue first, then (global concurrency) the others. */
+  freed(w: QueueWorker): void {
+    w.freed();
+    if (this.globalFree() === 1) for (const other of this.workers.values()) if (other !== w) other.wake();
+  }
+
+  /** Stops claiming; waits up to `drainMs` for jobs in flight, then aborts the rest (their leases are given back). */
+  async stop(drainMs = 5000): Promise<void> {
+    this.stopped = true;
+    if (this.poll) clearInterval(this.poll);
+    for (const w of this.workers.values()) w.stop();
+    const deadline = Date.now() + drainMs;
+    while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (this.active > 0) for (const w of this.workers.values()) w.abortAll();
+    const deadline2 = Date.now() + 2000;
+    while (this.active > 0 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 20));
+  }
+}

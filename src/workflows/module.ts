@@ -1,0 +1,94 @@
+// The workflows DaemonModule: loads the definitions (YAML and TypeScript), opens the tables,
+// serves the API, resumes the runs a previous daemon left running, and starts the triggers.
+import path from 'node:path';
+import type { DaemonModule, ModuleContext } from '../daemon/modules.js';
+import { counter, histogram } from '../observability/metrics.js';
+import { ConfigError } from '../util/errors.js';
+import { subWorkflowCycle, toDef, type WorkflowDef, type WorkflowsSection } from './config.js';
+import { loadWorkflowFile } from './source.js';
+import { WorkflowEngine } from './engine.js';
+import { workflowRoutes } from './routes.js';
+import { WorkflowRepository } from './store.js';
+import { Triggers } from './triggers.js';
+
+export async function loadDefinitions(section: WorkflowsSection | undefined, root: string, configFile: string): Promise<Map<string, WorkflowDef>> {
+  const defs = new Map<string, WorkflowDef>();
+  for (const [name, entry] of Object.entries(section ?? {})) {
+    if ('source' in entry && !('steps' in entry)) {
+      const file = path.resolve(root, entry.source);
+      const body = await loadWorkflowFile(name, file);
+      defs.set(name, toDef(name, body, { source: file, triggers: entry.triggers?.length ? entry.triggers : undefined }));
+    } else {
+      defs.set(name, toDef(name, entry as Parameters<typeof toDef>[1]));
+    }
+  }
+  // Checks that need every definition, TypeScript ones included.
+  const issues = [];
+  for (const def of defs.values()) {
+    for (const s of [...def.steps, ...def.onFailure]) {
+      if (s.type === 'workflow' && !defs.has(s.workflow)) {
+        issues.push({ file: def.source ?? configFile, line: null, column: null, field: `workflows.${def.name}.steps.${s.id}.workflow`, message: `no workflow named '${s.workflow}'; defined: ${[...defs.keys()].join(', ')}` });
+      }
+    }
+  }
+  const cycle = subWorkflowCycle(new Map([...defs].map(([n, d]) => [n, { steps: d.steps, on_failure: d.onFailure }])));
+  if (cycle) issues.push({ file: configFile, line: null, column: null, field: `workflows.${cycle[0]}`, message: `sub-workflows call each other in a cycle: ${cycle.join(' → ')}` });
+  if (issues.length > 0) throw new ConfigError(issues);
+  return defs;
+}
+
+export interface WorkflowsModule extends DaemonModule {
+  /** The engine, once started (tests drive it directly). */
+  readonly engine: WorkflowEngine | null;
+}
+
+export function workflowsModule(opts: { eventPollMs?: number } = {}): WorkflowsModule {
+  let engine: WorkflowEngine | null = null;
+  let triggers: Triggers | null = null;
+  return {
+    name: 'workflows',
+    get engine() {
+      return engine;
+    },
+    async start(ctx: ModuleContext) {
+      const defs = await loadDefinitions(ctx.config.extensions?.workflows as WorkflowsSection | undefined, ctx.config.root, ctx.config.file);
+      const repo = await WorkflowRepository.open(ctx.store);
+      const metrics = {
+        runs: counter(ctx.metrics, { name: 'openclaw_workflow_runs_total', help: 'Workflow runs finished, by outcome', labelNames: ['workflow', 'status'] as const }),
+        stepDuration: histogram(ctx.metrics, {
+          name: 'openclaw_workflow_step_duration_seconds',
+          help: 'Duration of workflow step executions (shell, http, llm, agent)',
+          labelNames: ['workflow', 'step'] as const,
+          buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600],
+        }),
+      };
+      engine = new WorkflowEngine({
+        repo,
+        clock: ctx.clock,
+        root: ctx.config.root,
+        services: ctx.services,
+        defs: () => defs,
+        log: (level, msg, fields) => ctx.log(level, msg, fields),
+        metrics,
+        callAgent: async (agent, method, payload, o) => {
+          const c = ctx.agent(agent);
+          if (!c) throw new Error(`agent '${agent}' is not an agent of this project; agents: ${ctx.agentNames().join(', ') || 'none'}`);
+          const r = await c.call(method, payload, { trigger: 'workflow', deadlineMs: o.deadlineMs, signal: o.signal });
+          if (!r.ok) throw new Error(`${agent}.${method}(): ${r.error?.message ?? 'failed'}${r.error?.code ? ` [${r.error.code}]` : ''}`);
+          return r.value ?? null;
+        },
+      });
+      const e = engine;
+      ctx.routes(workflowRoutes({ engine: e, defs: () => defs, clock: ctx.clock, secrets: () => ctx.services.secrets }));
+      const resumed = await e.resume();
+      if (resumed > 0) ctx.log('info', `workflows: resumed ${resumed} run(s) left running by the previous daemon`);
+      triggers = new Triggers({ store: ctx.store, repo, engine: e, clock: ctx.clock, root: ctx.config.root, log: (l, m, f) => ctx.log(l, m, f), eventPollMs: opts.eventPollMs }, defs);
+      await triggers.start();
+      if (defs.size > 0) ctx.log('info', `workflows: ${defs.size} defined (${[...defs.keys()].join(', ')})`);
+    },
+    async stop() {
+      await triggers?.stop();
+      await engine?.stop();
+    },
+  };
+}
