@@ -11,9 +11,18 @@ import type { DaemonServices } from '../daemon/modules.js';
 import type { StepDef } from './config.js';
 
 export class StepFailure extends OpenClawError {
-  constructor(message: string, readonly output?: unknown) {
+  /** `final`: another attempt cannot succeed (no such method, a refused address): retries are not spent. */
+  constructor(message: string, readonly output?: unknown, readonly final = false) {
     super('step_failed', message);
   }
+}
+
+/** What an agent step's method receives as its second argument (`meta`): enough to key its effects. */
+export interface AgentStepMeta {
+  workflow: string;
+  run: string;
+  step: string;
+  attempt: number;
 }
 
 export interface ExecContext {
@@ -27,8 +36,13 @@ export interface ExecContext {
   services: DaemonServices;
   /** A shell step's process group leader, recorded so a restarted daemon can kill an orphan. */
   onSpawn?(pid: number, startTime: string | null): Promise<void>;
-  /** The agent method call (AgentController.call); absent when no agent by that name. */
-  callAgent?(agent: string, method: string, payload: unknown, opts: { signal: AbortSignal; runId: string; deadlineMs?: number }): Promise<unknown>;
+  /** This execution's attempt (1 = first). */
+  attempt: number;
+  /**
+   * The agent method call (AgentController.call); absent when the engine runs without agents.
+   * Throws StepFailure (final when retrying cannot help: no such agent or method).
+   */
+  callAgent?(agent: string, method: string, payload: unknown, opts: { signal: AbortSignal; meta: AgentStepMeta; deadlineMs?: number }): Promise<unknown>;
   deadlineMs?: number;
 }
 
@@ -43,8 +57,12 @@ export async function execute(step: StepDef, params: Record<string, unknown>, ct
     case 'llm':
       return runLlm(params as Params<'llm'>, ctx);
     case 'agent':
-      if (!ctx.callAgent) throw new StepFailure(`agent '${String(params.agent)}' is not an agent of this project`);
-      return ctx.callAgent(String(params.agent), String(params.method), params.payload ?? null, { signal: ctx.signal, runId: ctx.runId, deadlineMs: ctx.deadlineMs });
+      if (!ctx.callAgent) throw new StepFailure(`agent '${String(params.agent)}' is not an agent of this project`, undefined, true);
+      return ctx.callAgent(String(params.agent), String(params.method), params.payload ?? null, {
+        signal: ctx.signal,
+        meta: { workflow: ctx.workflow, run: ctx.runId, step: ctx.stepKey, attempt: ctx.attempt },
+        deadlineMs: ctx.deadlineMs,
+      });
     default:
       throw new StepFailure(`step type '${step.type}' is not executed directly`);
   }
