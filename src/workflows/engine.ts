@@ -39,6 +39,8 @@ export interface EngineOptions {
   log(level: LogLine['level'], msg: string, fields?: Record<string, unknown>): void;
   metrics?: { runs: Counter<'workflow' | 'status'>; stepDuration: Histogram<'workflow' | 'step'> };
   callAgent?: ExecContext['callAgent'];
+  /** The network policy http steps go through (security.sandbox). */
+  network?: ExecContext['network'];
 }
 
 export interface StartOptions {
@@ -386,6 +388,7 @@ export class WorkflowEngine {
       stepKey: row.key,
       services: this.o.services,
       attempt: row.attempt,
+      network: this.o.network,
       deadlineMs: timeoutMs,
       callAgent: this.o.callAgent,
       onSpawn: async (pid, startTime) => {

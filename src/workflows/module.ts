@@ -8,6 +8,8 @@ import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import { suggest } from '../config/suggest.js';
 import { ConfigError, type ConfigIssue } from '../util/errors.js';
 import { StepFailure } from './steps.js';
+import { guardrailsConfig } from '../security/guardrails/config.js';
+import type { NetworkPolicyConfig } from '../security/guardrails/network-rules.js';
 import { subWorkflowCycle, toDef, type WorkflowDef, type WorkflowsSection } from './config.js';
 import { loadWorkflowFile } from './source.js';
 import { WorkflowEngine } from './engine.js';
@@ -70,6 +72,12 @@ export async function loadDefinitions(section: WorkflowsSection | undefined, roo
   return defs;
 }
 
+/** security.sandbox as the network policy of http steps (the same policy agents' HTTP goes through). */
+function networkPolicy(extensions: Record<string, unknown> | undefined): NetworkPolicyConfig {
+  const { sandbox } = guardrailsConfig(extensions);
+  return { allowed: sandbox.allowed_network, blocked: sandbox.blocked_network, dnsServers: sandbox.dns_servers };
+}
+
 /** Line and column (1-based) of a value in the YAML file, for issues found after parsing. */
 function positions(file: string): (at: Array<string | number>) => { line: number; column: number } | null {
   let doc: ReturnType<typeof parseDocument> | null = null;
@@ -128,6 +136,7 @@ export function workflowsModule(opts: { eventPollMs?: number } = {}): WorkflowsM
         defs: () => defs,
         log: (level, msg, fields) => ctx.log(level, msg, fields),
         metrics,
+        network: networkPolicy(ctx.config.extensions),
         callAgent: async (agent, method, payload, o) => {
           const c = ctx.agent(agent);
           if (!c) throw new StepFailure(`agent '${agent}' is not an agent of this project; agents: ${ctx.agentNames().join(', ') || 'none'}`, undefined, true);
