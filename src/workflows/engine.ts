@@ -609,10 +609,15 @@ export function downstream(steps: StepDef[], id: string): string[] {
   return [...out];
 }
 
-/** `approvers` entries: `admin`, `role:admin`, `finance`, `team:finance`. Admins always may. */
+/**
+ * `approvers` entries: `admin`, `role:admin`, `finance`, `team:finance` (a bare name matches a
+ * role or a team). An admin without a team (a project-wide admin) always may; a team admin is
+ * scoped to its team like every team token (docs/api.md, Teams), so it may only when the list names
+ * its team or its role.
+ */
 export function mayApprove(approvers: string[] | undefined, p: Principal): boolean {
   if (!approvers || approvers.length === 0) return true;
-  if (p.role === 'admin') return true;
+  if (p.role === 'admin' && p.team === null) return true;
   return approvers.some((a) => {
     if (a.startsWith('role:')) return p.role === a.slice(5);
     if (a.startsWith('team:')) return p.team === a.slice(5);
