@@ -1,8 +1,9 @@
 // The `agent` step through a real daemon and a real agent worker: the step's output is the
 // method's return value, a dependent step reads it through `${{ steps.x.output… }}`, the method's
 // state writes commit (in the call's run transaction), a method that throws fails the step after
-// its retries (and commits nothing), an unknown method fails at run time without retrying, and an
-// unknown or command agent is refused when the daemon loads the workflows. SQLite and PostgreSQL.
+// its retries (and commits nothing), an unknown method (or a templated agent name naming no agent)
+// fails at run time without retrying, and an unknown or command agent written in the YAML is
+// refused when the daemon loads the workflows. SQLite and PostgreSQL.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -75,6 +76,9 @@ const WORKFLOWS = `workflows:
   typo:
     steps:
       - { id: call, type: agent, agent: ledger, method: postt, retry: { attempts: 3, delay: 50ms }, payload: {} }
+  dynamic:
+    steps:
+      - { id: call, type: agent, agent: '\${{ inputs.agent }}', method: post, retry: { attempts: 3, delay: 50ms }, payload: { amount: 1, ref: d } }
 `;
 
 describe.each(backends)('agent steps on %s', (backend) => {
@@ -151,6 +155,11 @@ describe.each(backends)('agent steps on %s', (backend) => {
     expect(r.step('call').status).toBe('failed');
     expect(r.step('call').attempt).toBe(1);
     expect(r.step('call').error).toContain("ledger has no method 'postt' to call");
+
+    // An agent name from a template can only be checked when the step runs.
+    const dyn = await runToEnd(d, 'dynamic', { agent: 'nobody' });
+    expect(dyn.step('call')).toMatchObject({ status: 'failed', attempt: 1, error: "agent 'nobody' is not an agent of this project; agents: ledger" });
+    expect((await runToEnd(d, 'dynamic', { agent: 'ledger' })).step('call').output).toMatchObject({ total: 1, ref: 'd' });
   });
 });
 
