@@ -39,6 +39,8 @@ export interface EngineOptions {
   log(level: LogLine['level'], msg: string, fields?: Record<string, unknown>): void;
   metrics?: { runs: Counter<'workflow' | 'status'>; stepDuration: Histogram<'workflow' | 'step'> };
   callAgent?: ExecContext['callAgent'];
+  /** The network policy http steps go through (security.sandbox). */
+  network?: ExecContext['network'];
 }
 
 export interface StartOptions {
@@ -385,6 +387,8 @@ export class WorkflowEngine {
       runId: run.id,
       stepKey: row.key,
       services: this.o.services,
+      attempt: row.attempt,
+      network: this.o.network,
       deadlineMs: timeoutMs,
       callAgent: this.o.callAgent,
       onSpawn: async (pid, startTime) => {
@@ -396,14 +400,15 @@ export class WorkflowEngine {
     };
     void execute(step, params, exec).then(
       (output) => this.completed(run, step, row, ctl, { ok: true, output }, (Date.now() - t0) / 1000),
-      (err: unknown) => this.completed(run, step, row, ctl, { ok: false, error: err instanceof Error ? err.message : String(err), output: err instanceof StepFailure ? err.output : undefined }, (Date.now() - t0) / 1000),
+      (err: unknown) =>
+        this.completed(run, step, row, ctl, { ok: false, error: err instanceof Error ? err.message : String(err), output: err instanceof StepFailure ? err.output : undefined, final: err instanceof StepFailure && err.final }, (Date.now() - t0) / 1000),
     ).finally(() => {
       clearTimeout(timer);
       if (this.inflight.get(key) === ctl) this.inflight.delete(key);
     });
   }
 
-  private async completed(run: RunRow, step: StepDef, row: StepRow, ctl: AbortController, result: { ok: true; output: unknown } | { ok: false; error: string; output?: unknown }, seconds: number): Promise<void> {
+  private async completed(run: RunRow, step: StepDef, row: StepRow, ctl: AbortController, result: { ok: true; output: unknown } | { ok: false; error: string; output?: unknown; final?: boolean }, seconds: number): Promise<void> {
     if (this.stopped) return; // abandoned: the row stays running and runs again after restart
     await this.locked(run.id, async () => {
       // Cancelled meanwhile, or the run was retried/reset: this result belongs to nobody.
@@ -418,14 +423,15 @@ export class WorkflowEngine {
         this.o.log('info', `workflow '${run.workflow}' run ${run.id}: ${row.key} succeeded in ${seconds.toFixed(2)}s`, fields);
       } else {
         const attempts = step.retry?.attempts ?? 1;
-        if (cur.attempt < attempts) {
+        if (cur.attempt < attempts && !result.final) {
           const r = step.retry!;
           const delay = Math.min(r.max_delay, r.backoff === 'fixed' ? r.delay : r.delay * 2 ** (cur.attempt - 1));
           await this.o.repo.putStep({ ...cur, status: 'pending', output: result.output ?? null, error: result.error, nextAt: now + delay, pid: null, pidStart: null, updatedAt: now });
           this.o.log('warning', `workflow '${run.workflow}' run ${run.id}: ${row.key} failed (attempt ${cur.attempt}/${attempts}): ${result.error}; retrying in ${formatDuration(delay)}`, fields);
         } else {
           await this.o.repo.putStep({ ...cur, status: 'failed', output: result.output ?? null, error: result.error, finishedAt: now, pid: null, pidStart: null, updatedAt: now });
-          this.o.log('error', `workflow '${run.workflow}' run ${run.id}: ${row.key} failed${attempts > 1 ? ` after ${cur.attempt} attempts` : ''}: ${result.error}`, fields);
+          const why = result.final && cur.attempt < attempts ? ' (not retried: another attempt cannot succeed)' : attempts > 1 ? ` after ${cur.attempt} attempts` : '';
+          this.o.log('error', `workflow '${run.workflow}' run ${run.id}: ${row.key} failed${why}: ${result.error}`, fields);
         }
       }
       await this.tick(run.id);
@@ -603,10 +609,15 @@ export function downstream(steps: StepDef[], id: string): string[] {
   return [...out];
 }
 
-/** `approvers` entries: `admin`, `role:admin`, `finance`, `team:finance`. Admins always may. */
+/**
+ * `approvers` entries: `admin`, `role:admin`, `finance`, `team:finance` (a bare name matches a
+ * role or a team). An admin without a team (a project-wide admin) always may; a team admin is
+ * scoped to its team like every team token (docs/api.md, Teams), so it may only when the list names
+ * its team or its role.
+ */
 export function mayApprove(approvers: string[] | undefined, p: Principal): boolean {
   if (!approvers || approvers.length === 0) return true;
-  if (p.role === 'admin') return true;
+  if (p.role === 'admin' && p.team === null) return true;
   return approvers.some((a) => {
     if (a.startsWith('role:')) return p.role === a.slice(5);
     if (a.startsWith('team:')) return p.team === a.slice(5);

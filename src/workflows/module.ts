@@ -3,7 +3,13 @@
 import path from 'node:path';
 import type { DaemonModule, ModuleContext } from '../daemon/modules.js';
 import { counter, histogram } from '../observability/metrics.js';
-import { ConfigError } from '../util/errors.js';
+import fs from 'node:fs';
+import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import { suggest } from '../config/suggest.js';
+import { ConfigError, type ConfigIssue } from '../util/errors.js';
+import { StepFailure } from './steps.js';
+import { guardrailsConfig } from '../security/guardrails/config.js';
+import type { NetworkPolicyConfig } from '../security/guardrails/network-rules.js';
 import { subWorkflowCycle, toDef, type WorkflowDef, type WorkflowsSection } from './config.js';
 import { loadWorkflowFile } from './source.js';
 import { WorkflowEngine } from './engine.js';
@@ -11,7 +17,14 @@ import { workflowRoutes } from './routes.js';
 import { WorkflowRepository } from './store.js';
 import { Triggers } from './triggers.js';
 
-export async function loadDefinitions(section: WorkflowsSection | undefined, root: string, configFile: string): Promise<Map<string, WorkflowDef>> {
+/** Call failures another attempt cannot fix: the step fails without spending its retries. */
+const FINAL_CALL_ERRORS = new Set(['no_method', 'call_value_invalid']);
+
+/**
+ * `agents` (name → kind), when given, is checked against every agent step whose agent is not a
+ * template: no such agent, or a command agent (no methods), is a load error with file:line.
+ */
+export async function loadDefinitions(section: WorkflowsSection | undefined, root: string, configFile: string, opts: { agents?: ReadonlyMap<string, 'module' | 'command'> } = {}): Promise<Map<string, WorkflowDef>> {
   const defs = new Map<string, WorkflowDef>();
   for (const [name, entry] of Object.entries(section ?? {})) {
     if ('source' in entry && !('steps' in entry)) {
@@ -23,18 +36,69 @@ export async function loadDefinitions(section: WorkflowsSection | undefined, roo
     }
   }
   // Checks that need every definition, TypeScript ones included.
-  const issues = [];
+  const issues: ConfigIssue[] = [];
+  const at = positions(configFile);
   for (const def of defs.values()) {
     for (const s of [...def.steps, ...def.onFailure]) {
       if (s.type === 'workflow' && !defs.has(s.workflow)) {
         issues.push({ file: def.source ?? configFile, line: null, column: null, field: `workflows.${def.name}.steps.${s.id}.workflow`, message: `no workflow named '${s.workflow}'; defined: ${[...defs.keys()].join(', ')}` });
       }
     }
+    for (const [list, steps] of [['steps', def.steps], ['on_failure', def.onFailure]] as const) {
+      steps.forEach((s, i) => {
+        if (s.type !== 'agent' || !opts.agents || s.agent.includes('${{')) return;
+        const kind = opts.agents.get(s.agent);
+        if (kind === 'module') return;
+        const known = [...opts.agents].filter(([, k]) => k === 'module').map(([n]) => n);
+        const field = `workflows.${def.name}.${list}.${i}.agent`;
+        const pos = def.source ? null : at(['workflows', def.name, list, i, 'agent']);
+        const hint = suggest(s.agent, known);
+        issues.push({
+          file: def.source ?? configFile,
+          line: pos?.line ?? null,
+          column: pos?.column ?? null,
+          field,
+          message:
+            kind === 'command'
+              ? `'${s.agent}' is a command agent: it has no methods to call; an agent step calls a method of a TypeScript agent (agents with \`source:\`)`
+              : `no agent named '${s.agent}'${hint ? ` (did you mean '${hint}'?)` : ''}; agents with methods: ${known.join(', ') || 'none'}`,
+        });
+      });
+    }
   }
   const cycle = subWorkflowCycle(new Map([...defs].map(([n, d]) => [n, { steps: d.steps, on_failure: d.onFailure }])));
   if (cycle) issues.push({ file: configFile, line: null, column: null, field: `workflows.${cycle[0]}`, message: `sub-workflows call each other in a cycle: ${cycle.join(' → ')}` });
   if (issues.length > 0) throw new ConfigError(issues);
   return defs;
+}
+
+/** security.sandbox as the network policy of http steps (the same policy agents' HTTP goes through). */
+function networkPolicy(extensions: Record<string, unknown> | undefined): NetworkPolicyConfig {
+  const { sandbox } = guardrailsConfig(extensions);
+  return { allowed: sandbox.allowed_network, blocked: sandbox.blocked_network, dnsServers: sandbox.dns_servers };
+}
+
+/** Line and column (1-based) of a value in the YAML file, for issues found after parsing. */
+function positions(file: string): (at: Array<string | number>) => { line: number; column: number } | null {
+  let doc: ReturnType<typeof parseDocument> | null = null;
+  const lc = new LineCounter();
+  try {
+    doc = parseDocument(fs.readFileSync(file, 'utf8'), { lineCounter: lc });
+  } catch {
+    doc = null;
+  }
+  return (at) => {
+    let node: unknown = doc?.contents;
+    for (const seg of at) {
+      if (isMap(node)) node = node.items.find((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === String(seg))?.value;
+      else if (isSeq(node) && typeof seg === 'number') node = node.items[seg];
+      else return null;
+    }
+    const range = (node as { range?: [number, number, number] } | undefined)?.range;
+    if (!range) return null;
+    const { line, col } = lc.linePos(range[0]);
+    return { line, column: col };
+  };
 }
 
 export interface WorkflowsModule extends DaemonModule {
@@ -51,7 +115,9 @@ export function workflowsModule(opts: { eventPollMs?: number } = {}): WorkflowsM
       return engine;
     },
     async start(ctx: ModuleContext) {
-      const defs = await loadDefinitions(ctx.config.extensions?.workflows as WorkflowsSection | undefined, ctx.config.root, ctx.config.file);
+      const defs = await loadDefinitions(ctx.config.extensions?.workflows as WorkflowsSection | undefined, ctx.config.root, ctx.config.file, {
+        agents: new Map(ctx.config.agents.map((a) => [a.name, a.kind])),
+      });
       const repo = await WorkflowRepository.open(ctx.store);
       const metrics = {
         runs: counter(ctx.metrics, { name: 'openclaw_workflow_runs_total', help: 'Workflow runs finished, by outcome', labelNames: ['workflow', 'status'] as const }),
@@ -70,11 +136,16 @@ export function workflowsModule(opts: { eventPollMs?: number } = {}): WorkflowsM
         defs: () => defs,
         log: (level, msg, fields) => ctx.log(level, msg, fields),
         metrics,
+        network: networkPolicy(ctx.config.extensions),
         callAgent: async (agent, method, payload, o) => {
           const c = ctx.agent(agent);
-          if (!c) throw new Error(`agent '${agent}' is not an agent of this project; agents: ${ctx.agentNames().join(', ') || 'none'}`);
-          const r = await c.call(method, payload, { trigger: 'workflow', deadlineMs: o.deadlineMs, signal: o.signal });
-          if (!r.ok) throw new Error(`${agent}.${method}(): ${r.error?.message ?? 'failed'}${r.error?.code ? ` [${r.error.code}]` : ''}`);
+          if (!c) throw new StepFailure(`agent '${agent}' is not an agent of this project; agents: ${ctx.agentNames().join(', ') || 'none'}`, undefined, true);
+          if (c.cfg.kind !== 'module') throw new StepFailure(`agent '${agent}' is a command agent: it has no methods to call (agent steps call methods of TypeScript agents)`, undefined, true);
+          const r = await c.call(method, payload, { trigger: 'workflow', deadlineMs: o.deadlineMs, signal: o.signal, meta: o.meta });
+          if (!r.ok) {
+            const code = r.error?.code;
+            throw new StepFailure(`${agent}.${method}(): ${r.error?.message ?? 'failed'}${code ? ` [${code}]` : ''} (agent run ${r.runId})`, undefined, code !== undefined && FINAL_CALL_ERRORS.has(code));
+          }
           return r.value ?? null;
         },
       });

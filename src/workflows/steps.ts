@@ -7,13 +7,26 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { OpenClawError } from '../util/errors.js';
+import { fetch as undiciFetch } from 'undici';
 import type { DaemonServices } from '../daemon/modules.js';
+import { dispatcherFor, findNetworkBlocked } from '../security/guardrails/network.js';
+import type { NetworkPolicyConfig } from '../security/guardrails/network-rules.js';
+import { DEFAULT_NETWORK } from '../security/guardrails/worker.js';
 import type { StepDef } from './config.js';
 
 export class StepFailure extends OpenClawError {
-  constructor(message: string, readonly output?: unknown) {
+  /** `final`: another attempt cannot succeed (no such method, a refused address): retries are not spent. */
+  constructor(message: string, readonly output?: unknown, readonly final = false) {
     super('step_failed', message);
   }
+}
+
+/** What an agent step's method receives as its second argument (`meta`): enough to key its effects. */
+export interface AgentStepMeta {
+  workflow: string;
+  run: string;
+  step: string;
+  attempt: number;
 }
 
 export interface ExecContext {
@@ -27,8 +40,15 @@ export interface ExecContext {
   services: DaemonServices;
   /** A shell step's process group leader, recorded so a restarted daemon can kill an orphan. */
   onSpawn?(pid: number, startTime: string | null): Promise<void>;
-  /** The agent method call (AgentController.call); absent when no agent by that name. */
-  callAgent?(agent: string, method: string, payload: unknown, opts: { signal: AbortSignal; runId: string; deadlineMs?: number }): Promise<unknown>;
+  /** The project's network policy (security.sandbox) for http steps; default: cloud metadata blocked. */
+  network?: NetworkPolicyConfig;
+  /** This execution's attempt (1 = first). */
+  attempt: number;
+  /**
+   * The agent method call (AgentController.call); absent when the engine runs without agents.
+   * Throws StepFailure (final when retrying cannot help: no such agent or method).
+   */
+  callAgent?(agent: string, method: string, payload: unknown, opts: { signal: AbortSignal; meta: AgentStepMeta; deadlineMs?: number }): Promise<unknown>;
   deadlineMs?: number;
 }
 
@@ -43,8 +63,12 @@ export async function execute(step: StepDef, params: Record<string, unknown>, ct
     case 'llm':
       return runLlm(params as Params<'llm'>, ctx);
     case 'agent':
-      if (!ctx.callAgent) throw new StepFailure(`agent '${String(params.agent)}' is not an agent of this project`);
-      return ctx.callAgent(String(params.agent), String(params.method), params.payload ?? null, { signal: ctx.signal, runId: ctx.runId, deadlineMs: ctx.deadlineMs });
+      if (!ctx.callAgent) throw new StepFailure(`agent '${String(params.agent)}' is not an agent of this project`, undefined, true);
+      return ctx.callAgent(String(params.agent), String(params.method), params.payload ?? null, {
+        signal: ctx.signal,
+        meta: { workflow: ctx.workflow, run: ctx.runId, step: ctx.stepKey, attempt: ctx.attempt },
+        deadlineMs: ctx.deadlineMs,
+      });
     default:
       throw new StepFailure(`step type '${step.type}' is not executed directly`);
   }
@@ -173,10 +197,12 @@ async function runHttp(p: Params<'http'>, ctx: ExecContext): Promise<unknown> {
   try {
     url = new URL(p.url);
   } catch {
-    throw new StepFailure(`url ${JSON.stringify(p.url)} is not an absolute URL`);
+    throw new StepFailure(`url ${JSON.stringify(p.url)} is not an absolute URL`, undefined, true);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new StepFailure(`url must be http or https, got ${url.protocol}`);
-  const headers: Record<string, string> = { ...(p.headers ?? {}) };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new StepFailure(`url must be http or https, got ${url.protocol}`, undefined, true);
+  const where = `${p.method} ${url.origin}${url.pathname}`;
+  // A whole-value template may have rendered a number or a list into a header: send its text.
+  const headers: Record<string, string> = Object.fromEntries(Object.entries(p.headers ?? {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v) ?? '']));
   let body: string | undefined;
   if (p.body !== undefined && p.method !== 'GET' && p.method !== 'HEAD') {
     if (typeof p.body === 'string') body = p.body;
@@ -185,25 +211,37 @@ async function runHttp(p: Params<'http'>, ctx: ExecContext): Promise<unknown> {
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
     }
   }
-  let res: Response;
+  const stopped = () => new StepFailure(`${where}: request stopped: ${String((ctx.signal.reason as Error)?.message ?? 'cancelled')}`);
+  // The project's network policy (security.sandbox), as for agents' HTTP: the address checked is
+  // the address connected to, redirects included; cloud metadata is refused unless allowed exactly.
+  const dispatcher = dispatcherFor(ctx.network ?? DEFAULT_NETWORK);
+  let res: Awaited<ReturnType<typeof undiciFetch>>;
   try {
-    res = await fetch(url, { method: p.method, headers, body, signal: ctx.signal, redirect: 'follow' });
+    res = await undiciFetch(url, { method: p.method, headers, body, signal: ctx.signal, redirect: 'follow', dispatcher });
   } catch (err) {
-    if (ctx.signal.aborted) throw new StepFailure(`request stopped: ${String((ctx.signal.reason as Error)?.message ?? 'cancelled')}`);
+    const blocked = findNetworkBlocked(err);
+    if (blocked) throw new StepFailure(`${where}: ${blocked.message}`, undefined, true);
+    if (ctx.signal.aborted) throw stopped();
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new StepFailure(`${p.method} ${url.origin}${url.pathname} failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    throw new StepFailure(`${where} failed: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  if (res.body) {
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      size += chunk.length;
-      if (size > p.max_response) {
-        await res.body.cancel().catch(() => undefined);
-        throw new StepFailure(`response of ${p.method} ${url.origin}${url.pathname} is over max_response (${p.max_response} bytes)`);
+  try {
+    if (res.body) {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        size += chunk.length;
+        if (size > p.max_response) {
+          await res.body.cancel().catch(() => undefined);
+          throw new StepFailure(`response of ${where} is over max_response (${p.max_response} bytes)`);
+        }
+        chunks.push(Buffer.from(chunk));
       }
-      chunks.push(Buffer.from(chunk));
     }
+  } catch (err) {
+    if (err instanceof StepFailure) throw err;
+    if (ctx.signal.aborted) throw stopped();
+    throw new StepFailure(`${where}: reading the response failed: ${(err as Error).message}`);
   }
   const text = Buffer.concat(chunks).toString('utf8');
   let parsed: unknown = text;
@@ -215,7 +253,9 @@ async function runHttp(p: Params<'http'>, ctx: ExecContext): Promise<unknown> {
     }
   }
   const output = { status: res.status, headers: Object.fromEntries(res.headers.entries()), body: parsed };
-  if (res.status >= 400) throw new StepFailure(`${p.method} ${url.origin}${url.pathname} answered HTTP ${res.status}`, output);
+  // Redirects were followed: what is left outside 2xx (an error, a 304, a redirect without
+  // Location) did not deliver what the step asked for.
+  if (res.status < 200 || res.status >= 300) throw new StepFailure(`${where} answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`, output);
   return output;
 }
 

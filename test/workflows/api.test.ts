@@ -3,15 +3,16 @@
 // by the step's approvers), and webhooks refused for a bad signature, a replay, a stale timestamp
 // and an oversize body — each a clear 4xx that starts no run.
 //
-// Principals: real tokens land with the security module. Until then `authorize` here plays its
-// part: it maps `Authorization: Bearer <name>` (or, for the in-process CLI, which sends no token
-// yet, the `cliAs` principal) to a Principal and refuses permissions the role lacks. To run this
-// against real tokens, replace `authorize` with the security module's and create the tokens.
+// Principals are injected through createApiServer's `authorize` seam (over a FakeControlPlane, so
+// no agents are needed), checked against the REAL role table (src/security/auth/roles.ts): the
+// approvers check of the engine and the CLI's rendering, for principals of every kind. The same
+// flow with real tokens on a real daemon is test/workflows/approvals-auth.test.ts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyRequest } from 'fastify';
 import { createApiServer, type ApiServer } from '../../src/api/server.js';
 import type { Permission, Principal } from '../../src/api/route.js';
 import { OpenClawError } from '../../src/util/errors.js';
+import { roleAllows } from '../../src/security/auth/roles.js';
 import { run as runCli } from '../../src/cli/main.js';
 import { workflowRoutes, type RunDetail } from '../../src/workflows/routes.js';
 import { sign } from '../../src/workflows/webhook.js';
@@ -22,16 +23,10 @@ import { dropSchemas, finished, makeHarness, type Harness } from './harness.js';
 
 const PRINCIPALS: Record<string, Principal> = {
   admin: { id: 'token:admin', role: 'admin', team: null },
-  finance: { id: 'token:fin', role: 'developer', team: 'finance' },
-  dev: { id: 'token:dev', role: 'developer', team: 'eng' },
+  // workflows:approve is admin-only: the approvers list then decides among team admins.
+  finance: { id: 'token:fin', role: 'admin', team: 'finance' },
+  dev: { id: 'token:dev', role: 'admin', team: 'eng' },
   viewer: { id: 'token:view', role: 'viewer', team: null },
-};
-const ROLE_PERMISSIONS: Record<Principal['role'], Permission[]> = {
-  admin: ['workflows:read', 'workflows:run', 'workflows:approve'],
-  developer: ['workflows:read', 'workflows:run', 'workflows:approve'],
-  viewer: ['workflows:read'],
-  agent: [],
-  local: ['workflows:read', 'workflows:run', 'workflows:approve'],
 };
 let cliAs: Principal = PRINCIPALS.admin;
 
@@ -39,7 +34,7 @@ function authorize(req: FastifyRequest, permission: Permission): void {
   const bearer = /^Bearer (\w+)$/.exec(req.headers.authorization ?? '')?.[1];
   const p = bearer ? PRINCIPALS[bearer] : cliAs;
   if (!p) throw new OpenClawError('unauthorized', 'unknown token', { status: 401 });
-  if (!ROLE_PERMISSIONS[p.role].includes(permission)) throw new OpenClawError('forbidden', `role ${p.role} lacks ${permission}`, { status: 403 });
+  if (!roleAllows(p.role, permission)) throw new OpenClawError('forbidden', `role ${p.role} lacks ${permission}`, { status: 403 });
   req.principal = p;
 }
 
@@ -127,7 +122,7 @@ describe('approval gates through the CLI', () => {
     cliAs = PRINCIPALS.dev;
     const refused = await cli('approve', runId, 'signoff');
     expect(refused.code).toBe(1);
-    expect(refused.err).toContain('error: token:dev (role developer, team eng) may not decide step \'signoff\': approvers are finance');
+    expect(refused.err).toContain('error: token:dev (role admin, team eng) may not decide step \'signoff\': approvers are finance');
 
     cliAs = PRINCIPALS.viewer;
     expect((await cli('reject', runId, 'signoff')).err).toContain('role viewer lacks workflows:approve');

@@ -56,7 +56,10 @@ describe('examples/end-of-day', () => {
     const report = fs.readFileSync(path.join(dir, 'reports', 'end-of-day.md'), 'utf8');
     expect(report).toContain('# End of day 2026-04-18');
     expect(report).toContain('- Desk checks: equities ok, fx ok, rates ok');
-    expect(report).toContain('Approved by anonymous');
+    // `daemon start` uses token auth; the CLI sent the bootstrap admin token from .openclaw/token.
+    const bootstrapId = fs.readFileSync(path.join(dir, '.openclaw', 'token'), 'utf8').trim().slice(3, 15);
+    expect(report).toContain(`Approved by token:${bootstrapId}`);
+    expect(step(after, 'publish-approval').decidedBy).toBe(`token:${bootstrapId}`);
 
     expect((await cli('daemon', 'stop')).code).toBe(0);
   });

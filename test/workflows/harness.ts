@@ -52,7 +52,7 @@ export interface Harness {
 }
 
 /** `yaml` is the body of `workflows:` (indented by two spaces). */
-export async function makeHarness(backend: Backend, yaml: string, opts: { services?: Partial<DaemonServices>; callAgent?: EngineOptions['callAgent']; storeConfig?: StoreConfig; dir?: string } = {}): Promise<Harness> {
+export async function makeHarness(backend: Backend, yaml: string, opts: { services?: Partial<DaemonServices>; callAgent?: EngineOptions['callAgent']; network?: EngineOptions['network']; storeConfig?: StoreConfig; dir?: string } = {}): Promise<Harness> {
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-wf-'));
   const cfgFile = path.join(dir, 'openclaw.yaml');
   fs.writeFileSync(cfgFile, `project: wf-test\nworkflows:\n${yaml}`);
@@ -76,6 +76,7 @@ export async function makeHarness(backend: Backend, yaml: string, opts: { servic
         stepDuration: histogram(metrics, { name: 'openclaw_workflow_step_duration_seconds', help: 'x', labelNames: ['workflow', 'step'] as const, buckets: [0.1, 1, 10] }),
       },
       callAgent: opts.callAgent,
+      network: opts.network,
     });
   const h: Harness = {
     dir,
