@@ -1,8 +1,10 @@
 // The leak test: a secret set through the real CLI, referenced as ${secret:LEAK_KEY} in an agent's
 // config and a command agent's env, then logged, stored (as a value and as a key), emitted, thrown,
-// used as a metric label, echoed by a module route and thrown in an API error, rotated (the old value
-// stays valid in its grace period); then every log file, every state version, every event, the
-// database files and every API response are searched for both values: zero hits. The test also
+// used as a metric label, echoed by a module route and thrown in an API error, used as the LLM
+// provider's api_key (the fake upstream receives it and echoes it back in a 401, as OpenAI does),
+// rotated (the old value stays valid in its grace period); then every log file, every state version,
+// every event, the database files and every API response (the /api/metrics scrape and the LLM usage
+// included) are searched for both values: zero hits. The test also
 // checks that the value really was injected (the redaction markers are where the value would be).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,6 +20,7 @@ import { createModules } from '../../src/daemon/module-list.js';
 import { openStore, SHARED_NAMESPACE } from '../../src/store/index.js';
 import { makeProject, tsxUrls, waitFor } from '../helpers/project.js';
 import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
+import { startFakeOpenAI } from '../fakes/index.js';
 import { REPO } from '../cli/run-cli.js';
 
 const pgAvailable = await havePostgres();
@@ -77,8 +80,17 @@ describe.each(backends)('secrets never leak (%s)', (backend) => {
   it('log files, state versions, events, run errors, the database and every API response hold no secret value', async () => {
     const schema = backend === 'postgres' ? uniqueSchema('oc_leak') : '';
     if (schema) schemas.push(schema);
+    // The LLM provider's API key is the secret too: the fake upstream must receive the real value.
+    const upstream = await startFakeOpenAI();
     const { dir, configFile } = makeProject({
       store: backend === 'postgres' ? { kind: 'postgres', url: PG_URL, schema } : undefined,
+      extra: [
+        'llm:',
+        '  providers:',
+        `    openai: { api_key: "\${secret:LEAK_KEY}", base_url: "${upstream.baseUrl}", models: [gpt-4o-mini] }`,
+        '  defaults: { primary: gpt-4o-mini, max_retries: 0 }',
+        '',
+      ].join('\n'),
       agents: [
         `  leaky:\n    source: ${path.join(FIXTURES, 'leaky.ts')}\n    config:\n      api_key: "\${secret:LEAK_KEY}"\n`,
         `  listener:\n    source: ${path.join(FIXTURES, 'listener.ts')}\n`,
@@ -113,6 +125,22 @@ describe.each(backends)('secrets never leak (%s)', (backend) => {
       await d.trigger('leaky', { fail: true });
       await waitFor('listener got the event', async () => (await d.getState('listener')).state.last);
       await waitFor('a failed run', async () => (await d.listRuns('leaky')).some((r) => r.status === 'failed'));
+      // A run that throws restarts the instance: call the LLM once it is back.
+      await waitFor('leaky restarted after the failed run', async () => {
+        const a = await d.getAgent('leaky');
+        return a.restarts >= 1 && a.status === 'running';
+      });
+      // The provider key: refused once with the key echoed back (as OpenAI does), then answered.
+      upstream.script([
+        { status: 401, error: { message: `Incorrect API key provided: ${OLD}.`, type: 'invalid_request_error', code: 'invalid_api_key' } },
+        { reply: 'hello from the provider' },
+      ]);
+      await d.trigger('leaky', { llm: true });
+      await waitFor('the refused LLM call is recorded', async () => (await d.getState('leaky')).state.llm_error);
+      await d.trigger('leaky', { llm: true });
+      await waitFor('the LLM answered', async () => (await d.getState('leaky')).state.llm_answer);
+      expect(String((await d.getState('leaky')).state.llm_error)).toContain(MARK);
+      expect(upstream.chatRequests.map((r) => r.headers.authorization)).toEqual([`Bearer ${OLD}`, `Bearer ${OLD}`]);
       // From outside: an API caller writes state and publishes an event holding the value.
       await get('/api/agents/leaky/state', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ writes: [{ key: 'api', value: `x ${OLD} y` }] }) });
       await get('/api/events', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'outside', data: { k: OLD } }) });
@@ -148,7 +176,9 @@ describe.each(backends)('secrets never leak (%s)', (backend) => {
         const versions = (await get(`/api/agents/${name}/state/versions?limit=1000`)).json() as { versions: Array<{ version: number }> };
         for (const v of versions.versions) await get(`/api/agents/${name}/state?version=${v.version}`);
       }
-      for (const route of ['/api/events?limit=1000', '/api/dead-letters', '/api/health', '/api/secrets', '/api/audit?limit=1000', '/api/daemon/logs?limit=1000']) await get(route);
+      const scrape = await get('/api/metrics');
+      expect(scrape.text).toContain('openclaw_llm_tokens_total');
+      for (const route of ['/api/llm/usage?since=7d', '/api/llm/status', '/api/events?limit=1000', '/api/dead-letters', '/api/health', '/api/secrets', '/api/audit?limit=1000', '/api/daemon/logs?limit=1000']) await get(route);
       await get('/api/audit/verify', { method: 'POST' });
       expect(responses.length).toBeGreaterThan(20);
 
@@ -197,6 +227,7 @@ describe.each(backends)('secrets never leak (%s)', (backend) => {
       }
     } finally {
       await d.shutdown('test end');
+      await upstream.close();
     }
   });
 });
