@@ -5,18 +5,10 @@ import type { CliContext } from '../context.js';
 import { jsonOption, parsePositiveInt, targetOptions } from '../context.js';
 import { formatTimestamp, renderTable } from '../format.js';
 import { UsageError } from '../errors.js';
+import type { KeyRow } from '../../llm/ledger.js';
 
-interface KeyView {
-  id: string;
-  name: string;
-  prefix: string;
-  createdAt: number;
-  revokedAt: number | null;
-  budgetDailyUsd: number | null;
-  budgetMonthlyUsd: number | null;
-  tpm: number | null;
-  models: string[] | null;
-}
+/** A key as GET /api/llm/keys returns it (never the secret). */
+type KeyView = KeyRow;
 
 function usd(name: string) {
   return (v: string): number => {
