@@ -148,7 +148,7 @@ try {
     configFile,
     [
       'project: bench-llm',
-      'api:\n  host: 127.0.0.1\n  port: 0',
+      'api:\n  host: 127.0.0.1\n  port: 0\n  auth: local-trust',
       'llm:',
       '  providers:',
       `    openai: { api_key: sk-bench, base_url: ${fakeUrl}/v1, models: [gpt-4o-mini] }`,

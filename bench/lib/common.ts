@@ -118,7 +118,7 @@ export function makeProject(agentsYaml: string, store: StoreChoice = { kind: 'sq
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-bench-'));
   tempDirs.push(dir);
   const storeYaml = store.kind === 'postgres' ? `store:\n  url: ${store.url}\n  schema: ${store.schema}\n` : '';
-  const text = `project: bench\nversion: "1.0"\n${storeYaml}api:\n  host: 127.0.0.1\n  port: 0\nagents:\n${agentsYaml}`;
+  const text = `project: bench\nversion: "1.0"\n${storeYaml}api:\n  host: 127.0.0.1\n  port: 0\n  auth: local-trust\nagents:\n${agentsYaml}`;
   const configFile = path.join(dir, 'openclaw.yaml');
   fs.writeFileSync(configFile, text);
   return { dir, configFile };
