@@ -9,7 +9,7 @@ import type { SecretResolver } from '../daemon/modules.js';
 import type { Clock } from '../scheduler/types.js';
 import { BadRequestError, NotFoundError, OpenClawError } from '../util/errors.js';
 import type { StepDef, TriggerDef, WorkflowDef } from './config.js';
-import type { WorkflowEngine } from './engine.js';
+import { mayApprove, type WorkflowEngine } from './engine.js';
 import type { RunRow, StepRow } from './store.js';
 import { verifyWebhook, WebhookRefused } from './webhook.js';
 
@@ -226,12 +226,17 @@ export function workflowRoutes(d: RouteDeps): (app: FastifyInstance) => void {
       method: 'GET',
       url: '/api/approvals',
       permission: 'workflows:read',
-      handler: async () => {
+      handler: async ({ req }) => {
         const rows = await engine.repo.waitingApprovals();
         const out = [];
+        // A team token (which reads no other workflow route) sees only the gates it may decide.
+        const p = req.principal;
+        const scoped = p !== undefined && p.role !== 'agent' && p.role !== 'local' && p.team !== null;
         for (const r of rows) {
+          const approvers = (r.input as { approvers?: string[] } | null)?.approvers ?? null;
+          if (scoped && !mayApprove(approvers ?? undefined, p)) continue;
           const run = await engine.repo.getRun(r.runId);
-          out.push({ runId: r.runId, workflow: run?.workflow ?? null, step: r.step, message: (r.input as { message?: string } | null)?.message ?? null, approvers: (r.input as { approvers?: string[] } | null)?.approvers ?? null, since: r.startedAt, deadline: r.nextAt });
+          out.push({ runId: r.runId, workflow: run?.workflow ?? null, step: r.step, message: (r.input as { message?: string } | null)?.message ?? null, approvers, since: r.startedAt, deadline: r.nextAt });
         }
         return { approvals: out };
       },

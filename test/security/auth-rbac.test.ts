@@ -70,6 +70,19 @@ beforeAll(async () => {
     '  beta:',
     `    source: ${fixture('ticker.ts')}`,
     '    owner: team-b',
+    // Event scoping: fail-a (team-a) and fail-b (team-b) both take `boom` and dead-letter it;
+    // relay (team-b) takes `tick` and emits `tock`.
+    '  fail-a:',
+    `    source: ${fixture('throw-in-handler.ts')}`,
+    '    owner: team-a',
+    '    events: { max_attempts: 1, initial_delay: 50ms, max_delay: 100ms }',
+    '  fail-b:',
+    `    source: ${fixture('throw-in-handler.ts')}`,
+    '    owner: team-b',
+    '    events: { max_attempts: 1, initial_delay: 50ms, max_delay: 100ms }',
+    '  relay:',
+    `    source: ${fixture('relay.ts')}`,
+    '    owner: team-b',
     '  prober:',
     `    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(PROBER)}]`,
     `    env: { TOKEN_OUT: ${JSON.stringify(path.join(dir, 'prober-token'))}, OTHER_AGENT: alpha }`,
@@ -137,7 +150,7 @@ describe('teams', () => {
   it("a team-a token sees and manages team-a's agents only", async () => {
     const dev = teamTokens.devA!;
     const list = await call('GET', '/api/agents', dev);
-    expect((list.json.agents as { name: string }[]).map((a) => a.name)).toEqual(['alpha']);
+    expect((list.json.agents as { name: string }[]).map((a) => a.name).sort()).toEqual(['alpha', 'fail-a']);
     expect((await call('GET', '/api/agents/alpha', dev)).status).toBe(200);
     expect((await call('GET', '/api/agents/alpha/state', dev)).status).toBe(200);
 
@@ -160,6 +173,80 @@ describe('teams', () => {
     expect((await call('GET', '/api/dead-letters?agent=beta', admin)).status).toBe(403);
     // A cross-team token reaches both.
     expect((await call('GET', '/api/agents/beta/state', tokens.developer)).status).toBe(200);
+  });
+
+  it("a team token sees only its agents' events and dead letters, and never the daemon's log", async () => {
+    const admin = adminToken;
+    await waitFor('the event agents to run', async () => {
+      const agents = (await call('GET', '/api/agents', admin)).json.agents as { name: string; status: string }[];
+      return ['fail-a', 'fail-b', 'relay'].every((n) => agents.find((a) => a.name === n)?.status === 'running');
+    }, 30_000);
+    expect((await call('POST', '/api/events', admin, { name: 'boom', data: { n: 1 } })).status).toBe(202);
+    expect((await call('POST', '/api/events', admin, { name: 'tick', data: { seq: 7 } })).status).toBe(202);
+    const all = await waitFor('both dead letters and the relayed tock', async () => {
+      const dl = (await call('GET', '/api/dead-letters', admin)).json.deadLetters as { consumer: string }[];
+      const ev = (await call('GET', '/api/events', admin)).json.events as { name: string; source: string | null }[];
+      return dl.length >= 2 && ev.some((e) => e.name === 'tock') ? { dl, ev } : null;
+    }, 30_000);
+    // The team-less token sees everything: the scoping below is a filter, not an empty log.
+    expect(all.dl.map((d) => d.consumer).sort()).toEqual(['fail-a', 'fail-b']);
+    expect(all.ev.map((e) => e.name)).toEqual(expect.arrayContaining(['boom', 'tick', 'tock']));
+
+    for (const tok of [teamTokens.devA!, teamTokens.adminA!]) {
+      const ev = await call('GET', '/api/events', tok);
+      expect(ev.status).toBe(200);
+      // boom is delivered to fail-a; tick (to relay) and tock (from relay) are team-b's only.
+      expect((ev.json.events as { name: string }[]).map((e) => e.name)).toEqual(['boom']);
+      expect(((await call('GET', '/api/events?name=tock', tok)).json.events as unknown[]).length).toBe(0);
+      const dl = await call('GET', '/api/dead-letters', tok);
+      expect((dl.json.deadLetters as { consumer: string }[]).map((d) => d.consumer)).toEqual(['fail-a']);
+      expect((await call('GET', '/api/dead-letters?agent=fail-a', tok)).status).toBe(200);
+      const other = await call('GET', '/api/dead-letters?agent=fail-b', tok);
+      expect([other.status, other.json.error?.message]).toEqual([403, expect.stringContaining("belongs to team 'team-b'")]);
+      const daemonLog = await call('GET', '/api/agents/daemon/logs', tok);
+      expect([daemonLog.status, daemonLog.json.error?.message]).toEqual([403, expect.stringContaining("'daemon' is not one of them")]);
+      expect(daemonLog.json).not.toHaveProperty('lines');
+    }
+    // The daemon's log: a token without a team reads it.
+    const log = await call('GET', '/api/agents/daemon/logs', tokens.viewer);
+    expect(log.status).toBe(200);
+    expect((log.json.lines as unknown[]).length).toBeGreaterThan(0);
+
+    // Redrive: a team admin only by naming its own agent.
+    const adminA = teamTokens.adminA!;
+    const all1 = await call('POST', '/api/dead-letters/redrive', adminA, { all: true });
+    expect([all1.status, all1.json.error?.message]).toEqual([403, expect.stringContaining('naming it')]);
+    expect((await call('POST', '/api/dead-letters/redrive', adminA, { agent: 'fail-b' })).status).toBe(403);
+    const ids = (await call('POST', '/api/dead-letters/redrive', adminA, { ids: [1, 2, 3] }));
+    expect(ids.status).toBe(403);
+    const own = await call('POST', '/api/dead-letters/redrive', adminA, { agent: 'fail-a' });
+    expect([own.status, own.json.redriven]).toEqual([200, 1]);
+    // fail-b's dead letter is still there.
+    const left = (await call('GET', '/api/dead-letters?agent=fail-b', admin)).json.deadLetters as unknown[];
+    expect(left.length).toBe(1);
+  });
+
+  it('a team token may not use the routes that reach every team; a team-less one may', async () => {
+    const adminA = teamTokens.adminA!;
+    for (const [method, route, body] of [
+      ['POST', '/api/daemon/stop', {}],
+      ['GET', '/api/audit', undefined],
+      ['PUT', '/api/secrets/X', { value: 'v' }],
+      ['GET', '/api/jobs', undefined],
+      ['POST', '/api/jobs', { name: 'q' }],
+      ['GET', '/api/queues', undefined],
+      ['GET', '/api/workflows', undefined],
+      ['GET', '/api/workflow-runs', undefined],
+    ] as const) {
+      const r = await call(method, route, adminA, body);
+      expect([route, r.status, r.json.error?.message]).toEqual([route, 403, expect.stringContaining('reaches beyond any one team')]);
+    }
+    // Still allowed: approvals it may decide, secret names, health, its own agents.
+    expect((await call('GET', '/api/approvals', adminA)).status).toBe(200);
+    expect((await call('GET', '/api/secrets', adminA)).status).toBe(200);
+    expect((await call('GET', '/api/health', adminA)).status).toBe(200);
+    // The daemon is still up, and a team-less admin may read the audit log.
+    expect((await call('GET', '/api/audit', adminToken)).status).toBe(200);
   });
 
   it('a team admin manages only its team’s tokens', async () => {
@@ -225,4 +312,22 @@ describe("a command agent's own token", () => {
     expect((await call('GET', '/api/agents', adminToken)).status).toBe(200);
     expect(fs.readFileSync(path.join(dir, '.openclaw', 'token'), 'utf8').trim()).toBe(adminToken);
   }, 60_000);
+});
+
+describe('stopping the daemon', () => {
+  it('a team admin may not; an admin without a team may', async () => {
+    const refused = await call('POST', '/api/daemon/stop', teamTokens.adminA!, { reason: 'team admin' });
+    expect([refused.status, refused.json.error?.message]).toEqual([403, expect.stringContaining("team 'team-a'")]);
+    expect((await call('GET', '/api/health', adminToken)).status).toBe(200);
+    const ok = await call('POST', '/api/daemon/stop', adminToken, { reason: 'rbac test' });
+    expect([ok.status, ok.json.stopping]).toEqual([202, true]);
+    await waitFor('the daemon to stop serving', async () => {
+      try {
+        await fetch(daemon.url + '/healthz');
+        return false;
+      } catch {
+        return true;
+      }
+    }, 30_000);
+  });
 });

@@ -115,8 +115,16 @@ describe('approvals with real tokens', () => {
   });
 
   it('approvers: [team:ops] refuses an admin of another team, accepts an admin of ops; a project-wide admin may always decide', async () => {
-    const first = (await api(tok.opsDev, 'POST', '/api/workflows/ops-change/runs', {})).body.runId as string;
+    // Workflows have no owner team: a team token may not start one (its steps may call any agent).
+    const teamRun = await api(tok.opsDev, 'POST', '/api/workflows/ops-change/runs', {});
+    expect([teamRun.status, teamRun.body.error?.message]).toEqual([403, expect.stringContaining('reaches beyond any one team')]);
+    const first = (await api(admin, 'POST', '/api/workflows/ops-change/runs', {})).body.runId as string;
     await waiting(first, 'gate');
+    // Team tokens list only the approvals they may decide.
+    const runsOf = async (t: string) => ((await api(t, 'GET', '/api/approvals')).body.approvals as { runId: string }[]).map((a) => a.runId);
+    expect(await runsOf(tok.opsAdmin)).toContain(first);
+    expect(await runsOf(tok.financeAdmin)).not.toContain(first);
+    expect(await runsOf(admin)).toContain(first);
 
     // A developer of ops: the role lacks workflows:approve, whatever the team.
     expect((await api(tok.opsDev, 'POST', `/api/workflow-runs/${first}/steps/gate/approve`)).status).toBe(403);

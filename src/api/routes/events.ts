@@ -2,7 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ControlPlane } from '../../daemon/control.js';
-import { defineRoute } from '../route.js';
+import { DEFAULT_LIMIT } from '../../store/rows.js';
+import type { DeadLetter, StoredEvent } from '../../store/types.js';
+import { defineRoute, type Principal } from '../route.js';
 import { queryInt } from '../params.js';
 
 const eventName = z
@@ -58,9 +60,11 @@ export function eventRoutes(app: FastifyInstance, control: ControlPlane): void {
     url: '/api/events',
     permission: 'events:read',
     query: listEventsQuery,
-    handler: async ({ query }) => ({
-      events: await control.listEvents({ afterSeq: query.after, limit: query.limit, name: query.name }),
-    }),
+    handler: async ({ query, req }) => {
+      const team = teamOf(req.principal);
+      if (team === null) return { events: await control.listEvents({ afterSeq: query.after, limit: query.limit, name: query.name }) };
+      return { events: await teamEvents(control, team, query) };
+    },
   });
 
   defineRoute(app, {
@@ -68,7 +72,12 @@ export function eventRoutes(app: FastifyInstance, control: ControlPlane): void {
     url: '/api/dead-letters',
     permission: 'events:read',
     query: deadLettersQuery,
-    handler: async ({ query }) => ({ deadLetters: await control.listDeadLetters({ agent: query.agent, limit: query.limit }) }),
+    handler: async ({ query, req }) => {
+      const team = teamOf(req.principal);
+      // With `agent`, the authorizer already checked that a team token's agent is its team's.
+      if (team === null || query.agent !== undefined) return { deadLetters: await control.listDeadLetters({ agent: query.agent, limit: query.limit }) };
+      return { deadLetters: await teamDeadLetters(control, team, query.limit ?? DEFAULT_LIMIT) };
+    },
   });
 
   defineRoute(app, {
@@ -78,4 +87,44 @@ export function eventRoutes(app: FastifyInstance, control: ControlPlane): void {
     body: redriveBody,
     handler: ({ body }) => control.redriveDeadLetters({ agent: body.agent, ids: body.ids }),
   });
+}
+
+/** A team token's team (it sees only its agents' events and dead letters); null = every team. */
+function teamOf(p: Principal | undefined): string | null {
+  if (!p || p.role === 'agent' || p.role === 'local') return null;
+  return p.team;
+}
+
+/**
+ * A team's view of the event log: events its agents emitted (`source`) or that are delivered to
+ * them (their subscriptions name the event), in log order. Pages through the log until `limit` of
+ * them are found, so `after` paging works as it does unscoped.
+ */
+async function teamEvents(control: ControlPlane, team: string, q: { after?: number; limit?: number; name?: string }): Promise<StoredEvent[]> {
+  const agents = (await control.listAgents()).filter((a) => a.owner === team);
+  const names = new Set(agents.map((a) => a.name));
+  const subscribed = new Set(agents.flatMap((a) => a.subscriptions));
+  if (names.size === 0) return [];
+  const limit = q.limit ?? DEFAULT_LIMIT;
+  const batch = Math.max(limit, 1000);
+  const out: StoredEvent[] = [];
+  let after = q.after ?? 0;
+  for (;;) {
+    const page = await control.listEvents({ afterSeq: after, limit: batch, name: q.name });
+    for (const e of page) {
+      if ((e.source !== null && names.has(e.source)) || subscribed.has(e.name)) {
+        out.push(e);
+        if (out.length === limit) return out;
+      }
+    }
+    if (page.length < batch) return out;
+    after = page[page.length - 1]!.seq;
+  }
+}
+
+/** A team's dead letters: those of each of its agents, oldest first like the unscoped list. */
+async function teamDeadLetters(control: ControlPlane, team: string, limit: number): Promise<DeadLetter[]> {
+  const agents = (await control.listAgents()).filter((a) => a.owner === team);
+  const all = (await Promise.all(agents.map((a) => control.listDeadLetters({ agent: a.name, limit })))).flat();
+  return all.sort((a, b) => a.deliveryId - b.deliveryId).slice(0, limit);
 }

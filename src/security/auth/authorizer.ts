@@ -92,10 +92,14 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
           `(it grants ${grants.length ? grants.join(', ') : 'nothing'}); use a token with a role that does (see docs/api.md, Roles)`,
       );
     }
+    if (p.role !== 'agent' && p.team !== null) teamlessCheck(p, permission, req);
     const agent = targetAgent(req);
     if (agent === undefined) {
       if (p.role === 'agent' && !AGENT_UNTARGETED.has(permission)) {
         throw new ForbiddenError(`${describe(p)} is scoped to agent '${p.agent}' and may only act on that agent`);
+      }
+      if (p.role !== 'agent' && p.team !== null && permission === 'events:admin') {
+        throw new ForbiddenError(`${describe(p)} belongs to team '${p.team}': redrive the dead letters of one of its agents by naming it (\`agent\` in the body)`);
       }
       return;
     }
@@ -105,7 +109,10 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
     }
     if (p.team !== null) {
       const owner = deps.ownerOf(agent);
-      if (owner === undefined) return; // no such agent: the handler answers 404
+      // No such agent (or the daemon's own log, `/api/agents/daemon/logs`): nothing a team owns.
+      if (owner === undefined) {
+        throw new ForbiddenError(`${describe(p)} belongs to team '${p.team}' and may only use '${permission}' on that team's agents; '${agent}' is not one of them`);
+      }
       if (owner !== p.team) {
         throw new ForbiddenError(
           `${describe(p)} belongs to team '${p.team}' and may not use '${permission}' on agent '${agent}', which ${owner === null ? 'has no owner team' : `belongs to team '${owner}'`}; ` +
@@ -127,6 +134,25 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
   }
 
   return { authorize, onResponse };
+}
+
+/**
+ * What a team token may not do, whatever its role: act on things no team owns and that reach every
+ * team — stop the daemon, read the audit log, write secrets (any agent may use them), manage LLM keys
+ * and read the usage of every agent, job queues (no owner; a handler may be any team's agent), and
+ * start, cancel or retry workflow runs (no owner; their steps call any agent). Of the workflow
+ * routes it reads only the approvals it may decide (docs/api.md, Teams).
+ */
+const TEAMLESS_ONLY = new Set<Permission>(['daemon:admin', 'audit:read', 'secrets:write', 'llm:keys', 'usage:read', 'jobs:read', 'jobs:write', 'jobs:admin', 'workflows:run']);
+const TEAM_WORKFLOW_READS = new Set(['/api/approvals']);
+
+function teamlessCheck(p: Principal, permission: Permission, req: FastifyRequest): void {
+  const refused = TEAMLESS_ONLY.has(permission) || (permission === 'workflows:read' && !TEAM_WORKFLOW_READS.has(req.routeOptions.url ?? ''));
+  if (!refused) return;
+  throw new ForbiddenError(
+    `${describe(p)} belongs to team '${p.team}', and '${permission}' on ${req.routeOptions.url ?? 'this route'} reaches beyond any one team; ` +
+      'use a token without a team (see docs/api.md, Teams)',
+  );
 }
 
 /** Permissions an agent token may use on routes that name no agent (it publishes; it lists only itself). */
