@@ -24,6 +24,8 @@ const CONC = arg('concurrency', 32);
 const STREAMS = arg('streams', 200);
 const WARMUP = arg('warmup', 200);
 const NO_PORTKEY = arg('no-portkey', false);
+// --cpu-prof DIR: run the daemon under `node --cpu-prof` and write its profile to DIR.
+const CPU_PROF = arg('cpu-prof', '');
 
 const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 30_000, pipelining: 1 });
 
@@ -158,7 +160,7 @@ try {
       '',
     ].join('\n'),
   );
-  const daemon = await startChildDaemon(dir, configFile);
+  const daemon = await startChildDaemon(dir, configFile, CPU_PROF ? { execArgv: ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF)] } : {});
   daemonStop = () => daemon.stop();
   const keyRes = await fetch(`${daemon.url}/api/llm/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) });
   const { key } = (await keyRes.json()) as { key: string };

@@ -133,6 +133,13 @@ export interface KeyRow {
   models: string[] | null;
 }
 
+/** Thrown inside the reservation transaction to roll it back. */
+class Refused extends Error {
+  constructor(readonly refusal: Refusal) {
+    super('budget refused');
+  }
+}
+
 export class Ledger {
   constructor(readonly sql: SqlRunner) {}
 
@@ -143,20 +150,27 @@ export class Ledger {
   async reserve(id: string, checks: BucketCheck[], now: number, ttlMs: number): Promise<Refusal | null> {
     // A stable lock order (PostgreSQL row locks) so two reservations never deadlock.
     const sorted = [...checks].sort((a, b) => (a.scope + a.win + a.unit < b.scope + b.win + b.unit ? -1 : 1));
-    return this.sql.tx(function* (): Tx<Refusal | null> {
-      for (const c of sorted) {
-        yield* q(`INSERT INTO {p}llm_buckets (scope, win, unit, used, reserved, expires_at) VALUES (?, ?, ?, 0, 0, ?) ON CONFLICT (scope, win, unit) DO NOTHING`, c.scope, c.win, c.unit, c.resetsAt);
-        const row = yield* q1(`SELECT used, reserved FROM {p}llm_buckets WHERE scope = ? AND win = ? AND unit = ? {lock}`, c.scope, c.win, c.unit);
-        const used = num(row?.used);
-        const reserved = num(row?.reserved);
-        if (used + reserved + c.amount > c.limit) return { check: c, used, reserved };
-      }
-      for (const c of sorted) {
-        yield* q(`UPDATE {p}llm_buckets SET reserved = reserved + ? WHERE scope = ? AND win = ? AND unit = ?`, c.amount, c.scope, c.win, c.unit);
-      }
-      yield* q(`INSERT INTO {p}llm_reservations (id, parts, created_at, expires_at) VALUES (?, ?, ?, ?)`, id, JSON.stringify(sorted), now, now + ttlMs);
-      return null;
-    });
+    // One upsert per bucket adds the amount and returns the totals (it also takes the row lock on
+    // PostgreSQL); a bucket that would go over its limit throws, which rolls the whole reservation back.
+    try {
+      return await this.sql.tx(function* (): Tx<null> {
+        for (const c of sorted) {
+          const row = yield* q1(
+            `INSERT INTO {p}llm_buckets (scope, win, unit, used, reserved, expires_at) VALUES (?, ?, ?, 0, ?, ?)
+             ON CONFLICT (scope, win, unit) DO UPDATE SET reserved = {p}llm_buckets.reserved + excluded.reserved RETURNING used, reserved`,
+            c.scope, c.win, c.unit, c.amount, c.resetsAt,
+          );
+          const used = num(row?.used);
+          const reserved = num(row?.reserved) - c.amount;
+          if (used + reserved + c.amount > c.limit) throw new Refused({ check: c, used, reserved });
+        }
+        yield* q(`INSERT INTO {p}llm_reservations (id, parts, created_at, expires_at) VALUES (?, ?, ?, ?)`, id, JSON.stringify(sorted), now, now + ttlMs);
+        return null;
+      });
+    } catch (err) {
+      if (err instanceof Refused) return err.refusal;
+      throw err;
+    }
   }
 
   /**
@@ -166,10 +180,9 @@ export class Ledger {
    */
   async settle(id: string, actual: { usd: number; tok: number }, usage: UsageRecord | null, now: number): Promise<Crossed[]> {
     return this.sql.tx(function* (): Tx<Crossed[]> {
-      const r = yield* q1(`SELECT parts FROM {p}llm_reservations WHERE id = ?`, id);
+      const r = yield* q1(`DELETE FROM {p}llm_reservations WHERE id = ? RETURNING parts`, id);
       const crossed: Crossed[] = [];
       if (r) {
-        yield* q(`DELETE FROM {p}llm_reservations WHERE id = ?`, id);
         const parts = JSON.parse(String(r.parts)) as BucketCheck[];
         for (const c of parts) {
           const amount = c.unit === 'usd' ? actual.usd : actual.tok;

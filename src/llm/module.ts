@@ -140,30 +140,42 @@ export function llmModule(): DaemonModule {
       const alerts = counter(ctx.metrics, { name: 'openclaw_llm_budget_alerts_total', help: 'Budget alert thresholds crossed', labelNames: ['scope', 'window'] as const });
       const tracer = trace.getTracer('openclaw');
 
-      // Budget remaining per bounded scope: global, configured agents, keys. Refreshed after calls;
-      // at most one query per scope in flight, re-run once if calls settled meanwhile.
-      const refreshing = new Map<string, boolean>();
+      // Budget remaining per bounded scope: global, configured agents, keys. Refreshed after calls,
+      // at most once per REFRESH_MS per scope (one query in flight; calls that settle meanwhile get
+      // a trailing refresh), so a busy router does not pay a ledger read per request.
+      const REFRESH_MS = 250;
+      const refreshing = new Map<string, { again: boolean; last: number }>();
       const refresh = (scope: string, limits: { daily_limit_usd?: number | undefined; monthly_limit_usd?: number | undefined } | undefined) => {
         if (!limits || (limits.daily_limit_usd === undefined && limits.monthly_limit_usd === undefined)) return;
-        if (refreshing.has(scope)) {
-          refreshing.set(scope, true);
+        const busy = refreshing.get(scope);
+        if (busy) {
+          busy.again = true;
           return;
         }
-        refreshing.set(scope, false);
+        const st = { again: false, last: lastRefresh.get(scope) ?? 0 };
+        refreshing.set(scope, st);
         const run = async () => {
           do {
-            refreshing.set(scope, false);
+            const wait = st.last + REFRESH_MS - performance.now();
+            if (wait > 0) await new Promise<void>((res) => setTimeout(res, wait).unref());
+            st.again = false;
+            st.last = performance.now();
             const cal = calendar(now(), cfg.budgets.timezone);
             for (const [window, limit, win] of [['daily', limits.daily_limit_usd, cal.day.win], ['monthly', limits.monthly_limit_usd, cal.month.win]] as const) {
               if (limit === undefined) continue;
               const b = await ledger.bucket(scope, win, 'usd');
               remaining.set({ scope, window }, Math.max(0, limit - fromNano(b.used + b.reserved)));
             }
-          } while (refreshing.get(scope));
-          refreshing.delete(scope);
+          } while (st.again);
         };
-        void run().catch(() => refreshing.delete(scope));
+        void run()
+          .catch(() => undefined)
+          .finally(() => {
+            lastRefresh.set(scope, st.last);
+            refreshing.delete(scope);
+          });
       };
+      const lastRefresh = new Map<string, number>();
       refresh('global', cfg.budgets.global);
       for (const [agent, b] of Object.entries(cfg.budgets.per_agent)) refresh(`agent:${agent}`, b);
 

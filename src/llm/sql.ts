@@ -3,6 +3,12 @@
 // can slip in between statements: better-sqlite3 is synchronous); on PostgreSQL it runs on one
 // pooled client between BEGIN and COMMIT. SQL is written once with `?` placeholders and `{p}` where
 // a table name needs the schema prefix; `{lock}` becomes `FOR UPDATE` on PostgreSQL only.
+//
+// Group commit (SQLite): the first transaction of an event-loop turn runs at once, alone; the ones
+// asked for while it is still that turn (concurrent requests) wait for the next turn and then run
+// together inside ONE `BEGIN IMMEDIATE … COMMIT`, each in its own savepoint (a body that throws
+// rolls back only itself). Each caller's promise resolves after the COMMIT that holds its writes,
+// so durability is unchanged; a commit (its WAL write) is paid once per batch instead of per call.
 import type { StoreHandle } from '../store/extension.js';
 
 export type Row = Record<string, unknown>;
@@ -61,21 +67,69 @@ export class SqlRunner {
     return st;
   }
 
+  private queue: Array<{ body: () => Tx<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+  private scheduled = false;
+  private savepoint: ((fn: () => unknown) => unknown) | null = null;
+
+  /** Runs a body's statements on SQLite (synchronously, inside the caller's transaction). */
+  private runSqlite<T>(body: () => Tx<T>): T {
+    const gen = body();
+    let step = gen.next();
+    while (!step.done) {
+      const st = this.prepared(step.value.sql);
+      const params = step.value.params.map(sqliteValue);
+      const rows = st.reader ? (st.all(...params) as Row[]) : (st.run(...params), []);
+      step = gen.next(rows);
+    }
+    return step.value;
+  }
+
+  /** Runs the bodies queued during the last turn in one transaction (see the header). */
+  private flush(): void {
+    const h = this.h;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0 || h.dialect !== 'sqlite') {
+      this.scheduled = false;
+      return;
+    }
+    // Calls made while this batch settles are batched in the next turn.
+    setImmediate(() => this.flush());
+    // A nested better-sqlite3 transaction is a SAVEPOINT.
+    const sp = (this.savepoint ??= h.db.transaction((fn: () => unknown) => fn()) as unknown as (fn: () => unknown) => unknown);
+    const results: Array<{ ok: true; v: unknown } | { ok: false; e: unknown }> = [];
+    try {
+      h.write(() => {
+        for (const item of batch) {
+          try {
+            results.push({ ok: true, v: batch.length === 1 ? this.runSqlite(item.body) : sp(() => this.runSqlite(item.body)) });
+          } catch (e) {
+            if (batch.length === 1) throw e;
+            results.push({ ok: false, e });
+          }
+        }
+      });
+    } catch (e) {
+      for (const item of batch) item.reject(e);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const r = results[i]!;
+      if (r.ok) item.resolve(r.v);
+      else item.reject(r.e);
+    });
+  }
+
   /** Runs a transaction body atomically. */
   async tx<T>(body: () => Tx<T>): Promise<T> {
     const h = this.h;
     if (h.dialect === 'sqlite') {
-      return h.write(() => {
-        const gen = body();
-        let step = gen.next();
-        while (!step.done) {
-          const st = this.prepared(step.value.sql);
-          const params = step.value.params.map(sqliteValue);
-          const rows = st.reader ? (st.all(...params) as Row[]) : (st.run(...params), []);
-          step = gen.next(rows);
-        }
-        return step.value;
-      });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+        return h.write(() => this.runSqlite(body));
+      }
+      return new Promise<T>((resolve, reject) => this.queue.push({ body, resolve: resolve as (v: unknown) => void, reject }));
     }
     return h.tx(async (c) => {
       const gen = body();

@@ -40,10 +40,42 @@ export function warmTokenizers(encodings: Encoding[] = ['o200k_base', 'cl100k_ba
   for (const e of encodings) encoder(e);
 }
 
+// Counts of recent texts, per encoding: a conversation resends its system prompt and earlier turns
+// on every call, so most of a request's text was counted before. Bounded by total characters;
+// the oldest entries go first.
+const MEMO_MAX_CHARS = 4_000_000;
+const MEMO_MAX_TEXT = 100_000;
+const memo = new Map<Encoding, Map<string, number>>();
+let memoChars = 0;
+
+function remember(enc: Encoding, text: string, n: number): void {
+  let m = memo.get(enc);
+  if (!m) memo.set(enc, (m = new Map()));
+  m.set(text, n);
+  memoChars += text.length;
+  while (memoChars > MEMO_MAX_CHARS) {
+    let evicted = false;
+    for (const mm of memo.values()) {
+      const oldest = mm.keys().next();
+      if (!oldest.done) {
+        mm.delete(oldest.value);
+        memoChars -= oldest.value.length;
+        evicted = true;
+      }
+    }
+    if (!evicted) memoChars = 0;
+  }
+}
+
 /** Raw token count of a text with an encoding (special-token text counted as plain text). */
 export function encode(text: string, enc: Encoding): number {
   if (text.length === 0) return 0;
-  return encoder(enc).encode(text, [], []).length;
+  if (text.length > MEMO_MAX_TEXT) return encoder(enc).encode(text, [], []).length;
+  const hit = memo.get(enc)?.get(text);
+  if (hit !== undefined) return hit;
+  const n = encoder(enc).encode(text, [], []).length;
+  remember(enc, text, n);
+  return n;
 }
 
 /** The OpenAI encoding of a model, or undefined when its family's tokenizer is not shipped. */

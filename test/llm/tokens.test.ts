@@ -39,7 +39,19 @@ describe('counting', () => {
     expect(countText('hello world', 'gpt-4o')).toEqual({ tokens: 2, estimated: false, encoding: 'o200k_base' });
   });
 
+  it('remembers counts per encoding: a repeated text counts the same, in each encoding', () => {
+    const t = 'a text counted twice, in two encodings: ' + 'x'.repeat(37);
+    const o = encode(t, 'o200k_base');
+    const c = encode(t, 'cl100k_base');
+    expect(encode(t, 'o200k_base')).toBe(o);
+    expect(encode(t, 'cl100k_base')).toBe(c);
+    expect(encode('tiktoken is great!', 'cl100k_base')).toBe(6);
+    expect(encode('tiktoken is great!', 'o200k_base')).toBe(encode('tiktoken is great!', 'o200k_base'));
+  });
+
   it('counts chat messages with OpenAI framing as the API does', () => {
+    // Twice: the second count comes from remembered texts and must agree.
+    expect(countMessages(COOKBOOK, 'gpt-3.5-turbo')).toEqual({ tokens: 129, estimated: false, encoding: 'cl100k_base' });
     expect(countMessages(COOKBOOK, 'gpt-3.5-turbo')).toEqual({ tokens: 129, estimated: false, encoding: 'cl100k_base' });
     expect(countMessages(COOKBOOK, 'gpt-4')).toMatchObject({ tokens: 129 });
     expect(countMessages(COOKBOOK, 'gpt-4o')).toEqual({ tokens: 124, estimated: false, encoding: 'o200k_base' });
