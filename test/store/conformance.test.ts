@@ -875,5 +875,24 @@ describe.each([
       expect((await store.getState('a', 'k'))?.value).toBe(1);
       expect(await count()).toBe(1);
     });
+
+    it('concurrent commits (grouped into one transaction on SQLite) stay atomic each and fail alone', async () => {
+      await store.migrateModule(mod);
+      await store.commitRun({ reads: [], writes: [{ namespace: 'g', key: 'pre', value: 1 }], emits: [] });
+      // Requested together: the SQLite store runs them in one transaction, one savepoint each.
+      const results = await Promise.allSettled([
+        store.commitRun({ reads: [], writes: [{ namespace: 'g', key: 'a', value: 1 }], emits: [], effects: [insert('x')] }),
+        store.commitRun({ reads: [], writes: [{ namespace: 'g', key: 'b', value: 1 }], emits: [], effects: [insert('x')] }), // duplicate id: fails
+        store.commitRun({ reads: [{ namespace: 'g', key: 'pre', version: 0 }], writes: [{ namespace: 'g', key: 'c', value: 1 }], emits: [] }), // stale read: conflict
+        store.commitRun({ reads: [], writes: [{ namespace: 'g', key: 'd', value: 1 }], emits: [], effects: [insert('y')] }),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(StateConflictError);
+      expect((await store.getState('g', 'a'))?.value).toBe(1);
+      expect(await store.getState('g', 'b')).toBeUndefined();
+      expect(await store.getState('g', 'c')).toBeUndefined();
+      expect((await store.getState('g', 'd'))?.value).toBe(1);
+      expect(await count()).toBe(2);
+    });
   });
 });

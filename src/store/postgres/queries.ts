@@ -121,15 +121,24 @@ export function queries(s: string) {
     redrive: `UPDATE ${s}.deliveries SET status = 'pending', attempts = 0, available_at = $1, dead_at = NULL
       WHERE status = 'dead' AND ($2::text IS NULL OR consumer = $2) AND ($3::bigint[] IS NULL OR id = ANY($3::bigint[]))`,
 
-    // ---- runs: insert once (a repeated id is ignored) and fold succeeded/failed into the stats
+    // ---- runs: insert once (a repeated id is ignored). The run's contribution to the stats is an
+    // INSERT-only delta row, not an upsert of the agent's single agent_stats row: that row would be
+    // locked from the upsert until COMMIT and serialise every concurrent run commit of the agent
+    // (jobs, events) on it. foldStats folds the deltas in (before reads and every few hundred runs).
     recordRun: `WITH r AS (
         INSERT INTO ${s}.runs (${runColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
         ON CONFLICT (id) DO NOTHING RETURNING agent, status, started_at
       )
+      INSERT INTO ${s}.agent_stats_delta (agent, failed, run_at, status)
+      SELECT agent, CASE WHEN status = 'failed' THEN 1 ELSE 0 END, started_at, status FROM r
+      WHERE status IN ('succeeded', 'failed')`,
+    // Concurrent folds: the second waits on the rows the first deletes, then finds them gone.
+    foldStats: `WITH d AS (DELETE FROM ${s}.agent_stats_delta RETURNING agent, failed, run_at, status),
+      g AS (SELECT agent, count(*) AS n, sum(failed) AS f, max(run_at) AS t FROM d GROUP BY agent),
+      l AS (SELECT DISTINCT ON (agent) agent, status FROM d ORDER BY agent, run_at DESC)
       INSERT INTO ${s}.agent_stats AS a (agent, runs_total, runs_failed, last_run_at, last_status)
-      SELECT agent, 1, CASE WHEN status = 'failed' THEN 1 ELSE 0 END, started_at, status FROM r
-      WHERE status IN ('succeeded', 'failed')
-      ON CONFLICT (agent) DO UPDATE SET runs_total = a.runs_total + 1, runs_failed = a.runs_failed + excluded.runs_failed,
+      SELECT g.agent, g.n, g.f, g.t, l.status FROM g JOIN l ON l.agent = g.agent ORDER BY g.agent
+      ON CONFLICT (agent) DO UPDATE SET runs_total = a.runs_total + excluded.runs_total, runs_failed = a.runs_failed + excluded.runs_failed,
         last_status = CASE WHEN excluded.last_run_at >= a.last_run_at THEN excluded.last_status ELSE a.last_status END,
         last_run_at = GREATEST(a.last_run_at, excluded.last_run_at)`,
     listRuns: `SELECT ${runColumns} FROM ${s}.runs WHERE agent = $1 AND ($2::text IS NULL OR status = $2)

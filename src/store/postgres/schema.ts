@@ -67,5 +67,14 @@ export function migrations(s: string): Migration[] {
         `CREATE TABLE ${s}.meta (key text PRIMARY KEY, value text NOT NULL)`,
       ],
     },
+    {
+      id: 2,
+      name: 'run stats as insert-only deltas',
+      statements: [
+        // One row per counted run, folded into agent_stats later (see queries.ts recordRun).
+        `CREATE TABLE ${s}.agent_stats_delta (
+          seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, agent text NOT NULL, failed integer NOT NULL, run_at bigint NOT NULL, status text NOT NULL)`,
+      ],
+    },
   ];
 }

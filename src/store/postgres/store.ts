@@ -436,7 +436,17 @@ export class PostgresStore implements StoreLike {
     await this.recordRunIn(this.pool, run);
   }
 
+  private runsSinceFold = 0;
+
+  /** Folds the per-run stats deltas into agent_stats (one statement, its own transaction). */
+  private async foldStats(): Promise<void> {
+    this.runsSinceFold = 0;
+    await this.q(this.pool, 'foldStats', []);
+  }
+
   private async recordRunIn(db: Queryable, run: RunRecord): Promise<void> {
+    // Keep the delta table short without a timer: every 500 runs, fold in the background.
+    if (++this.runsSinceFold >= 500) void this.foldStats().catch(() => undefined);
     await this.q(db, 'recordRun', [
       run.id,
       run.agent,
@@ -458,6 +468,7 @@ export class PostgresStore implements StoreLike {
   }
 
   async agentStats(agent?: string): Promise<AgentStats[]> {
+    await this.foldStats();
     const res = await this.q<{ agent: string; runs_total: number; runs_failed: number; last_run_at: number | null; last_status: RunStatus | null }>(
       this.pool,
       'agentStats',

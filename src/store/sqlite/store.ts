@@ -136,9 +136,62 @@ export class SqliteStore implements StoreLike {
 
   // ---- run transaction ---------------------------------------------------------------------
 
-  async commitRun(c: RunCommit): Promise<CommitResult> {
+  /**
+   * Group commit: the run commits requested in one turn of the event loop (several handlers that
+   * finished together) share ONE BEGIN IMMEDIATE … COMMIT, each in its own SAVEPOINT. Each is
+   * still atomic with its own effects and fails alone (its savepoint is rolled back, the others
+   * commit); they apply in the order they were requested, as if committed one after another. A
+   * commitRun resolves only once the shared transaction has committed.
+   */
+  commitRun(c: RunCommit): Promise<CommitResult> {
+    return new Promise((resolve, reject) => {
+      this.pendingCommits.push({ c, resolve, reject });
+      if (this.pendingCommits.length === 1) setImmediate(this.flushCommits);
+    });
+  }
+
+  private pendingCommits: Array<{ c: RunCommit; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }> = [];
+
+  private readonly flushCommits = (): void => {
+    const batch = this.pendingCommits;
+    this.pendingCommits = [];
+    if (batch.length === 0) return;
+    if (batch.length === 1) {
+      const one = batch[0]!;
+      try {
+        one.resolve(this.write(() => this.commitOne(one.c)));
+      } catch (err) {
+        one.reject(err);
+      }
+      return;
+    }
+    const out: Array<{ ok: true; r: CommitResult } | { ok: false; e: unknown }> = [];
+    try {
+      this.write(() => {
+        for (const item of batch) {
+          try {
+            // Nested: better-sqlite3 runs it in a SAVEPOINT, rolled back alone if it throws.
+            out.push({ ok: true, r: this.txn(() => this.commitOne(item.c)) as CommitResult });
+          } catch (err) {
+            out.push({ ok: false, e: err });
+          }
+        }
+      });
+    } catch (err) {
+      // The shared COMMIT itself failed (disk full, I/O error): nothing was committed.
+      for (const item of batch) item.reject(err);
+      return;
+    }
+    batch.forEach((item, i) => {
+      const o = out[i]!;
+      if (o.ok) item.resolve(o.r);
+      else item.reject(o.e);
+    });
+  };
+
+  private commitOne(c: RunCommit): CommitResult {
     const grouped = groupWrites(c.writes);
-    return this.write(() => {
+    {
       const now = this.clock.now();
       for (const r of c.reads) {
         const row = this.st('SELECT version, expires_at FROM state_current WHERE namespace = ? AND key = ?').get(r.namespace, r.key) as
@@ -162,7 +215,7 @@ export class SqliteStore implements StoreLike {
       if (c.run) this.recordRunInTx(c.run);
       for (const e of c.effects ?? []) e.sqlite(this.db, now);
       return { versions, published };
-    });
+    }
   }
 
   private namespaceRow(namespace: string): NamespaceRow {
