@@ -19,21 +19,14 @@ import { PriceTable } from './prices.js';
 import { createProvider } from './providers/index.js';
 import { capOutput, countMessages, countText, fitInput, inputLimitFor } from './tokens.js';
 import type { ChatMessage, ChatRequest, Provider } from './types.js';
+import type { LlmRequest } from '../agents/context.js';
 
 export const notConfigured = () => new OpenClawError('llm_not_configured', 'no LLM provider configured: add an llm: section with providers to openclaw.yaml (docs/configuration.md#llm)', { status: 503 });
 
 /** What an agent (or a workflow step) sends: a prompt or messages, options, maybe an LLMRouter's own settings. */
-export interface AgentLlmRequest {
-  prompt?: string;
+export interface AgentLlmRequest extends Omit<LlmRequest, 'messages'> {
+  /** As sent over RPC: roles are checked here, not trusted from the worker's types. */
   messages?: Array<{ role: string; content: string }>;
-  model?: string;
-  temperature?: number;
-  max_tokens?: number;
-  json?: boolean;
-  strict?: boolean;
-  cache?: boolean;
-  session?: string;
-  user?: string;
   router?: { name?: string; primary?: string; fallback?: string[]; budget?: { daily_limit_usd?: number; monthly_limit_usd?: number; alert_at_pct?: number }; max_retries?: number; timeout?: number | string; strict?: boolean };
 }
 

@@ -1,11 +1,10 @@
 // The daemon end to end, in process: real store (SQLite file / PostgreSQL schema), real agent
 // hosts and worker threads, real HTTP control API.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { loadConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { fixture, makeProject, waitFor } from '../helpers/project.js';
-import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
+import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
 
 const pgAvailable = await havePostgres();
 const schemas: string[] = [];
@@ -20,13 +19,7 @@ function storeFor(backend: Backend) {
   return { kind: 'postgres' as const, url: PG_URL, schema };
 }
 
-afterAll(async () => {
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
-});
+afterAll(() => dropSchemas(schemas));
 
 let daemons: Daemon[] = [];
 afterEach(async () => {

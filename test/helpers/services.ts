@@ -2,6 +2,7 @@
 // under CI=true that is a failure, so CI always covers the backends.
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 
 export const PG_URL = process.env.OPENCLAW_TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
@@ -33,4 +34,16 @@ export async function havePostgres(): Promise<boolean> {
 /** A fresh schema name per test so suites run in parallel without touching each other. */
 export function uniqueSchema(prefix = 'oc_test'): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
+}
+
+/** Drops test schemas (each test file's afterAll): `afterAll(() => dropSchemas(schemas))`. */
+export async function dropSchemas(names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    for (const s of names.splice(0)) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+  } finally {
+    await c.end();
+  }
 }

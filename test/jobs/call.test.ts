@@ -1,7 +1,6 @@
 // AgentController.call(): an agent method invoked by the daemon as a run transaction, with the
 // return value, extra TxEffects committed atomically, deadlines, cancellation and intents.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/index.js';
@@ -9,20 +8,14 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import type { DaemonModule, ModuleContext } from '../../src/daemon/modules.js';
 import type { TxEffect } from '../../src/store/types.js';
 import { makeProject, waitFor } from '../helpers/project.js';
-import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
+import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pgAvailable = await havePostgres();
 const backends = pgAvailable ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const);
 const schemas: string[] = [];
 
-afterAll(async () => {
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
-});
+afterAll(() => dropSchemas(schemas));
 
 let daemons: Daemon[] = [];
 afterEach(async () => {

@@ -2,7 +2,6 @@
 // agents (committed with the run), the API, retries, timeouts, a stalled handler whose lease
 // expired, queue stats and metrics — on SQLite and PostgreSQL.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/config/index.js';
@@ -10,20 +9,14 @@ import { Daemon } from '../../src/daemon/daemon.js';
 import { JobsModule } from '../../src/jobs/module.js';
 import type { JobRecord } from '../../src/jobs/types.js';
 import { makeProject, waitFor } from '../helpers/project.js';
-import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
+import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const pgAvailable = await havePostgres();
 const backends = pgAvailable ? (['sqlite', 'postgres'] as const) : (['sqlite'] as const);
 const schemas: string[] = [];
 
-afterAll(async () => {
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
-});
+afterAll(() => dropSchemas(schemas));
 
 let daemons: Daemon[] = [];
 afterEach(async () => {

@@ -3,7 +3,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
 import type { Clock } from '../../src/scheduler/types.js';
@@ -12,7 +11,7 @@ import { DEFAULT_POLICY, backoffDelay, parseRateLimit, type QueuePolicy } from '
 import { normalizeEnqueue } from '../../src/jobs/options.js';
 import type { EnqueueOptions } from '../../src/jobs/types.js';
 import { LeaseLostError } from '../../src/util/errors.js';
-import { havePostgres, PG_URL, uniqueSchema } from '../helpers/services.js';
+import { havePostgres, PG_URL, uniqueSchema, dropSchemas } from '../helpers/services.js';
 
 class TestClock implements Clock {
   t = 1_700_000_000_000;
@@ -35,13 +34,7 @@ const open: Store[] = [];
 afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
 });
-afterAll(async () => {
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
-});
+afterAll(() => dropSchemas(schemas));
 
 describe.each(backends)('job store on %s', (backend) => {
   async function setup(policy: Partial<QueuePolicy> = {}) {

@@ -1,10 +1,9 @@
 // Daemon-level helpers for the LLM tests: a project whose llm: section points at fake upstreams,
 // a daemon started in process on a real store (SQLite file or a PostgreSQL schema), virtual keys.
-import pg from 'pg';
 import { loadConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { makeProject } from '../helpers/project.js';
-import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
+import { PG_URL, havePostgres, uniqueSchema, dropSchemas as dropSchemasNamed } from '../helpers/services.js';
 
 export type Backend = 'sqlite' | 'postgres';
 
@@ -19,12 +18,8 @@ export function storeFor(backend: Backend) {
   return { kind: 'postgres' as const, url: PG_URL, schema };
 }
 
-export async function dropSchemas(): Promise<void> {
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas.splice(0)) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
+export function dropSchemas(): Promise<void> {
+  return dropSchemasNamed(schemas);
 }
 
 /** YAML of an llm: section (indented body given as text after `llm:`). */

@@ -5,14 +5,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { Registry } from 'prom-client';
 import { openStore, type Store } from '../../src/store/index.js';
 import { AuditLog } from '../../src/security/audit/log.js';
 import { AuditRepo, auditStoreModule } from '../../src/security/audit/repo.js';
 import { AUDIT_CATEGORIES } from '../../src/security/config.js';
 import { makeProject } from '../helpers/project.js';
-import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
+import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
 import { runCli } from '../cli/run-cli.js';
 
 const pgAvailable = await havePostgres();
@@ -21,11 +20,7 @@ const dirs: string[] = [];
 
 afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
+  await dropSchemas(schemas);
 });
 
 type Backend = 'sqlite' | 'postgres';

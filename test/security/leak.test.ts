@@ -19,19 +19,13 @@ import { OpenClawError } from '../../src/util/errors.js';
 import { createModules } from '../../src/daemon/module-list.js';
 import { openStore, SHARED_NAMESPACE } from '../../src/store/index.js';
 import { makeProject, tsxUrls, waitFor } from '../helpers/project.js';
-import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
+import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
 import { startFakeOpenAI } from '../fakes/index.js';
 import { REPO } from '../cli/run-cli.js';
 
 const pgAvailable = await havePostgres();
 const schemas: string[] = [];
-afterAll(async () => {
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
-});
+afterAll(() => dropSchemas(schemas));
 
 const FIXTURES = path.join(REPO, 'test', 'security', 'fixtures');
 const MARK = '[REDACTED:LEAK_KEY]';

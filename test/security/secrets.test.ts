@@ -5,7 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { openStore, type Store } from '../../src/store/index.js';
 import type { AuditEntry } from '../../src/daemon/modules.js';
 import { aad, createKeyFile, decrypt, encrypt, keyFilePath, loadMasterKey } from '../../src/security/secrets/crypto.js';
@@ -14,7 +13,7 @@ import { SecretService } from '../../src/security/secrets/service.js';
 import { Redactor } from '../../src/security/redact.js';
 import { loadConfig } from '../../src/config/index.js';
 import { ConfigError } from '../../src/util/errors.js';
-import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
+import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
 
 const pgAvailable = await havePostgres();
 const schemas: string[] = [];
@@ -27,11 +26,7 @@ const tmpdir = () => {
 
 afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
+  await dropSchemas(schemas);
 });
 
 describe('encryption and the master key', () => {

@@ -7,14 +7,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { ConfigError } from '../../src/util/errors.js';
 import type { RunDetail, StepView } from '../../src/workflows/routes.js';
 import { makeProject, waitFor } from '../helpers/project.js';
-import { havePostgres, PG_URL, uniqueSchema } from '../helpers/services.js';
+import { havePostgres, PG_URL, uniqueSchema, dropSchemas } from '../helpers/services.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const LEDGER = path.join(HERE, 'fixtures', 'ledger.ts');
@@ -22,13 +21,7 @@ const backends = (await havePostgres()) ? (['sqlite', 'postgres'] as const) : ([
 if (process.env.CI === 'true' && backends.length < 2) throw new Error('PostgreSQL is required under CI=true (127.0.0.1:5432)');
 const schemas: string[] = [];
 
-afterAll(async () => {
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
-});
+afterAll(() => dropSchemas(schemas));
 
 let daemons: Daemon[] = [];
 afterEach(async () => {

@@ -4,10 +4,9 @@
 // them), after their orphaned process groups are killed. On SQLite and on PostgreSQL.
 import fs from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { makeProject, waitFor } from '../helpers/project.js';
-import { havePostgres, PG_URL, uniqueSchema } from '../helpers/services.js';
+import { havePostgres, PG_URL, uniqueSchema, dropSchemas } from '../helpers/services.js';
 import { alive, apiGet, cleanup, openclawJson, openclawOk, readDaemonJson, trackPid, trackProject, waitGone } from '../e2e/helpers.js';
 import type { RunDetail } from '../../src/workflows/routes.js';
 
@@ -16,11 +15,7 @@ const schemas: string[] = [];
 
 afterAll(async () => {
   await cleanup();
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
+  await dropSchemas(schemas);
 });
 
 // start → four branches of two steps each, run in parallel → join. Each step appends its name to

@@ -3,7 +3,6 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { Registry } from 'prom-client';
 import { parseConfig } from '../../src/config/load.js';
 import type { StoreConfig } from '../../src/config/types.js';
@@ -16,18 +15,14 @@ import { WorkflowEngine, type EngineOptions } from '../../src/workflows/engine.j
 import { loadDefinitions } from '../../src/workflows/module.js';
 import { WorkflowRepository } from '../../src/workflows/store.js';
 import { counter, histogram } from '../../src/observability/metrics.js';
-import { PG_URL, uniqueSchema } from '../helpers/services.js';
+import { PG_URL, uniqueSchema, dropSchemas as dropSchemasNamed } from '../helpers/services.js';
 
 export type Backend = 'sqlite' | 'postgres';
 
 const schemas: string[] = [];
 
-export async function dropSchemas(): Promise<void> {
-  if (schemas.length === 0) return;
-  const c = new pg.Client({ connectionString: PG_URL });
-  await c.connect();
-  for (const s of schemas.splice(0)) await c.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
-  await c.end();
+export function dropSchemas(): Promise<void> {
+  return dropSchemasNamed(schemas);
 }
 
 export function storeConfig(backend: Backend, dir: string): StoreConfig {

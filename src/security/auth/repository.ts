@@ -3,19 +3,11 @@
 import type { StoreModule, StoreHandle } from '../../store/extension.js';
 import type { Store } from '../../store/types.js';
 import type { TokenRole } from './roles.js';
+import type { TokenInfo } from '../../api/types.js';
 import { formatToken, hashSecret, newSecret, newTokenId } from './tokens.js';
 
-export interface TokenRecord {
-  id: string;
-  name: string;
-  role: TokenRole;
-  team: string | null;
-  createdAt: number;
-  createdBy: string | null;
-  expiresAt: number | null;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
-}
+/** A token as stored and as /api/tokens shows it (never the secret). */
+export type TokenRecord = TokenInfo;
 
 interface Row {
   id: string;

@@ -191,31 +191,29 @@ export class SqliteStore implements StoreLike {
 
   private commitOne(c: RunCommit): CommitResult {
     const grouped = groupWrites(c.writes);
-    {
-      const now = this.clock.now();
-      for (const r of c.reads) {
-        const row = this.st('SELECT version, expires_at FROM state_current WHERE namespace = ? AND key = ?').get(r.namespace, r.key) as
-          | { version: number; expires_at: number | null }
-          | undefined;
-        if (visibleVersion(row, now) !== r.version) throw new StateConflictError(r.namespace, r.key);
-      }
-      if (c.ack) {
-        const res = this.st(`DELETE FROM deliveries WHERE ${LEASE_HELD}`).run({ id: c.ack.deliveryId, token: c.ack.leaseToken, now });
-        if (res.changes !== 1) throw new LeaseLostError(`acknowledging delivery ${c.ack.deliveryId}`);
-      }
-      const versions: Record<string, number> = {};
-      const runId = c.runId ?? c.run?.id ?? null;
-      for (const [namespace, writes] of grouped) {
-        const plan = planNamespace(namespace, this.namespaceRow(namespace), writes, this.existingSizes(namespace, writes.keys()), c.maxStateSize?.[namespace]);
-        if (!plan) continue;
-        this.applyPlan(plan, c.reason ?? 'run', runId, now);
-        versions[namespace] = plan.version;
-      }
-      const published = c.emits.length > 0 ? this.publishInTx(c.emits, now) : 0;
-      if (c.run) this.recordRunInTx(c.run);
-      for (const e of c.effects ?? []) e.sqlite(this.db, now);
-      return { versions, published };
+    const now = this.clock.now();
+    for (const r of c.reads) {
+      const row = this.st('SELECT version, expires_at FROM state_current WHERE namespace = ? AND key = ?').get(r.namespace, r.key) as
+        | { version: number; expires_at: number | null }
+        | undefined;
+      if (visibleVersion(row, now) !== r.version) throw new StateConflictError(r.namespace, r.key);
     }
+    if (c.ack) {
+      const res = this.st(`DELETE FROM deliveries WHERE ${LEASE_HELD}`).run({ id: c.ack.deliveryId, token: c.ack.leaseToken, now });
+      if (res.changes !== 1) throw new LeaseLostError(`acknowledging delivery ${c.ack.deliveryId}`);
+    }
+    const versions: Record<string, number> = {};
+    const runId = c.runId ?? c.run?.id ?? null;
+    for (const [namespace, writes] of grouped) {
+      const plan = planNamespace(namespace, this.namespaceRow(namespace), writes, this.existingSizes(namespace, writes.keys()), c.maxStateSize?.[namespace]);
+      if (!plan) continue;
+      this.applyPlan(plan, c.reason ?? 'run', runId, now);
+      versions[namespace] = plan.version;
+    }
+    const published = c.emits.length > 0 ? this.publishInTx(c.emits, now) : 0;
+    if (c.run) this.recordRunInTx(c.run);
+    for (const e of c.effects ?? []) e.sqlite(this.db, now);
+    return { versions, published };
   }
 
   private namespaceRow(namespace: string): NamespaceRow {
