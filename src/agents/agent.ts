@@ -3,7 +3,7 @@
 // before setup(). The runtime constructs the class with no arguments, calls `__attach(ctx)`, then
 // setup(), run() on schedule or trigger, @on handlers per event, and teardown() on stop.
 import { randomUUID } from 'node:crypto';
-import type { AgentRuntimeContext, JobsApi, LlmApi, Logger, Metrics, SharedStateApi, StateApi } from './context.js';
+import type { AgentRuntimeContext, EmitOptions, JobsApi, LlmApi, Logger, Metrics, SharedStateApi, StateApi } from './context.js';
 import { HttpClient } from '../tools/http.js';
 import { OpenClawError } from '../util/errors.js';
 
@@ -216,12 +216,18 @@ export abstract class Agent {
     return this.#need('trigger').current();
   }
 
-  /** Publishes an event on the bus. Committed with the run's state writes, delivered after. */
-  async emit(name: string, data?: unknown): Promise<void> {
+  /**
+   * Publishes an event on the bus. Committed with the run's state writes, delivered after.
+   * `key`: consumers with `events.ordering: key` handle events of one key one at a time, in order.
+   */
+  async emit(name: string, data?: unknown, opts?: EmitOptions): Promise<void> {
     if (typeof name !== 'string' || name.trim() === '') {
       throw new OpenClawError('bad_request', `this.emit(): the event name must be a non-empty string, got ${JSON.stringify(name)}`, { status: 400 });
     }
-    await this.#need('emit').emit(name, data);
+    if (opts?.key !== undefined && (typeof opts.key !== 'string' || opts.key === '')) {
+      throw new OpenClawError('bad_request', `this.emit('${name}'): the ordering key must be a non-empty string, got ${JSON.stringify(opts.key)}`, { status: 400 });
+    }
+    await this.#need('emit').emit(name, data, opts);
   }
 
   // ---- time and ids -------------------------------------------------------------------------

@@ -4,6 +4,12 @@
 
 import type { EnqueueOptions, EnqueueRequest } from '../jobs/types.js';
 
+/** Options of `this.emit`. */
+export interface EmitOptions {
+  /** Ordering key: consumers with `events.ordering: key` handle one key's events one at a time, in order. */
+  key?: string;
+}
+
 export interface StateApi {
   /** Returns `fallback` when the key is absent or expired. Sees this run's own buffered writes. */
   get<T = unknown>(key: string, fallback?: T): Promise<T>;
@@ -104,7 +110,7 @@ export interface AgentRuntimeContext {
   config: Record<string, unknown>;
   state: StateApi;
   sharedState: SharedStateApi;
-  emit(name: string, data?: unknown): Promise<void>;
+  emit(name: string, data?: unknown, opts?: EmitOptions): Promise<void>;
   logger: Logger;
   metrics: Metrics;
   llm: LlmApi;

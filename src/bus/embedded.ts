@@ -1,44 +1,93 @@
-// The embedded bus: the store's event log and delivery rows are the durable part; this is the
-// in-process wake-up that tells a consumer group there is something to claim, so nothing polls
-// in a tight loop. (Redis Streams / NATS JetStream relays arrive with scale-out.)
+// The embedded bus (the default): the store's event log and its per-group delivery rows are the
+// durable part; wake-ups are in-process, pushed from the producer's commit, so no consumer polls.
+//
+// Why delivery rows and not a per-group read cursor over the log: a PostgreSQL sequence is taken
+// when a row is inserted, not when its transaction commits, so a producer holding seq 41 can commit
+// after another has committed seq 42. A cursor that moved past 42 would never see 41. Here the
+// commit that appends an event also inserts one delivery row per subscribed group (the fan-out is
+// in the same statement), so an event becomes claimable exactly when it becomes visible, whatever
+// its sequence number; a claim takes the oldest claimable rows with FOR UPDATE SKIP LOCKED. The
+// cost is one row per (group, event), deleted by the ack — which the ack needs anyway to be
+// atomic with the consumer's run.
+import type { Clock } from '../scheduler/types.js';
+import type { Store } from '../store/types.js';
+import type { AckToken, Bus, BusDelivery, ClaimRequest, GroupStats, Nack, NewEvent, WakeFn } from './types.js';
 
-export type WakeFn = () => void;
-
-export class EmbeddedBus {
+export class EmbeddedBus implements Bus {
+  readonly kind = 'embedded' as const;
   /** event name → consumer groups subscribed; '*' holds wildcard subscribers. */
   private readonly byEvent = new Map<string, Set<string>>();
-  private readonly wakers = new Map<string, WakeFn>();
+  private readonly wakers = new Map<string, Set<WakeFn>>();
 
-  setSubscriptions(consumer: string, eventNames: string[]): void {
-    for (const set of this.byEvent.values()) set.delete(consumer);
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+  ) {}
+
+  async subscribe(group: string, eventNames: string[]): Promise<void> {
+    await this.store.setSubscriptions(group, eventNames);
+    for (const set of this.byEvent.values()) set.delete(group);
     for (const name of eventNames) {
       let set = this.byEvent.get(name);
       if (!set) this.byEvent.set(name, (set = new Set()));
-      set.add(consumer);
+      set.add(group);
     }
   }
 
   subscribers(eventName: string): string[] {
-    return [...(this.byEvent.get(eventName) ?? []), ...(this.byEvent.get('*') ?? [])];
+    return [...new Set([...(this.byEvent.get(eventName) ?? []), ...(this.byEvent.get('*') ?? [])])];
   }
 
-  /** Registers the wake-up of a consumer group (its dispatcher). */
-  register(consumer: string, wake: WakeFn): () => void {
-    this.wakers.set(consumer, wake);
+  async append(events: NewEvent[]): Promise<number> {
+    const n = await this.store.publish(events);
+    if (n > 0) this.published(events.map((e) => e.name));
+    return n;
+  }
+
+  published(eventNames: string[]): void {
+    const woken = new Set<string>();
+    for (const name of new Set(eventNames)) {
+      for (const g of this.subscribers(name)) {
+        if (woken.has(g)) continue;
+        woken.add(g);
+        for (const w of this.wakers.get(g) ?? []) w();
+      }
+    }
+  }
+
+  claim(group: string, req: ClaimRequest): Promise<BusDelivery[]> {
+    return this.store.claimDeliveries(group, req);
+  }
+
+  ack(tokens: AckToken[]): Promise<number> {
+    return this.store.ackDeliveries(tokens);
+  }
+
+  async nack(nacks: Nack[]): Promise<number> {
+    let held = 0;
+    for (const n of nacks) {
+      if (await this.store.failDelivery(n.deliveryId, n.leaseToken, { error: n.error, retryAt: n.retryAt, dead: n.dead })) held++;
+    }
+    return held;
+  }
+
+  async extend(tokens: AckToken[], leaseMs: number): Promise<number> {
+    let held = 0;
+    for (const t of tokens) if (await this.store.extendDelivery(t.deliveryId, t.leaseToken, leaseMs)) held++;
+    return held;
+  }
+
+  onWake(group: string, wake: WakeFn): () => void {
+    let set = this.wakers.get(group);
+    if (!set) this.wakers.set(group, (set = new Set()));
+    set.add(wake);
     return () => {
-      if (this.wakers.get(consumer) === wake) this.wakers.delete(consumer);
+      set.delete(wake);
     };
   }
 
-  /** Called after events with these names were committed. */
-  published(eventNames: string[]): void {
-    const woken = new Set<string>();
-    for (const name of eventNames) {
-      for (const c of this.subscribers(name)) {
-        if (woken.has(c)) continue;
-        woken.add(c);
-        this.wakers.get(c)?.();
-      }
-    }
+  async stats(group: string): Promise<GroupStats> {
+    const s = await this.store.deliveryStats(group);
+    return { depth: s.depth, lagMs: s.oldestCreatedAt === null ? 0 : Math.max(0, this.clock.now() - s.oldestCreatedAt) };
   }
 }

@@ -328,12 +328,15 @@ const events = section({
   max_attempts: int(5, 1),
   initial_delay: duration(1_000),
   max_delay: duration(60_000),
-  concurrency: int(1, 1),
+  // Events in flight per instance. Not 1: a handler that awaits I/O would hold the whole group to
+  // one event at a time; where order matters, `ordering: key` serialises per event key instead.
+  concurrency: int(64, 1),
+  ordering: oneOf(['none', 'key'] as const, 'none'),
 }).transform((v, ctx): EventDeliveryConfig => {
   if (v.initial_delay > v.max_delay) {
     ctx.addIssue({ code: 'custom', path: ['initial_delay'], message: `must not be longer than max_delay (${v.initial_delay}ms > ${v.max_delay}ms)` });
   }
-  return { maxAttempts: v.max_attempts, initialDelayMs: v.initial_delay, maxDelayMs: v.max_delay, concurrency: v.concurrency };
+  return { maxAttempts: v.max_attempts, initialDelayMs: v.initial_delay, maxDelayMs: v.max_delay, concurrency: v.concurrency, ordering: v.ordering };
 });
 
 const SCHEDULE_KEYS = ['every', 'cron', 'daily', 'tz'];

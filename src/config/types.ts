@@ -63,7 +63,9 @@ export interface EventDeliveryConfig {
   maxAttempts: number; // default 5, then dead-letter
   initialDelayMs: number; // default 1s
   maxDelayMs: number; // default 60s
-  concurrency: number; // events handled at once per instance (default 1)
+  concurrency: number; // events handled at once per instance (default 64)
+  /** 'key': events with the same NewEvent.key are handled one at a time, in log order. */
+  ordering: 'none' | 'key';
 }
 
 export interface CommandSpec {

@@ -10,6 +10,8 @@ import type { AgentDescription, InstanceExit, LogLine, SerializedError } from '.
 import { transition, initialInstanceState, type InstanceState, type LifecycleEvent, type Effect } from '../supervisor/lifecycle.js';
 import { ProbeTracker } from '../supervisor/probes.js';
 import { EventConsumer } from './event-consumer.js';
+import { EmbeddedBus } from '../bus/embedded.js';
+import type { Bus } from '../bus/types.js';
 import { executeRun, type RunContext, type RunOutcome } from './run-transaction.js';
 import type { AgentStatus, InstanceView } from './control.js';
 import { InvalidStateTransitionError, OpenClawError } from '../util/errors.js';
@@ -19,6 +21,8 @@ import { restartReason, type CoreMetrics } from '../observability/metrics.js';
 
 export interface ControllerDeps {
   store: Store;
+  /** The event bus the agent's `@on` lane claims from (default: the embedded bus on `store`). */
+  bus?: Bus;
   runtime: Runtime;
   clock: Clock;
   runContext: RunContext;
@@ -124,7 +128,7 @@ export class AgentController {
     const handlers = description?.handlers ?? [];
     this.consumer =
       cfg.kind === 'module' && handlers.length > 0
-        ? new EventConsumer(cfg.name, deps.store, deps.clock, cfg.events, {
+        ? new EventConsumer(cfg.name, deps.bus ?? new EmbeddedBus(deps.store, deps.clock), deps.clock, cfg.events, {
             capacity: () => this.eventCapacity(),
             handle: (d) => this.handleDelivery(d),
             onSettled: (d, o, fate) => this.onDeliverySettled(d, o, fate),

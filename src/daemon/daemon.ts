@@ -58,7 +58,7 @@ export class Daemon implements ControlPlane {
   private store!: Store;
   private runtime!: Runtime;
   readonly logs: LogHub;
-  private readonly bus = new EmbeddedBus();
+  private bus!: EmbeddedBus;
   private versions!: NamespaceVersions;
   private scheduler: Scheduler | null = null;
   private readonly controllers = new Map<string, AgentController>();
@@ -173,11 +173,13 @@ export class Daemon implements ControlPlane {
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
 
     this.versions = new NamespaceVersions(this.store);
+    this.bus = new EmbeddedBus(this.store, this.clock);
     for (const a of this.config.agents) {
       const c = new AgentController(a, descriptions.get(a.name) ?? null, {
         store: this.store,
         runtime: this.runtime,
         clock: this.clock,
+        bus: this.bus,
         runContext: this.runContext(a),
         guardrails: workerGuardrails(this.config, a),
         log: (level, msg, fields, instance) => this.log(level, msg, fields, a.name, instance),
@@ -194,9 +196,8 @@ export class Daemon implements ControlPlane {
           this.services.audit.record({ actor: 'supervisor', action: 'agent.transition', target: agent, detail: { instance, from, to, reason } }),
       });
       this.controllers.set(a.name, c);
-      await this.store.setSubscriptions(a.name, c.subscriptions);
-      this.bus.setSubscriptions(a.name, c.subscriptions);
-      this.bus.register(a.name, () => c.wakeConsumer());
+      await this.bus.subscribe(a.name, c.subscriptions);
+      this.bus.onWake(a.name, () => c.wakeConsumer());
     }
     // Consumers no longer in the config keep their rows but get no new deliveries.
     const persisted = await this.store.getSubscriptions();
@@ -254,6 +255,7 @@ export class Daemon implements ControlPlane {
     return {
       config: this.config,
       store: this.store,
+      bus: this.bus,
       clock: this.clock,
       dataDir: this.config.dataDir,
       dev: this.opts.dev === true,
@@ -612,8 +614,7 @@ export class Daemon implements ControlPlane {
   async publishEvent(e: { name: string; data?: unknown; id?: string }): Promise<{ id: string; published: boolean }> {
     if (typeof e.name !== 'string' || e.name.length === 0) throw new BadRequestError('event name must be a non-empty string', 'invalid_request');
     const id = e.id ?? randomUUID();
-    const n = await this.store.publish([{ id, name: e.name, payload: this.services.secrets.redact(e.data ?? null), source: null, createdAt: this.clock.now() }]);
-    if (n > 0) this.bus.published([e.name]);
+    const n = await this.bus.append([{ id, name: e.name, payload: this.services.secrets.redact(e.data ?? null), source: null, createdAt: this.clock.now() }]);
     return { id, published: n > 0 };
   }
 

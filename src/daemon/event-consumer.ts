@@ -1,9 +1,16 @@
-// Delivers an agent's events: claims deliveries (leases) from the store for its consumer group,
-// hands each to a ready instance with a free slot, and settles the outcome. The handler's state
-// effects and the ack commit together (run-transaction.ts), so a redelivery after a crash finds
-// the effect either fully there (and the delivery gone) or not there at all.
+// Delivers an agent's events: a lane of the agent's consumer group on the Bus. It claims a batch
+// of deliveries (leases) in one step, hands each to a ready instance with a free slot, and settles
+// the outcome. The handler's state effects and the ack commit together (run-transaction.ts; the
+// runs finishing in one turn share one group commit), so a redelivery after a crash finds the
+// effect either fully there (and the delivery gone) or not there at all.
+//
+// Ordering (docs/architecture.md, "Event ordering"): with `events.ordering: key`, events of one
+// key (NewEvent.key) are handled one at a time in log order — a later one waits, leased, in this
+// lane until the earlier one settled. Without it (the default) events are handled concurrently,
+// up to `events.concurrency` per instance, and may finish in any order.
 import type { Clock } from '../scheduler/types.js';
-import type { Delivery, Store } from '../store/types.js';
+import type { Bus } from '../bus/types.js';
+import type { Delivery } from '../store/types.js';
 import type { EventDeliveryConfig } from '../config/types.js';
 import type { RunOutcome } from './run-transaction.js';
 
@@ -28,10 +35,13 @@ export class EventConsumer {
   private retryAt = Infinity;
   private extendTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
+  /** ordering 'key': key → deliveries waiting behind the one of that key in flight. */
+  private readonly keyQueues = new Map<string, Delivery[]>();
+  private waiting = 0;
 
   constructor(
     private readonly agent: string,
-    private readonly store: Store,
+    private readonly bus: Bus,
     private readonly clock: Clock,
     private readonly cfg: EventDeliveryConfig,
     private readonly hooks: ConsumerHooks,
@@ -85,14 +95,15 @@ export class EventConsumer {
     try {
       do {
         this.again = false;
-        const free = this.hooks.capacity();
+        const free = this.hooks.capacity() - this.waiting;
         if (free <= 0 || this.stopped) break;
-        const batch = await this.store.claimDeliveries(this.agent, { limit: Math.min(free, 256), leaseMs: this.leaseMs });
+        const limit = Math.min(free, 256);
+        const batch = await this.bus.claim(this.agent, { limit, leaseMs: this.leaseMs });
         for (const d of batch) {
           this.inFlight.set(d.deliveryId, d);
-          void this.run(d);
+          this.dispatch(d);
         }
-        if (batch.length > 0 && batch.length === Math.min(free, 256)) this.again = true;
+        if (batch.length > 0 && batch.length === limit) this.again = true;
       } while (this.again && !this.stopped);
     } catch {
       // The store hiccuped (PostgreSQL restart): try again shortly rather than spin.
@@ -102,6 +113,33 @@ export class EventConsumer {
     }
   }
 
+  private dispatch(d: Delivery): void {
+    const key = this.cfg.ordering === 'key' ? d.event.key : undefined;
+    if (key === undefined || key === null) return void this.run(d);
+    const queue = this.keyQueues.get(key);
+    if (!queue) {
+      this.keyQueues.set(key, []);
+      return void this.run(d);
+    }
+    queue.push(d);
+    this.waiting++;
+  }
+
+  /** The delivery of `key` settled: the next one of that key (in claim = log order) runs. */
+  private nextOfKey(key: string | null | undefined): void {
+    if (this.cfg.ordering !== 'key' || key === undefined || key === null) return;
+    const queue = this.keyQueues.get(key);
+    const next = queue?.shift();
+    if (!next) return void this.keyQueues.delete(key);
+    this.waiting--;
+    if (this.stopped) {
+      // Not handled: its lease runs out and it comes back, still behind nothing.
+      this.inFlight.delete(next.deliveryId);
+      return this.nextOfKey(key);
+    }
+    void this.run(next);
+  }
+
   private async run(d: Delivery): Promise<void> {
     let outcome: RunOutcome | null = null;
     let fate: 'done' | 'retry' | 'dead' | 'lost' = 'done';
@@ -109,20 +147,20 @@ export class EventConsumer {
       outcome = await this.hooks.handle(d);
       if (outcome === null) {
         // No instance could take it after all: give it back at once, without an attempt penalty.
-        await this.store.failDelivery(d.deliveryId, d.leaseToken, { error: 'no ready instance', retryAt: this.clock.now() + 200 });
+        await this.nack(d, { error: 'no ready instance', retryAt: this.clock.now() + 200 });
         this.armRetry(this.clock.now() + 200);
         fate = 'retry';
       } else if (!outcome.ok) {
         const now = this.clock.now();
         if (outcome.conflict) {
-          await this.store.failDelivery(d.deliveryId, d.leaseToken, { error: 'state conflict', retryAt: now });
+          await this.nack(d, { error: 'state conflict', retryAt: now });
           fate = 'retry';
         } else if (d.attempts >= this.cfg.maxAttempts) {
-          const ok = await this.store.failDelivery(d.deliveryId, d.leaseToken, { error: errText(outcome), dead: true });
+          const ok = await this.nack(d, { error: errText(outcome), dead: true });
           fate = ok ? 'dead' : 'lost';
         } else {
           const at = now + (outcome.instanceGone ? 100 : retryDelay(this.cfg, d.attempts));
-          const ok = await this.store.failDelivery(d.deliveryId, d.leaseToken, { error: errText(outcome), retryAt: at });
+          const ok = await this.nack(d, { error: errText(outcome), retryAt: at });
           fate = ok ? 'retry' : 'lost';
           this.armRetry(at);
         }
@@ -132,8 +170,13 @@ export class EventConsumer {
     } finally {
       this.inFlight.delete(d.deliveryId);
       this.hooks.onSettled(d, outcome, fate);
+      this.nextOfKey(d.event.key);
       this.wake();
     }
+  }
+
+  private async nack(d: Delivery, o: { error: string; retryAt?: number; dead?: boolean }): Promise<boolean> {
+    return (await this.bus.nack([{ deliveryId: d.deliveryId, leaseToken: d.leaseToken, ...o }])) === 1;
   }
 
   private armRetry(at: number): void {
@@ -148,9 +191,8 @@ export class EventConsumer {
   }
 
   private async extendLeases(): Promise<void> {
-    for (const d of this.inFlight.values()) {
-      await this.store.extendDelivery(d.deliveryId, d.leaseToken, this.leaseMs).catch(() => false);
-    }
+    if (this.inFlight.size === 0) return;
+    await this.bus.extend([...this.inFlight.values()], this.leaseMs).catch(() => 0);
   }
 }
 

@@ -10,6 +10,7 @@ import type { Registry } from 'prom-client';
 import type { ProjectConfig } from '../config/types.js';
 import type { Clock } from '../scheduler/types.js';
 import type { Store, TxEffect } from '../store/types.js';
+import type { Bus } from '../bus/types.js';
 import type { LogLine } from '../runtime/protocol.js';
 import type { ControlPlane } from './control.js';
 import type { AgentController } from './agent-controller.js';
@@ -101,6 +102,8 @@ export interface DaemonServices {
 export interface ModuleContext {
   readonly config: ProjectConfig;
   readonly store: Store;
+  /** The event bus: every event consumer (workflow triggers, …) claims and acks through it. */
+  readonly bus: Bus;
   readonly clock: Clock;
   /** <root>/.openclaw */
   readonly dataDir: string;

@@ -107,10 +107,10 @@ function checkWrites(agent: string, writes: StateWrite[]): void {
   }
 }
 
-export function toEvents(agent: string | null, emits: Array<{ id: string; name: string; data: unknown }>, now: number): NewEvent[] {
+export function toEvents(agent: string | null, emits: Array<{ id: string; name: string; data: unknown; key?: string }>, now: number): NewEvent[] {
   // Events carry the trace of the run that emitted them (tracing on).
   const traceId = activeTraceIds()?.traceId ?? null;
-  return emits.map((e) => ({ id: e.id, name: e.name, payload: e.data ?? null, source: agent, createdAt: now, traceId }));
+  return emits.map((e) => ({ id: e.id, name: e.name, payload: e.data ?? null, source: agent, createdAt: now, traceId, ...(e.key ? { key: e.key } : {}) }));
 }
 
 /** Commits a buffer (a finished run or a checkpoint). */

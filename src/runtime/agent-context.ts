@@ -18,7 +18,7 @@ import type {
   SharedStateApi,
   StateApi,
 } from '../agents/context.js';
-import type { AgentSpec, Invocation, LogLine, MetricSample, RpcRequest, RpcTrace, RunIntent } from './protocol.js';
+import type { AgentSpec, EmittedEvent, Invocation, LogLine, MetricSample, RpcRequest, RpcTrace, RunIntent } from './protocol.js';
 import { normalizeEnqueue } from '../jobs/options.js';
 import type { EnqueueRequest } from '../jobs/types.js';
 import { SHARED_NAMESPACE, type StateEntry, type StateRead, type StateWrite } from '../store/types.js';
@@ -32,7 +32,7 @@ export class RunScope {
   /** Latest write per namespace/key; Map order keeps first-write order, last value wins. */
   readonly writes = new Map<string, StateWrite>();
   readonly reads = new Map<string, StateRead>();
-  emits: Array<{ id: string; name: string; data: unknown }> = [];
+  emits: EmittedEvent[] = [];
   /** Subsystem work committed with the run (job enqueues). */
   intents: RunIntent[] = [];
 
@@ -268,7 +268,7 @@ export class InstanceContext {
     scope.clear();
   }
 
-  private async emit(name: string, data?: unknown): Promise<void> {
+  private async emit(name: string, data?: unknown, opts?: { key?: string }): Promise<void> {
     const scope = this.requireScope('emit');
     if (typeof name !== 'string' || name.trim() === '') {
       throw new OpenClawError('event_name_invalid', `emit(name, data): the event name must be a non-empty string, got ${JSON.stringify(name)}`, { status: 400 });
@@ -280,7 +280,7 @@ export class InstanceContext {
       throw new OpenClawError('event_data_invalid', `emit('${name}'): data cannot be serialised (${(err as Error).message}); send plain data (objects, arrays, strings, numbers)`, { status: 400 });
     }
     this.guard.emitted(name);
-    scope.emits.push({ id: randomUUID(), name, data: cloned });
+    scope.emits.push({ id: randomUUID(), name, data: cloned, ...(opts?.key ? { key: opts.key } : {}) });
   }
 
   // ---- llm ---------------------------------------------------------------------------------
@@ -400,7 +400,7 @@ export class InstanceContext {
       config: this.spec.config,
       state,
       sharedState,
-      emit: (name, data) => self.emit(name, data),
+      emit: (name, data, opts) => self.emit(name, data, opts),
       logger,
       metrics,
       llm,

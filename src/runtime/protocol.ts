@@ -94,6 +94,14 @@ export interface Invocation {
   traceparent?: string;
 }
 
+/** An event a run emitted (buffered until its commit). `key`: the ordering key (NewEvent.key). */
+export interface EmittedEvent {
+  id: string;
+  name: string;
+  data: unknown;
+  key?: string;
+}
+
 export interface SerializedError {
   name: string;
   message: string;
@@ -108,7 +116,7 @@ export interface InvocationResult {
   /** Buffered writes (own namespace and SHARED_NAMESPACE), reads with versions seen, emits. */
   writes: StateWrite[];
   reads: StateRead[];
-  emits: Array<{ id: string; name: string; data: unknown }>;
+  emits: EmittedEvent[];
   /** Subsystem work buffered by the run (job enqueues, ...), committed with it. */
   intents?: RunIntent[];
   /** For 'call': the method's return value (structured clone). */
@@ -145,7 +153,7 @@ export type RpcRequest =
   | { op: 'state.get'; namespace: string; key: string }
   | { op: 'state.list'; namespace: string; prefix?: string }
   /** checkpoint(): commit the run's buffer now; the worker then clears it. */
-  | { op: 'state.checkpoint'; runId: string; writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }>; intents?: RunIntent[] }
+  | { op: 'state.checkpoint'; runId: string; writes: StateWrite[]; reads: StateRead[]; emits: EmittedEvent[]; intents?: RunIntent[] }
   /** A replicated agent's agent-wide rate limit (guardrails); throws rate_limited when over. */
   | { op: 'guardrails.take'; limit: 'api_calls_per_minute'; call: string }
   | { op: 'llm.complete'; request: unknown }

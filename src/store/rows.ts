@@ -43,10 +43,11 @@ export interface EventRow {
   source: string | null;
   created_at: number;
   trace_id: string | null;
+  order_key: string | null;
 }
 
 export function toEvent(r: EventRow): StoredEvent {
-  return { seq: r.seq, id: r.id, name: r.name, payload: JSON.parse(r.payload), source: r.source, createdAt: r.created_at, traceId: r.trace_id };
+  return { seq: r.seq, id: r.id, name: r.name, payload: JSON.parse(r.payload), source: r.source, createdAt: r.created_at, traceId: r.trace_id, ...(r.order_key !== null ? { key: r.order_key } : {}) };
 }
 
 /** Delivery columns prefixed `d_` next to the event's columns. */

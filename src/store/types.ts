@@ -52,6 +52,11 @@ export interface NewEvent {
   source: string | null; // emitting agent, or null for API/system
   createdAt: number;
   traceId?: string | null;
+  /**
+   * Ordering key: a consumer group that asks for per-key ordering handles events of one key one
+   * at a time, in log order. Null/absent = no ordering constraint (see docs/architecture.md).
+   */
+  key?: string | null;
 }
 
 export interface StoredEvent extends NewEvent {
@@ -143,6 +148,9 @@ export interface CommitResult {
   published: number;
 }
 
+/** How one run of a group commit ended. */
+export type CommitSettled = { ok: true; result: CommitResult } | { ok: false; error: unknown };
+
 export interface ClaimOptions {
   limit: number;
   leaseMs: number;
@@ -161,6 +169,12 @@ export interface StoreLike {
 
   // ---- run transaction -------------------------------------------------------------------
   commitRun(commit: RunCommit): Promise<CommitResult>;
+  /**
+   * Commits several runs in ONE transaction (group commit); each settles on its own: a run that
+   * conflicts or throws is rolled back alone and the others commit. Runs given to commitRun in the
+   * same turn are grouped the same way.
+   */
+  commitRuns(commits: RunCommit[]): Promise<CommitSettled[]>;
 
   // ---- state ------------------------------------------------------------------------------
   getState(namespace: string, key: string): Promise<StateEntry | undefined>; // expired → undefined
@@ -198,6 +212,10 @@ export interface StoreLike {
     leaseToken: string,
     outcome: { error: string; retryAt?: number; dead?: boolean },
   ): Promise<boolean>;
+  /** Acknowledges deliveries outside a run (one statement); returns how many were still held. */
+  ackDeliveries(tokens: Array<{ deliveryId: number; leaseToken: string }>): Promise<number>;
+  /** Depth (unacknowledged, not dead) of a consumer group and the creation time of its oldest such event. */
+  deliveryStats(consumer: string): Promise<{ depth: number; oldestCreatedAt: number | null }>;
   /** Returns leased deliveries to pending immediately (daemon start / instance gone). */
   releaseDeliveries(consumer?: string): Promise<number>;
   pendingCount(consumer: string): Promise<number>;

@@ -120,7 +120,7 @@ describe('seed 003 configurations', () => {
     expect(a.overlap).toBe('skip');
     expect(a.missed).toBe('run_once');
     expect(a.owner).toBeNull();
-    expect(a.events).toEqual({ maxAttempts: 5, initialDelayMs: 1_000, maxDelayMs: 60_000, concurrency: 1 });
+    expect(a.events).toEqual({ maxAttempts: 5, initialDelayMs: 1_000, maxDelayMs: 60_000, concurrency: 64, ordering: 'none' });
     expect(a.gracefulShutdown).toEqual({ timeoutMs: 30_000, drainEvents: true, teardownTimeoutMs: 10_000 });
     expect(a.logging).toEqual({ level: 'info', format: 'json', retentionMs: 7 * 86_400_000 });
     expect(a.healthCheck).toEqual({

@@ -10,8 +10,8 @@ export type QueryName = keyof ReturnType<typeof queries>;
 export function queries(s: string) {
   const deliveryColumns = `d.id AS d_id, d.consumer AS d_consumer, d.attempts AS d_attempts, d.lease_token AS d_lease_token,
     d.lease_expires_at AS d_lease_expires_at, d.last_error AS d_last_error, d.dead_at AS d_dead_at,
-    e.seq, e.id, e.name, e.payload, e.source, e.created_at, e.trace_id`;
-  const eventColumns = 'seq, id, name, payload, source, created_at, trace_id';
+    e.seq, e.id, e.name, e.payload, e.source, e.created_at, e.trace_id, e.order_key`;
+  const eventColumns = 'seq, id, name, payload, source, created_at, trace_id, order_key';
   const runColumns = 'id, agent, instance, trigger, status, scheduled_at, started_at, finished_at, error, reason, event_id';
   const leaseHeld = `id = $1 AND lease_token = $2 AND status = 'inflight' AND lease_expires_at > $3`;
 
@@ -68,19 +68,19 @@ export function queries(s: string) {
     // ---- events
     // Insert (duplicate ids skipped) and fan out to every subscribed consumer group, in one statement.
     publish: `WITH ev AS (
-        INSERT INTO ${s}.events (id, name, payload, source, created_at, trace_id)
-        SELECT id, name, payload, source, created_at, trace_id
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])
-          WITH ORDINALITY AS u(id, name, payload, source, created_at, trace_id, ord)
+        INSERT INTO ${s}.events (id, name, payload, source, created_at, trace_id, order_key)
+        SELECT id, name, payload, source, created_at, trace_id, order_key
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $8::text[])
+          WITH ORDINALITY AS u(id, name, payload, source, created_at, trace_id, order_key, ord)
         ORDER BY ord
         ON CONFLICT (id) DO NOTHING
-        RETURNING seq, name
+        RETURNING seq, id, name
       ), fan AS (
         INSERT INTO ${s}.deliveries (consumer, event_seq, status, attempts, available_at)
         SELECT DISTINCT sub.consumer, ev.seq, 'pending', 0, $7::bigint
         FROM ev JOIN ${s}.subscriptions sub ON sub.event_name = ev.name OR sub.event_name = '*'
       )
-      SELECT count(*) AS n FROM ev`,
+      SELECT id FROM ev`,
     getEvent: `SELECT ${eventColumns} FROM ${s}.events WHERE id = $1`,
     listEvents: `SELECT ${eventColumns} FROM ${s}.events WHERE seq > $1 ORDER BY seq LIMIT $2`,
     listEventsByName: `SELECT ${eventColumns} FROM ${s}.events WHERE name = $3 AND seq > $1 ORDER BY seq LIMIT $2`,
@@ -106,6 +106,14 @@ export function queries(s: string) {
       )
       SELECT ${deliveryColumns} FROM claimed d JOIN ${s}.events e ON e.seq = d.event_seq ORDER BY d.event_seq`,
     ack: `DELETE FROM ${s}.deliveries WHERE ${leaseHeld}`,
+    // A group commit checks every ack up front and locks the rows it will delete (so the delete at
+    // the end cannot miss); runs whose lease is gone drop out of the batch before doing any work.
+    lockAcks: `SELECT d.id FROM ${s}.deliveries d JOIN unnest($1::bigint[], $2::text[]) AS a(id, token) ON d.id = a.id AND d.lease_token = a.token
+      WHERE d.status = 'inflight' AND d.lease_expires_at > $3 FOR UPDATE OF d`,
+    ackMany: `DELETE FROM ${s}.deliveries d USING unnest($1::bigint[], $2::text[]) AS a(id, token)
+      WHERE d.id = a.id AND d.lease_token = a.token AND d.status = 'inflight' AND d.lease_expires_at > $3`,
+    deliveryStats: `SELECT count(*) AS n, min(e.created_at) AS oldest FROM ${s}.deliveries d JOIN ${s}.events e ON e.seq = d.event_seq
+      WHERE d.consumer = $1 AND d.status <> 'dead'`,
     extend: `UPDATE ${s}.deliveries SET lease_expires_at = $4, available_at = $4 WHERE ${leaseHeld}`,
     failDead: `UPDATE ${s}.deliveries SET status = 'dead', lease_token = NULL, lease_expires_at = NULL, last_error = $4, dead_at = $3
       WHERE ${leaseHeld}`,
@@ -127,6 +135,15 @@ export function queries(s: string) {
     // (jobs, events) on it. foldStats folds the deltas in (before reads and every few hundred runs).
     recordRun: `WITH r AS (
         INSERT INTO ${s}.runs (${runColumns}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        ON CONFLICT (id) DO NOTHING RETURNING agent, status, started_at
+      )
+      INSERT INTO ${s}.agent_stats_delta (agent, failed, run_at, status)
+      SELECT agent, CASE WHEN status = 'failed' THEN 1 ELSE 0 END, started_at, status FROM r
+      WHERE status IN ('succeeded', 'failed')`,
+    // The run records of a group commit, one statement (same semantics as recordRun).
+    recordRuns: `WITH r AS (
+        INSERT INTO ${s}.runs (${runColumns})
+        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[])
         ON CONFLICT (id) DO NOTHING RETURNING agent, status, started_at
       )
       INSERT INTO ${s}.agent_stats_delta (agent, failed, run_at, status)

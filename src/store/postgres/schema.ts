@@ -76,5 +76,11 @@ export function migrations(s: string): Migration[] {
           seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, agent text NOT NULL, failed integer NOT NULL, run_at bigint NOT NULL, status text NOT NULL)`,
       ],
     },
+    {
+      id: 3,
+      name: 'event ordering keys',
+      // The bus's per-key ordering (NewEvent.key); NULL = unordered.
+      statements: [`ALTER TABLE ${s}.events ADD COLUMN order_key text`],
+    },
   ];
 }

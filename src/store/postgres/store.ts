@@ -42,6 +42,7 @@ import type {
   AgentStats,
   ClaimOptions,
   CommitResult,
+  CommitSettled,
   DeadLetter,
   Delivery,
   DesiredState,
@@ -56,6 +57,7 @@ import type {
   Transition,
 } from '../types.js';
 import { queries, type QueryName } from './queries.js';
+import { GroupCommit } from '../group-commit.js';
 import { migrations, migrationsTable } from './schema.js';
 import { moduleMigrationsPostgres, type PostgresHandle, type StoreModule } from '../extension.js';
 
@@ -152,45 +154,98 @@ export class PostgresStore implements StoreLike {
 
   // ---- run transaction ---------------------------------------------------------------------
 
-  async commitRun(c: RunCommit): Promise<CommitResult> {
-    const grouped = groupWrites(c.writes);
-    const namespaces = [...new Set([...grouped.keys(), ...c.reads.map((r) => r.namespace)])];
+  // Group commit (../group-commit.ts): the runs of a batch share one transaction. Per run, only
+  // what can fail on its own runs in a SAVEPOINT (read checks, state writes, size caps, subsystem
+  // effects); acks are checked and locked for the whole batch in one statement first, and the
+  // outbox, the acks and the run records of the runs that made it are written with one multi-row
+  // statement each. A sink's run (ack + run record, no state) costs no savepoint at all.
+  private readonly group = new GroupCommit((commits) => this.commitBatch(commits));
+
+  commitRun(c: RunCommit): Promise<CommitResult> {
+    return this.group.commitRun(c);
+  }
+
+  commitRuns(commits: RunCommit[]): Promise<CommitSettled[]> {
+    return this.group.commitRuns(commits);
+  }
+
+  private commitBatch(commits: RunCommit[]): Promise<CommitSettled[]> {
     return this.tx(async (cl) => {
       const now = this.clock.now();
-      const nsRows = await this.lockNamespaces(cl, namespaces);
-      if (c.reads.length > 0) {
-        const current = await this.keyRows(cl, c.reads);
-        for (const r of c.reads) {
-          if (visibleVersion(current.get(keyId(r.namespace, r.key)), now) !== r.version) throw new StateConflictError(r.namespace, r.key);
+      const failed = new Map<number, unknown>();
+      const acks = commits.flatMap((c) => (c.ack ? [c.ack] : []));
+      if (acks.length > 0) {
+        const res = await this.q<{ id: number }>(cl, 'lockAcks', [acks.map((a) => a.deliveryId), acks.map((a) => a.leaseToken), now]);
+        const held = new Set(res.rows.map((r) => r.id));
+        commits.forEach((c, i) => {
+          if (c.ack && !held.has(c.ack.deliveryId)) failed.set(i, new LeaseLostError(`acknowledging delivery ${c.ack.deliveryId}`));
+        });
+      }
+      const versions: Array<Record<string, number>> = commits.map(() => ({}));
+      for (let i = 0; i < commits.length; i++) {
+        const c = commits[i]!;
+        if (failed.has(i) || (c.writes.length === 0 && c.reads.length === 0 && !c.effects?.length)) continue;
+        // Alone in its transaction a run needs no savepoint: its failure fails the transaction.
+        if (commits.length === 1) {
+          versions[i] = await this.stateIn(cl, c, now);
+          continue;
+        }
+        await cl.query('SAVEPOINT run');
+        try {
+          versions[i] = await this.stateIn(cl, c, now);
+          await cl.query('RELEASE SAVEPOINT run');
+        } catch (err) {
+          await cl.query('ROLLBACK TO SAVEPOINT run');
+          failed.set(i, err);
         }
       }
-      if (c.ack) {
-        const res = await this.q(cl, 'ack', [c.ack.deliveryId, c.ack.leaseToken, now]);
-        if (res.rowCount !== 1) throw new LeaseLostError(`acknowledging delivery ${c.ack.deliveryId}`);
-      }
-      const versions: Record<string, number> = {};
-      if (grouped.size > 0) {
-        const written: { namespace: string; key: string }[] = [];
-        for (const [namespace, writes] of grouped) for (const key of writes.keys()) written.push({ namespace, key });
-        const existing = await this.keyRows(cl, written);
-        const plans: NamespacePlan[] = [];
-        for (const [namespace, writes] of grouped) {
-          const sizes = new Map<string, number>();
-          for (const key of writes.keys()) {
-            const row = existing.get(keyId(namespace, key));
-            if (row) sizes.set(key, row.size);
-          }
-          const plan = planNamespace(namespace, nsRows.get(namespace)!, writes, sizes, c.maxStateSize?.[namespace]);
-          if (plan) plans.push(plan);
-        }
-        await this.applyPlans(cl, plans, c.reason ?? 'run', c.runId ?? c.run?.id ?? null, now);
-        for (const p of plans) versions[p.namespace] = p.version;
-      }
-      const published = c.emits.length > 0 ? await this.publishIn(cl, c.emits, now) : 0;
-      if (c.run) await this.recordRunIn(cl, c.run);
-      for (const e of c.effects ?? []) await e.postgres(cl, this.schema, now);
-      return { versions, published };
+      const ok = commits.map((_, i) => i).filter((i) => !failed.has(i));
+      const okAcks = ok.flatMap((i) => (commits[i]!.ack ? [commits[i]!.ack!] : []));
+      if (okAcks.length > 0) await this.q(cl, 'ackMany', [okAcks.map((a) => a.deliveryId), okAcks.map((a) => a.leaseToken), now]);
+      const emits = ok.flatMap((i) => commits[i]!.emits);
+      const inserted = emits.length > 0 ? await this.publishIn(cl, emits, now) : new Set<string>();
+      const runs = ok.flatMap((i) => (commits[i]!.run ? [commits[i]!.run!] : []));
+      if (runs.length > 0) await this.recordRunsIn(cl, runs);
+      return commits.map((c, i): CommitSettled => {
+        if (failed.has(i)) return { ok: false, error: failed.get(i) };
+        let published = 0;
+        for (const e of c.emits) if (inserted.delete(e.id)) published++;
+        return { ok: true, result: { versions: versions[i]!, published } };
+      });
     });
+  }
+
+  /** The part of a run's commit that may fail on its own: read checks, state writes, effects. */
+  private async stateIn(cl: pg.PoolClient, c: RunCommit, now: number): Promise<Record<string, number>> {
+    const grouped = groupWrites(c.writes);
+    const namespaces = [...new Set([...grouped.keys(), ...c.reads.map((r) => r.namespace)])];
+    const nsRows = await this.lockNamespaces(cl, namespaces);
+    if (c.reads.length > 0) {
+      const current = await this.keyRows(cl, c.reads);
+      for (const r of c.reads) {
+        if (visibleVersion(current.get(keyId(r.namespace, r.key)), now) !== r.version) throw new StateConflictError(r.namespace, r.key);
+      }
+    }
+    const versions: Record<string, number> = {};
+    if (grouped.size > 0) {
+      const written: { namespace: string; key: string }[] = [];
+      for (const [namespace, writes] of grouped) for (const key of writes.keys()) written.push({ namespace, key });
+      const existing = await this.keyRows(cl, written);
+      const plans: NamespacePlan[] = [];
+      for (const [namespace, writes] of grouped) {
+        const sizes = new Map<string, number>();
+        for (const key of writes.keys()) {
+          const row = existing.get(keyId(namespace, key));
+          if (row) sizes.set(key, row.size);
+        }
+        const plan = planNamespace(namespace, nsRows.get(namespace)!, writes, sizes, c.maxStateSize?.[namespace]);
+        if (plan) plans.push(plan);
+      }
+      await this.applyPlans(cl, plans, c.reason ?? 'run', c.runId ?? c.run?.id ?? null, now);
+      for (const p of plans) versions[p.namespace] = p.version;
+    }
+    for (const e of c.effects ?? []) await e.postgres(cl, this.schema, now);
+    return versions;
   }
 
   /** Creates missing namespace rows and locks all of them, in one sorted order. */
@@ -353,14 +408,15 @@ export class PostgresStore implements StoreLike {
   async publish(events: NewEvent[]): Promise<number> {
     if (events.length === 0) return 0;
     // A single statement is atomic on its own: no explicit transaction, one round trip.
-    return this.publishIn(this.pool, events, this.clock.now());
+    return (await this.publishIn(this.pool, events, this.clock.now())).size;
   }
 
-  private async publishIn(db: Queryable, events: NewEvent[], now: number): Promise<number> {
+  /** Appends and fans out in one statement; returns the ids actually inserted (duplicates skipped). */
+  private async publishIn(db: Queryable, events: NewEvent[], now: number): Promise<Set<string>> {
     // Drop repeated ids inside the batch up front; ON CONFLICT handles those already stored.
     const seen = new Set<string>();
     const batch = events.filter((e) => !seen.has(e.id) && seen.add(e.id));
-    const res = await this.q<{ n: number }>(db, 'publish', [
+    const res = await this.q<{ id: string }>(db, 'publish', [
       batch.map((e) => e.id),
       batch.map((e) => e.name),
       batch.map((e) => JSON.stringify(e.payload ?? null)),
@@ -368,8 +424,9 @@ export class PostgresStore implements StoreLike {
       batch.map((e) => e.createdAt),
       batch.map((e) => e.traceId ?? null),
       now,
+      batch.map((e) => e.key ?? null),
     ]);
-    return res.rows[0].n;
+    return new Set(res.rows.map((r) => r.id));
   }
 
   async getEvent(id: string): Promise<StoredEvent | undefined> {
@@ -403,6 +460,16 @@ export class PostgresStore implements StoreLike {
       ? await this.q(this.pool, 'failDead', [deliveryId, leaseToken, now, outcome.error])
       : await this.q(this.pool, 'failRetry', [deliveryId, leaseToken, now, outcome.error, outcome.retryAt ?? now]);
     return res.rowCount === 1;
+  }
+
+  async ackDeliveries(tokens: Array<{ deliveryId: number; leaseToken: string }>): Promise<number> {
+    if (tokens.length === 0) return 0;
+    return (await this.q(this.pool, 'ackMany', [tokens.map((t) => t.deliveryId), tokens.map((t) => t.leaseToken), this.clock.now()])).rowCount ?? 0;
+  }
+
+  async deliveryStats(consumer: string): Promise<{ depth: number; oldestCreatedAt: number | null }> {
+    const r = (await this.q<{ n: number; oldest: number | null }>(this.pool, 'deliveryStats', [consumer])).rows[0];
+    return { depth: r?.n ?? 0, oldestCreatedAt: r?.oldest ?? null };
   }
 
   async releaseDeliveries(consumer?: string): Promise<number> {
@@ -459,6 +526,17 @@ export class PostgresStore implements StoreLike {
       run.error,
       run.reason,
       run.eventId,
+    ]);
+  }
+
+  private async recordRunsIn(db: Queryable, runs: RunRecord[]): Promise<void> {
+    if (runs.length === 1) return this.recordRunIn(db, runs[0]!);
+    this.runsSinceFold += runs.length - 1;
+    if (++this.runsSinceFold >= 500) void this.foldStats().catch(() => undefined);
+    const col = <K extends keyof RunRecord>(k: K) => runs.map((r) => r[k]);
+    await this.q(db, 'recordRuns', [
+      col('id'), col('agent'), col('instance'), col('trigger'), col('status'), col('scheduledAt'),
+      col('startedAt'), col('finishedAt'), col('error'), col('reason'), col('eventId'),
     ]);
   }
 

@@ -71,4 +71,10 @@ export const migrations: Migration[] = [
       `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
     ],
   },
+  {
+    id: 2,
+    name: 'event ordering keys',
+    // The bus's per-key ordering (NewEvent.key); NULL = unordered.
+    statements: [`ALTER TABLE events ADD COLUMN order_key TEXT`],
+  },
 ];

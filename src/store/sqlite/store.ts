@@ -49,6 +49,7 @@ import type {
   AgentStats,
   ClaimOptions,
   CommitResult,
+  CommitSettled,
   DeadLetter,
   Delivery,
   DesiredState,
@@ -63,12 +64,13 @@ import type {
   Transition,
 } from '../types.js';
 import { MIGRATIONS_TABLE, migrations } from './schema.js';
+import { GroupCommit } from '../group-commit.js';
 import { MODULE_MIGRATIONS_SQLITE, type SqliteHandle, type StoreModule } from '../extension.js';
 
 const DELIVERY_COLUMNS = `d.id AS d_id, d.consumer AS d_consumer, d.attempts AS d_attempts, d.lease_token AS d_lease_token,
   d.lease_expires_at AS d_lease_expires_at, d.last_error AS d_last_error, d.dead_at AS d_dead_at,
-  e.seq, e.id, e.name, e.payload, e.source, e.created_at, e.trace_id`;
-const EVENT_COLUMNS = 'seq, id, name, payload, source, created_at, trace_id';
+  e.seq, e.id, e.name, e.payload, e.source, e.created_at, e.trace_id, e.order_key`;
+const EVENT_COLUMNS = 'seq, id, name, payload, source, created_at, trace_id, order_key';
 const RUN_COLUMNS = 'id, agent, instance, trigger, status, scheduled_at, started_at, finished_at, error, reason, event_id';
 const VERSION_COLUMNS = 'version, created_at, size_bytes, key_count, changed_keys, run_id, reason';
 // A delivery's lease is held while its token matches and it has not expired.
@@ -137,57 +139,36 @@ export class SqliteStore implements StoreLike {
   // ---- run transaction ---------------------------------------------------------------------
 
   /**
-   * Group commit: the run commits requested in one turn of the event loop (several handlers that
-   * finished together) share ONE BEGIN IMMEDIATE … COMMIT, each in its own SAVEPOINT. Each is
-   * still atomic with its own effects and fails alone (its savepoint is rolled back, the others
-   * commit); they apply in the order they were requested, as if committed one after another. A
-   * commitRun resolves only once the shared transaction has committed.
+   * Group commit (../group-commit.ts): the run commits requested in one turn of the event loop
+   * (several handlers that finished together) share ONE BEGIN IMMEDIATE … COMMIT, each in its own
+   * SAVEPOINT. Each is still atomic with its own effects and fails alone (its savepoint is rolled
+   * back, the others commit); they apply in the order they were requested, as if committed one
+   * after another. Statements here are in-process calls, so per-run statements inside the one
+   * transaction cost microseconds; the shared COMMIT (one WAL write) is what the grouping saves.
    */
+  private readonly group = new GroupCommit((commits) => this.commitBatch(commits));
+
   commitRun(c: RunCommit): Promise<CommitResult> {
-    return new Promise((resolve, reject) => {
-      this.pendingCommits.push({ c, resolve, reject });
-      if (this.pendingCommits.length === 1) setImmediate(this.flushCommits);
-    });
+    return this.group.commitRun(c);
   }
 
-  private pendingCommits: Array<{ c: RunCommit; resolve: (r: CommitResult) => void; reject: (e: unknown) => void }> = [];
+  commitRuns(commits: RunCommit[]): Promise<CommitSettled[]> {
+    return this.group.commitRuns(commits);
+  }
 
-  private readonly flushCommits = (): void => {
-    const batch = this.pendingCommits;
-    this.pendingCommits = [];
-    if (batch.length === 0) return;
-    if (batch.length === 1) {
-      const one = batch[0]!;
-      try {
-        one.resolve(this.write(() => this.commitOne(one.c)));
-      } catch (err) {
-        one.reject(err);
-      }
-      return;
-    }
-    const out: Array<{ ok: true; r: CommitResult } | { ok: false; e: unknown }> = [];
-    try {
-      this.write(() => {
-        for (const item of batch) {
-          try {
-            // Nested: better-sqlite3 runs it in a SAVEPOINT, rolled back alone if it throws.
-            out.push({ ok: true, r: this.txn(() => this.commitOne(item.c)) as CommitResult });
-          } catch (err) {
-            out.push({ ok: false, e: err });
-          }
+  private commitBatch(commits: RunCommit[]): CommitSettled[] {
+    if (commits.length === 1) return [{ ok: true, result: this.write(() => this.commitOne(commits[0]!)) }];
+    return this.write(() =>
+      commits.map((c): CommitSettled => {
+        try {
+          // Nested: better-sqlite3 runs it in a SAVEPOINT, rolled back alone if it throws.
+          return { ok: true, result: this.txn(() => this.commitOne(c)) as CommitResult };
+        } catch (error) {
+          return { ok: false, error };
         }
-      });
-    } catch (err) {
-      // The shared COMMIT itself failed (disk full, I/O error): nothing was committed.
-      for (const item of batch) item.reject(err);
-      return;
-    }
-    batch.forEach((item, i) => {
-      const o = out[i]!;
-      if (o.ok) item.resolve(o.r);
-      else item.reject(o.e);
-    });
-  };
+      }),
+    );
+  }
 
   private commitOne(c: RunCommit): CommitResult {
     const grouped = groupWrites(c.writes);
@@ -376,13 +357,13 @@ export class SqliteStore implements StoreLike {
 
   /** Appends events (duplicate ids skipped) and fans each out to every subscribed consumer group. */
   private publishInTx(events: NewEvent[], now: number): number {
-    const insert = this.st(`INSERT INTO events (id, name, payload, source, created_at, trace_id) VALUES (?, ?, ?, ?, ?, ?)
+    const insert = this.st(`INSERT INTO events (id, name, payload, source, created_at, trace_id, order_key) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO NOTHING RETURNING seq`);
     const fanOut = this.st(`INSERT INTO deliveries (consumer, event_seq, status, attempts, available_at)
       SELECT DISTINCT consumer, ?, 'pending', 0, ? FROM subscriptions WHERE event_name IN (?, '*')`);
     let inserted = 0;
     for (const e of events) {
-      const r = insert.get(e.id, e.name, JSON.stringify(e.payload ?? null), e.source, e.createdAt, e.traceId ?? null) as { seq: number } | undefined;
+      const r = insert.get(e.id, e.name, JSON.stringify(e.payload ?? null), e.source, e.createdAt, e.traceId ?? null, e.key ?? null) as { seq: number } | undefined;
       if (!r) continue;
       inserted++;
       fanOut.run(r.seq, now, e.name);
@@ -454,6 +435,19 @@ export class SqliteStore implements StoreLike {
       : this.st(`UPDATE deliveries SET status = CASE WHEN @retryAt > @now THEN 'retry' ELSE 'pending' END, available_at = @retryAt, lease_token = NULL, lease_expires_at = NULL, last_error = @error
           WHERE ${LEASE_HELD}`).run({ ...held, retryAt: outcome.retryAt ?? now });
     return res.changes === 1;
+  }
+
+  async ackDeliveries(tokens: Array<{ deliveryId: number; leaseToken: string }>): Promise<number> {
+    if (tokens.length === 0) return 0;
+    const now = this.clock.now();
+    const del = this.st(`DELETE FROM deliveries WHERE ${LEASE_HELD}`);
+    return this.write(() => tokens.reduce((n, t) => n + del.run({ id: t.deliveryId, token: t.leaseToken, now }).changes, 0));
+  }
+
+  async deliveryStats(consumer: string): Promise<{ depth: number; oldestCreatedAt: number | null }> {
+    const r = this.st(`SELECT count(*) AS n, min(e.created_at) AS oldest FROM deliveries d JOIN events e ON e.seq = d.event_seq
+      WHERE d.consumer = ? AND d.status <> 'dead'`).get(consumer) as { n: number; oldest: number | null };
+    return { depth: r.n, oldestCreatedAt: r.oldest };
   }
 
   async releaseDeliveries(consumer?: string): Promise<number> {

@@ -1,0 +1,102 @@
+// The Bus: how events move from the run that emitted them to every consumer group that wants
+// them. One small contract in domain words; every consumer (agent `@on` handlers, workflow event
+// triggers, later the outbox relay to Redis Streams / NATS JetStream) goes through it, and ONE
+// conformance suite (test/bus/conformance.ts) is what a backend must pass.
+//
+// Delivery is at-least-once per consumer group: a group claims a batch of deliveries, each with a
+// lease and an ack token; the ack commits inside the consumer's own run transaction (the store's
+// RunCommit.ack), so the effect of handling an event and its acknowledgement land together. A lease
+// that expires (the consumer died) makes the delivery claimable again; a stale token (the lease
+// moved on) is refused. After `maxAttempts` failed attempts a delivery becomes a dead letter.
+import type { NewEvent, StoredEvent } from '../store/types.js';
+
+export type { NewEvent, StoredEvent } from '../store/types.js';
+
+/** One event leased to one consumer group. */
+export interface BusDelivery {
+  deliveryId: number;
+  /** The consumer group (an agent name, `workflows`, ...). Replicas of a group share its deliveries. */
+  consumer: string;
+  event: StoredEvent;
+  /** Attempts including this claim. */
+  attempts: number;
+  /** The ack token: proves the lease at ack/nack time. */
+  leaseToken: string;
+  leaseExpiresAt: number;
+}
+
+/** What acknowledges a delivery inside a run commit (RunCommit.ack). */
+export interface AckToken {
+  deliveryId: number;
+  leaseToken: string;
+}
+
+export interface ClaimRequest {
+  /** At most this many deliveries in one claim (one statement on the embedded bus). */
+  limit: number;
+  /** Lease length: unacknowledged past this, the delivery is claimable again. */
+  leaseMs: number;
+}
+
+/** A failed delivery given back: retried at `retryAt` (default now), or dead-lettered. */
+export interface Nack extends AckToken {
+  error: string;
+  retryAt?: number;
+  dead?: boolean;
+}
+
+export interface GroupStats {
+  /** Deliveries not yet acknowledged (pending, retrying, in flight); dead letters excluded. */
+  depth: number;
+  /** Age in ms of the oldest unacknowledged event (now − its createdAt); 0 when depth is 0. */
+  lagMs: number;
+}
+
+export type WakeFn = () => void;
+
+export interface Bus {
+  readonly kind: 'embedded' | 'redis' | 'nats';
+
+  /** Replaces the event names a consumer group receives ('*' = every event). Persisted. */
+  subscribe(group: string, eventNames: string[]): Promise<void>;
+
+  /**
+   * Appends events outside a run (API, system). Inside a run, events go into the run's commit
+   * (RunCommit.emits, the outbox) and reach the bus when that commit lands — then call
+   * `published` with their names. Duplicate ids are dropped. Returns how many were new.
+   */
+  append(events: NewEvent[]): Promise<number>;
+
+  /** Tells waiting consumer groups that committed events with these names are claimable. */
+  published(eventNames: string[]): void;
+
+  /**
+   * Leases up to `limit` deliveries for a group in one step: pending ones, retries whose time has
+   * come and in-flight ones whose lease expired. Oldest first (log order). Increments attempts.
+   */
+  claim(group: string, req: ClaimRequest): Promise<BusDelivery[]>;
+
+  /** Acknowledges deliveries outside a run commit (a consumer with no state effect). Returns those still held. */
+  ack(tokens: AckToken[]): Promise<number>;
+
+  /** Gives deliveries back (retry or dead letter). Returns how many were still held. */
+  nack(nacks: Nack[]): Promise<number>;
+
+  /** Extends leases of deliveries still being handled; returns how many were still held. */
+  extend(tokens: AckToken[], leaseMs: number): Promise<number>;
+
+  /** Registers a group's wake-up (its lane); called after events it subscribes to were committed. */
+  onWake(group: string, wake: WakeFn): () => void;
+
+  /** Pending depth and lag of one group. */
+  stats(group: string): Promise<GroupStats>;
+}
+
+/** Builds a fresh backend for the conformance suite; `close` releases it. */
+export interface BusFixture {
+  bus: Bus;
+  /** Moves the injected clock (lease expiry, retry times). */
+  advance(ms: number): void;
+  now(): number;
+  close(): Promise<void>;
+}

@@ -1,0 +1,119 @@
+// Group commit on both stores: the runs of one batch share a transaction, yet a run that
+// conflicts, throws or lost its lease rolls back alone and its batch-mates commit.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openStore, type RunCommit, type RunRecord, type Store } from '../../src/store/index.js';
+import { LeaseLostError, StateConflictError } from '../../src/util/errors.js';
+import { FakeClock } from '../helpers/fake-clock.js';
+import { dropSchemas, havePostgres, PG_URL, uniqueSchema } from '../helpers/services.js';
+
+const schemas: string[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  await dropSchemas(schemas);
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+const pgUp = await havePostgres();
+const backends: Array<[string, (clock: FakeClock) => Promise<Store>]> = [
+  [
+    'sqlite',
+    (clock) => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-gc-'));
+      dirs.push(dir);
+      return openStore({ kind: 'sqlite', path: path.join(dir, 'gc.db') }, { clock });
+    },
+  ],
+  ...(pgUp
+    ? ([
+        [
+          'postgres',
+          (clock: FakeClock) => {
+            const schema = uniqueSchema('oc_gc');
+            schemas.push(schema);
+            return openStore({ kind: 'postgres', url: PG_URL, schema }, { clock });
+          },
+        ],
+      ] as Array<[string, (clock: FakeClock) => Promise<Store>]>)
+    : []),
+];
+
+function run(id: string, eventId: string | null, at: number): RunRecord {
+  return { id, agent: 'sink', instance: 'sink#0', trigger: 'event', status: 'succeeded', scheduledAt: null, startedAt: at, finishedAt: at, error: null, reason: null, eventId };
+}
+
+describe.each(backends)('group commit on %s', (_name, open) => {
+  it('commits the good runs of a batch and rolls back each bad one alone', async () => {
+    const clock = new FakeClock();
+    const store = await open(clock);
+    try {
+      await store.setSubscriptions('sink', ['in']);
+      await store.setSubscriptions('next', ['out']);
+      await store.publish(Array.from({ length: 5 }, (_, i) => ({ id: `in-${i}`, name: 'in', payload: i, source: null, createdAt: clock.now() })));
+      await store.commitRun({ writes: [{ namespace: 'sink', key: 'seen', value: 0 }], reads: [], emits: [] });
+      const ds = await store.claimDeliveries('sink', { limit: 5, leaseMs: 60_000 });
+      expect(ds).toHaveLength(5);
+      const now = clock.now();
+      const commit = (i: number, extra: Partial<RunCommit> = {}): RunCommit => ({
+        writes: [{ namespace: 'sink', key: `k${i}`, value: i }],
+        reads: [],
+        emits: [{ id: `out-${i}`, name: 'out', payload: i, source: 'sink', createdAt: now }],
+        ack: { deliveryId: ds[i]!.deliveryId, leaseToken: ds[i]!.leaseToken },
+        run: run(`r${i}`, ds[i]!.event.id, now),
+        ...extra,
+      });
+      const batch: RunCommit[] = [
+        commit(0),
+        // read 'seen' at a version that is not the current one: a conflict
+        commit(1, { reads: [{ namespace: 'sink', key: 'seen', version: 99 }] }),
+        // a subsystem effect that throws after the state writes were applied
+        commit(2, { effects: [{ sqlite: () => { throw new Error('effect failed'); }, postgres: async () => { throw new Error('effect failed'); } }] }),
+        // an ack token that is not the lease's
+        commit(3, { ack: { deliveryId: ds[3]!.deliveryId, leaseToken: 'stale' } }),
+        commit(4),
+      ];
+      const settled = await store.commitRuns(batch);
+      expect(settled.map((s) => s.ok)).toEqual([true, false, false, false, true]);
+      expect((settled[1] as { error: unknown }).error).toBeInstanceOf(StateConflictError);
+      expect(((settled[2] as { error: Error }).error).message).toBe('effect failed');
+      expect((settled[3] as { error: unknown }).error).toBeInstanceOf(LeaseLostError);
+      expect(settled[0]).toMatchObject({ ok: true, result: { published: 1 } });
+
+      // State: only the good runs' keys.
+      const keys = (await store.listState('sink')).map((e) => e.key).sort();
+      expect(keys).toEqual(['k0', 'k4', 'seen']);
+      // Acks: the good runs' deliveries are gone; the bad ones still leased (they come back).
+      expect(await store.pendingCount('sink')).toBe(3);
+      clock.advance(60_001);
+      const back = await store.claimDeliveries('sink', { limit: 10, leaseMs: 60_000 });
+      expect(back.map((d) => d.event.id).sort()).toEqual(['in-1', 'in-2', 'in-3']);
+      // Outbox and run records: only the good runs'.
+      expect((await store.claimDeliveries('next', { limit: 10, leaseMs: 60_000 })).map((d) => d.event.id).sort()).toEqual(['out-0', 'out-4']);
+      expect((await store.listRuns('sink')).map((r) => r.id).sort()).toEqual(['r0', 'r4']);
+      expect((await store.agentStats('sink'))[0]).toMatchObject({ runsTotal: 2, runsFailed: 0 });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('groups commitRun calls of one turn into one transaction, each resolving on its own', async () => {
+    const clock = new FakeClock();
+    const store = await open(clock);
+    try {
+      const results = await Promise.allSettled(
+        Array.from({ length: 50 }, (_, i) =>
+          store.commitRun({ writes: [{ namespace: `a${i % 5}`, key: `k${i}`, value: i }], reads: i === 7 ? [{ namespace: 'a2', key: 'nope', version: 3 }] : [], emits: [] }),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+      expect((await store.listState('a0')).length).toBe(10);
+      expect((await store.listState('a2')).length).toBe(9);
+      // The versions of one namespace advance once per run that wrote it, as if sequential.
+      expect(await store.namespaceVersion('a1')).toBe(10);
+    } finally {
+      await store.close();
+    }
+  });
+});
