@@ -106,7 +106,7 @@ export interface WorkflowsModule extends DaemonModule {
   readonly engine: WorkflowEngine | null;
 }
 
-export function workflowsModule(opts: { eventPollMs?: number } = {}): WorkflowsModule {
+export function workflowsModule(): WorkflowsModule {
   let engine: WorkflowEngine | null = null;
   let triggers: Triggers | null = null;
   return {
@@ -153,7 +153,7 @@ export function workflowsModule(opts: { eventPollMs?: number } = {}): WorkflowsM
       ctx.routes(workflowRoutes({ engine: e, defs: () => defs, clock: ctx.clock, secrets: () => ctx.services.secrets }));
       const resumed = await e.resume();
       if (resumed > 0) ctx.log('info', `workflows: resumed ${resumed} run(s) left running by the previous daemon`);
-      triggers = new Triggers({ store: ctx.store, repo, engine: e, clock: ctx.clock, root: ctx.config.root, log: (l, m, f) => ctx.log(l, m, f), eventPollMs: opts.eventPollMs }, defs);
+      triggers = new Triggers({ store: ctx.store, repo, engine: e, clock: ctx.clock, root: ctx.config.root, log: (l, m, f) => ctx.log(l, m, f), bus: ctx.bus }, defs);
       await triggers.start();
       if (defs.size > 0) ctx.log('info', `workflows: ${defs.size} defined (${[...defs.keys()].join(', ')})`);
     },

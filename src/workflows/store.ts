@@ -235,13 +235,6 @@ export class WorkflowRepository {
     return rows.map(stepFrom);
   }
 
-  /** The newest event's position in the core event log (where event triggers start listening). */
-  async maxEventSeq(): Promise<number> {
-    const table = this.h.dialect === 'postgres' ? `${this.h.schema}.events` : 'events';
-    const [r] = await this.all(`SELECT MAX(seq) AS m FROM ${table}`);
-    return Number(r?.m ?? 0);
-  }
-
   /**
    * Remembers a webhook signature until `expiresAt`; false if it was seen before (a replay).
    * Atomic in both dialects (primary key), so two deliveries of one request cannot both pass.

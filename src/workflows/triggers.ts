@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { Scheduler } from '../scheduler/index.js';
 import type { Clock } from '../scheduler/types.js';
 import type { Store } from '../store/types.js';
+import type { Bus, Nack } from '../bus/types.js';
 import type { LogLine } from '../runtime/protocol.js';
 import type { WorkflowDef } from './config.js';
 import type { WorkflowEngine } from './engine.js';
@@ -20,19 +21,20 @@ export interface TriggerDeps {
   clock: Clock;
   root: string;
   log(level: LogLine['level'], msg: string, fields?: Record<string, unknown>): void;
-  /** How often the event log is read (default 500 ms). */
-  eventPollMs?: number;
+  /** Event triggers consume the bus as the `workflows` group. */
+  bus: Bus;
 }
 
 /** The store key of a workflow's schedule (shared with agents' schedules: `workflow:` cannot clash with an agent name). */
 export const scheduleKey = (name: string) => `workflow:${name}`;
-const CURSOR = 'workflows:event-cursor';
+/** The bus consumer group of workflow event triggers (not an agent name: agents cannot contain ':'). */
+export const EVENT_GROUP = 'workflows:triggers';
+const EVENT_BATCH = 200;
 
 export class Triggers {
   private scheduler: Scheduler | null = null;
   private watchers: FSWatcher[] = [];
   private pollTimer: NodeJS.Timeout | null = null;
-  private polling = false;
   private stopped = false;
 
   constructor(private readonly d: TriggerDeps, private readonly defs: Map<string, WorkflowDef>) {}
@@ -47,13 +49,18 @@ export class Triggers {
     this.stopped = true;
     this.scheduler?.close();
     if (this.pollTimer) clearInterval(this.pollTimer);
+    this.offWake?.();
     await Promise.all(this.watchers.map((w) => w.close().catch(() => undefined)));
   }
 
-  private fire(name: string, input: unknown, trigger: Record<string, unknown>, dedupeKey: string): Promise<void> {
+  /** Starts a run (at most one per dedupe key); false, logged, when it could not. */
+  private fire(name: string, input: unknown, trigger: Record<string, unknown>, dedupeKey: string): Promise<boolean> {
     return this.d.engine.start(name, input, { trigger, dedupeKey }).then(
-      () => undefined,
-      (err: Error) => this.d.log('error', `workflow '${name}': ${String(trigger.type)} trigger could not start a run: ${err.message}`, { workflow: name }),
+      () => true,
+      (err: Error) => {
+        this.d.log('error', `workflow '${name}': ${String(trigger.type)} trigger could not start a run: ${err.message}`, { workflow: name });
+        return false;
+      },
     );
   }
 
@@ -95,47 +102,72 @@ export class Triggers {
     }
   }
 
-  // ---- events: read from the durable event log after a stored cursor ------------------------
+  // ---- events: the `workflows` consumer group on the bus ------------------------------------
+  // Each committed event a trigger matches has a delivery row for the group (made by the commit
+  // that appended it), so an event is never skipped — also one whose PostgreSQL sequence number
+  // committed late, which a cursor over the log could step past. A batch is claimed in one step;
+  // each event starts its runs (deduped by event id, so a redelivery after a crash starts none
+  // twice), then the batch is acked in one statement.
 
   private async startEvents(): Promise<void> {
     const byEvent = new Map<string, string[]>();
     for (const def of this.defs.values()) for (const t of def.triggers) if ('event' in t) byEvent.set(t.event, [...(byEvent.get(t.event) ?? []), def.name]);
+    const { bus } = this.d;
+    const patterns = [...byEvent.keys()];
+    // Exact names subscribe exactly; a wildcard pattern (`orders.*`) needs every event, filtered here.
+    await bus.subscribe(EVENT_GROUP, patterns.some((p) => p === '*' || p.endsWith('.*')) ? ['*'] : patterns);
     if (byEvent.size === 0) return;
-    const { store, repo } = this.d;
-    // First start with event triggers: listen from now on (history does not start runs).
-    if ((await store.getMeta(CURSOR)) === undefined) await store.setMeta(CURSOR, String(await repo.maxEventSeq()));
-    const match = (name: string) => {
+    this.match = (name: string) => {
       const out: string[] = [];
       for (const [pattern, wfs] of byEvent) if (pattern === name || pattern === '*' || (pattern.endsWith('.*') && name.startsWith(pattern.slice(0, -1)))) out.push(...wfs);
       return out;
     };
-    const poll = async () => {
-      if (this.polling || this.stopped) return;
-      this.polling = true;
+    this.offWake = bus.onWake(EVENT_GROUP, () => this.pumpEvents());
+    // Safety net for deliveries that come back without a wake-up (an expired lease, a retry).
+    this.pollTimer = setInterval(() => this.pumpEvents(), 5000);
+    this.pollTimer.unref();
+    this.pumpEvents();
+  }
+
+  private match: (name: string) => string[] = () => [];
+  private offWake: (() => void) | null = null;
+  private pumping = false;
+  private again = false;
+
+  private pumpEvents(): void {
+    if (this.stopped) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    void (async () => {
       try {
-        for (;;) {
-          const after = Number((await store.getMeta(CURSOR)) ?? 0);
-          const page = await store.listEvents({ afterSeq: after, limit: 200 });
-          if (page.length === 0) break;
-          for (const e of page) {
-            for (const wf of match(e.name)) {
-              await this.fire(wf, { id: e.id, name: e.name, data: e.payload ?? null, source: e.source ?? null, createdAt: e.createdAt }, { type: 'event', event: e.name, eventId: e.id }, `event:${e.id}`);
+        do {
+          this.again = false;
+          const batch = await this.d.bus.claim(EVENT_GROUP, { limit: EVENT_BATCH, leaseMs: 60_000 });
+          const failed: Nack[] = [];
+          for (const d of batch) {
+            const e = d.event;
+            for (const wf of this.match(e.name)) {
+              const input = { id: e.id, name: e.name, data: e.payload ?? null, source: e.source ?? null, createdAt: e.createdAt };
+              if (!(await this.fire(wf, input, { type: 'event', event: e.name, eventId: e.id }, `event:${e.id}`))) {
+                failed.push({ ...d, error: `workflow '${wf}' could not start`, retryAt: this.d.clock.now() + 1000, dead: d.attempts >= 5 });
+                break;
+              }
             }
           }
-          // The cursor moves after the runs exist; a crash in between re-reads the page and the
-          // dedupe keys keep it to one run per event.
-          await store.setMeta(CURSOR, String(page[page.length - 1].seq));
-          if (page.length < 200) break;
-        }
+          const failedIds = new Set(failed.map((f) => f.deliveryId));
+          await this.d.bus.ack(batch.filter((d) => !failedIds.has(d.deliveryId)));
+          if (failed.length > 0) await this.d.bus.nack(failed);
+          if (batch.length === EVENT_BATCH) this.again = true;
+        } while (this.again && !this.stopped);
       } catch (err) {
         this.d.log('error', `workflow event triggers: ${(err as Error).message}`);
       } finally {
-        this.polling = false;
+        this.pumping = false;
       }
-    };
-    this.pollTimer = setInterval(() => void poll(), this.d.eventPollMs ?? 500);
-    this.pollTimer.unref();
-    void poll();
+    })();
   }
 
   // ---- files: chokidar on a directory; each file (path + mtime) starts one run ---------------

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/scheduler/types.js';
 import { Triggers } from '../../src/workflows/triggers.js';
+import { EmbeddedBus } from '../../src/bus/embedded.js';
 import { waitFor } from '../helpers/project.js';
 import { dropSchemas, finished, makeHarness, type Harness } from './harness.js';
 
@@ -15,21 +16,22 @@ afterAll(async () => {
   await dropSchemas();
 });
 
-async function setup(yaml: string): Promise<{ h: Harness; start: () => Promise<Triggers> }> {
+async function setup(yaml: string): Promise<{ h: Harness; bus: EmbeddedBus; start: () => Promise<Triggers> }> {
   const h = await makeHarness('sqlite', yaml);
   cleanups.push(() => h.close());
+  const bus = new EmbeddedBus(h.store, systemClock);
   const start = async () => {
-    const t = new Triggers({ store: h.store, repo: h.repo, engine: h.engine, clock: systemClock, root: h.dir, log: (l, m) => void h.logs.push(`${l}: ${m}`), eventPollMs: 50 }, h.defs);
+    const t = new Triggers({ store: h.store, repo: h.repo, engine: h.engine, clock: systemClock, root: h.dir, log: (l, m) => void h.logs.push(`${l}: ${m}`), bus }, h.defs);
     await t.start();
     cleanups.push(() => t.stop());
     return t;
   };
-  return { h, start };
+  return { h, bus, start };
 }
 
 describe('workflow triggers', () => {
   it('an event starts one run with the event as input; events before the first start do not', async () => {
-    const { h, start } = await setup(`
+    const { h, bus, start } = await setup(`
   on-order:
     triggers: [{ event: orders.closed }]
     steps:
@@ -37,7 +39,7 @@ describe('workflow triggers', () => {
 `);
     await h.store.publish([{ id: 'old-1', name: 'orders.closed', payload: { order: 'OLD' }, source: null, createdAt: Date.now() }]);
     await start();
-    await h.store.publish([{ id: 'e-1', name: 'orders.closed', payload: { order: 'A-1' }, source: null, createdAt: Date.now() }, { id: 'e-2', name: 'orders.other', payload: {}, source: null, createdAt: Date.now() }]);
+    await bus.append([{ id: 'e-1', name: 'orders.closed', payload: { order: 'A-1' }, source: null, createdAt: Date.now() }, { id: 'e-2', name: 'orders.other', payload: {}, source: null, createdAt: Date.now() }]);
     const [run] = await waitFor('a run', async () => {
       const runs = await h.repo.listRuns({ workflow: 'on-order' });
       return runs.length > 0 ? runs : null;
