@@ -8,7 +8,11 @@
 // CPU profile of the daemon's main thread during the consume phase (node:inspector), writes it to
 // bench/profiles/ (open in Chrome DevTools) and prints the top functions by self time.
 //
-//   node --import tsx events.ts [--events 5000] [--concurrency 1,16] [--no-pg] [--profile]
+// Latency: emit → handler start = the sink run's startedAt (taken in the daemon just before the
+// invocation leaves for the host) − the event's createdAt (its emitter's commit time), in ms.
+// `--fleet 1000` adds that many shared no-op agents scheduled `every 1s` beside the work.
+//
+//   node --import tsx events.ts [--events 5000] [--concurrency 1,16] [--fleet 0,1000] [--no-pg] [--profile]
 import fs from 'node:fs';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
@@ -26,6 +30,7 @@ import {
   jsonLine,
   log,
   makeProject,
+  pct,
   r1,
   removeTempDirs,
   table,
@@ -40,13 +45,20 @@ const CONC = arg('concurrency', '1,16')
   .filter((n) => n > 0);
 const NO_PG = arg('no-pg', false);
 const PROFILE = arg('profile', false);
+const FLEETS = String(arg('fleet', '0'))
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .filter((n) => n >= 0);
 const TIMEOUT_S = arg('timeout', 60);
 const TARGET = 50_000;
 
 interface Result {
   backend: string;
   concurrency: number;
+  fleet: number;
   events: number;
+  latencyMs: { p50: number; p99: number };
+  cpuUsPerEvent: number;
   handled: number;
   emitRunMs: number;
   totalMs: number;
@@ -74,10 +86,10 @@ function procCpuMs(pid: number): number {
   return total;
 }
 
-async function run(kind: 'sqlite' | 'postgres', concurrency: number, schemas: string[]): Promise<Result> {
+async function run(kind: 'sqlite' | 'postgres', concurrency: number, fleet: number, schemas: string[]): Promise<Result> {
   let storeChoice: StoreChoice;
   let store: Store;
-  const agents = `  emitter:\n    source: ${agentFile('emitter.ts')}\n  sink:\n    source: ${agentFile('sink.ts')}\n    events: { concurrency: ${concurrency} }\n`;
+  const agents = `  emitter:\n    source: ${agentFile('emitter.ts')}\n  sink:\n    source: ${agentFile('sink.ts')}\n    events: { concurrency: ${concurrency} }\n` + fleetYaml(fleet);
   let configFile: string;
   if (kind === 'sqlite') {
     const p = makeProject(agents);
@@ -96,16 +108,23 @@ async function run(kind: 'sqlite' | 'postgres', concurrency: number, schemas: st
   let lastAt = 0;
   let emitCommittedAt = 0;
   let done: (() => void) | null = null;
+  const createdAt = new Map<string, number>();
+  const latencies: number[] = [];
   const wrapped = new Proxy(store, {
     get(target, prop) {
       if (prop === 'commitRun') {
         return async (c: RunCommit) => {
           const r = await target.commitRun(c);
           if (c.ack && c.run?.agent === 'sink') {
+            const at = createdAt.get(c.run.eventId ?? '');
+            if (at !== undefined) latencies.push(c.run.startedAt - at);
             handled++;
             lastAt = performance.now();
             if (handled >= K) done?.();
-          } else if (c.run?.agent === 'emitter') emitCommittedAt = performance.now();
+          } else if (c.run?.agent === 'emitter') {
+            emitCommittedAt = performance.now();
+            for (const e of c.emits) createdAt.set(e.id, e.createdAt);
+          }
           return r;
         };
       }
@@ -116,7 +135,7 @@ async function run(kind: 'sqlite' | 'postgres', concurrency: number, schemas: st
   const d = await Daemon.start(await loadConfig(configFile), { store: wrapped, listen: false });
   let session: Session | null = null;
   try {
-    await waitFor('agents running', async () => (await d.listAgents()).every((a) => a.status === 'running'));
+    await waitFor('agents running', async () => (await d.listAgents()).every((a) => a.status === 'running'), 120_000, 50);
     // Warm the path (module caches, prepared statements) with a few events first.
     const warm = 50;
     const warmDone = new Promise<void>((r) => (done = r));
@@ -125,6 +144,7 @@ async function run(kind: 'sqlite' | 'postgres', concurrency: number, schemas: st
     await waitFor('warm-up handled', () => handled - saveK >= warm, 30_000, 5);
     void warmDone;
     handled = 0;
+    latencies.length = 0;
 
     if (PROFILE) {
       session = new Session();
@@ -159,7 +179,10 @@ async function run(kind: 'sqlite' | 'postgres', concurrency: number, schemas: st
     return {
       backend: kind,
       concurrency,
+      fleet,
       events: K,
+      latencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
+      cpuUsPerEvent: handled > 0 ? Math.round(((cpu.user + cpu.system) / 1000 + hostCpu) * 1000 / handled) : 0,
       handled,
       emitRunMs: r1(emitCommittedAt - t0),
       totalMs: r1(totalMs),
@@ -172,6 +195,13 @@ async function run(kind: 'sqlite' | 'postgres', concurrency: number, schemas: st
     await d.shutdown('bench done');
     await store.close();
   }
+}
+
+/** N shared no-op agents, each scheduled every second (the background fleet). */
+function fleetYaml(n: number): string {
+  let yaml = '';
+  for (let i = 0; i < n; i++) yaml += `  tick${String(i).padStart(4, '0')}:\n    source: ${agentFile('noop.ts')}\n    isolation: shared\n    schedule: every 1s\n`;
+  return yaml;
 }
 
 interface CpuProfile {
@@ -204,9 +234,12 @@ try {
   if (!NO_PG && (await havePostgres())) backends.push('postgres');
   else log('PostgreSQL skipped');
   for (const b of backends) {
-    for (const c of CONC) {
-      log(`${b}: ${K} events, sink concurrency ${c}`);
-      results.push(await run(b, c, schemas));
+    for (const f of FLEETS) {
+      for (const c of CONC) {
+        log(`${b}: ${K} events, sink concurrency ${c}, ${f} shared agents ticking every 1s`);
+        results.push(await run(b, c, f, schemas));
+        log(`load average ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+      }
     }
   }
 } finally {
@@ -216,8 +249,8 @@ try {
 
 table(
   `Durable events end to end: 1 run emits ${K}, a sink handles each in its own run transaction (target ≥ ${TARGET.toLocaleString('en')} events/s)`,
-  ['store', 'sink concurrency', 'handled', 'emit run ms', 'total ms', 'events/s', 'daemon CPU ms (user+sys)', 'host CPU ms'],
-  results.map((r) => [r.backend, r.concurrency, `${r.handled}/${r.events}`, r.emitRunMs, r.totalMs, r.eventsPerSec, r.cpu.daemonUserMs + r.cpu.daemonSysMs, r.cpu.hostsMs]),
+  ['store', 'fleet', 'sink concurrency', 'handled', 'emit run ms', 'total ms', 'events/s', 'emit→start p50 ms', 'p99 ms', 'CPU µs/event', 'daemon CPU ms', 'host CPU ms'],
+  results.map((r) => [r.backend, r.fleet, r.concurrency, `${r.handled}/${r.events}`, r.emitRunMs, r.totalMs, r.eventsPerSec, r.latencyMs.p50, r.latencyMs.p99, r.cpuUsPerEvent, r.cpu.daemonUserMs + r.cpu.daemonSysMs, r.cpu.hostsMs]),
 );
 for (const r of results) {
   if (!r.topSelf) continue;

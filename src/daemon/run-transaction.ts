@@ -43,6 +43,25 @@ export class NamespaceVersions {
     this.versions.set(ns, v);
   }
 
+  /** Commits of each instance's runs not yet told to its worker (see Invocation.commits). */
+  private readonly unsent = new Map<string, Array<{ runId: string; versions: Record<string, number> }>>();
+
+  noteCommit(instanceId: string, runId: string, versions: Record<string, number>): void {
+    if (Object.keys(versions).length === 0) return;
+    let list = this.unsent.get(instanceId);
+    if (!list) this.unsent.set(instanceId, (list = []));
+    list.push({ runId, versions });
+    // A worker that is not invoked for a long time loses the oldest: it then reads them by RPC.
+    if (list.length > 256) list.shift();
+  }
+
+  takeCommits(instanceId: string): Array<{ runId: string; versions: Record<string, number> }> | undefined {
+    const list = this.unsent.get(instanceId);
+    if (!list) return undefined;
+    this.unsent.delete(instanceId);
+    return list;
+  }
+
   /** Versions an agent's worker needs: its own namespace and the shared one. */
   forAgent(agent: string): Record<string, number> {
     return { [agent]: this.get(agent), [SHARED_NAMESPACE]: this.get(SHARED_NAMESPACE) };
@@ -117,7 +136,7 @@ export function toEvents(agent: string | null, emits: Array<{ id: string; name: 
 export async function commitBuffer(
   ctx: RunContext,
   buf: { writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }>; intents?: RunIntent[] },
-  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null; effects?: TxEffect[] },
+  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null; effects?: TxEffect[]; instanceId?: string },
 ): Promise<CommitResult> {
   if (ctx.redact) buf = redactBuffer(buf, ctx.redact);
   checkWrites(ctx.agent, buf.writes);
@@ -144,7 +163,7 @@ async function commitEmits(
   ctx: RunContext,
   buf: { writes: StateWrite[]; reads: StateRead[]; intents?: RunIntent[] },
   emits: NewEvent[],
-  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null; effects?: TxEffect[] },
+  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null; effects?: TxEffect[]; instanceId?: string },
 ): Promise<CommitResult> {
   const intents = buf.intents ?? [];
   const effects = [...(extra.effects ?? [])];
@@ -164,6 +183,8 @@ async function commitEmits(
     ...(effects.length > 0 ? { effects } : {}),
   });
   ctx.versions.apply(result);
+  const runId = extra.runId ?? extra.run?.id;
+  if (extra.instanceId && runId) ctx.versions.noteCommit(extra.instanceId, runId, result.versions);
   if (result.published > 0) ctx.onPublished([...new Set(emits.map((e) => e.name))]);
   ctx.onCommitted?.({ writes: buf.writes, emits, result, runId: extra.runId ?? extra.run?.id ?? null, reason: extra.reason });
   if (intents.length > 0) ctx.onIntentsCommitted?.(intents);
@@ -243,6 +264,7 @@ async function invokeAndCommit(ctx: RunContext, instance: InstanceHandle, opts: 
       ...(opts.meta !== undefined ? { meta: opts.meta } : {}),
       scheduledAt: opts.scheduledAt ?? null,
       versions: ctx.versions.forAgent(ctx.agent),
+      commits: ctx.versions.takeCommits(instance.instanceId),
       deadlineMs: opts.deadlineMs,
       traceparent: traceparent(),
     });
@@ -279,7 +301,7 @@ async function invokeAndCommit(ctx: RunContext, instance: InstanceHandle, opts: 
   }
   try {
     const effects = typeof opts.effects === 'function' ? opts.effects(result.value) : opts.effects;
-    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId, effects });
+    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId, effects, instanceId: instance.instanceId });
     return { runId, ok: true, result, commit, startedAt, finishedAt };
   } catch (err) {
     if (err instanceof StateConflictError) {

@@ -93,9 +93,50 @@ function isLive(e: StateEntry | null | undefined, now: number): e is StateEntry 
   return !!e && (e.expiresAt == null || e.expiresAt > now);
 }
 
-/** Per-namespace read cache, valid while the namespace's committed version does not move. */
+/** Writes of finished runs kept until the daemon says whether (and at which version) they committed. */
+const MAX_UNCONFIRMED_RUNS = 512;
+
+/**
+ * Per-namespace read cache, valid while the namespace's committed version does not move — except
+ * by this instance's own commits: a commit that moved a namespace from exactly the version the
+ * cache holds to the next one was the only change, so its writes are folded in (item 4 of issue 9:
+ * reading back what the run just wrote or checkpointed costs no RPC).
+ */
 class ReadCache {
   private readonly namespaces = new Map<string, { version: number; entries: Map<string, StateEntry | null> }>();
+  private readonly unconfirmed = new Map<string, StateWrite[]>();
+
+  /** A run finished with these writes; they apply if the daemon later reports its commit. */
+  finished(runId: string, writes: StateWrite[]): void {
+    if (writes.length === 0) return;
+    this.unconfirmed.set(runId, writes);
+    if (this.unconfirmed.size > MAX_UNCONFIRMED_RUNS) this.unconfirmed.delete(this.unconfirmed.keys().next().value!);
+  }
+
+  /** Applies own commits (in commit order): the run's writes at the version its commit produced. */
+  committed(commits: Array<{ runId: string; versions: Record<string, number> }>): void {
+    for (const c of commits) {
+      const writes = this.unconfirmed.get(c.runId) ?? [];
+      this.unconfirmed.delete(c.runId);
+      this.applyOwn(writes, c.versions);
+    }
+  }
+
+  /** Folds committed writes in where the commit was the namespace's next version; drops it otherwise. */
+  applyOwn(writes: StateWrite[], versions: Record<string, number>): void {
+    for (const [ns, v] of Object.entries(versions)) {
+      const cur = this.namespaces.get(ns);
+      if (!cur || cur.version !== v - 1) {
+        this.namespaces.delete(ns);
+        continue;
+      }
+      cur.version = v;
+      for (const w of writes) {
+        if (w.namespace !== ns) continue;
+        cur.entries.set(w.key, w.deleted ? null : { key: w.key, value: structuredClone(w.value), version: v, expiresAt: w.expiresAt ?? null });
+      }
+    }
+  }
 
   /** Called at each invocation with the committed versions the daemon knows. */
   sync(versions: Record<string, number>): void {
@@ -262,9 +303,13 @@ export class InstanceContext {
   private async checkpoint(): Promise<void> {
     const scope = this.requireScope('state.checkpoint');
     const writes = [...scope.writes.values()];
-    await this.rpc({ op: 'state.checkpoint', runId: scope.inv.runId, writes, reads: [...scope.reads.values()], emits: scope.emits, ...(scope.intents.length ? { intents: scope.intents } : {}) });
-    // What we wrote is committed now; the namespace versions moved, so cached keys are stale.
-    for (const ns of new Set(writes.map((w) => w.namespace))) this.cache.drop(ns);
+    const res = (await this.rpc({ op: 'state.checkpoint', runId: scope.inv.runId, writes, reads: [...scope.reads.values()], emits: scope.emits, ...(scope.intents.length ? { intents: scope.intents } : {}) })) as
+      | { versions?: Record<string, number> }
+      | undefined;
+    // What we wrote is committed now: fold it into the cache at the version the commit produced
+    // (where nobody else committed in between), so reading it back costs no RPC.
+    if (res?.versions) this.cache.applyOwn(writes, res.versions);
+    else for (const ns of new Set(writes.map((w) => w.namespace))) this.cache.drop(ns);
     scope.clear();
   }
 

@@ -12,7 +12,10 @@ import {
   type FromWorker,
   type HostOptions,
   type OutputBatch,
+  type ResultItem,
   type ToHost,
+  type InvokeItem,
+  TurnBatcher,
   type ToWorker,
   type WorkerBoot,
 } from './host-protocol.js';
@@ -168,6 +171,22 @@ const hostOutput = {
   },
 };
 
+// The results of every worker that came back in one turn leave in one message to the daemon.
+const results = new TurnBatcher<ResultItem>((items) => send(items.length === 1 ? { t: 'result', ...items[0]! } : { t: 'results', items }));
+
+/** Invocations of one daemon message, one message per worker slot. */
+function invokeMany(items: InvokeItem[]): void {
+  const bySlot = new Map<WorkerSlot, InvokeItem[]>();
+  for (const it of items) {
+    const slot = hosted.get(it.instanceId)?.slot;
+    if (!slot) continue;
+    let list = bySlot.get(slot);
+    if (!list) bySlot.set(slot, (list = []));
+    list.push(it);
+  }
+  for (const [slot, list] of bySlot) slot.post(list.length === 1 ? { t: 'invoke', ...list[0]! } : { t: 'invokes', items: list });
+}
+
 const hosted = new Map<string, HostedInstance>();
 const sharedSlots: WorkerSlot[] = [];
 const describeRequests = new Map<WorkerSlot, number>();
@@ -229,6 +248,11 @@ function onWorkerMessage(slot: WorkerSlot, m: FromWorker): void {
       slot.end('killed', 'describe done');
       return;
     case 'result':
+      results.push({ instanceId: m.instanceId, result: m.result });
+      return;
+    case 'results':
+      for (const r of m.items) results.push(r);
+      return;
     case 'probeResult':
     case 'rpc':
       send(m);
@@ -408,6 +432,8 @@ process.on('message', (m: ToHost) => {
       if (inst) inst.slot.post({ t: 'invoke', instanceId: m.instanceId, inv: m.inv });
       return;
     }
+    case 'invokes':
+      return invokeMany(m.items);
     case 'probe':
       return probe(m.instanceId, m.reqId, m.kind);
     case 'abort':

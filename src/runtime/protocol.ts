@@ -88,6 +88,12 @@ export interface Invocation {
    * a read cache; it drops cached keys of a namespace whose version moved since it last looked.
    */
   versions: Record<string, number>;
+  /**
+   * Runs of this instance committed since its previous invocation, in commit order, with the
+   * namespace versions each produced: the worker folds those runs' own writes into its read cache
+   * (a key the instance just wrote is then read without an RPC).
+   */
+  commits?: Array<{ runId: string; versions: Record<string, number> }>;
   /** Wall-clock budget; the worker's AbortSignal for this invocation fires at this deadline. */
   deadlineMs?: number;
   /** W3C traceparent of the daemon's span for this invocation (tracing on): log lines and state RPCs join it. */

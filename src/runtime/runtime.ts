@@ -7,8 +7,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AgentDescription, AgentSpec, InstanceExit, Invocation, InvocationResult, MemorySample, SerializedError } from './protocol.js';
 import type { CommandAgentSpec, CommandHandle, InstanceHandle, Runtime, RuntimeListener } from './types.js';
-import type { FromHost, HostOptions, ToHost } from './host-protocol.js';
-import { serializeError } from './host-protocol.js';
+import type { FromHost, HostOptions, InvokeItem, ToHost } from './host-protocol.js';
+import { serializeError, TurnBatcher } from './host-protocol.js';
 import { FROM_SOURCE, runtimeFiles, tsxUrls, type SdkUrls } from './paths.js';
 import { startCommand } from './command.js';
 import { OpenClawError } from '../util/errors.js';
@@ -74,6 +74,9 @@ class Host {
     if (this.alive && this.child.connected) this.child.send(m);
   }
 
+  /** The invocations of one turn go to the host in one message. */
+  readonly invokes = new TurnBatcher<InvokeItem>((items) => this.send(items.length === 1 ? { t: 'invoke', ...items[0]! } : { t: 'invokes', items }));
+
   /** SIGKILL to the whole process group (the host and its workers); the last resort. */
   killGroup(reason: string): void {
     if (!this.alive) return;
@@ -100,6 +103,9 @@ class Host {
       case 'memory':
       case 'exit':
         this.instances.get(m.instanceId)?.onHostMessage(m);
+        return;
+      case 'results':
+        for (const r of m.items) this.instances.get(r.instanceId)?.onHostMessage({ t: 'result', instanceId: r.instanceId, result: r.result });
         return;
       case 'rpc': {
         const inst = this.instances.get(m.instanceId);
@@ -235,7 +241,7 @@ class Instance implements InstanceHandle {
     if (this.pending.has(inv.runId)) return Promise.reject(new OpenClawError('run_in_progress', `run ${inv.runId} is already in progress on ${this.instanceId}`));
     return new Promise((resolve, reject) => {
       this.pending.set(inv.runId, { resolve, reject });
-      this.host.send({ t: 'invoke', instanceId: this.instanceId, inv });
+      this.host.invokes.push({ instanceId: this.instanceId, inv });
     });
   }
 

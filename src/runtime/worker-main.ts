@@ -7,7 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { format } from 'node:util';
 import type { AgentRuntimeContext } from '../agents/context.js';
 import type { AgentSpec, Invocation, InvocationResult, LogLine, MetricSample, RpcRequest, RpcResponse } from './protocol.js';
-import { deserializeError, serializeError, type FromWorker, type OutputBatch, type ToWorker, type WorkerBoot } from './host-protocol.js';
+import { deserializeError, serializeError, TurnBatcher, type FromWorker, type OutputBatch, type ResultItem, type ToWorker, type WorkerBoot } from './host-protocol.js';
 import { InstanceContext, RunScope, runStorage, type WorkerLink } from './agent-context.js';
 import { loadAgentClass, loadSdk, type AgentClass, type Sdk } from './agent-loader.js';
 import { OpenClawError } from '../util/errors.js';
@@ -125,6 +125,7 @@ class AgentInstance {
 
   async invoke(inv: Invocation): Promise<InvocationResult> {
     const started = performance.now();
+    if (inv.commits) this.ctx.cache.committed(inv.commits);
     this.ctx.cache.sync(inv.versions ?? {});
     const deadline = new AbortController();
     let timer: NodeJS.Timeout | undefined;
@@ -149,6 +150,7 @@ class AgentInstance {
         durationMs: performance.now() - started,
       };
       if (scope.intents.length > 0) result.intents = scope.intents;
+      this.ctx.cache.finished(inv.runId, result.writes);
       if (inv.kind === 'call' && value !== undefined) result.value = cloneReturn(this.spec.agent, inv.method ?? '', value);
       return result;
     } catch (err) {
@@ -265,6 +267,19 @@ async function describeOnly(reqId: number, file: string, exportName?: string): P
   }
 }
 
+// Results of the runs that finished in one turn leave in one message.
+const results = new TurnBatcher<ResultItem>((items) => post(items.length === 1 ? { t: 'result', ...items[0]! } : { t: 'results', items }));
+
+function invoke(instanceId: string, inv: Invocation): void {
+  const inst = instances.get(instanceId);
+  if (!inst) {
+    const error = serializeError(new OpenClawError('instance_gone', `instance ${instanceId} is not loaded in this worker`));
+    results.push({ instanceId, result: { runId: inv.runId, ok: false, error, writes: [], reads: [], emits: [], durationMs: 0 } });
+    return;
+  }
+  void inst.invoke(inv).then((result) => results.push({ instanceId, result }));
+}
+
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'load':
@@ -273,16 +288,12 @@ port.on('message', (m: ToWorker) => {
     case 'describe':
       void describeOnly(m.reqId, m.file, m.exportName);
       break;
-    case 'invoke': {
-      const inst = instances.get(m.instanceId);
-      if (!inst) {
-        const error = serializeError(new OpenClawError('instance_gone', `instance ${m.instanceId} is not loaded in this worker`));
-        post({ t: 'result', instanceId: m.instanceId, result: { runId: m.inv.runId, ok: false, error, writes: [], reads: [], emits: [], durationMs: 0 } });
-        break;
-      }
-      void inst.invoke(m.inv).then((result) => post({ t: 'result', instanceId: m.instanceId, result }));
+    case 'invoke':
+      invoke(m.instanceId, m.inv);
       break;
-    }
+    case 'invokes':
+      for (const it of m.items) invoke(it.instanceId, it.inv);
+      break;
     case 'probe': {
       const inst = instances.get(m.instanceId);
       void (inst ? inst.probe(m.kind) : Promise.resolve(false)).then((ok) => post({ t: 'probeResult', instanceId: m.instanceId, reqId: m.reqId, ok }));

@@ -86,6 +86,32 @@ describe('module agents in agent hosts', () => {
     expect(gets()).toBe(before + 2); // version moved: cache dropped
   });
 
+  it('serves a key the instance itself just committed or checkpointed from its cache (no RPC)', async () => {
+    const gets = (key: string) => listener.calls.filter((c) => c.op === 'state.get' && c.namespace === 'basic' && c.key === key).length;
+    // Run 1 writes count/seen; the daemon commits it and tells the next invocation (commits).
+    const r1 = await basic.invoke(inv('run', listener, 'basic'));
+    const v1 = listener.commit(r1.writes);
+    const before = { count: gets('count'), seen: gets('seen') };
+    const r2 = await basic.invoke(inv('run', listener, 'basic', { commits: [{ runId: r1.runId, versions: v1 }] }));
+    expect(r2.ok).toBe(true);
+    expect(gets('count')).toBe(before.count); // read from the cache: its own write of run 1
+    expect(r2.reads).toContainEqual({ namespace: 'basic', key: 'count', version: v1.basic });
+    expect(r2.writes.find((w) => w.key === 'count')!.value).toBe((r1.writes.find((w) => w.key === 'count')!.value as number) + 1);
+    // A commit the instance did not make moved the version in between: its own writes are not trusted.
+    listener.commit(r2.writes);
+    listener.commit([{ namespace: 'basic', key: 'count', value: 100 }]);
+    const r3 = await basic.invoke(inv('run', listener, 'basic', { commits: [{ runId: r2.runId, versions: { basic: listener.versions.get('basic')! - 1 } }] }));
+    expect(gets('count')).toBe(before.count + 1);
+    expect(r3.writes.find((w) => w.key === 'count')!.value).toBe(101);
+    listener.commit(r3.writes);
+    // A checkpoint's writes are read back without an RPC in the same run: the run's first read of
+    // count is an RPC (the version moved behind the cache's back), the read after the checkpoint is not.
+    const beforeCp = gets('count');
+    const cp = await basic.invoke(inv('run', listener, 'basic', { payload: { checkpoint: true, readBack: true } }));
+    expect(cp.ok).toBe(true);
+    expect(gets('count')).toBe(beforeCp + 1);
+  });
+
   it('checkpoint() commits the buffer so far through the daemon and clears it', async () => {
     const r = await basic.invoke(inv('run', listener, 'basic', { payload: { checkpoint: true } }));
     expect(r.ok).toBe(true);
