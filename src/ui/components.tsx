@@ -168,3 +168,29 @@ export function ConfirmAction({ action, onDone }: { action: PendingAction | null
 
 /** A POST through the confirmation dialog, for single items. */
 export const post = (title: string, path: string, body?: unknown): PendingAction => ({ title, run: () => api('POST', path, body ?? {}) });
+
+/** A table head of plain column labels. */
+export function Head({ cols }: { cols: string[] }) {
+  return (
+    <thead>
+      <tr>
+        {cols.map((c) => (
+          <th scope="col" key={c}>
+            {c}
+          </th>
+        ))}
+      </tr>
+    </thead>
+  );
+}
+
+/** A page's title row: the heading, anything beside it, and the live channel's state. */
+export function PageTitle({ title, live, children }: { title: string; live: string; children?: ComponentChildren }) {
+  return (
+    <div class="title">
+      <h1 id="page-title">{title}</h1>
+      {children}
+      <LiveBadge state={live} />
+    </div>
+  );
+}

@@ -2,7 +2,7 @@
 // (`#/agents/x`), so the daemon serves one index.html and never needs a server-side route per page.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, setCsrf, type Session } from './api';
+import { ApiError, api, can, setCsrf, type Session } from './api';
 import { Notice } from './components';
 import { AgentPage } from './pages/agent';
 import { AuditPage } from './pages/audit';
@@ -13,14 +13,15 @@ import { SearchPage } from './pages/search';
 import { SpendPage } from './pages/spend';
 import { WorkflowsPage } from './pages/workflows';
 
-const NAV: Array<{ path: string; label: string }> = [
-  { path: '/', label: 'Fleet' },
-  { path: '/jobs', label: 'Jobs' },
-  { path: '/workflows', label: 'Workflows' },
-  { path: '/spend', label: 'LLM spend' },
-  { path: '/search', label: 'Runs & events' },
-  { path: '/audit', label: 'Audit log' },
-  { path: '/nodes', label: 'Nodes' },
+/** Sections, each shown only to roles that may read it. */
+const NAV: Array<{ path: string; label: string; permission: string }> = [
+  { path: '/', label: 'Fleet', permission: 'agents:read' },
+  { path: '/jobs', label: 'Jobs', permission: 'jobs:read' },
+  { path: '/workflows', label: 'Workflows', permission: 'workflows:read' },
+  { path: '/spend', label: 'LLM spend', permission: 'usage:read' },
+  { path: '/search', label: 'Runs & events', permission: 'events:read' },
+  { path: '/audit', label: 'Audit log', permission: 'audit:read' },
+  { path: '/nodes', label: 'Nodes', permission: 'health:read' },
 ];
 
 function useHash(): string {
@@ -114,7 +115,7 @@ function App() {
           OpenClaw
         </a>
         <nav aria-label="Sections">
-          {NAV.map((n) => (
+          {NAV.filter((n) => can(session, n.permission)).map((n) => (
             <a key={n.path} href={`#${n.path}`} aria-current={(n.path === '/' ? section === '/' || section === '/agents' : section === n.path) ? 'page' : undefined}>
               {n.label}
             </a>

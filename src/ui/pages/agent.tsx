@@ -4,7 +4,7 @@
 // come over the view's live channel.
 import { useState } from 'preact/hooks';
 import { api, can, useView, type Session } from '../api';
-import { ConfirmAction, LiveBadge, Notice, Status, post, when, type PendingAction } from '../components';
+import { ConfirmAction, Head, Notice, PageTitle, post, Status, type PendingAction, when } from '../components';
 
 interface Detail {
   agent: any;
@@ -50,11 +50,7 @@ export function AgentPage({ session, name }: { session: Session; name: string })
   const versions = data.versions ?? [];
   return (
     <section aria-labelledby="page-title">
-      <div class="title">
-        <h1 id="page-title">{name}</h1>
-        <Status value={a.status} />
-        <LiveBadge state={live} />
-      </div>
+      <PageTitle title={name} live={live}><Status value={a.status} /></PageTitle>
       <p class="meta">
         desired {a.desired} · {a.kind} · {a.schedule ?? 'no schedule'} · restarts {a.restarts} · runs {a.runsTotal} ({a.runsFailed} failed) · state v{a.stateVersion}
         {a.reason ? ` · ${a.reason}` : ''}
@@ -113,17 +109,7 @@ export function AgentPage({ session, name }: { session: Session; name: string })
 
       <h2>Runs</h2>
       <table class="grid">
-        <thead>
-          <tr>
-            <th scope="col">Run</th>
-            <th scope="col">Status</th>
-            <th scope="col">Trigger</th>
-            <th scope="col">Started</th>
-            <th scope="col">Duration</th>
-            <th scope="col">State written</th>
-            <th scope="col">Error</th>
-          </tr>
-        </thead>
+        <Head cols={['Run', 'Status', 'Trigger', 'Started', 'Duration', 'State written', 'Error']} />
         <tbody>
           {data.runs.map((r) => {
             const v = versions.find((x) => x.runId === r.id);
@@ -151,28 +137,8 @@ export function AgentPage({ session, name }: { session: Session; name: string })
             {JSON.stringify(data.state?.state ?? {}, null, 2)}
           </pre>
           <div class="row">
-            <label>
-              From version
-              <select value={cmp.a} onChange={(e) => setCmp({ ...cmp, a: (e.target as HTMLSelectElement).value })}>
-                <option value="">choose</option>
-                {versions.map((v) => (
-                  <option key={v.version} value={String(v.version)}>
-                    v{v.version}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label>
-              To version
-              <select value={cmp.b} onChange={(e) => setCmp({ ...cmp, b: (e.target as HTMLSelectElement).value })}>
-                <option value="">choose</option>
-                {versions.map((v) => (
-                  <option key={v.version} value={String(v.version)}>
-                    v{v.version}
-                  </option>
-                ))}
-              </select>
-            </label>
+            <VersionPick label="From version" versions={versions} value={cmp.a} onPick={(a) => setCmp({ ...cmp, a })} />
+            <VersionPick label="To version" versions={versions} value={cmp.b} onPick={(b) => setCmp({ ...cmp, b })} />
             <button
               type="button"
               disabled={!cmp.a || !cmp.b}
@@ -189,14 +155,7 @@ export function AgentPage({ session, name }: { session: Session; name: string })
               <caption>
                 v{cmp.a} → v{cmp.b}: {diff.length} key{diff.length === 1 ? '' : 's'} differ
               </caption>
-              <thead>
-                <tr>
-                  <th scope="col">Key</th>
-                  <th scope="col">Change</th>
-                  <th scope="col">From</th>
-                  <th scope="col">To</th>
-                </tr>
-              </thead>
+              <Head cols={['Key', 'Change', 'From', 'To']} />
               <tbody>
                 {diff.map((d) => (
                   <tr key={d.key}>
@@ -245,15 +204,7 @@ export function AgentPage({ session, name }: { session: Session; name: string })
 
       <h2>Lifecycle</h2>
       <table class="grid">
-        <thead>
-          <tr>
-            <th scope="col">When</th>
-            <th scope="col">Instance</th>
-            <th scope="col">From</th>
-            <th scope="col">To</th>
-            <th scope="col">Reason</th>
-          </tr>
-        </thead>
+        <Head cols={['When', 'Instance', 'From', 'To', 'Reason']} />
         <tbody>
           {data.transitions.map((t, i) => (
             <tr key={i}>
@@ -279,5 +230,21 @@ export function AgentPage({ session, name }: { session: Session; name: string })
         }}
       />
     </section>
+  );
+}
+
+function VersionPick(props: { label: string; versions: Array<{ version: number }>; value: string; onPick: (v: string) => void }) {
+  return (
+    <label>
+      {props.label}
+      <select value={props.value} onChange={(e) => props.onPick((e.target as HTMLSelectElement).value)}>
+        <option value="">choose</option>
+        {props.versions.map((v) => (
+          <option key={v.version} value={String(v.version)}>
+            v{v.version}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

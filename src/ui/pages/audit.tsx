@@ -1,7 +1,7 @@
 // The audit log, newest first (keyset pages by `before`), and verification of its hash chain.
 import { useState } from 'preact/hooks';
 import { api, useView, type Session } from '../api';
-import { LiveBadge, Notice, when } from '../components';
+import { Head, Notice, PageTitle, when } from '../components';
 
 interface Audit {
   records: Array<{ seq: number; time: number; actor: string; action: string; target: string | null; detail: unknown }>;
@@ -15,10 +15,7 @@ export function AuditPage(_: { session: Session }) {
   const [verdict, setVerdict] = useState<string | null>(null);
   return (
     <section aria-labelledby="page-title">
-      <div class="title">
-        <h1 id="page-title">Audit log</h1>
-        <LiveBadge state={live} />
-      </div>
+      <PageTitle title="Audit log" live={live} />
       <div class="row">
         <label>
           Action <input value={action} onChange={(e) => setAction((e.target as HTMLInputElement).value)} placeholder="e.g. agent.lifecycle" />
@@ -46,16 +43,7 @@ export function AuditPage(_: { session: Session }) {
       {data && (
         <>
           <table class="grid">
-            <thead>
-              <tr>
-                <th scope="col">Seq</th>
-                <th scope="col">When</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Action</th>
-                <th scope="col">Target</th>
-                <th scope="col">Detail</th>
-              </tr>
-            </thead>
+            <Head cols={['Seq', 'When', 'Actor', 'Action', 'Target', 'Detail']} />
             <tbody>
               {data.records.map((r) => (
                 <tr key={r.seq}>

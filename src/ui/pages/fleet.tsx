@@ -3,7 +3,7 @@
 // on one agent, a selection, or "all matching" (dry-run count, then confirm).
 import { useMemo, useState } from 'preact/hooks';
 import { api, can, useView, type Session } from '../api';
-import { ConfirmAction, LiveBadge, Notice, Status, VirtualTable, ago, usd, type Column, type PendingAction } from '../components';
+import { ago, ConfirmAction, Notice, PageTitle, Status, type Column, type PendingAction, usd, VirtualTable } from '../components';
 
 interface Agent {
   name: string;
@@ -123,10 +123,7 @@ export function FleetPage({ session }: { session: Session }) {
   const statuses = [...new Set((data?.agents ?? []).map((a) => a.status))].sort();
   return (
     <section aria-labelledby="page-title">
-      <div class="title">
-        <h1 id="page-title">Fleet</h1>
-        <LiveBadge state={live} />
-      </div>
+      <PageTitle title="Fleet" live={live} />
       {error && <Notice kind="error">{error}</Notice>}
       <div class="filters row">
         <label>

@@ -2,7 +2,7 @@
 // every dead job of a queue) and event dead letters. Four requests on load, whatever the volume.
 import { useState } from 'preact/hooks';
 import { ApiError, api, can, useView, type Session } from '../api';
-import { ConfirmAction, LiveBadge, Notice, Status, post, when, type PendingAction } from '../components';
+import { ConfirmAction, Head, Notice, PageTitle, post, Status, type PendingAction, when } from '../components';
 
 interface Jobs {
   queues: Array<Record<string, any>> | null;
@@ -38,10 +38,7 @@ export function JobsPage({ session }: { session: Session }) {
   const admin = can(session, 'jobs:admin');
   return (
     <section aria-labelledby="page-title">
-      <div class="title">
-        <h1 id="page-title">Jobs</h1>
-        <LiveBadge state={live} />
-      </div>
+      <PageTitle title="Jobs" live={live} />
       {error && <Notice kind="error">{error}</Notice>}
       {message && <Notice kind="info">{message}</Notice>}
       {data?.note && <Notice kind="info">{data.note}</Notice>}
@@ -93,14 +90,7 @@ export function JobsPage({ session }: { session: Session }) {
             </button>
           )}
           <table class="grid">
-            <thead>
-              <tr>
-                <th scope="col">Consumer</th>
-                <th scope="col">Event</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">Error</th>
-              </tr>
-            </thead>
+            <Head cols={['Consumer', 'Event', 'Attempts', 'Error']} />
             <tbody>
               {data.letters.map((l, i) => (
                 <tr key={l.id ?? i}>

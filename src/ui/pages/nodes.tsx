@@ -1,7 +1,7 @@
 // Nodes: the daemons serving this fleet. One daemon today shows itself; when several share a
 // store (scale-out), each appears with its agents.
 import { api, useView, type Session } from '../api';
-import { LiveBadge, Notice, Status, when } from '../components';
+import { Head, Notice, PageTitle, Status, when } from '../components';
 
 interface Health {
   status: string;
@@ -17,23 +17,11 @@ export function NodesPage(_: { session: Session }) {
   const { data, error, live } = useView<Health>('nodes', () => api('GET', '/api/health'), 'nodes', []);
   return (
     <section aria-labelledby="page-title">
-      <div class="title">
-        <h1 id="page-title">Nodes</h1>
-        <LiveBadge state={live} />
-      </div>
+      <PageTitle title="Nodes" live={live} />
       {error && <Notice kind="error">{error}</Notice>}
       {data && (
         <table class="grid">
-          <thead>
-            <tr>
-              <th scope="col">Node</th>
-              <th scope="col">Status</th>
-              <th scope="col">Version</th>
-              <th scope="col">Store</th>
-              <th scope="col">Up since</th>
-              <th scope="col">Agents</th>
-            </tr>
-          </thead>
+          <Head cols={['Node', 'Status', 'Version', 'Store', 'Up since', 'Agents']} />
           <tbody>
             <tr>
               <td>

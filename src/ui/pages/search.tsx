@@ -3,7 +3,7 @@
 // before the last one shown). An event can be replayed with an edited payload.
 import { useState } from 'preact/hooks';
 import { api, can, useView, type Session } from '../api';
-import { ConfirmAction, LiveBadge, Notice, Status, post, when, type PendingAction } from '../components';
+import { ConfirmAction, Notice, PageTitle, post, Status, type PendingAction, when } from '../components';
 
 interface Page {
   kind: 'runs' | 'events';
@@ -22,10 +22,7 @@ export function SearchPage({ session }: { session: Session }) {
   const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
   return (
     <section aria-labelledby="page-title">
-      <div class="title">
-        <h1 id="page-title">Runs &amp; events</h1>
-        <LiveBadge state={live} />
-      </div>
+      <PageTitle title="Runs & events" live={live} />
       <form
         class="row filters"
         onSubmit={(e) => {

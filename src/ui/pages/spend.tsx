@@ -3,7 +3,7 @@
 // cent once, for display: they equal the usage ledger to the cent.
 import { useState } from 'preact/hooks';
 import { api, useView, type Session } from '../api';
-import { LiveBadge, Notice, usd } from '../components';
+import { Head, Notice, PageTitle, usd } from '../components';
 
 interface Group {
   group: string;
@@ -63,10 +63,7 @@ export function SpendPage(_: { session: Session }) {
   const max = Math.max(1, ...(data?.byDay ?? []).map((d) => d.costNusd));
   return (
     <section aria-labelledby="page-title">
-      <div class="title">
-        <h1 id="page-title">LLM spend</h1>
-        <LiveBadge state={live} />
-      </div>
+      <PageTitle title="LLM spend" live={live} />
       <label>
         Period
         <select value={String(days)} onChange={(e) => setDays(Number((e.target as HTMLSelectElement).value))}>
@@ -108,15 +105,7 @@ export function SpendPage(_: { session: Session }) {
           <Groups title="By day" rows={data.byDay} empty="—" />
           <table class="grid">
             <caption>Virtual keys and budgets</caption>
-            <thead>
-              <tr>
-                <th scope="col">Key</th>
-                <th scope="col">Today</th>
-                <th scope="col">Daily budget left</th>
-                <th scope="col">This month</th>
-                <th scope="col">Monthly budget left</th>
-              </tr>
-            </thead>
+            <Head cols={['Key', 'Today', 'Daily budget left', 'This month', 'Monthly budget left']} />
             <tbody>
               {data.keys.map((k) => (
                 <tr key={k.id}>

@@ -2,7 +2,7 @@
 // reject in one click where the role allows), and one run's live DAG with each step's output.
 import { useState } from 'preact/hooks';
 import { api, can, useView, type Session } from '../api';
-import { ConfirmAction, LiveBadge, Notice, Status, post, when, type PendingAction } from '../components';
+import { ConfirmAction, Head, Notice, PageTitle, post, Status, type PendingAction, when } from '../components';
 import { Dag, type DagStep } from '../dag';
 
 interface Data {
@@ -42,10 +42,7 @@ export function WorkflowsPage({ session, run }: { session: Session; run: string 
   const step = data?.detail?.steps.find((s) => s.key === picked);
   return (
     <section aria-labelledby="page-title">
-      <div class="title">
-        <h1 id="page-title">Workflows</h1>
-        <LiveBadge state={live} />
-      </div>
+      <PageTitle title="Workflows" live={live} />
       {error && <Notice kind="error">{error}</Notice>}
       {message && <Notice kind="info">{message}</Notice>}
       {data && (
@@ -81,14 +78,7 @@ export function WorkflowsPage({ session, run }: { session: Session; run: string 
               <Dag steps={data.detail.steps} onPick={setPicked} />
               <table class="grid">
                 <caption>Steps</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Step</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">Duration</th>
-                    <th scope="col">Output</th>
-                  </tr>
-                </thead>
+                <Head cols={['Step', 'Status', 'Duration', 'Output']} />
                 <tbody>
                   {data.detail.steps.map((s) => (
                     <tr key={s.key} class={picked === s.key ? 'picked' : undefined}>
