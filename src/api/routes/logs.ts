@@ -121,7 +121,7 @@ function lineKey(l: LogLine): string {
   return `${l.time}\u0000${l.instance}\u0000${l.msg}`;
 }
 
-/** One follower's socket: sends while there is room, counts what it cannot send. */
+/** One follower's socket: sends while there is room, counts what it cannot send (log lines, dashboard changes). */
 export class FollowSocket {
   private dropped = 0;
 
@@ -131,7 +131,7 @@ export class FollowSocket {
     private readonly onDropped?: (count: number) => void,
   ) {}
 
-  push(line: LogLine): void {
+  push(line: LogLine | Record<string, unknown>): void {
     if (!this.open()) return;
     if (this.socket.bufferedAmount > this.maxBufferedBytes) {
       this.dropped++;

@@ -1,0 +1,237 @@
+/// <reference lib="dom" />
+// The dashboard at scale (issue R14's bench): a daemon (child process) over a store seeded with
+// `--runs` runs (each with its triggering event, whose payload is full-text indexed) and `--usage`
+// LLM usage rows (rolled up by the trigger as they are inserted), then:
+//   - payload search p50/p95 (GET /api/ui/search?q=…, runs and events; server time over loopback HTTP)
+//   - spend page p50/p95 (GET /api/ui/spend?days=30 and 1)
+//   - in chromium: fleet filter and sort over `--agents` agents (the fleet answer is served to the
+//     page by Playwright's request routing, so 10,000 agents need not run: this measures the
+//     browser's work), a workflow DAG of `--dag` steps rendered, and state change → on screen
+//     (pause/resume of a real agent by the API, until the row's badge changes; wall clock in both).
+// Defaults are scaled down for a shared 2-core machine; pass the issue's sizes to run them all:
+//   node --import tsx ui.ts --agents 10000 --runs 1000000 --usage 10000000 --dag 2000
+import fs from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { openStore } from '../src/store/index.js';
+import { llmStoreModule } from '../src/llm/ledger.js';
+import { uiStoreModule } from '../src/api/ui/store.js';
+import { loadConfig } from '../src/config/index.js';
+import type { Store } from '../src/store/types.js';
+import { PG_URL, agentFile, arg, dropSchemas, jsonLine, log, makeProject, pct, removeTempDirs, startChildDaemon, table, uniqueSchema, type StoreChoice } from './lib/common.js';
+
+const AGENTS = arg('agents', 10_000);
+const RUNS = arg('runs', 200_000);
+const USAGE = arg('usage', 1_000_000);
+const DAG = arg('dag', 2000);
+const QUERIES = arg('queries', 100);
+const CHANGES = arg('changes', 30);
+const NO_PG = arg('no-pg', false);
+const CHROMIUM = '/usr/bin/chromium';
+
+const WORDS = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}x`);
+const word = (i: number) => WORDS[(i * 7919) % WORDS.length]!;
+
+async function seed(store: Store, runs: number, usage: number): Promise<{ seconds: number }> {
+  const t0 = performance.now();
+  await store.migrateModule(llmStoreModule);
+  await store.migrateModule(uiStoreModule);
+  const h = store.handle();
+  const day = 86_400_000;
+  const now = Date.now();
+  const BATCH = 5000;
+  const runRow = (i: number) => {
+    const ts = now - (i % 90) * day - (i % 1000) * 1000;
+    return {
+      event: [`ev-${i}`, 'order', JSON.stringify({ customer: `c${i % 50_000}`, note: `${word(i)} ${word(i * 3 + 1)}`, n: i }), `agent-${i % 500}`, ts],
+      run: [`run-${i}`, `agent-${i % 500}`, `agent-${i % 500}#0`, 'event', i % 17 === 0 ? 'failed' : 'succeeded', null, ts, ts + 5, i % 17 === 0 ? 'boom' : null, null, `ev-${i}`],
+    };
+  };
+  const usageRow = (i: number) => [`u-${i}`, now - (i % 90) * day - (i % 997) * 1000, `agent-${i % 500}`, `key-${i % 20}`, ['gpt-4o-mini', 'gpt-4o', 'claude-haiku', 'claude-sonnet'][i % 4], 100 + (i % 900), 50 + (i % 400), i % 3, 10_000 + ((i * 7919) % 5_000_000), i % 50 === 0 ? 'error' : 'ok', i % 9 === 0 ? 1 : 0];
+  if (h.dialect === 'sqlite') {
+    const ev = h.db.prepare(`INSERT INTO events (id, name, payload, source, created_at) VALUES (?, ?, ?, ?, ?)`);
+    const rn = h.db.prepare(`INSERT INTO runs (id, agent, instance, trigger, status, scheduled_at, started_at, finished_at, error, reason, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const us = h.db.prepare(`INSERT INTO llm_usage (id, ts, agent, key_id, session, user_id, scope, model, provider, input_tokens, output_tokens, cached_tokens,
+      cost_nusd, latency_ms, ttft_ms, status, cache_hit, estimated, stream) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, 'fake', ?, ?, ?, ?, 10, NULL, ?, ?, 0, 0)`);
+    for (let i = 0; i < runs; i += BATCH) {
+      h.write(() => {
+        for (let j = i; j < Math.min(runs, i + BATCH); j++) {
+          const r = runRow(j);
+          ev.run(...r.event);
+          rn.run(...r.run);
+        }
+      });
+    }
+    for (let i = 0; i < usage; i += BATCH) h.write(() => {
+      for (let j = i; j < Math.min(usage, i + BATCH); j++) us.run(...usageRow(j));
+    });
+  } else {
+    const s = h.schema;
+    for (let i = 0; i < runs; i += BATCH) {
+      const rows = Array.from({ length: Math.min(BATCH, runs - i) }, (_, k) => runRow(i + k));
+      const col = (n: number, which: 'event' | 'run') => rows.map((r) => r[which][n]);
+      await h.pool.query(`INSERT INTO ${s}.events (id, name, payload, source, created_at) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])`, [0, 1, 2, 3, 4].map((n) => col(n, 'event')));
+      await h.pool.query(
+        `INSERT INTO ${s}.runs (id, agent, instance, trigger, status, scheduled_at, started_at, finished_at, error, reason, event_id)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[])`,
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => col(n, 'run')),
+      );
+    }
+    for (let i = 0; i < usage; i += BATCH) {
+      const rows = Array.from({ length: Math.min(BATCH, usage - i) }, (_, k) => usageRow(i + k));
+      await h.pool.query(
+        `INSERT INTO ${s}.llm_usage (id, ts, agent, key_id, session, user_id, scope, model, provider, input_tokens, output_tokens, cached_tokens, cost_nusd, latency_ms, ttft_ms, status, cache_hit, estimated, stream)
+         SELECT id, ts, agent, key_id, NULL, NULL, NULL, model, 'fake', i, o, c, cost, 10, NULL, st, hit, 0, 0
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::int[]) AS u(id, ts, agent, key_id, model, i, o, c, cost, st, hit)`,
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => rows.map((r) => r[n])),
+      );
+    }
+    await h.pool.query(`ANALYZE ${s}.events; ANALYZE ${s}.runs; ANALYZE ${s}.ui_spend_daily`);
+  }
+  return { seconds: (performance.now() - t0) / 1000 };
+}
+
+async function timeHttp(url: string, paths: string[]): Promise<number[]> {
+  const out: number[] = [];
+  for (const p of paths) {
+    const t = performance.now();
+    const res = await fetch(url + p);
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`${p}: ${res.status}`);
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+const fakeAgent = (i: number) => ({
+  name: `agent-${String(i).padStart(5, '0')}`, kind: 'module', status: ['running', 'paused', 'error', 'stopped'][i % 4], desired: 'running', reason: null, replicas: 1, instances: [],
+  schedule: 'every 5m', subscriptions: [], uptimeMs: 1000, lastRunAt: Date.now() - i * 1000, nextRunAt: Date.now() + i * 1000, runsTotal: i, runsFailed: 0, successRate: 1,
+  restarts: i % 13, pendingEvents: i % 7, stateVersion: i, stateSizeBytes: 10, owner: `team-${i % 10}`, costTodayNusd: (i * 7919) % 10_000_000,
+});
+
+async function browserPart(url: string): Promise<Record<string, unknown>> {
+  if (!fs.existsSync(CHROMIUM)) {
+    log(`no ${CHROMIUM}: browser measurements skipped`);
+    return {};
+  }
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const agents = Array.from({ length: AGENTS }, (_, i) => fakeAgent(i));
+    await page.route('**/api/ui/fleet', (r) => r.fulfill({ json: { agents, node: { project: 'bench' } } }));
+    await page.goto(`${url}/ui/#/`);
+    await page.locator('[data-row="agent-00000"]').waitFor();
+    // Filter / sort: from the input event (or click) to the next painted frame, measured in the page.
+    const measure = (action: 'filter' | 'sort', value: string) =>
+      page.evaluate(
+        async ({ action, value }) => {
+          const t = performance.now();
+          if (action === 'filter') {
+            const input = document.querySelector('input[type="search"]') as HTMLInputElement;
+            input.value = value;
+            input.dispatchEvent(new Event('input', { bubbles: true }));
+          } else {
+            const b = Array.from(document.querySelectorAll("th button")).find((x) => x.textContent?.startsWith(value)) as HTMLButtonElement;
+            b.click();
+          }
+          await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+          return performance.now() - t;
+        },
+        { action, value },
+      );
+    const filter: number[] = [];
+    const sort: number[] = [];
+    for (const q of ['agent-0', 'team-3', '99', 'agent-01', '', 'team-1', '7', '']) filter.push(await measure('filter', q));
+    for (const col of ['Restarts', 'Cost today', 'Agent', 'Last run', 'Restarts', 'Events pending', 'Agent', 'Cost today']) sort.push(await measure('sort', col));
+
+    // The DAG: a run of DAG steps (a wide, layered graph) served to the page, navigation → drawn.
+    const steps = Array.from({ length: DAG }, (_, i) => ({ key: `s${i}`, step: `s${i}`, type: 'shell', phase: 'main', needs: i < 20 ? [] : [`s${i - 20}`, `s${(i * 7) % (i - (i % 20))}`], itemIndex: null, status: ['succeeded', 'running', 'waiting', 'not_started'][i % 4], attempt: 1, maxAttempts: 1, input: null, output: null, error: null, startedAt: null, finishedAt: null, durationMs: null, nextAt: null, decidedBy: null, comment: null }));
+    await page.route('**/api/workflow-runs/bench-run', (r) => r.fulfill({ json: { run: { id: 'bench-run', workflow: 'big', status: 'running' }, steps } }));
+    await page.route('**/api/workflows', (r) => r.fulfill({ json: { workflows: [] } }));
+    await page.route('**/api/workflow-runs?limit=50', (r) => r.fulfill({ json: { runs: [] } }));
+    await page.route('**/api/approvals', (r) => r.fulfill({ json: { approvals: [] } }));
+    const dag: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await page.goto(`${url}/ui/#/`);
+      await page.locator('[data-row="agent-00000"]').waitFor();
+      dag.push(
+        await page.evaluate(async (n) => {
+          const t = performance.now();
+          location.hash = '#/workflows/bench-run';
+          while (document.querySelectorAll('[data-testid="dag"] g').length < n) await new Promise((r) => requestAnimationFrame(r));
+          await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+          return performance.now() - t;
+        }, Math.min(DAG, 2000)),
+      );
+    }
+    await page.unrouteAll();
+
+    // State change → on screen, with the real fleet (the daemon's own agents).
+    await page.goto(`${url}/ui/#/`);
+    await page.locator('[data-live="live"]').waitFor();
+    await page.locator('[data-row="live-0"]').waitFor();
+    const change: number[] = [];
+    for (let i = 0; i < CHANGES; i++) {
+      const to = i % 2 === 0 ? 'paused' : 'running';
+      const t = Date.now();
+      await fetch(`${url}/api/agents/live-0/${to === 'paused' ? 'pause' : 'resume'}`, { method: 'POST' });
+      await page.locator(`[data-row="live-0"] .badge:text("${to}")`).waitFor();
+      change.push(Date.now() - t);
+    }
+    return { filterMs: filter, sortMs: sort, dagMs: dag, changeMs: change };
+  } finally {
+    await browser.close();
+  }
+}
+
+async function runBackend(kind: 'sqlite' | 'postgres'): Promise<Record<string, unknown>> {
+  const choice: StoreChoice = kind === 'sqlite' ? { kind } : { kind, url: PG_URL, schema: uniqueSchema('oc_bench_ui') };
+  const { dir, configFile } = makeProject(Array.from({ length: 5 }, (_, i) => `  live-${i}:\n    source: ${agentFile('noop.ts')}\n    schedule: every 1h\n`).join(''), choice);
+  try {
+    const cfg = await loadConfig(configFile);
+    const store = await openStore(cfg.store);
+    log(`${kind}: seeding ${RUNS} runs + events and ${USAGE} usage rows`);
+    const seeded = await seed(store, RUNS, USAGE);
+    await store.close();
+    log(`${kind}: seeded in ${seeded.seconds.toFixed(1)} s; starting the daemon`);
+    const d = await startChildDaemon(dir, configFile);
+    try {
+      const terms = Array.from({ length: QUERIES }, (_, i) => word(i * 31 + 5));
+      const searchRuns = await timeHttp(d.url, terms.map((t, i) => `/api/ui/search?kind=runs&q=${t}${i % 3 === 0 ? '&status=failed' : ''}&limit=50`));
+      const searchEvents = await timeHttp(d.url, terms.map((t) => `/api/ui/search?kind=events&q=${t}&limit=50`));
+      const page2 = await timeHttp(d.url, terms.slice(0, 20).map(() => `/api/ui/search?kind=runs&limit=50&before=${Math.floor(RUNS / 2)}`));
+      const spend = await timeHttp(d.url, Array.from({ length: 40 }, (_, i) => `/api/ui/spend?days=${i % 2 ? 30 : 1}`));
+      const browser = kind === 'sqlite' ? await browserPart(d.url) : {};
+      return { kind, seededSeconds: seeded.seconds, searchRuns, searchEvents, page2, spend, ...browser };
+    } finally {
+      await d.stop();
+    }
+  } finally {
+    if (choice.kind === 'postgres') await dropSchemas([choice.schema]);
+  }
+}
+
+const results: Array<Record<string, unknown>> = [];
+try {
+  results.push(await runBackend('sqlite'));
+  if (!NO_PG) results.push(await runBackend('postgres'));
+} finally {
+  removeTempDirs();
+}
+const p = (xs: unknown, q: number) => (Array.isArray(xs) && xs.length ? Math.round(pct(xs as number[], q) * 10) / 10 : '—');
+table(`dashboard at scale: ${AGENTS} agents (browser), ${RUNS} runs, ${USAGE} usage rows, DAG ${DAG} steps; load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`, ['store', 'measure', 'p50 ms', 'p95 ms', 'max ms', 'target'], results.flatMap((r) => [
+  [String(r.kind), 'seed (s)', Math.round(Number(r.seededSeconds)), '', '', ''],
+  [String(r.kind), 'search runs by payload text', p(r.searchRuns, 50), p(r.searchRuns, 95), p(r.searchRuns, 100), 'p95 ≤ 200'],
+  [String(r.kind), 'search events by payload text', p(r.searchEvents, 50), p(r.searchEvents, 95), p(r.searchEvents, 100), 'p95 ≤ 200'],
+  [String(r.kind), 'runs, keyset page mid-table', p(r.page2, 50), p(r.page2, 95), p(r.page2, 100), ''],
+  [String(r.kind), 'spend page (1 and 30 days)', p(r.spend, 50), p(r.spend, 95), p(r.spend, 100), 'p95 ≤ 300'],
+  ...(r.filterMs
+    ? [
+        [String(r.kind), `fleet filter (${AGENTS} agents, browser)`, p(r.filterMs, 50), p(r.filterMs, 95), p(r.filterMs, 100), '≤ 100'],
+        [String(r.kind), `fleet sort (${AGENTS} agents, browser)`, p(r.sortMs, 50), p(r.sortMs, 95), p(r.sortMs, 100), '≤ 100'],
+        [String(r.kind), `DAG of ${DAG} steps drawn (browser)`, p(r.dagMs, 50), p(r.dagMs, 95), p(r.dagMs, 100), '≤ 1000'],
+        [String(r.kind), 'state change → on screen', p(r.changeMs, 50), p(r.changeMs, 95), p(r.changeMs, 100), 'p95 ≤ 500'],
+      ]
+    : []),
+]));
+jsonLine('ui', { agents: AGENTS, runs: RUNS, usage: USAGE, dag: DAG, results: results.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) ? { p50: p(v, 50), p95: p(v, 95), max: p(v, 100) } : v]))) });

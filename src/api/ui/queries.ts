@@ -1,0 +1,167 @@
+// The dashboard's read models, one SQL statement each, for both dialects (`?` placeholders, `{p}` for
+// the schema prefix; src/llm/sql.ts). Each view loads with ONE request: these aggregate on the
+// server instead of letting the page fetch per row (LiteLLM's spend tab fired 51 requests per load).
+import { SqlRunner, num, type Row } from '../../llm/sql.js';
+import type { StoreHandle } from '../../store/extension.js';
+import { DAY_MS } from './store.js';
+
+export interface SpendGroup {
+  group: string;
+  requests: number;
+  inputTokens: number;
+  outputTokens: number;
+  cachedTokens: number;
+  /** nano-dollars (1e-9 USD): integers, so sums are exact. */
+  costNusd: number;
+  cacheHits: number;
+  errors: number;
+}
+
+export interface SpendReport {
+  fromDay: string; // YYYY-MM-DD (UTC), inclusive
+  toDay: string;
+  total: SpendGroup;
+  byDay: SpendGroup[];
+  byAgent: SpendGroup[];
+  byModel: SpendGroup[];
+  byKey: SpendGroup[];
+  keys: Array<{ id: string; name: string; revoked: boolean; dailyLimitNusd: number | null; monthlyLimitNusd: number | null; todayNusd: number; monthNusd: number }>;
+}
+
+export interface SearchQuery {
+  kind: 'runs' | 'events';
+  q?: string;
+  agent?: string;
+  status?: string;
+  fromMs?: number;
+  toMs?: number;
+  /** Keyset cursor: the `seq` of the last row of the previous page (rows come newest first). */
+  before?: number;
+  limit: number;
+}
+
+export interface SearchPage {
+  kind: 'runs' | 'events';
+  rows: Row[];
+  /** Pass as `before` for the next page; null on the last page. */
+  next: number | null;
+}
+
+const dayString = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
+
+function group(r: Row, key: string): SpendGroup {
+  return {
+    group: String(r[key] ?? ''),
+    requests: num(r.requests),
+    inputTokens: num(r.input_tokens),
+    outputTokens: num(r.output_tokens),
+    cachedTokens: num(r.cached_tokens),
+    costNusd: num(r.cost_nusd),
+    cacheHits: num(r.cache_hits),
+    errors: num(r.errors),
+  };
+}
+
+const SUMS = `SUM(requests) AS requests, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, SUM(cached_tokens) AS cached_tokens,
+  SUM(cost_nusd) AS cost_nusd, SUM(cache_hits) AS cache_hits, SUM(errors) AS errors`;
+
+/** Words as an FTS5 query: each one quoted (no operator injection), all required. */
+export function fts5Query(text: string): string {
+  const words = text.split(/\s+/).filter(Boolean).slice(0, 20);
+  return words.map((w) => `"${w.replaceAll('"', '""')}"`).join(' ');
+}
+
+export class UiQueries {
+  private readonly sql: SqlRunner;
+  constructor(h: StoreHandle) {
+    this.sql = new SqlRunner(h);
+  }
+
+  /** Spend over the last `days` UTC days (today included), from the rollup. */
+  async spend(days: number, now: number): Promise<SpendReport> {
+    const today = Math.floor(now / DAY_MS);
+    const from = today - days + 1;
+    const by = async (col: string): Promise<SpendGroup[]> =>
+      (await this.sql.all(`SELECT ${col} AS g, ${SUMS} FROM {p}ui_spend_daily WHERE day >= ? GROUP BY ${col} ORDER BY SUM(cost_nusd) DESC, ${col}`, from)).map((r) => group(r, 'g'));
+    const [byDay, byAgent, byModel, byKey] = [await by('day'), await by('agent'), await by('model'), await by('key_id')];
+    const totalRow = (await this.sql.all(`SELECT ${SUMS} FROM {p}ui_spend_daily WHERE day >= ?`, from))[0] ?? {};
+    const monthStart = Math.floor(Date.UTC(new Date(now).getUTCFullYear(), new Date(now).getUTCMonth(), 1) / DAY_MS);
+    const keyRows = await this.sql.all(
+      `SELECT k.id, k.name, k.revoked_at, k.daily_nusd, k.monthly_nusd,
+         (SELECT COALESCE(SUM(cost_nusd), 0) FROM {p}ui_spend_daily s WHERE s.key_id = k.id AND s.day = ?) AS today,
+         (SELECT COALESCE(SUM(cost_nusd), 0) FROM {p}ui_spend_daily s WHERE s.key_id = k.id AND s.day >= ?) AS month
+       FROM {p}llm_keys k ORDER BY k.created_at`,
+      today, monthStart,
+    );
+    return {
+      fromDay: dayString(from),
+      toDay: dayString(today),
+      total: group({ ...totalRow, g: 'total' }, 'g'),
+      byDay: byDay.map((g) => ({ ...g, group: dayString(Number(g.group)) })).sort((a, b) => (a.group < b.group ? -1 : 1)),
+      byAgent,
+      byModel,
+      byKey,
+      keys: keyRows.map((k) => ({
+        id: String(k.id),
+        name: String(k.name),
+        revoked: k.revoked_at !== null && k.revoked_at !== undefined,
+        dailyLimitNusd: k.daily_nusd === null || k.daily_nusd === undefined ? null : num(k.daily_nusd),
+        monthlyLimitNusd: k.monthly_nusd === null || k.monthly_nusd === undefined ? null : num(k.monthly_nusd),
+        todayNusd: num(k.today),
+        monthNusd: num(k.month),
+      })),
+    };
+  }
+
+  /** Cost today per agent (fleet view's column). */
+  async costToday(now: number): Promise<Map<string, number>> {
+    const rows = await this.sql.all(`SELECT agent, SUM(cost_nusd) AS c FROM {p}ui_spend_daily WHERE day = ? GROUP BY agent`, Math.floor(now / DAY_MS));
+    return new Map(rows.map((r) => [String(r.agent), num(r.c)]));
+  }
+
+  /** Runs or events, newest first, filtered, keyset-paginated on `seq`; `q` is full text over event payloads. */
+  async search(s: SearchQuery): Promise<SearchPage> {
+    const pg = this.sql.dialect === 'postgres';
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const add = (clause: string, ...p: unknown[]) => {
+      where.push(clause);
+      params.push(...p);
+    };
+    const text = s.q?.trim();
+    let sql: string;
+    if (s.kind === 'events') {
+      if (text) {
+        if (pg) add(`to_tsvector('simple', e.name || ' ' || e.payload) @@ plainto_tsquery('simple', ?)`, text);
+        else add(`e.seq IN (SELECT rowid FROM {p}ui_events_fts WHERE ui_events_fts MATCH ?)`, fts5Query(text));
+      }
+      if (s.agent) add(`e.source = ?`, s.agent);
+      if (s.fromMs !== undefined) add(`e.created_at >= ?`, s.fromMs);
+      if (s.toMs !== undefined) add(`e.created_at < ?`, s.toMs);
+      if (s.before !== undefined) add(`e.seq < ?`, s.before);
+      sql = `SELECT e.seq, e.id, e.name, e.source, e.created_at, e.payload FROM {p}events e ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.seq DESC LIMIT ?`;
+    } else {
+      if (text) {
+        if (pg) add(`(to_tsvector('simple', e.name || ' ' || e.payload) @@ plainto_tsquery('simple', ?) OR r.error ILIKE ?)`, text, `%${text}%`);
+        else add(`(e.seq IN (SELECT rowid FROM {p}ui_events_fts WHERE ui_events_fts MATCH ?) OR r.error LIKE ?)`, fts5Query(text), `%${text}%`);
+      }
+      if (s.agent) add(`r.agent = ?`, s.agent);
+      if (s.status) add(`r.status = ?`, s.status);
+      if (s.fromMs !== undefined) add(`r.started_at >= ?`, s.fromMs);
+      if (s.toMs !== undefined) add(`r.started_at < ?`, s.toMs);
+      if (s.before !== undefined) add(`r.seq < ?`, s.before);
+      sql = `SELECT r.seq, r.id, r.agent, r.trigger, r.status, r.started_at, r.finished_at, r.error, r.event_id, e.name AS event_name, e.payload
+        FROM {p}runs r LEFT JOIN {p}events e ON e.id = r.event_id ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.seq DESC LIMIT ?`;
+    }
+    const rows = await this.sql.all(sql, ...params, s.limit + 1);
+    const more = rows.length > s.limit;
+    const page = rows.slice(0, s.limit).map((r) => ({ ...r, seq: num(r.seq), ...(r.created_at !== undefined ? { created_at: num(r.created_at) } : {}), ...(r.started_at !== undefined ? { started_at: num(r.started_at), finished_at: num(r.finished_at) } : {}) }));
+    return { kind: s.kind, rows: page, next: more ? num(page[page.length - 1]!.seq) : null };
+  }
+
+  /** SUM(cost_nusd) straight from the usage ledger for the same days (reconciliation, tests, bench). */
+  async ledgerTotal(days: number, now: number): Promise<number> {
+    const from = (Math.floor(now / DAY_MS) - days + 1) * DAY_MS;
+    return num((await this.sql.all(`SELECT COALESCE(SUM(cost_nusd), 0) AS c FROM {p}llm_usage WHERE ts >= ?`, from))[0]?.c);
+  }
+}
