@@ -22,6 +22,7 @@ export type {
   LlmRequest,
   LlmMessage,
   JobsApi,
+  StreamsApi,
   JobDecorator,
 } from './agents/index.js';
 export { LLMRouter, Budget } from './llm/sdk.js';

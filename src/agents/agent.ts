@@ -3,7 +3,7 @@
 // before setup(). The runtime constructs the class with no arguments, calls `__attach(ctx)`, then
 // setup(), run() on schedule or trigger, @on handlers per event, and teardown() on stop.
 import { randomUUID } from 'node:crypto';
-import type { AgentRuntimeContext, EmitOptions, JobsApi, LlmApi, Logger, Metrics, SharedStateApi, StateApi } from './context.js';
+import type { AgentRuntimeContext, EmitOptions, JobsApi, StreamsApi, LlmApi, Logger, Metrics, SharedStateApi, StateApi } from './context.js';
 import { HttpClient } from '../tools/http.js';
 import { OpenClawError } from '../util/errors.js';
 
@@ -188,6 +188,16 @@ export abstract class Agent {
     const j = this.#need('jobs').jobs;
     if (!j) throw new OpenClawError('jobs_unavailable', 'this.jobs is not available in this context (the runtime provides it to agents run by the daemon)', { status: 500 });
     return j;
+  }
+
+  /**
+   * Streams: `await this.streams.append('logs', [{ service, level, ts }])`. The append is part of
+   * the run: it commits with the run's state writes, or not at all.
+   */
+  get streams(): StreamsApi {
+    const s = this.#need('streams').streams;
+    if (!s) throw new OpenClawError('streams_unavailable', 'this.streams is not available in this context (the runtime provides it to agents run by the daemon)', { status: 500 });
+    return s;
   }
 
   /** Aborted when the agent is asked to stop or the current invocation passes its deadline. */

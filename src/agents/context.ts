@@ -103,6 +103,15 @@ export interface JobsApi {
   enqueueBatch(jobs: EnqueueRequest[]): Promise<Array<{ id: string }>>;
 }
 
+/**
+ * `this.streams`: append events to a declared stream. Like an emit, the append is part of the run:
+ * it commits with the run's state writes (or not at all if the run fails). Events failing the
+ * stream's validation go to its dead-letter queue at commit.
+ */
+export interface StreamsApi {
+  append(stream: string, events: unknown[]): Promise<{ buffered: number }>;
+}
+
 export interface AgentRuntimeContext {
   agentName: string;
   instanceId: string;
@@ -116,6 +125,8 @@ export interface AgentRuntimeContext {
   llm: LlmApi;
   /** Optional so hand-built test contexts need not provide it; the runtime always does. */
   jobs?: JobsApi;
+  /** Optional like jobs; the runtime always provides it. */
+  streams?: StreamsApi;
   /** Aborted when the instance is asked to stop (drain) or the current invocation's deadline passes. */
   signal: AbortSignal;
   now(): number;

@@ -36,7 +36,9 @@ export type Permission =
   | 'jobs:admin'
   | 'workflows:read'
   | 'workflows:run'
-  | 'workflows:approve';
+  | 'workflows:approve'
+  | 'streams:read'
+  | 'streams:ingest';
 
 /** The authorization seam: throw an OpenClawError (401/403) to refuse. Runs as a preHandler. */
 export type Authorize = (req: FastifyRequest, permission: Permission) => void | Promise<void>;
@@ -50,7 +52,7 @@ export const allowAll: Authorize = () => {};
 export interface Principal {
   /** 'token:<id>' | 'agent:<name>#<n>' | 'local' (local-trust) */
   id: string;
-  role: 'admin' | 'developer' | 'viewer' | 'agent' | 'local';
+  role: 'admin' | 'developer' | 'viewer' | 'ingest' | 'agent' | 'local';
   /** The team a token belongs to (owns agents with that `owner`); null = all teams. */
   team: string | null;
   /** For an agent's own token: the agent it is scoped to. */

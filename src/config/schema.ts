@@ -604,7 +604,7 @@ const mappingSection = field<Record<string, unknown> | undefined>((v) => {
 });
 
 /** Sections accepted now and interpreted by later modules; kept raw on ProjectConfig.extensions. */
-export const EXTENSION_SECTIONS = ['llm', 'security', 'workflows', 'jobs', 'defaults'] as const;
+export const EXTENSION_SECTIONS = ['llm', 'security', 'workflows', 'jobs', 'streams', 'defaults'] as const;
 
 export function projectSchema(root: string, dataDir: string) {
   return z
@@ -656,6 +656,7 @@ export function projectSchema(root: string, dataDir: string) {
       security: mappingSection,
       workflows: mappingSection,
       jobs: mappingSection,
+      streams: mappingSection,
       defaults: mappingSection,
     })
     .strict();

@@ -8,6 +8,7 @@ import { securitySchema } from '../security/config.js';
 import { llmConfigSchema } from '../llm/config.js';
 import { workflowsSectionSchema } from '../workflows/config.js';
 import { jobsSectionSchema } from '../jobs/config.js';
+import { streamsSectionSchema } from '../streams/config.js';
 
 export type ExtensionSection = (typeof EXTENSION_SECTIONS)[number];
 
@@ -17,4 +18,5 @@ export const sectionSchemas: Partial<Record<ExtensionSection, z.ZodTypeAny>> = {
   llm: llmConfigSchema,
   jobs: jobsSectionSchema,
   workflows: workflowsSectionSchema,
+  streams: streamsSectionSchema,
 };

@@ -6,6 +6,7 @@ import { authModule } from '../security/auth/module.js';
 import { llmModule } from '../llm/module.js';
 import { createJobsModule } from '../jobs/module.js';
 import { workflowsModule } from '../workflows/module.js';
+import { createStreamsModule } from '../streams/module.js';
 import { uiModule } from '../api/ui/module.js';
 
 export function createModules(): DaemonModule[] {
@@ -16,6 +17,7 @@ export function createModules(): DaemonModule[] {
     llmModule(), // the LLM router: agent llm.* RPC, /v1, budgets (services.llm)
     createJobsModule(), // the durable job queue: @job handlers, this.jobs, /api/jobs
     workflowsModule(), // DAG workflows: triggers, approvals, webhooks (uses services.llm, agent calls)
+    createStreamsModule(), // streams: ingestion (HTTP, files, agents), windowed aggregations, /api/streams
     uiModule(), // last: the web dashboard at /ui (tees services.audit for its live channel)
   ];
 }

@@ -10,6 +10,7 @@ import { format } from 'node:util';
 import type {
   AgentRuntimeContext,
   JobsApi,
+  StreamsApi,
   LlmApi,
   LlmCompletion,
   Logger,
@@ -438,6 +439,15 @@ export class InstanceContext {
         return self.enqueue(list, 'this.jobs.enqueueBatch');
       },
     };
+    const streams: StreamsApi = {
+      append: async (stream, events) => {
+        if (typeof stream !== 'string' || !Array.isArray(events)) throw new OpenClawError('invalid_request', 'this.streams.append(stream, events): give a stream name and an array of events', { status: 400 });
+        const scope = self.requireScope('this.streams.append');
+        // A structured clone now, so later mutation by the caller does not change what commits.
+        scope.intents.push({ kind: 'streams.append', data: { stream, events: structuredClone(events) } });
+        return { buffered: events.length };
+      },
+    };
     return {
       agentName: own,
       instanceId: this.spec.instanceId,
@@ -450,6 +460,7 @@ export class InstanceContext {
       metrics,
       llm,
       jobs,
+      streams,
       get signal() {
         return self.scope()?.signal ?? self.abortController.signal;
       },

@@ -9,7 +9,7 @@ import type { Permission, Principal } from '../../api/route.js';
 
 export type Role = Principal['role'];
 /** Roles a token can be created with. */
-export const TOKEN_ROLES = ['admin', 'developer', 'viewer'] as const;
+export const TOKEN_ROLES = ['admin', 'developer', 'viewer', 'ingest'] as const;
 export type TokenRole = (typeof TOKEN_ROLES)[number];
 
 /**
@@ -43,6 +43,8 @@ export const PERMISSIONS = {
   'workflows:read': 'list and inspect workflows and runs',
   'workflows:run': 'start and cancel workflow runs',
   'workflows:approve': 'approve or reject workflow steps',
+  'streams:read': 'list streams, tail them, read dead letters and window results',
+  'streams:ingest': 'append events to a stream (a team token: only streams its team owns)',
 } as const satisfies Record<Permission, string>;
 
 export const ALL_PERMISSIONS = Object.keys(PERMISSIONS) as Permission[];
@@ -68,6 +70,8 @@ const ROLE_TABLE: Record<Role, readonly (Permission | '*')[]> = {
     'jobs:write',
     'workflows:read',
     'workflows:run',
+    'streams:read',
+    'streams:ingest',
   ],
   viewer: [
     // seed 003 §11
@@ -80,7 +84,10 @@ const ROLE_TABLE: Record<Role, readonly (Permission | '*')[]> = {
     'usage:read',
     'jobs:read',
     'workflows:read',
+    'streams:read',
   ],
+  // A producer's token: appends to streams and nothing else (scope it to a team's streams with --team).
+  ingest: ['streams:ingest'],
   // A command agent's own token: every check is also scoped to its own agent (authorizer.ts).
   agent: ['agents:read', 'state:read', 'state:write', 'logs:read', 'events:publish'],
   local: ['*'],
