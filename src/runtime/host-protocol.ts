@@ -27,7 +27,7 @@ export interface HostOptions {
 export type ToHost =
   | { t: 'init'; opts: HostOptions }
   | { t: 'start'; spec: AgentSpec }
-  | { t: 'describe'; reqId: number; file: string; exportName?: string }
+  | { t: 'describe'; reqId: number; file: string; exportName?: string; compiled?: string }
   | { t: 'invoke'; instanceId: string; inv: Invocation }
   | { t: 'probe'; instanceId: string; reqId: number; kind: 'liveness' | 'readiness' }
   /** Without runId: the instance's signal (stopping). With runId: only that run's signal. */
@@ -58,7 +58,7 @@ export type FromHost =
 /** host → worker */
 export type ToWorker =
   | { t: 'load'; spec: AgentSpec }
-  | { t: 'describe'; reqId: number; file: string; exportName?: string }
+  | { t: 'describe'; reqId: number; file: string; exportName?: string; compiled?: string }
   | { t: 'invoke'; instanceId: string; inv: Invocation }
   | { t: 'probe'; instanceId: string; reqId: number; kind: 'liveness' | 'readiness' }
   | { t: 'abort'; instanceId: string; reason: string; runId?: string }
