@@ -622,8 +622,8 @@ export class Daemon implements ControlPlane {
     return this.store.listRuns(name, { limit: opts.limit ?? 50 });
   }
 
-  listTransitions(name: string, opts: { limit?: number } = {}): Promise<Transition[]> {
-    this.get(name);
+  async listTransitions(name: string, opts: { limit?: number } = {}): Promise<Transition[]> {
+    await this.get(name).transitionsWritten();
     return this.store.listTransitions(name, opts.limit ?? 50);
   }
 

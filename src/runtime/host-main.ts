@@ -60,6 +60,8 @@ interface HostedInstance {
   described: boolean;
   hasLiveness: boolean;
   startedAt: number;
+  /** Loaded into the host's spare worker (a hand-over, not a spawn). */
+  fromSpare: boolean;
 }
 
 class WorkerSlot {
@@ -212,7 +214,7 @@ function onWorkerMessage(slot: WorkerSlot, m: FromWorker): void {
       // Boot the next spare once this one is loaded (not alongside it: they would compete for CPU).
       // A process-isolated host holds one instance: no spare there.
       if (inst.spec.isolation === 'dedicated') scheduleSpare(inst.spec.memory.heapMb, slot.needTsx);
-      send({ t: 'described', instanceId: m.instanceId, description: m.description, coldStartMs: performance.now() - inst.startedAt });
+      send({ t: 'described', instanceId: m.instanceId, description: m.description, coldStartMs: performance.now() - inst.startedAt, spare: inst.fromSpare });
       return;
     }
     case 'loadFailed': {
@@ -297,16 +299,20 @@ function needTsx(spec: { file: string; compiled?: string } | null): boolean {
   return FROM_SOURCE || spec === null || !spec.compiled;
 }
 
-// A spare dedicated worker, booted ahead (hooks registered, SDK loaded), so that starting a
-// dedicated instance on a warm host costs only the import of the agent's own module. Measured on
-// this machine from source: ~150 ms for a fresh worker (tsx's hooks thread and esbuild dominate)
-// against ~15–25 ms from the spare. It is replaced shortly after use, with the heap cap last asked for.
+// A spare dedicated worker, booted ahead (SDK loaded), so that starting a dedicated instance on a
+// warm host — a start, or a restart after a crash — is a hand-over that costs only the import of the
+// agent's own (compiled) module. It is replaced as soon as the instance that took it is loaded,
+// with the heap cap last asked for. (It used to be replaced 50 ms later, with the timer pushed back
+// by every load: a restart that came inside that window found no spare and spawned a worker, the
+// slow half of the bimodal restart times.)
 let spare: WorkerSlot | null = null;
-let spareTimer: NodeJS.Timeout | null = null;
+/** Set by dedicatedSlot() when it handed the spare over, read by start(). */
+let spareTaken = false;
+let spareTimer: NodeJS.Immediate | null = null;
 
 function scheduleSpare(heapMb: number | undefined, tsx: boolean): void {
-  if (spareTimer) clearTimeout(spareTimer);
-  spareTimer = setTimeout(() => {
+  if (spareTimer) clearImmediate(spareTimer);
+  spareTimer = setImmediate(() => {
     spareTimer = null;
     if (spare && spare.heapMb === heapMb && spare.needTsx === tsx) return;
     if (spare) spare.end('killed', 'spare replaced');
@@ -315,8 +321,7 @@ function scheduleSpare(heapMb: number | undefined, tsx: boolean): void {
     } catch {
       spare = null;
     }
-  }, 50);
-  spareTimer.unref();
+  });
 }
 
 function dedicatedSlot(spec: AgentSpec): WorkerSlot {
@@ -324,6 +329,7 @@ function dedicatedSlot(spec: AgentSpec): WorkerSlot {
   const heapMb = spec.memory.heapMb;
   let slot: WorkerSlot;
   if (spare && spare.heapMb === heapMb && (spare.needTsx || !tsx)) {
+    spareTaken = true;
     slot = spare;
     spare = null;
     slot.lastBeatAt = Date.now();
@@ -358,7 +364,8 @@ function start(spec: AgentSpec): void {
     send({ t: 'startFailed', instanceId: spec.instanceId, error: serializeError(err) });
     return;
   }
-  hosted.set(spec.instanceId, { spec, slot, described: false, hasLiveness: false, startedAt: performance.now() });
+  hosted.set(spec.instanceId, { spec, slot, described: false, hasLiveness: false, startedAt: performance.now(), fromSpare: spareTaken });
+  spareTaken = false;
   slot.instances.add(spec.instanceId);
   slot.post({ t: 'load', spec });
 }

@@ -45,7 +45,7 @@ export interface OutputBatch {
 /** host → daemon */
 export type FromHost =
   | { t: 'ready'; pid: number }
-  | { t: 'described'; instanceId: string; description: AgentDescription; coldStartMs: number }
+  | { t: 'described'; instanceId: string; description: AgentDescription; coldStartMs: number; spare?: boolean }
   | { t: 'startFailed'; instanceId: string; error: SerializedError }
   | { t: 'describeResult'; reqId: number; description?: AgentDescription; error?: SerializedError }
   | { t: 'result'; instanceId: string; result: InvocationResult }

@@ -159,6 +159,7 @@ class Instance implements InstanceHandle {
   description!: AgentDescription;
   memory: MemorySample | null = null;
   coldStartMs = 0;
+  spareWorker = false;
   readonly exited: Promise<InstanceExit>;
   readonly described: Promise<this>;
   private resolveExit!: (e: InstanceExit) => void;
@@ -192,6 +193,7 @@ class Instance implements InstanceHandle {
       case 'described':
         this.description = m.description;
         this.coldStartMs = m.coldStartMs;
+        this.spareWorker = m.spare === true;
         this.isDescribed = true;
         this.resolveDescribed(this);
         return;
