@@ -3,8 +3,9 @@
 // or the nearest folder above the cwd holding openclaw.yaml), then http://127.0.0.1:8400.
 import fs from 'node:fs';
 import path from 'node:path';
-import WebSocket from 'ws';
-import { Agent, fetch as undiciFetch } from 'undici';
+import { createRequire } from 'node:module';
+import type WebSocketType from 'ws';
+import type { Agent } from 'undici';
 import type { AgentAction } from '../daemon/control.js';
 import { processAlive, readDaemonFile } from '../daemon/daemon-file.js';
 import type * as T from '../api/types.js';
@@ -122,10 +123,12 @@ export class ApiClient {
   }
 
   /** fetch, through an agent that trusts `ca` when one is given. */
-  private send(url: string, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal }): Promise<Response> {
+  private async send(url: string, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal }): Promise<Response> {
     if (!this.ca) return fetch(url, init);
-    this.dispatcher ??= new Agent({ connect: { ca: this.ca } });
-    return undiciFetch(url, { ...init, dispatcher: this.dispatcher }) as unknown as Promise<Response>;
+    // undici and ws are loaded when needed: most commands are one plain fetch (CLI latency).
+    const undici = await import('undici');
+    this.dispatcher ??= new undici.Agent({ connect: { ca: this.ca } });
+    return undici.fetch(url, { ...init, dispatcher: this.dispatcher }) as unknown as Promise<Response>;
   }
 
   // ---- tokens ------------------------------------------------------------------------------
@@ -189,6 +192,7 @@ export class ApiClient {
   ): { close(): void; closed: Promise<{ code: number; reason: string }> } {
     const url = new URL(this.url(`/api/agents/${enc(name)}/logs/follow`, { tail: opts.tail, since: opts.since, level: opts.level }));
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    const WebSocket = createRequire(import.meta.url)('ws') as typeof WebSocketType;
     const ws = new WebSocket(url, { headers: this.authHeaders(), ...(this.ca ? { ca: this.ca } : {}) });
     let opened = false;
     const closed = new Promise<{ code: number; reason: string }>((resolve, reject) => {

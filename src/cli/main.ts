@@ -8,27 +8,45 @@ import { OpenClawError } from '../util/errors.js';
 import { VERSION } from '../version.js';
 import { DaemonUnreachableError } from './client.js';
 import { CliContext, type CliIO } from './context.js';
-import { registerStatus } from './commands/status.js';
-import { registerAgentActions } from './commands/agents.js';
-import { registerLogs } from './commands/logs.js';
-import { registerState } from './commands/state.js';
-import { registerEvents } from './commands/events.js';
-import { registerDeadLetters } from './commands/dead-letters.js';
-import { registerProject } from './commands/project.js';
-import { registerDaemon } from './commands/daemon.js';
-import { registerSecrets } from './commands/secrets.js';
-import { registerAudit } from './commands/audit.js';
-import { registerKeys } from './commands/keys.js';
-import { registerUsage } from './commands/usage.js';
-import { registerToken } from './commands/token.js';
-import { registerWorkflow } from './commands/workflow.js';
-import { registerJobs } from './commands/jobs.js';
+
+/** Adds one group of commands to the program. */
+export type RegisterCommands = (program: Command, ctx: CliContext) => void;
+
+/**
+ * The command groups, each loaded on demand: `openclaw status` imports status.ts alone, not the
+ * store drivers (secrets, audit), the daemon (dev, daemon start) or the SDK (init's templates).
+ * `names` are the top-level commands a group adds (test/cli/lazy.test.ts checks they match);
+ * anything else (help, a typo) loads every group so commander can answer.
+ */
+export const COMMAND_GROUPS: Array<{ names: string[]; load: () => Promise<RegisterCommands> }> = [
+  { names: ['init', 'agent', 'templates'], load: async () => (await import('./commands/project.js')).registerProject },
+  { names: ['dev', 'daemon'], load: async () => (await import('./commands/daemon.js')).registerDaemon },
+  { names: ['status'], load: async () => (await import('./commands/status.js')).registerStatus },
+  { names: ['start', 'stop', 'pause', 'resume', 'restart', 'trigger'], load: async () => (await import('./commands/agents.js')).registerAgentActions },
+  { names: ['logs'], load: async () => (await import('./commands/logs.js')).registerLogs },
+  { names: ['state'], load: async () => (await import('./commands/state.js')).registerState },
+  { names: ['events'], load: async () => (await import('./commands/events.js')).registerEvents },
+  { names: ['dead-letters'], load: async () => (await import('./commands/dead-letters.js')).registerDeadLetters },
+  { names: ['secrets'], load: async () => (await import('./commands/secrets.js')).registerSecrets },
+  { names: ['audit'], load: async () => (await import('./commands/audit.js')).registerAudit },
+  { names: ['keys'], load: async () => (await import('./commands/keys.js')).registerKeys },
+  { names: ['usage'], load: async () => (await import('./commands/usage.js')).registerUsage },
+  { names: ['token'], load: async () => (await import('./commands/token.js')).registerToken },
+  { names: ['workflow', 'approve', 'reject'], load: async () => (await import('./commands/workflow.js')).registerWorkflow },
+  { names: ['jobs', 'queues'], load: async () => (await import('./commands/jobs.js')).registerJobs },
+];
+
+/** The first operand of argv (node, script, ...args): the command name, if any. */
+function commandOf(argv: string[]): string | undefined {
+  return argv.slice(2).find((a) => !a.startsWith('-'));
+}
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-export function buildProgram(ctx: CliContext): Command {
+/** The program with every group, or only the group that defines `command` when one does. */
+export async function buildProgram(ctx: CliContext, command?: string): Promise<Command> {
   const program = new Command('openclaw')
     .description('OpenClaw: an always-on runtime for AI agents')
     // Options belong to the command they follow, so `state get NAME --version v140` is the
@@ -44,21 +62,9 @@ export function buildProgram(ctx: CliContext): Command {
     .description('print the CLI and runtime versions')
     .action(() => ctx.print(`OpenClaw CLI v${VERSION} (runtime v${VERSION}, Node ${process.version})`));
 
-  registerProject(program, ctx);
-  registerDaemon(program, ctx);
-  registerStatus(program, ctx);
-  registerAgentActions(program, ctx);
-  registerLogs(program, ctx);
-  registerState(program, ctx);
-  registerEvents(program, ctx);
-  registerDeadLetters(program, ctx);
-  registerSecrets(program, ctx);
-  registerAudit(program, ctx);
-  registerKeys(program, ctx);
-  registerUsage(program, ctx);
-  registerToken(program, ctx);
-  registerWorkflow(program, ctx);
-  registerJobs(program, ctx);
+  const one = command === undefined ? undefined : COMMAND_GROUPS.find((g) => g.names.includes(command));
+  const groups = one ? [one] : COMMAND_GROUPS;
+  for (const register of await Promise.all(groups.map((g) => g.load()))) register(program, ctx);
   return program;
 }
 
@@ -68,8 +74,8 @@ export async function run(
   io: CliIO = { out: (s) => void process.stdout.write(s), err: (s) => void process.stderr.write(s) },
 ): Promise<number> {
   const ctx = new CliContext(io, process.env, process.cwd());
-  const program = buildProgram(ctx);
   try {
+    const program = await buildProgram(ctx, commandOf(argv));
     await program.parseAsync(argv);
     return ctx.exitCode;
   } catch (err) {

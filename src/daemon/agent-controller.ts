@@ -115,6 +115,7 @@ export class AgentController {
   private rr = 0;
   private paused = false;
   private lastTransitionReason: string | null = null;
+  private transitionWrites: Promise<void> = Promise.resolve();
   /** call()s waiting for a usable instance; woken when one becomes running. */
   private readonly capacityWaiters = new Set<() => void>();
 
@@ -165,6 +166,12 @@ export class AgentController {
   async stop(reason = 'stop requested'): Promise<void> {
     this.consumer?.stop();
     await Promise.all(this.instances.map((i) => this.stopInstance(i, reason)));
+    await this.transitionsWritten();
+  }
+
+  /** Resolves when every transition recorded so far is in the store. */
+  transitionsWritten(): Promise<void> {
+    return this.transitionWrites;
   }
 
   async pause(): Promise<void> {
@@ -224,9 +231,10 @@ export class AgentController {
         const level: LogLine['level'] = e.to === 'error' || e.to === 'crash_loop' ? 'error' : e.to === 'stopped' && !routine ? 'warning' : 'info';
         this.deps.log(level, `lifecycle: ${e.from} → ${e.to} (${e.reason})`, { from: e.from, to: e.to, reason: e.reason }, inst.id);
         this.deps.onTransition?.(this.name, inst.id, e.from, e.to, e.reason);
-        await this.deps.store
-          .recordTransition({ agent: this.name, instance: inst.id, from: e.from, to: e.to, reason: e.reason, at: this.deps.clock.now() })
-          .catch(() => undefined);
+        // Off the critical path: a restart does not wait for its bookkeeping. The writes stay in
+        // order (one chain per agent); readers of the history wait for it (transitionsWritten).
+        const record = { agent: this.name, instance: inst.id, from: e.from, to: e.to, reason: e.reason, at: this.deps.clock.now() };
+        this.transitionWrites = this.transitionWrites.then(() => this.deps.store.recordTransition(record)).catch(() => undefined);
         if (e.to === 'running') {
           inst.startedAt = this.deps.clock.now();
           this.armHealthyTimer(inst);
@@ -313,6 +321,7 @@ export class AgentController {
         guardrails: this.deps.guardrails,
       });
       inst.handle = { kind: 'module', h };
+      this.deps.metrics?.workerStart?.(this.name, h.spareWorker === true);
       this.watchExit(inst, gen, h.exited);
       if (gen !== inst.generation) return;
       const outcome = await this.withTimeout(

@@ -138,7 +138,7 @@ export class Daemon implements ControlPlane {
     // Before anything starts: never serve a non-loopback address without token auth (exit 78).
     if (this.opts.listen !== false) checkBind(this.config, resolveAuthMode(this.config, this.opts.dev === true), this.modules.some((m) => m.name === 'auth'));
     const tls = this.config.api.tls ? readTls(this.config.api.tls, this.config.file) : undefined;
-    this.runtime = this.opts.runtime ?? createRuntime(this.listener());
+    this.runtime = this.opts.runtime ?? createRuntime(this.listener(), { compileCacheDir: path.join(this.config.dataDir, 'cache', 'agents') });
 
     // Validate every module agent before anything starts. Each distinct module is described once
     // (each description boots a worker with the TypeScript loader, ~150 ms and tens of MB), and at
@@ -623,8 +623,8 @@ export class Daemon implements ControlPlane {
     return this.store.listRuns(name, { limit: opts.limit ?? 50 });
   }
 
-  listTransitions(name: string, opts: { limit?: number } = {}): Promise<Transition[]> {
-    this.get(name);
+  async listTransitions(name: string, opts: { limit?: number } = {}): Promise<Transition[]> {
+    await this.get(name).transitionsWritten();
     return this.store.listTransitions(name, opts.limit ?? 50);
   }
 

@@ -92,6 +92,8 @@ export interface CoreMetrics {
   consumed(agent: string): void;
   restart(agent: string, reason: RestartReason): void;
   probeFailure(agent: string, probe: 'liveness' | 'readiness'): void;
+  /** A module instance started in the host's pre-loaded spare worker (`spare`) or a new one. */
+  workerStart?(agent: string, spare: boolean): void;
 }
 
 /**
@@ -113,6 +115,11 @@ export function coreMetrics(registry: Registry, src: CoreMetricsSource, agentNam
   const consumed = counter(registry, { name: 'openclaw_events_consumed_total', help: 'Events consumed (handled and acknowledged) by an agent', labelNames: A });
   const restarts = counter(registry, { name: 'openclaw_restarts_total', help: 'Agent instance restarts, by reason', labelNames: ['agent', 'reason'] as const });
   const probes = counter(registry, { name: 'openclaw_probe_failures_total', help: 'Failed liveness and readiness probes', labelNames: ['agent', 'probe'] as const });
+  const workerStarts = counter(registry, {
+    name: 'openclaw_agent_worker_starts_total',
+    help: "Module instance starts by worker: 'spare' (handed the host's pre-loaded worker) or 'new' (spawned on the start path)",
+    labelNames: ['agent', 'worker'] as const,
+  });
   llmMetrics(registry);
   for (const agent of agentNames) {
     for (const c of [runs, failed, emitted, consumed]) c.inc({ agent }, 0);
@@ -196,6 +203,7 @@ export function coreMetrics(registry: Registry, src: CoreMetricsSource, agentNam
     consumed: (agent) => consumed.inc({ agent }),
     restart: (agent, reason) => restarts.inc({ agent, reason }),
     probeFailure: (agent, probe) => probes.inc({ agent, probe }),
+    workerStart: (agent, spare) => workerStarts.inc({ agent, worker: spare ? 'spare' : 'new' }),
   };
 }
 

@@ -50,10 +50,10 @@ function isClass(v: unknown): v is AgentClass {
 }
 
 /** Imports the module and returns the Agent class it exports; errors name the file. */
-export async function loadAgentClass(file: string, exportName: string | undefined, sdk: Sdk): Promise<AgentClass> {
+export async function loadAgentClass(file: string, exportName: string | undefined, sdk: Sdk, compiled?: string): Promise<AgentClass> {
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    mod = (await import(pathToFileURL(compiled ?? file).href)) as Record<string, unknown>;
   } catch (err) {
     const e = err as Error;
     throw new AgentModuleError(file, `failed to load the agent module: ${e?.message ?? String(err)}`, err);

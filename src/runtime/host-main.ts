@@ -19,7 +19,7 @@ import {
   type ToWorker,
   type WorkerBoot,
 } from './host-protocol.js';
-import { FROM_SOURCE, isTypeScriptFile, runtimeFiles, tsxUrls } from './paths.js';
+import { FROM_SOURCE, runtimeFiles, tsxUrls } from './paths.js';
 import { DEFAULT_MAX_LOG_LINES_PER_SECOND, LineSplitter, LogRateLimiter } from './log-flood.js';
 
 const HEARTBEAT_INTERVAL_MS = 100;
@@ -40,14 +40,17 @@ const send = (m: FromHost) => {
 const baselineRss = process.memoryUsage.rss();
 
 // ---- worker bootstrap -----------------------------------------------------------------------
-// A worker does not inherit the host's module hooks (Node 20), so each worker registers its own:
-// tsx (TypeScript agents, or the runtime itself when running from source) and the SDK resolver.
+// A worker does not inherit the host's module hooks (Node 20), so a worker that needs them
+// registers its own: tsx and the SDK resolver, only when running from source or for a module that
+// was not compiled (runtime/compile.ts). A compiled agent is plain JavaScript that imports the SDK
+// by URL: no hooks, no hooks thread. Source maps map its stack traces to the user's .ts lines.
 const BOOT = `
 import { register } from 'node:module';
 import { workerData } from 'node:worker_threads';
 const b = workerData.__boot;
+process.setSourceMapsEnabled(true);
 if (b.tsx) (await import(b.tsx)).register();
-register(b.hook, { data: b.sdk });
+if (b.hook) register(b.hook, { data: b.sdk });
 await import(b.main);
 `;
 const BOOT_URL = new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`);
@@ -60,6 +63,8 @@ interface HostedInstance {
   described: boolean;
   hasLiveness: boolean;
   startedAt: number;
+  /** Loaded into the host's spare worker (a hand-over, not a spawn). */
+  fromSpare: boolean;
 }
 
 class WorkerSlot {
@@ -89,7 +94,7 @@ class WorkerSlot {
       sdk: options!.sdk,
       __boot: {
         tsx: needTsx ? tsxUrls().api : null,
-        hook: runtimeFiles.resolveHook,
+        hook: needTsx ? runtimeFiles.resolveHook : null,
         sdk: options!.sdk,
         main: runtimeFiles.workerMain,
       },
@@ -228,7 +233,7 @@ function onWorkerMessage(slot: WorkerSlot, m: FromWorker): void {
       // Boot the next spare once this one is loaded (not alongside it: they would compete for CPU).
       // A process-isolated host holds one instance: no spare there.
       if (inst.spec.isolation === 'dedicated') scheduleSpare(inst.spec.memory.heapMb, slot.needTsx);
-      send({ t: 'described', instanceId: m.instanceId, description: m.description, coldStartMs: performance.now() - inst.startedAt });
+      send({ t: 'described', instanceId: m.instanceId, description: m.description, coldStartMs: performance.now() - inst.startedAt, spare: inst.fromSpare });
       return;
     }
     case 'loadFailed': {
@@ -313,20 +318,25 @@ setInterval(() => {
   }
 }, HEARTBEAT_POLL_MS).unref();
 
-function needTsx(file: string | null): boolean {
-  return FROM_SOURCE || file === null || isTypeScriptFile(file);
+/** Module hooks (tsx, SDK resolver) are needed from source, or for a module that was not compiled. */
+function needTsx(spec: { file: string; compiled?: string } | null): boolean {
+  return FROM_SOURCE || spec === null || !spec.compiled;
 }
 
-// A spare dedicated worker, booted ahead (hooks registered, SDK loaded), so that starting a
-// dedicated instance on a warm host costs only the import of the agent's own module. Measured on
-// this machine from source: ~150 ms for a fresh worker (tsx's hooks thread and esbuild dominate)
-// against ~15–25 ms from the spare. It is replaced shortly after use, with the heap cap last asked for.
+// A spare dedicated worker, booted ahead (SDK loaded), so that starting a dedicated instance on a
+// warm host — a start, or a restart after a crash — is a hand-over that costs only the import of the
+// agent's own (compiled) module. It is replaced as soon as the instance that took it is loaded,
+// with the heap cap last asked for. (It used to be replaced 50 ms later, with the timer pushed back
+// by every load: a restart that came inside that window found no spare and spawned a worker, the
+// slow half of the bimodal restart times.)
 let spare: WorkerSlot | null = null;
-let spareTimer: NodeJS.Timeout | null = null;
+/** Set by dedicatedSlot() when it handed the spare over, read by start(). */
+let spareTaken = false;
+let spareTimer: NodeJS.Immediate | null = null;
 
 function scheduleSpare(heapMb: number | undefined, tsx: boolean): void {
-  if (spareTimer) clearTimeout(spareTimer);
-  spareTimer = setTimeout(() => {
+  if (spareTimer) clearImmediate(spareTimer);
+  spareTimer = setImmediate(() => {
     spareTimer = null;
     if (spare && spare.heapMb === heapMb && spare.needTsx === tsx) return;
     if (spare) spare.end('killed', 'spare replaced');
@@ -335,15 +345,15 @@ function scheduleSpare(heapMb: number | undefined, tsx: boolean): void {
     } catch {
       spare = null;
     }
-  }, 50);
-  spareTimer.unref();
+  });
 }
 
 function dedicatedSlot(spec: AgentSpec): WorkerSlot {
-  const tsx = needTsx(spec.file);
+  const tsx = needTsx(spec);
   const heapMb = spec.memory.heapMb;
   let slot: WorkerSlot;
   if (spare && spare.heapMb === heapMb && (spare.needTsx || !tsx)) {
+    spareTaken = true;
     slot = spare;
     spare = null;
     slot.lastBeatAt = Date.now();
@@ -356,12 +366,14 @@ function dedicatedSlot(spec: AgentSpec): WorkerSlot {
 function slotFor(spec: AgentSpec): WorkerSlot {
   if (spec.isolation !== 'shared') return dedicatedSlot(spec);
   const max = Math.max(1, options!.sharedWorkers);
-  if (sharedSlots.length < max) {
-    const slot = new WorkerSlot('shared', needTsx(null), undefined, `shared-${sharedSlots.length}`);
+  const tsx = needTsx(spec);
+  const fits = sharedSlots.filter((s) => s.needTsx || !tsx);
+  if (sharedSlots.length < max || fits.length === 0) {
+    const slot = new WorkerSlot('shared', tsx, undefined, `shared-${sharedSlots.length}`);
     sharedSlots.push(slot);
     return slot;
   }
-  return sharedSlots.reduce((a, b) => (b.instances.size < a.instances.size ? b : a));
+  return fits.reduce((a, b) => (b.instances.size < a.instances.size ? b : a));
 }
 
 function start(spec: AgentSpec): void {
@@ -376,7 +388,8 @@ function start(spec: AgentSpec): void {
     send({ t: 'startFailed', instanceId: spec.instanceId, error: serializeError(err) });
     return;
   }
-  hosted.set(spec.instanceId, { spec, slot, described: false, hasLiveness: false, startedAt: performance.now() });
+  hosted.set(spec.instanceId, { spec, slot, described: false, hasLiveness: false, startedAt: performance.now(), fromSpare: spareTaken });
+  spareTaken = false;
   slot.instances.add(spec.instanceId);
   slot.post({ t: 'load', spec });
 }
@@ -406,11 +419,11 @@ function probe(instanceId: string, reqId: number, kind: 'liveness' | 'readiness'
   inst.slot.post({ t: 'probe', instanceId, reqId, kind });
 }
 
-function describe(reqId: number, file: string, exportName?: string): void {
+function describe(reqId: number, file: string, exportName?: string, compiled?: string): void {
   try {
-    const slot = new WorkerSlot('describe', needTsx(file), undefined, `describe-${reqId}`);
+    const slot = new WorkerSlot('describe', needTsx({ file, compiled }), undefined, `describe-${reqId}`);
     describeRequests.set(slot, reqId);
-    slot.post({ t: 'describe', reqId, file, ...(exportName ? { exportName } : {}) });
+    slot.post({ t: 'describe', reqId, file, ...(exportName ? { exportName } : {}), ...(compiled ? { compiled } : {}) });
   } catch (err) {
     const error: SerializedError = serializeError(err);
     send({ t: 'describeResult', reqId, error });
@@ -426,7 +439,7 @@ process.on('message', (m: ToHost) => {
     case 'start':
       return start(m.spec);
     case 'describe':
-      return describe(m.reqId, m.file, m.exportName);
+      return describe(m.reqId, m.file, m.exportName, m.compiled);
     case 'invoke': {
       const inst = hosted.get(m.instanceId);
       if (inst) inst.slot.post({ t: 'invoke', instanceId: m.instanceId, inv: m.inv });

@@ -27,7 +27,7 @@ export interface HostOptions {
 export type ToHost =
   | { t: 'init'; opts: HostOptions }
   | { t: 'start'; spec: AgentSpec }
-  | { t: 'describe'; reqId: number; file: string; exportName?: string }
+  | { t: 'describe'; reqId: number; file: string; exportName?: string; compiled?: string }
   | { t: 'invoke'; instanceId: string; inv: Invocation }
   /** Every invocation the daemon started in one event-loop turn, in one message (batching). */
   | { t: 'invokes'; items: InvokeItem[] }
@@ -82,7 +82,7 @@ export interface OutputBatch {
 /** host → daemon */
 export type FromHost =
   | { t: 'ready'; pid: number }
-  | { t: 'described'; instanceId: string; description: AgentDescription; coldStartMs: number }
+  | { t: 'described'; instanceId: string; description: AgentDescription; coldStartMs: number; spare?: boolean }
   | { t: 'startFailed'; instanceId: string; error: SerializedError }
   | { t: 'describeResult'; reqId: number; description?: AgentDescription; error?: SerializedError }
   | { t: 'result'; instanceId: string; result: InvocationResult }
@@ -97,7 +97,7 @@ export type FromHost =
 /** host → worker */
 export type ToWorker =
   | { t: 'load'; spec: AgentSpec }
-  | { t: 'describe'; reqId: number; file: string; exportName?: string }
+  | { t: 'describe'; reqId: number; file: string; exportName?: string; compiled?: string }
   | { t: 'invoke'; instanceId: string; inv: Invocation }
   | { t: 'invokes'; items: InvokeItem[] }
   | { t: 'probe'; instanceId: string; reqId: number; kind: 'liveness' | 'readiness' }

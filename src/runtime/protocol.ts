@@ -18,6 +18,8 @@ export interface AgentSpec {
   agent: string;
   replica: number;
   file: string; // absolute path of the agent module (.ts, .js, .mjs)
+  /** The compiled JavaScript the worker imports instead of `file` (runtime/compile.ts); errors still name `file`. */
+  compiled?: string;
   exportName?: string; // default: the default export, else the only exported Agent subclass
   config: Record<string, unknown>;
   isolation: Isolation;

@@ -11,6 +11,9 @@ import type { FromHost, HostOptions, InvokeItem, ToHost } from './host-protocol.
 import { serializeError, TurnBatcher } from './host-protocol.js';
 import { FROM_SOURCE, runtimeFiles, tsxUrls, type SdkUrls } from './paths.js';
 import { startCommand } from './command.js';
+import { AgentCompiler, isCompilable } from './compile.js';
+import os from 'node:os';
+import path from 'node:path';
 import { OpenClawError } from '../util/errors.js';
 
 export interface RuntimeOptions {
@@ -24,6 +27,12 @@ export interface RuntimeOptions {
   sdk?: SdkUrls;
   /** After kill()/dispose(), how long a worker may take to end before its host's process group is killed. */
   killEscalationMs?: number;
+  /**
+   * Where agent sources are compiled to plain JavaScript (runtime/compile.ts); the daemon passes
+   * `<dataDir>/cache/agents`. Default: a directory under the OS temp dir. `false`: load sources as
+   * they are, with tsx in the worker.
+   */
+  compileCacheDir?: string | false;
 }
 
 /** The instance ended while a call was in flight; the run is discarded and its trigger redelivered. */
@@ -156,6 +165,7 @@ class Instance implements InstanceHandle {
   description!: AgentDescription;
   memory: MemorySample | null = null;
   coldStartMs = 0;
+  spareWorker = false;
   readonly exited: Promise<InstanceExit>;
   readonly described: Promise<this>;
   private resolveExit!: (e: InstanceExit) => void;
@@ -189,6 +199,7 @@ class Instance implements InstanceHandle {
       case 'described':
         this.description = m.description;
         this.coldStartMs = m.coldStartMs;
+        this.spareWorker = m.spare === true;
         this.isDescribed = true;
         this.resolveDescribed(this);
         return;
@@ -297,6 +308,7 @@ class RuntimeImpl implements Runtime {
   private readonly hostsMax: number;
   private nextDescribe = 1;
   private closed = false;
+  readonly compiler: AgentCompiler | null;
 
   constructor(
     readonly listener: RuntimeListener,
@@ -307,6 +319,14 @@ class RuntimeImpl implements Runtime {
     // From source the host itself is a .ts module: load tsx into it. From dist, plain node.
     this.execArgv = opts.execArgv ?? (FROM_SOURCE ? ['--import', tsxUrls().loader] : []);
     this.killEscalationMs = opts.killEscalationMs ?? 5000;
+    const cacheDir = opts.compileCacheDir ?? path.join(os.tmpdir(), `openclaw-agents-${process.getuid?.() ?? 0}`);
+    this.compiler = cacheDir === false ? null : new AgentCompiler({ cacheDir, sdk: this.hostOpts.sdk });
+  }
+
+  /** The compiled JavaScript for an agent source; null when it loads as is. */
+  private async compiled(file: string, keepLastGood: boolean): Promise<string | null> {
+    if (!this.compiler || !isCompilable(file)) return null;
+    return this.compiler.compile(file, { keepLastGood });
   }
 
   forget(host: Host): void {
@@ -332,6 +352,10 @@ class RuntimeImpl implements Runtime {
 
   async startAgent(spec: AgentSpec): Promise<InstanceHandle> {
     this.assertOpen();
+    // Recompiled only when an input changed; a source that no longer compiles keeps its last good build.
+    const compiled = spec.compiled ?? (await this.compiled(spec.file, true));
+    if (compiled) spec = { ...spec, compiled };
+    this.assertOpen();
     for (const h of this.hosts) {
       if (h.instances.has(spec.instanceId)) throw new OpenClawError('instance_exists', `instance ${spec.instanceId} is already running`, { status: 409 });
     }
@@ -352,11 +376,14 @@ class RuntimeImpl implements Runtime {
 
   async describe(file: string, exportName?: string): Promise<AgentDescription> {
     this.assertOpen();
+    // A syntax error throws here (AgentSyntaxError: file:line:column, exit code 78).
+    const compiled = await this.compiled(file, false);
+    this.assertOpen();
     const host = this.commonHost();
     const reqId = this.nextDescribe++;
     return new Promise((resolve, reject) => {
       host.describes.set(reqId, { resolve, reject });
-      host.send({ t: 'describe', reqId, file, ...(exportName ? { exportName } : {}) });
+      host.send({ t: 'describe', reqId, file, ...(exportName ? { exportName } : {}), ...(compiled ? { compiled } : {}) });
     });
   }
 
@@ -371,7 +398,7 @@ class RuntimeImpl implements Runtime {
         }),
     );
     const commandsGone = [...this.commands].map((c) => c.stop().then(() => {}));
-    await Promise.all([...hostsGone, ...commandsGone]);
+    await Promise.all([...hostsGone, ...commandsGone, this.compiler?.close().catch(() => undefined)]);
   }
 }
 

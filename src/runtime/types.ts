@@ -55,6 +55,8 @@ export interface InstanceHandle {
   /** Resolves once, when the instance is gone for any reason (never rejects). */
   readonly exited: Promise<InstanceExit>;
   readonly memory: MemorySample | null;
+  /** True when the host handed over its pre-loaded spare worker (no spawn on the start path). */
+  readonly spareWorker?: boolean;
 }
 
 export interface CommandAgentSpec {

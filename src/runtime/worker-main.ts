@@ -247,7 +247,7 @@ async function instantiate(cls: AgentClass, file: string): Promise<AgentObject> 
 async function load(spec: AgentSpec): Promise<void> {
   try {
     const s = await sdk();
-    const cls = await loadAgentClass(spec.file, spec.exportName, s);
+    const cls = await loadAgentClass(spec.file, spec.exportName, s, spec.compiled);
     const description = s.describe(cls);
     const inst = new AgentInstance(spec, await instantiate(cls, spec.file));
     instances.set(spec.instanceId, inst);
@@ -257,10 +257,10 @@ async function load(spec: AgentSpec): Promise<void> {
   }
 }
 
-async function describeOnly(reqId: number, file: string, exportName?: string): Promise<void> {
+async function describeOnly(reqId: number, file: string, exportName?: string, compiled?: string): Promise<void> {
   try {
     const s = await sdk();
-    const cls = await loadAgentClass(file, exportName, s);
+    const cls = await loadAgentClass(file, exportName, s, compiled);
     post({ t: 'describeResult', reqId, description: s.describe(cls) });
   } catch (err) {
     post({ t: 'describeResult', reqId, error: serializeError(err) });
@@ -286,7 +286,7 @@ port.on('message', (m: ToWorker) => {
       void load(m.spec);
       break;
     case 'describe':
-      void describeOnly(m.reqId, m.file, m.exportName);
+      void describeOnly(m.reqId, m.file, m.exportName, m.compiled);
       break;
     case 'invoke':
       invoke(m.instanceId, m.inv);
