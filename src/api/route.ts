@@ -40,8 +40,23 @@ export type Permission =
   | 'streams:read'
   | 'streams:ingest';
 
-/** The authorization seam: throw an OpenClawError (401/403) to refuse. Runs as a preHandler. */
-export type Authorize = (req: FastifyRequest, permission: Permission) => void | Promise<void>;
+/**
+ * The agents a request acts on, as the handler will act on them: computed from the *parsed* input
+ * (the same params, query and body the handler receives), never from the raw request, so the
+ * permission check and the handler cannot disagree about the target (issue 14, item 1).
+ * `undefined` = the route names no agent.
+ */
+export type RouteTarget = readonly string[] | undefined;
+
+/** Checks a principal against the parsed target; throws a 403 OpenClawError to refuse. */
+export type TargetCheck = (target: RouteTarget) => void;
+
+/**
+ * The authorization seam, in two steps. As a preHandler: authenticate and check the role (throw an
+ * OpenClawError, 401/403, to refuse); it may return the TargetCheck that `defineRoute` then runs on
+ * the parsed target before the handler.
+ */
+export type Authorize = (req: FastifyRequest, permission: Permission) => void | TargetCheck | Promise<void | TargetCheck>;
 
 export const allowAll: Authorize = () => {};
 
@@ -72,6 +87,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     principal?: Principal;
+    /** Set by the authorize preHandler: the target check defineRoute runs after parsing. */
+    targetCheck?: TargetCheck;
   }
 }
 
@@ -86,6 +103,14 @@ export interface RouteSpec<P extends ZodTypeAny | undefined, Q extends ZodTypeAn
   body?: B;
   /** Status for a successful answer (default 200). */
   status?: number;
+  /**
+   * The agents the request acts on, from the parsed input. Default: `params.agent`, or
+   * `params.name` on /api/agents/:name routes. A route that takes an agent anywhere else (query,
+   * body, ids that resolve to agents) must say so here; the handler must act on no other agent.
+   */
+  target?(input: { params: Input<P>; query: Input<Q>; body: Input<B>; req: FastifyRequest }): RouteTarget | Promise<RouteTarget>;
+  /** Largest request body this route accepts, in bytes (default: the server's, 1 MiB). */
+  bodyLimit?: number;
   handler(input: { params: Input<P>; query: Input<Q>; body: Input<B>; req: FastifyRequest; reply: FastifyReply }): Promise<unknown> | unknown;
 }
 
@@ -97,15 +122,27 @@ export function defineRoute<P extends ZodTypeAny | undefined = undefined, Q exte
     method: spec.method,
     url: spec.url,
     config: { permission: spec.permission },
+    ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
     handler: async (req, reply) => {
       const params = validate(spec.params, req.params, 'params') as Input<P>;
       const query = validate(spec.query, req.query, 'query') as Input<Q>;
       const body = validate(spec.body, req.body, 'body') as Input<B>;
+      // One parse: the check sees exactly the target the handler is given.
+      const target = spec.target ? await spec.target({ params, query, body, req }) : defaultTarget(spec.url, params);
+      req.targetCheck?.(target);
       const result = await spec.handler({ params, query, body, req, reply });
       if (spec.status !== undefined) reply.code(spec.status);
       return result;
     },
   });
+}
+
+/** The agent a route names in its path: `:agent`, or `:name` on /api/agents/:name routes. */
+export function defaultTarget(url: string, params: unknown): RouteTarget {
+  const p = (params ?? {}) as Record<string, unknown>;
+  if (typeof p.agent === 'string') return [p.agent];
+  if (typeof p.name === 'string' && url.startsWith('/api/agents/:name')) return [p.name];
+  return undefined;
 }
 
 export function validate(schema: ZodTypeAny | undefined, value: unknown, where: 'params' | 'query' | 'body'): unknown {

@@ -70,7 +70,10 @@ export function createApiServer(control: ControlPlane, opts: ApiServerOptions): 
   app.addHook('preHandler', async (req) => {
     const permission = req.routeOptions.config.permission;
     // Routes without a declared permission are only the not-found handler.
-    if (permission !== undefined && permission !== 'public') await authorize(req, permission);
+    if (permission !== undefined && permission !== 'public') {
+      const check = await authorize(req, permission);
+      if (check) req.targetCheck = check;
+    }
   });
 
   const redact = opts.redact;

@@ -72,6 +72,7 @@ export function eventRoutes(app: FastifyInstance, control: ControlPlane): void {
     url: '/api/dead-letters',
     permission: 'events:read',
     query: deadLettersQuery,
+    target: ({ query }) => (query.agent !== undefined ? [query.agent] : undefined),
     handler: async ({ query, req }) => {
       const team = teamOf(req.principal);
       // With `agent`, the authorizer already checked that a team token's agent is its team's.
@@ -85,9 +86,23 @@ export function eventRoutes(app: FastifyInstance, control: ControlPlane): void {
     url: '/api/dead-letters/redrive',
     permission: 'events:admin',
     body: redriveBody,
+    // The handler redrives `agent`'s dead letters (with `ids`, only those of them), else the `ids`
+    // (whoever's they are), else all: the target is exactly that set of agents.
+    target: async ({ body }) => (body.agent !== undefined ? [body.agent] : body.ids !== undefined ? deadLetterAgents(control, body.ids) : undefined),
     handler: ({ body }) => control.redriveDeadLetters({ agent: body.agent, ids: body.ids }),
   });
 }
+
+/**
+ * The agents whose dead letters these delivery ids are. An id that is no dead letter stands for
+ * itself (`dead letter #N`): it belongs to no team, so a scoped caller is refused rather than
+ * guessing, and an unscoped one redrives nothing for it.
+ */
+async function deadLetterAgents(control: ControlPlane, ids: number[]): Promise<string[]> {
+  const byId = new Map((await control.listDeadLetters({ limit: MAX_DEAD_LETTER_SCAN })).map((d) => [d.deliveryId, d.consumer]));
+  return [...new Set(ids.map((id) => byId.get(id) ?? `dead letter #${id}`))];
+}
+const MAX_DEAD_LETTER_SCAN = 1_000_000;
 
 /** A team token's team (it sees only its agents' events and dead letters); null = every team. */
 function teamOf(p: Principal | undefined): string | null {

@@ -63,6 +63,7 @@ export function logRoutes(app: FastifyInstance, control: ControlPlane, opts: Log
     preHandler: async (req) => {
       const params = validate(agentParams, req.params, 'params') as z.output<typeof agentParams>;
       validate(followQuery, req.query, 'query');
+      req.targetCheck?.([params.name]);
       await control.getAgent(params.name);
     },
     handler: (socket, req) => {

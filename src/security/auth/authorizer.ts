@@ -2,7 +2,7 @@
 // in-memory tokens), local-trust for loopback callers, the role table, and team / own-agent
 // scoping. Sets `req.principal`. Also the audit of token use (sampled) and of every mutation.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Authorize, Permission, Principal } from '../../api/route.js';
+import type { Authorize, Permission, Principal, RouteTarget } from '../../api/route.js';
 import type { AuditSink } from '../../daemon/modules.js';
 import type { AgentTokens } from './agent-tokens.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
@@ -93,8 +93,13 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
       );
     }
     if (p.role !== 'agent' && p.team !== null) teamlessCheck(p, permission, req);
-    const agent = targetAgent(req);
-    if (agent === undefined) {
+    // The target is checked after the route parsed its input (defineRoute), on the parsed values
+    // the handler acts on: never on the raw query or body here.
+    return (target) => checkTarget(p, permission, target);
+  };
+
+  function checkTarget(p: Principal, permission: Permission, target: RouteTarget): void {
+    if (target === undefined || target.length === 0) {
       if (p.role === 'agent' && !AGENT_UNTARGETED.has(permission)) {
         throw new ForbiddenError(`${describe(p)} is scoped to agent '${p.agent}' and may only act on that agent`);
       }
@@ -103,11 +108,12 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
       }
       return;
     }
-    if (p.role === 'agent') {
-      if (agent !== p.agent) throw new ForbiddenError(`${describe(p)} is scoped to agent '${p.agent}'; it may not use '${permission}' on agent '${agent}'`);
-      return;
-    }
-    if (p.team !== null) {
+    for (const agent of target) {
+      if (p.role === 'agent') {
+        if (agent !== p.agent) throw new ForbiddenError(`${describe(p)} is scoped to agent '${p.agent}'; it may not use '${permission}' on agent '${agent}'`);
+        continue;
+      }
+      if (p.team === null) continue;
       const owner = deps.ownerOf(agent);
       // No such agent (or the daemon's own log, `/api/agents/daemon/logs`): nothing a team owns.
       if (owner === undefined) {
@@ -120,7 +126,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
         );
       }
     }
-  };
+  }
 
   function onResponse(req: FastifyRequest, reply: FastifyReply): void {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
@@ -162,20 +168,4 @@ function describe(p: Principal): string {
   if (p.role === 'agent') return `the agent token of ${p.id.slice('agent:'.length)}`;
   if (p.role === 'local') return 'a local-trust caller';
   return `token ${p.id.slice('token:'.length)} (role ${p.role}${p.team ? `, team ${p.team}` : ''})`;
-}
-
-/**
- * The agent a request acts on: the `:agent` param, the `:name` param of /api/agents/:name routes,
- * or an `agent` in the query or body (dead letters). undefined when the route names none.
- */
-export function targetAgent(req: FastifyRequest): string | undefined {
-  const params = (req.params ?? {}) as Record<string, unknown>;
-  if (typeof params.agent === 'string') return params.agent;
-  const url = req.routeOptions.url ?? '';
-  if (typeof params.name === 'string' && url.startsWith('/api/agents/:name')) return params.name;
-  const q = req.query as Record<string, unknown> | undefined;
-  if (q && typeof q.agent === 'string' && q.agent !== '') return q.agent;
-  const b = req.body as Record<string, unknown> | undefined;
-  if (b && typeof b === 'object' && !Array.isArray(b) && typeof b.agent === 'string' && b.agent !== '') return b.agent;
-  return undefined;
 }
