@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // test/pack: `npm run test:pack` (vitest.pack.config.ts), a separate CI step.
+    exclude: ['test/pack/**', '**/node_modules/**'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     // Tests spawn real child processes, worker threads and databases: keep them in forks
     // and give slow machines room. No test asserts a timing.

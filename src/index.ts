@@ -1,7 +1,7 @@
 // `openclaw`: the public API for agent authors.
 //
-//   import { Agent, Schedule, on } from 'openclaw';
-//   import { HttpClient, SlackNotifier } from 'openclaw/tools';
+//   import { Agent, Schedule, on } from 'openclaw-runtime';
+//   import { HttpClient, SlackNotifier } from 'openclaw-runtime/tools';
 export { Agent, Schedule, ScheduleError, on, job, describeAgentClass, isAgentClass, AgentDefinitionError } from './agents/index.js';
 export type {
   AgentClass,

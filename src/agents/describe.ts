@@ -53,7 +53,7 @@ const RESERVED = new Set(['constructor', 'setup', 'run', 'teardown', 'onError', 
 export function describeAgentClass(cls: unknown): AgentDescription {
   if (!isAgentClass(cls)) {
     const what = typeof cls === 'function' ? `class ${cls.name || '(anonymous)'}` : JSON.stringify(typeof cls);
-    throw new OpenClawError('agent_invalid', `${what} does not extend Agent; write \`export default class MyAgent extends Agent { … }\` with Agent imported from 'openclaw'`, {
+    throw new OpenClawError('agent_invalid', `${what} does not extend Agent; write \`export default class MyAgent extends Agent { … }\` with Agent imported from 'openclaw-runtime'`, {
       status: 400,
       exitCode: 78,
     });

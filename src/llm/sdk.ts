@@ -1,6 +1,6 @@
 // `new LLMRouter({ primary, fallback, budget, max_retries, timeout })` for agent code (seed 003 §10).
 //
-//   import { Agent, LLMRouter } from 'openclaw';
+//   import { Agent, LLMRouter } from 'openclaw-runtime';
 //   class SmartAnalyzer extends Agent {
 //     router = new LLMRouter({ name: 'analysis', primary: 'gpt-4o', fallback: ['claude-3.5-sonnet'], budget: { daily_limit_usd: 50 } });
 //     async run() { const a = await this.router.complete({ messages: [...], max_tokens: 2000 }); }

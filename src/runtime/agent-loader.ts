@@ -21,7 +21,7 @@ export interface Sdk {
 }
 
 /**
- * Loads the daemon's own SDK (the module agent code gets for `import … from 'openclaw'`) and takes
+ * Loads the daemon's own SDK (the module agent code gets for `import … from 'openclaw-runtime'`) and takes
  * from it how to recognise and describe an Agent class (`isAgentClass`, `describeAgentClass`), so
  * that decorators and the runtime agree. Falls back to `instanceof Agent` and a reader of
  * `static schedule` / `static handlers` for an SDK without them.
@@ -58,7 +58,7 @@ export async function loadAgentClass(file: string, exportName: string | undefine
     const e = err as Error;
     throw new AgentModuleError(file, `failed to load the agent module: ${e?.message ?? String(err)}`, err);
   }
-  const hint = "export a class that extends Agent from 'openclaw', e.g. `export default class MyAgent extends Agent { … }`";
+  const hint = "export a class that extends Agent from 'openclaw-runtime', e.g. `export default class MyAgent extends Agent { … }`";
   if (exportName) {
     const v = mod[exportName];
     if (v === undefined) throw new AgentModuleError(file, `has no export named '${exportName}'; exports: ${Object.keys(mod).join(', ') || '(none)'}`);

@@ -14,7 +14,7 @@ function here(rel: string): string {
   return new URL(rel + EXT, import.meta.url).href;
 }
 
-/** The SDK that `import … from 'openclaw'` in agent code resolves to: the daemon's own. */
+/** The SDK that `import … from 'openclaw-runtime'` in agent code resolves to: the daemon's own. */
 export interface SdkUrls {
   index: string;
   tools: string;

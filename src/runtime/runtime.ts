@@ -23,7 +23,7 @@ export interface RuntimeOptions {
   sharedWorkers?: number;
   /** Node options for host processes; default: tsx's loader when running from source, else none. */
   execArgv?: string[];
-  /** What `import … from 'openclaw'` resolves to in agent code; default: this package's SDK. */
+  /** What `import … from 'openclaw-runtime'` resolves to in agent code; default: this package's SDK. */
   sdk?: SdkUrls;
   /** After kill()/dispose(), how long a worker may take to end before its host's process group is killed. */
   killEscalationMs?: number;

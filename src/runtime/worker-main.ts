@@ -1,7 +1,7 @@
 // Worker thread entry: runs agent instances (one for `dedicated`, several for `shared`).
 //
 // Loaded by a tiny bootstrap (see host-main.ts) that has already registered the tsx hooks (for
-// TypeScript agents) and sdk-resolve-hook (so `import … from 'openclaw'` is the daemon's SDK).
+// TypeScript agents) and sdk-resolve-hook (so `import … from 'openclaw-runtime'` is the daemon's SDK).
 // Everything the agent does that needs the daemon goes out as an RpcRequest through the host.
 import { parentPort, workerData } from 'node:worker_threads';
 import { format } from 'node:util';

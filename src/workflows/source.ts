@@ -15,7 +15,7 @@ export async function loadWorkflowFile(name: string, file: string): Promise<Work
   if (!fs.existsSync(file)) throw issue(`workflow source ${file} does not exist`, `workflows.${name}.source`);
   if (!hookRegistered) {
     // As in agent hosts (runtime/host-main.ts): tsx for TypeScript, then the resolve hook so that
-    // `import { defineWorkflow } from 'openclaw'` in the file is this daemon's SDK.
+    // `import { defineWorkflow } from 'openclaw-runtime'` in the file is this daemon's SDK.
     ((await import(tsxUrls().api)) as { register: () => unknown }).register();
     register(runtimeFiles.resolveHook, { data: runtimeFiles.sdk });
     hookRegistered = true;

@@ -1,7 +1,7 @@
 // {{name}}: handles events with an LLM. Each `item_received` event's data.text is sent to the
 // model with the configured instructions; the result is kept in state and emitted as
 // `item_processed` (committed together, so a crash never loses or duplicates the result).
-import { Agent, on, type AgentEvent } from 'openclaw';
+import { Agent, on, type AgentEvent } from 'openclaw-runtime';
 
 interface Item {
   id?: string;

@@ -1,6 +1,6 @@
 // {{name}}: a periodic report. Reads other agents' state (read-only), builds a summary, keeps the
 // last reports in its own state and emits `report_ready` for whoever delivers it.
-import { Agent, Schedule } from 'openclaw';
+import { Agent, Schedule } from 'openclaw-runtime';
 
 export default class {{className}} extends Agent {
   static schedule = Schedule.daily({ hour: 9, minute: 0, tz: 'UTC' });

@@ -1,7 +1,7 @@
 // {{name}}: checks a list of HTTP endpoints on a schedule, remembers open incidents across
 // restarts, and alerts once when a target goes down and once when it recovers.
-import { Agent, Schedule } from 'openclaw';
-import { HttpClient, SlackNotifier, WebhookNotifier } from 'openclaw/tools';
+import { Agent, Schedule } from 'openclaw-runtime';
+import { HttpClient, SlackNotifier, WebhookNotifier } from 'openclaw-runtime/tools';
 
 interface Target {
   name: string;

@@ -7,7 +7,7 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../src/util/errors.js';
 import { FakeControlPlane } from '../api/fake-control.js';
 import { startApi, type Running } from '../api/harness.js';
-import { runCli, spawnCli } from './run-cli.js';
+import { REPO, runCli, spawnCli } from './run-cli.js';
 
 let control: FakeControlPlane;
 let api: Running;
@@ -228,6 +228,44 @@ describe('openclaw init', () => {
     const config = parseYaml(fs.readFileSync(path.join(root, 'openclaw.yaml'), 'utf8'));
     expect(config).toMatchObject({ project: 'my-project', agents: { hello: { source: 'agents/hello.ts', schedule: 'every 1m' } } });
     expect(fs.readFileSync(path.join(root, '.gitignore'), 'utf8')).toContain('.openclaw/');
+  });
+
+  it('writes a package.json that depends on the published SDK, and a tsconfig.json for tsc', async () => {
+    const res = await runCli(['init', 'My-Project'], { cwd: tmp });
+    expect(res.code).toBe(0);
+    const root = path.join(tmp, 'My-Project');
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    const own = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+    expect(pkg).toMatchObject({ name: 'my-project', type: 'module', dependencies: { 'openclaw-runtime': `^${own.version}` } });
+    expect(Object.keys(pkg.devDependencies)).toEqual(['typescript', '@types/node']);
+    const tsconfig = JSON.parse(fs.readFileSync(path.join(root, 'tsconfig.json'), 'utf8'));
+    expect(tsconfig.compilerOptions).toMatchObject({ strict: true, noEmit: true, moduleResolution: 'NodeNext' });
+    expect(tsconfig.include).toContain('agents/**/*.ts');
+    expect(fs.readFileSync(path.join(root, 'agents', 'hello.ts'), 'utf8')).toContain("from 'openclaw-runtime'");
+  });
+
+  it('--sdk points the dependency at a tarball or a built checkout, and refuses anything else', async () => {
+    fs.writeFileSync(path.join(tmp, 'openclaw-runtime-9.9.9.tgz'), 'not really a tarball');
+    const tgz = await runCli(['init', 'a', '--sdk', 'openclaw-runtime-9.9.9.tgz'], { cwd: tmp });
+    expect(tgz.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(tmp, 'a', 'package.json'), 'utf8')).dependencies).toEqual({
+      'openclaw-runtime': `file:${path.join(tmp, 'openclaw-runtime-9.9.9.tgz')}`,
+    });
+    const checkout = path.join(tmp, 'checkout');
+    fs.mkdirSync(path.join(checkout, 'dist'), { recursive: true });
+    fs.writeFileSync(path.join(checkout, 'package.json'), JSON.stringify({ name: 'openclaw-runtime' }));
+    const unbuilt = await runCli(['init', 'b', '--sdk', checkout], { cwd: tmp });
+    expect(unbuilt.code).toBe(2);
+    expect(unbuilt.stderr).toContain('the checkout is not built');
+    fs.writeFileSync(path.join(checkout, 'dist', 'index.js'), '');
+    expect((await runCli(['init', 'b', '--sdk', checkout], { cwd: tmp })).code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(tmp, 'b', 'package.json'), 'utf8')).dependencies['openclaw-runtime']).toBe(`file:${checkout}`);
+
+    const missing = await runCli(['init', 'c', '--sdk', 'nowhere.tgz'], { cwd: tmp });
+    expect(missing.stderr).toMatch(/--sdk nowhere\.tgz: .* does not exist/);
+    const other = await runCli(['init', 'c', '--sdk', path.join(tmp, 'a')], { cwd: tmp });
+    expect(other.stderr).toContain("is not a checkout of openclaw-runtime (its package.json names a)");
+    expect(fs.existsSync(path.join(tmp, 'c'))).toBe(false);
   });
 
   it('refuses a folder that is not empty', async () => {

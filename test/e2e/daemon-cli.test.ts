@@ -24,6 +24,12 @@ describe('a detached daemon, driven by the CLI', () => {
     root = tempDir();
     await openclawOk(['init', 'fleet'], { cwd: root });
     dir = trackProject(path.join(root, 'fleet'));
+    // hello is scheduled every 1m by init; the steps below count its runs and state versions, so
+    // it runs only when triggered (a wall-clock run mid-test once made "expected v6, got v7").
+    const yamlFile = path.join(dir, 'openclaw.yaml');
+    const yaml = fs.readFileSync(yamlFile, 'utf8');
+    expect(yaml).toContain('    schedule: every 1m\n');
+    fs.writeFileSync(yamlFile, yaml.replace('    schedule: every 1m\n', ''));
     // A second agent from a template: scheduled daily, so it never runs during the test.
     await openclawOk(['agent', 'create', '--name', 'daily', '--template', 'scheduled-report'], { cwd: dir });
   });

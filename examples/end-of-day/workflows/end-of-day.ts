@@ -1,5 +1,5 @@
 // The end-of-day workflow. Same keys as a YAML workflow; `defineWorkflow` adds type checking.
-import { defineWorkflow } from 'openclaw';
+import { defineWorkflow } from 'openclaw-runtime';
 
 export default defineWorkflow({
   description: 'Daily sales, inventory and ledger reports, checked per desk, approved, published',

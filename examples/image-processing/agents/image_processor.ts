@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Agent, job, type JobInfo } from 'openclaw';
+import { Agent, job, type JobInfo } from 'openclaw-runtime';
 
 interface ImageJob {
   id: string;

@@ -1,5 +1,5 @@
 // agents/uploads.ts
-import { Agent } from 'openclaw';
+import { Agent } from 'openclaw-runtime';
 
 interface Upload {
   id: string;

@@ -1,6 +1,6 @@
 // agents/alerter.ts
-import { Agent, on, type AgentEvent } from 'openclaw';
-import { PagerDutyClient, SlackNotifier } from 'openclaw/tools';
+import { Agent, on, type AgentEvent } from 'openclaw-runtime';
+import { PagerDutyClient, SlackNotifier } from 'openclaw-runtime/tools';
 
 interface Report {
   severity: 'normal' | 'warning' | 'critical';

@@ -1,5 +1,5 @@
 // agents/analyzer.ts
-import { Agent, on, type AgentEvent } from 'openclaw';
+import { Agent, on, type AgentEvent } from 'openclaw-runtime';
 
 interface Baseline {
   avg: number;

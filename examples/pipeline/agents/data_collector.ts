@@ -1,5 +1,5 @@
 // agents/data_collector.ts
-import { Agent, Schedule } from 'openclaw';
+import { Agent, Schedule } from 'openclaw-runtime';
 
 interface DataSource {
   name: string;

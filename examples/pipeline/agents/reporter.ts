@@ -1,5 +1,5 @@
 // agents/reporter.ts
-import { Agent, on, type AgentEvent } from 'openclaw';
+import { Agent, on, type AgentEvent } from 'openclaw-runtime';
 
 interface Analysis {
   batch_id: string;

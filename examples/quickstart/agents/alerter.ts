@@ -1,7 +1,7 @@
 // Pipeline step 3: turns analyses with anomalies into alerts (to the local sink served by the
 // `targets` agent, or the log when no webhook is configured) and counts them in state.
-import { Agent, on, type AgentEvent } from 'openclaw';
-import { HttpClient, WebhookNotifier } from 'openclaw/tools';
+import { Agent, on, type AgentEvent } from 'openclaw-runtime';
+import { HttpClient, WebhookNotifier } from 'openclaw-runtime/tools';
 
 interface Analysis {
   batch_id: string;

@@ -1,7 +1,7 @@
 // Pipeline step 2: keeps rolling baselines (mean and standard deviation per service and metric)
 // in persistent state and flags values beyond `threshold_sigma` deviations. Restart the daemon
 // and the baselines are still there: `openclaw state list analyzer`.
-import { Agent, on, type AgentEvent } from 'openclaw';
+import { Agent, on, type AgentEvent } from 'openclaw-runtime';
 
 interface Baseline {
   avg: number;

@@ -1,6 +1,6 @@
 // Pipeline step 1: every 5 s, "collects" metrics from a few services. Offline, so the numbers are
 // synthetic: steady noise, with a latency spike on every 8th batch for the analyzer to catch.
-import { Agent, Schedule } from 'openclaw';
+import { Agent, Schedule } from 'openclaw-runtime';
 
 const BASE: Record<string, { latency_ms: number; error_rate: number; rps: number }> = {
   checkout: { latency_ms: 180, error_rate: 0.01, rps: 40 },

@@ -1,8 +1,8 @@
 // Watchdog: every 10 s, checks each target; opens an incident (and alerts once) when a target is
 // down, closes it (and alerts once) when it recovers. Incidents live in state, so a restart of
 // this agent or of the daemon does not re-alert for an incident already reported.
-import { Agent, Schedule } from 'openclaw';
-import { HttpClient, WebhookNotifier } from 'openclaw/tools';
+import { Agent, Schedule } from 'openclaw-runtime';
+import { HttpClient, WebhookNotifier } from 'openclaw-runtime/tools';
 
 interface Target {
   name: string;

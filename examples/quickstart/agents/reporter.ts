@@ -1,5 +1,5 @@
 // Scheduled report: every 30 s, reads the other agents' state (read-only) and logs a summary.
-import { Agent, Schedule } from 'openclaw';
+import { Agent, Schedule } from 'openclaw-runtime';
 
 export default class Reporter extends Agent {
   static schedule = Schedule.every({ seconds: 30 });

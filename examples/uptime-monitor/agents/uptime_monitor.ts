@@ -1,6 +1,6 @@
 // agents/uptime_monitor.ts
-import { Agent, Schedule } from 'openclaw';
-import { HttpClient, SlackNotifier } from 'openclaw/tools';
+import { Agent, Schedule } from 'openclaw-runtime';
+import { HttpClient, SlackNotifier } from 'openclaw-runtime/tools';
 
 interface Target {
   url: string;

@@ -6,9 +6,9 @@ import type { Command } from 'commander';
 import { parseDocument, isMap, type Node } from 'yaml';
 import { listTemplates, renderTemplate } from '../../agents/templates.js';
 import { OpenClawError } from '../../util/errors.js';
-import { VERSION } from '../../version.js';
 import { createKeyFile, MASTER_KEY_FILE } from '../../security/secrets/crypto.js';
 import { findProjectDir } from '../client.js';
+import { packageJson, SDK_PACKAGE, sdkDependency, TSCONFIG_JSON } from '../project-package.js';
 import type { CliContext } from '../context.js';
 import { jsonOption } from '../context.js';
 import { UsageError } from '../errors.js';
@@ -17,13 +17,14 @@ import { renderTable } from '../format.js';
 export function registerProject(program: Command, ctx: CliContext): void {
   program
     .command('init <name>')
-    .description('create a new project folder: openclaw.yaml, agents/, tests/, docker-compose.yml, .openclaw/')
-    .action((name: string) => {
+    .description('create a new project folder: openclaw.yaml, agents/, package.json, tsconfig.json, tests/, docker-compose.yml, .openclaw/')
+    .option('--sdk <path>', `depend on ${SDK_PACKAGE} from a tarball (npm pack) or a built checkout instead of the npm registry`)
+    .action((name: string, opts: { sdk?: string }) => {
       const dir = path.resolve(ctx.cwd, name);
-      const created = initProject(dir);
+      const created = initProject(dir, sdkDependency(ctx.cwd, opts.sdk));
       ctx.print(`Created project ${path.basename(dir)} in ${dir}`);
       for (const f of created) ctx.print(`  ${f}`);
-      ctx.print(`\nNext:\n  cd ${name}\n  openclaw dev`);
+      ctx.print(`\nNext:\n  cd ${name}\n  npm install        # the SDK's types, for your editor and \`npx tsc --noEmit\`\n  openclaw dev`);
     });
 
   const agent = program.command('agent').description('agents in this project');
@@ -61,7 +62,7 @@ export function projectRoot(ctx: CliContext, project: string | undefined): strin
 }
 
 /** Writes a new project; returns the paths created, relative to `dir`. */
-export function initProject(dir: string): string[] {
+export function initProject(dir: string, sdkSpec = sdkDependency(process.cwd(), undefined)): string[] {
   const name = path.basename(dir);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
     throw new UsageError(`init: '${name}' is not a usable project name; use letters, digits, '.', '_' and '-'`);
@@ -75,7 +76,8 @@ export function initProject(dir: string): string[] {
     'tests/README.md': TESTS_README,
     'docker-compose.yml': DOCKER_COMPOSE,
     '.gitignore': GITIGNORE,
-    'package.json': PACKAGE_JSON(name),
+    'package.json': packageJson(name, sdkSpec),
+    'tsconfig.json': TSCONFIG_JSON,
   };
   fs.mkdirSync(path.join(dir, '.openclaw'), { recursive: true });
   for (const [rel, text] of Object.entries(files)) {
@@ -143,7 +145,7 @@ agents:
 const HELLO_AGENT = `// A small agent: every minute it counts its runs in persistent state and logs a greeting.
 // Try: openclaw dev, then in another terminal: openclaw status, openclaw logs hello --follow,
 // openclaw trigger hello, openclaw state list hello.
-import { Agent } from 'openclaw';
+import { Agent } from 'openclaw-runtime';
 
 export default class Hello extends Agent {
   async run(): Promise<void> {
@@ -184,6 +186,3 @@ const GITIGNORE = `# OpenClaw's local state: database, logs, daemon pid/url
 node_modules/
 *.log
 `;
-
-const PACKAGE_JSON = (name: string) =>
-  JSON.stringify({ name: name.toLowerCase(), private: true, type: 'module', dependencies: { openclaw: `^${VERSION}` } }, null, 2) + '\n';

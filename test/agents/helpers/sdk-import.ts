@@ -1,5 +1,5 @@
-// Loads a TypeScript agent module the way a user's project would, with `import … from 'openclaw'`
-// and 'openclaw/tools' mapped to this repository's src/ (tsconfig `paths`, applied by tsx).
+// Loads a TypeScript agent module the way a user's project would, with `import … from 'openclaw-runtime'`
+// and 'openclaw-runtime/tools' (and the old 'openclaw' specifiers) mapped to this repository's src/ (tsconfig `paths`, applied by tsx).
 // The loaded SDK is a second copy beside the one vitest loads; describeAgentClass must cope
 // with that (it does: classes are recognised by a registered symbol, not by identity).
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -22,7 +22,12 @@ export function sdkTsconfig(dir: string, opts: { experimentalDecorators?: boolea
         strict: true,
         experimentalDecorators: opts.experimentalDecorators ?? false,
         baseUrl: REPO,
-        paths: { openclaw: ['src/index.ts'], 'openclaw/tools': ['src/tools/index.ts'] },
+        paths: {
+          'openclaw-runtime': ['src/index.ts'],
+          'openclaw-runtime/tools': ['src/tools/index.ts'],
+          openclaw: ['src/index.ts'],
+          'openclaw/tools': ['src/tools/index.ts'],
+        },
       },
       include: [path.join(dir, '**', '*')],
     }),

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+// `npm run test:pack`: the install path from a packed tarball (slow: a build and two npm installs).
+export default defineConfig({
+  test: {
+    include: ['test/pack/**/*.test.ts'],
+    pool: 'forks',
+    testTimeout: 600_000,
+    hookTimeout: 600_000,
+  },
+});
