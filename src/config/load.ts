@@ -10,6 +10,7 @@ import { ConfigError, type ConfigIssue } from '../util/errors.js';
 import type { AgentConfig, ApiConfig, ProjectConfig, StoreConfig } from './types.js';
 import { interpolate, resolvePlainScalar } from './interpolate.js';
 import { sectionSchemas } from './sections.js';
+import { displayPath, formatPath } from './locate.js';
 import {
   agentSchema,
   allowedKeysAt,
@@ -64,17 +65,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   return new Loader(text, path.resolve(file), opts).run();
 }
 
-/** Relative to the working directory when the file is below it, else absolute. */
-function displayPath(abs: string): string {
-  const rel = path.relative(process.cwd(), abs);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : abs;
-}
-
-export function formatPath(p: Path): string {
-  let out = '';
-  for (const seg of p) out += typeof seg === 'number' ? `[${seg}]` : out ? `.${seg}` : seg;
-  return out;
-}
+export { formatPath };
 
 class Loader {
   private readonly display: string;
@@ -145,21 +136,22 @@ class Loader {
     const store = this.storeOverrides(top_.success ? top_.data.store : null, data.store);
     const api = this.apiOverrides(top_.success ? top_.data.api : null);
 
-    this.fail();
-    const p = top_.data!;
+    // Sections are checked even when the rest has problems: every error of the file at once.
+    const sections = (top_.success ? top_.data : data) as Record<string, unknown>;
     const extensions: Record<string, unknown> = {};
     for (const k of EXTENSION_SECTIONS) {
-      if (p[k] === undefined) continue;
+      if (sections[k] === undefined) continue;
       const schema = sectionSchemas[k];
       if (!schema) {
-        extensions[k] = p[k];
+        extensions[k] = sections[k];
         continue;
       }
-      const parsed = schema.safeParse(p[k]);
+      const parsed = schema.safeParse(sections[k]);
       if (parsed.success) extensions[k] = parsed.data;
-      else this.zodIssues(parsed.error, [k], schema, p[k]);
+      else this.zodIssues(parsed.error, [k], schema, sections[k]);
     }
     this.fail();
+    const p = top_.data!;
     return {
       file: this.file,
       root: this.root,

@@ -14,14 +14,14 @@ import { openStore } from '../store/index.js';
 import { SHARED_NAMESPACE, type Store, type StoredEvent, type RunRecord, type StateVersionInfo, type Transition, type DeadLetter } from '../store/types.js';
 import { createRuntime } from '../runtime/index.js';
 import type { Runtime, RuntimeListener } from '../runtime/types.js';
-import type { AgentDescription, LogLine, RpcRequest, RpcTrace } from '../runtime/protocol.js';
+import type { LogLine, RpcRequest, RpcTrace } from '../runtime/protocol.js';
 import { context } from '@opentelemetry/api';
 import { LogHub } from '../observability/log-hub.js';
 import { EmbeddedBus } from '../bus/embedded.js';
 import { NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
 import { AgentController } from './agent-controller.js';
 import type { AgentAction, AgentView, ControlPlane, HealthView } from './control.js';
-import { BadRequestError, ConfigError, NotFoundError, OpenClawError, type ConfigIssue } from '../util/errors.js';
+import { BadRequestError, ConfigError, NotFoundError, OpenClawError } from '../util/errors.js';
 import { createApiServer, type RouteInfo } from '../api/server.js';
 import { checkBind, resolveAuthMode } from '../security/auth/mode.js';
 import fs from 'node:fs';
@@ -33,6 +33,7 @@ import type { FastifyInstance } from 'fastify';
 import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type IntentHandler, type ModuleContext, type RpcHandler } from './modules.js';
 import type { RunIntent } from '../runtime/protocol.js';
 import { createModules } from './module-list.js';
+import { preflight } from './preflight.js';
 import { workerGuardrails } from '../security/guardrails/worker.js';
 import { expandSecrets } from '../security/redact.js';
 
@@ -140,36 +141,8 @@ export class Daemon implements ControlPlane {
     const tls = this.config.api.tls ? readTls(this.config.api.tls, this.config.file) : undefined;
     this.runtime = this.opts.runtime ?? createRuntime(this.listener(), { compileCacheDir: path.join(this.config.dataDir, 'cache', 'agents') });
 
-    // Validate every module agent before anything starts. Each distinct module is described once
-    // (each description boots a worker with the TypeScript loader, ~150 ms and tens of MB), and at
-    // most a few at a time: 1,000 agents sharing one file must not mean 1,000 workers at once.
-    const descriptions = new Map<string, AgentDescription>();
-    const issues: ConfigIssue[] = [];
-    const byModule = new Map<string, AgentConfig[]>();
-    for (const a of this.config.agents) {
-      if (a.kind !== 'module') continue;
-      const key = `${a.source}#${a.exportName ?? ''}`;
-      byModule.set(key, [...(byModule.get(key) ?? []), a]);
-    }
-    const modules = [...byModule.values()];
-    const describeOne = async (agents: AgentConfig[]): Promise<void> => {
-      const first = agents[0];
-      try {
-        const desc = await this.runtime.describe(first.source!, first.exportName);
-        for (const a of agents) descriptions.set(a.name, desc);
-      } catch (err) {
-        for (const a of agents) {
-          const [file, line] = splitLocation(a.location, this.config.file);
-          issues.push({ file, line, column: null, field: `agents.${a.name}.source`, message: (err as Error).message });
-        }
-      }
-    };
-    await Promise.all(
-      Array.from({ length: Math.min(4, modules.length) }, async () => {
-        for (let m = modules.shift(); m; m = modules.shift()) await describeOne(m);
-      }),
-    );
-    if (issues.length > 0) throw new ConfigError(issues);
+    // Every check (agent modules, each module's section) before anything is created on disk.
+    const descriptions = await preflight(this.config, this.runtime, this.modules);
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
 
     this.versions = new NamespaceVersions(this.store);
@@ -725,8 +698,3 @@ function readTls(tls: { cert: string; key: string }, file: string): { cert: Buff
   return { cert: read(tls.cert, 'cert'), key: read(tls.key, 'key') };
 }
 
-function splitLocation(location: string, fallbackFile: string): [string, number | null] {
-  const m = /^(.*):(\d+)$/.exec(location);
-  if (!m) return [fallbackFile, null];
-  return [path.isAbsolute(m[1]) ? m[1] : path.join(path.dirname(fallbackFile), m[1]), Number(m[2])];
-}

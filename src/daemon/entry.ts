@@ -139,6 +139,7 @@ function refuseIfRunning(config: ProjectConfig): void {
 export async function startDetached(opts: EntryOptions & { waitMs?: number }): Promise<{ pid: number; url: string }> {
   const config = await load(opts);
   refuseIfRunning(config);
+  const hadDataDir = fs.existsSync(config.dataDir);
   fs.mkdirSync(config.dataDir, { recursive: true });
   const logFile = path.join(config.dataDir, 'daemon.log');
   const out = fs.openSync(logFile, 'a');
@@ -157,6 +158,8 @@ export async function startDetached(opts: EntryOptions & { waitMs?: number }): P
   while (Date.now() < deadline) {
     if (exitCode !== null) {
       const tail = fs.readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n');
+      // A refused configuration leaves nothing behind: the daemon created nothing, and neither do we.
+      if (exitCode === EXIT_CONFIG) removeStartFiles(config.dataDir, hadDataDir);
       throw new OpenClawError('daemon_failed', `the daemon exited with code ${exitCode} during start:\n${tail}`, { exitCode: exitCode === EXIT_CONFIG ? EXIT_CONFIG : 1 });
     }
     const info = readDaemonFile(config.dataDir);
@@ -170,6 +173,11 @@ export async function startDetached(opts: EntryOptions & { waitMs?: number }): P
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new OpenClawError('daemon_timeout', `the daemon did not become healthy within ${(opts.waitMs ?? 30_000) / 1000}s; see ${logFile}`);
+}
+
+function removeStartFiles(dataDir: string, keepDir: boolean): void {
+  for (const f of ['daemon.log', 'daemon.pid']) fs.rmSync(path.join(dataDir, f), { force: true });
+  if (!keepDir) fs.rmSync(dataDir, { recursive: true, force: true });
 }
 
 /** `openclaw daemon stop`: asks the daemon to drain and waits for it to exit (SIGKILL as a last resort). */

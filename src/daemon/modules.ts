@@ -11,7 +11,9 @@ import type { ProjectConfig } from '../config/types.js';
 import type { Clock } from '../scheduler/types.js';
 import type { Store, TxEffect } from '../store/types.js';
 import type { Bus } from '../bus/types.js';
-import type { LogLine } from '../runtime/protocol.js';
+import type { AgentDescription, LogLine } from '../runtime/protocol.js';
+import type { ConfigIssue } from '../util/errors.js';
+import type { IssueLocator } from '../config/locate.js';
 import type { ControlPlane } from './control.js';
 import type { AgentController } from './agent-controller.js';
 import type { LogHub } from '../observability/log-hub.js';
@@ -128,8 +130,21 @@ export interface ModuleContext {
   apiUrl(): string;
 }
 
+/** What a module's check sees: the config and the description of each module agent that loaded. */
+export interface CheckContext {
+  readonly config: ProjectConfig;
+  readonly agents: ReadonlyMap<string, AgentDescription>;
+  /** Located issues in the same format as the loader's (file:line:col, field[0].path). */
+  readonly locate: IssueLocator;
+}
+
 export interface DaemonModule {
   readonly name: string;
+  /**
+   * Every problem with this module's configuration, found before the daemon creates anything on
+   * disk (store, token, logs); the issues of every module and agent are reported together (exit 78).
+   */
+  check?(ctx: CheckContext): Promise<ConfigIssue[]> | ConfigIssue[];
   start(ctx: ModuleContext): Promise<void>;
   /** After agents stopped; release timers, connections. */
   stop?(): Promise<void>;

@@ -1,9 +1,9 @@
 // DaemonModule 'jobs': the job queue's tables, its workers (one JobRunner), the `jobs.enqueue` run
 // intent (this.jobs.enqueue commits with the run), the API routes and the metrics.
 import pg from 'pg';
-import type { DaemonModule, ModuleContext } from '../daemon/modules.js';
+import type { CheckContext, DaemonModule, ModuleContext } from '../daemon/modules.js';
 import { counter, gauge, histogram } from '../observability/metrics.js';
-import { BadRequestError, OpenClawError } from '../util/errors.js';
+import { BadRequestError, OpenClawError, type ConfigIssue } from '../util/errors.js';
 import { DEFAULT_GLOBAL_CONCURRENCY, resolvePolicy, type JobsSection, type QueuePolicy } from './config.js';
 import { normalizeEnqueue, QUEUE_NAME, type NormalizedEnqueue } from './options.js';
 import { JobRunner, type QueueBinding } from './runner.js';
@@ -64,6 +64,21 @@ export class JobsModule implements DaemonModule {
   private closed = false;
 
   constructor(private readonly opts: JobsModuleOptions = {}) {}
+
+  /** One agent per queue: two @job handlers of one queue is a config error before anything starts. */
+  check(ctx: CheckContext): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    const first = new Map<string, { agent: string; method: string }>();
+    for (const a of ctx.config.agents) {
+      if (!a.enabled) continue;
+      for (const j of ctx.agents.get(a.name)?.jobs ?? []) {
+        const prev = first.get(j.name);
+        if (!prev) first.set(j.name, { agent: a.name, method: j.method });
+        else issues.push(ctx.locate.issue(['agents', a.name, 'source'], `job queue '${j.name}' has two handlers: ${prev.agent}.${prev.method}() and ${a.name}.${j.method}(); a queue is served by one agent (use replicas to scale it)`));
+      }
+    }
+    return issues;
+  }
 
   async start(ctx: ModuleContext): Promise<void> {
     const cfg = (ctx.config.extensions?.jobs ?? {}) as JobsSection;

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { parseDuration, validateTimeZone } from '../config/units.js';
 import { providersSchema, priceOverridesSchema } from './providers/config.js';
+import { checkModels } from './model-checks.js';
 
 const money = z.number({ invalid_type_error: 'must be an amount in USD such as 5 or 0.25' }).nonnegative('must not be negative');
 const count = z.number({ invalid_type_error: 'must be a whole number' }).int('must be a whole number').positive('must be greater than zero');
@@ -120,7 +121,10 @@ export const llmConfigSchema = z.preprocess(
       cache: cacheSchema.default({}),
       prices: priceOverridesSchema.optional(),
     })
-    .strict(),
+    .strict()
+    .superRefine((llm, ctx) => {
+      for (const i of checkModels(llm)) ctx.addIssue({ code: z.ZodIssueCode.custom, path: i.path, message: i.message });
+    }),
 );
 
 export type LlmConfig = z.output<typeof llmConfigSchema>;

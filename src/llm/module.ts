@@ -16,6 +16,7 @@ import { LlmRouter, type Attempt, type CallOptions, type RouterStreamEvent } fro
 import { ResponseCache } from './cache.js';
 import { KeyStore, managementRoutes, v1Routes } from './api.js';
 import { PriceTable } from './prices.js';
+import { effectivePrices } from './model-checks.js';
 import { createProvider } from './providers/index.js';
 import { capOutput, countMessages, countText, fitInput, inputLimitFor } from './tokens.js';
 import type { ChatMessage, ChatRequest, Provider } from './types.js';
@@ -116,7 +117,7 @@ export function llmModule(): DaemonModule {
       const ledger = new Ledger(new SqlRunner(ctx.store.handle()));
       const now = () => ctx.clock.now();
       await ledger.expireReservations(now());
-      const prices = new PriceTable(cfg.prices ?? {});
+      const prices = new PriceTable(effectivePrices(cfg));
       const byName = new Map<string, Provider>();
       for (const [name, pc] of Object.entries(cfg.providers)) {
         const apiKey = pc.api_key && pc.api_key.includes('${secret:') ? await ctx.services.secrets.expand(pc.api_key, `llm.providers.${name}`) : pc.api_key;

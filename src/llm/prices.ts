@@ -82,8 +82,11 @@ export const priceOverrideSchema = z
   })
   .strict();
 
-/** `llm.prices`: model name → override. A model not in the shipped table needs input and output. */
-export const priceOverridesSchema = z.record(z.string().min(1), priceOverrideSchema).superRefine((rec, ctx) => {
+/** `llm.prices`: model name → override, or `0` for a free model. A model not in the shipped table needs input and output. */
+export const priceOverridesSchema = z.record(
+  z.string().min(1),
+  z.preprocess((v) => (v === 0 ? { input: 0, output: 0 } : v), priceOverrideSchema),
+).superRefine((rec, ctx) => {
   for (const [model, o] of Object.entries(rec)) {
     if (lookup(BASE, model) === undefined && (o.input === undefined || o.output === undefined)) {
       ctx.addIssue({

@@ -9,6 +9,7 @@
 // Its calls go through the daemon's router like this.llm (same providers, global and agent budgets,
 // the caller's identity taken from the RPC, never from the worker) and add the router's own budget,
 // kept in the ledger as scope 'router:AGENT/NAME'. It only works inside an agent under the runtime.
+import { checkOptions } from '../util/options.js';
 import { OpenClawError } from '../util/errors.js';
 import type { LlmApi, LlmCompletion, LlmRequest } from '../agents/context.js';
 
@@ -57,10 +58,15 @@ export function Budget(b: LLMRouterBudget): LLMRouterBudget {
   return { ...b };
 }
 
+const ROUTER_OPTIONS = Object.keys({ name: 1, primary: 1, fallback: 1, budget: 1, max_retries: 1, timeout: 1, strict: 1 } satisfies Record<keyof LLMRouterOptions, 1>);
+const BUDGET_OPTIONS = Object.keys({ daily_limit_usd: 1, monthly_limit_usd: 1, alert_at_pct: 1 } satisfies Record<keyof LLMRouterBudget, 1>);
+
 export class LLMRouter implements LlmApi {
   private readonly wire: Record<string, unknown>;
 
   constructor(readonly options: LLMRouterOptions) {
+    checkOptions('new LLMRouter()', options, ROUTER_OPTIONS);
+    checkOptions('new LLMRouter(): budget', options?.budget, BUDGET_OPTIONS);
     if (!options || typeof options.primary !== 'string' || options.primary === '') {
       throw new OpenClawError('llm_router_invalid', "new LLMRouter({ primary: 'gpt-4o', ... }): primary (a model name) is required", { status: 400 });
     }

@@ -35,10 +35,15 @@ export interface ConfigIssue {
   message: string;
 }
 
+/** At most this many problems are printed; the rest are counted (they often follow from the first ones). */
+export const MAX_SHOWN_ISSUES = 50;
+
 function formatIssues(issues: ConfigIssue[]): string {
-  return issues
-    .map((i) => `${i.file}${i.line != null ? `:${i.line}${i.column != null ? `:${i.column}` : ''}` : ''}: ${i.field ? `${i.field}: ` : ''}${i.message}`)
-    .join('\n');
+  const lines = issues
+    .slice(0, MAX_SHOWN_ISSUES)
+    .map((i) => `${i.file}${i.line != null ? `:${i.line}${i.column != null ? `:${i.column}` : ''}` : ''}: ${i.field ? `${i.field}: ` : ''}${i.message}`);
+  if (issues.length > MAX_SHOWN_ISSUES) lines.push(`… and ${issues.length - MAX_SHOWN_ISSUES} more problem(s); fix these and run again to see the rest`);
+  return lines.join('\n');
 }
 
 export class NotFoundError extends OpenClawError {

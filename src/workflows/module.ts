@@ -1,12 +1,12 @@
 // The workflows DaemonModule: loads the definitions (YAML and TypeScript), opens the tables,
 // serves the API, resumes the runs a previous daemon left running, and starts the triggers.
 import path from 'node:path';
-import type { DaemonModule, ModuleContext } from '../daemon/modules.js';
+import type { CheckContext, DaemonModule, ModuleContext } from '../daemon/modules.js';
 import { counter, histogram } from '../observability/metrics.js';
 import fs from 'node:fs';
-import { isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import { suggest } from '../config/suggest.js';
 import { ConfigError, type ConfigIssue } from '../util/errors.js';
+import { displayPath, IssueLocator } from '../config/locate.js';
 import { StepFailure } from './steps.js';
 import { guardrailsConfig } from '../security/guardrails/config.js';
 import type { NetworkPolicyConfig } from '../security/guardrails/network-rules.js';
@@ -22,52 +22,64 @@ const FINAL_CALL_ERRORS = new Set(['no_method', 'call_value_invalid']);
 
 /**
  * `agents` (name → kind), when given, is checked against every agent step whose agent is not a
- * template: no such agent, or a command agent (no methods), is a load error with file:line.
+ * template: no such agent, or a command agent (no methods), is a load error with file:line:col.
+ * Every problem of every definition is thrown together.
  */
-export async function loadDefinitions(section: WorkflowsSection | undefined, root: string, configFile: string, opts: { agents?: ReadonlyMap<string, 'module' | 'command'> } = {}): Promise<Map<string, WorkflowDef>> {
+export async function loadDefinitions(
+  section: WorkflowsSection | undefined,
+  root: string,
+  configFile: string,
+  opts: { agents?: ReadonlyMap<string, 'module' | 'command'>; locate?: IssueLocator } = {},
+): Promise<Map<string, WorkflowDef>> {
+  const locate = opts.locate ?? new IssueLocator(configFile);
   const defs = new Map<string, WorkflowDef>();
+  const issues: ConfigIssue[] = [];
   for (const [name, entry] of Object.entries(section ?? {})) {
     if ('source' in entry && !('steps' in entry)) {
       const file = path.resolve(root, entry.source);
-      const body = await loadWorkflowFile(name, file);
-      defs.set(name, toDef(name, body, { source: file, triggers: entry.triggers?.length ? entry.triggers : undefined }));
+      if (!fs.existsSync(file)) {
+        issues.push(locate.issue(['workflows', name, 'source'], `workflow source ${entry.source} does not exist; the path is relative to the project directory`));
+        continue;
+      }
+      try {
+        const body = await loadWorkflowFile(name, file);
+        defs.set(name, toDef(name, body, { source: file, triggers: entry.triggers?.length ? entry.triggers : undefined }));
+      } catch (err) {
+        if (!(err instanceof ConfigError)) throw err;
+        issues.push(...err.issues.map((i) => ({ ...i, file: displayPath(i.file) })));
+      }
     } else {
       defs.set(name, toDef(name, entry as Parameters<typeof toDef>[1]));
     }
   }
   // Checks that need every definition, TypeScript ones included.
-  const issues: ConfigIssue[] = [];
-  const at = positions(configFile);
   for (const def of defs.values()) {
-    for (const s of [...def.steps, ...def.onFailure]) {
-      if (s.type === 'workflow' && !defs.has(s.workflow)) {
-        issues.push({ file: def.source ?? configFile, line: null, column: null, field: `workflows.${def.name}.steps.${s.id}.workflow`, message: `no workflow named '${s.workflow}'; defined: ${[...defs.keys()].join(', ')}` });
-      }
-    }
     for (const [list, steps] of [['steps', def.steps], ['on_failure', def.onFailure]] as const) {
       steps.forEach((s, i) => {
+        const at = ['workflows', def.name, list, i];
+        if (s.type === 'workflow' && !defs.has(s.workflow)) {
+          const hint = suggest(s.workflow, [...defs.keys()]);
+          issues.push(locate.issue([...at, 'workflow'], `no workflow named '${s.workflow}'${hint ? ` (did you mean '${hint}'?)` : ''}; defined: ${[...defs.keys()].join(', ')}`, def.source));
+        }
         if (s.type !== 'agent' || !opts.agents || s.agent.includes('${{')) return;
         const kind = opts.agents.get(s.agent);
         if (kind === 'module') return;
         const known = [...opts.agents].filter(([, k]) => k === 'module').map(([n]) => n);
-        const field = `workflows.${def.name}.${list}.${i}.agent`;
-        const pos = def.source ? null : at(['workflows', def.name, list, i, 'agent']);
         const hint = suggest(s.agent, known);
-        issues.push({
-          file: def.source ?? configFile,
-          line: pos?.line ?? null,
-          column: pos?.column ?? null,
-          field,
-          message:
+        issues.push(
+          locate.issue(
+            [...at, 'agent'],
             kind === 'command'
               ? `'${s.agent}' is a command agent: it has no methods to call; an agent step calls a method of a TypeScript agent (agents with \`source:\`)`
               : `no agent named '${s.agent}'${hint ? ` (did you mean '${hint}'?)` : ''}; agents with methods: ${known.join(', ') || 'none'}`,
-        });
+            def.source,
+          ),
+        );
       });
     }
   }
   const cycle = subWorkflowCycle(new Map([...defs].map(([n, d]) => [n, { steps: d.steps, on_failure: d.onFailure }])));
-  if (cycle) issues.push({ file: configFile, line: null, column: null, field: `workflows.${cycle[0]}`, message: `sub-workflows call each other in a cycle: ${cycle.join(' → ')}` });
+  if (cycle) issues.push(locate.issue(['workflows', cycle[0]!], `sub-workflows call each other in a cycle: ${cycle.join(' → ')}`));
   if (issues.length > 0) throw new ConfigError(issues);
   return defs;
 }
@@ -78,29 +90,6 @@ function networkPolicy(extensions: Record<string, unknown> | undefined): Network
   return { allowed: sandbox.allowed_network, blocked: sandbox.blocked_network, dnsServers: sandbox.dns_servers };
 }
 
-/** Line and column (1-based) of a value in the YAML file, for issues found after parsing. */
-function positions(file: string): (at: Array<string | number>) => { line: number; column: number } | null {
-  let doc: ReturnType<typeof parseDocument> | null = null;
-  const lc = new LineCounter();
-  try {
-    doc = parseDocument(fs.readFileSync(file, 'utf8'), { lineCounter: lc });
-  } catch {
-    doc = null;
-  }
-  return (at) => {
-    let node: unknown = doc?.contents;
-    for (const seg of at) {
-      if (isMap(node)) node = node.items.find((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === String(seg))?.value;
-      else if (isSeq(node) && typeof seg === 'number') node = node.items[seg];
-      else return null;
-    }
-    const range = (node as { range?: [number, number, number] } | undefined)?.range;
-    if (!range) return null;
-    const { line, col } = lc.linePos(range[0]);
-    return { line, column: col };
-  };
-}
-
 export interface WorkflowsModule extends DaemonModule {
   /** The engine, once started (tests drive it directly). */
   readonly engine: WorkflowEngine | null;
@@ -109,15 +98,26 @@ export interface WorkflowsModule extends DaemonModule {
 export function workflowsModule(): WorkflowsModule {
   let engine: WorkflowEngine | null = null;
   let triggers: Triggers | null = null;
+  let checked: Map<string, WorkflowDef> | null = null;
   return {
     name: 'workflows',
     get engine() {
       return engine;
     },
-    async start(ctx: ModuleContext) {
-      const defs = await loadDefinitions(ctx.config.extensions?.workflows as WorkflowsSection | undefined, ctx.config.root, ctx.config.file, {
+    async check(ctx: CheckContext) {
+      checked = await loadDefinitions(ctx.config.extensions?.workflows as WorkflowsSection | undefined, ctx.config.root, ctx.config.file, {
         agents: new Map(ctx.config.agents.map((a) => [a.name, a.kind])),
+        locate: ctx.locate,
       });
+      return [];
+    },
+    async start(ctx: ModuleContext) {
+      // Checked before anything was created on disk (preflight); loaded here when a test starts the module alone.
+      const defs =
+        checked ??
+        (await loadDefinitions(ctx.config.extensions?.workflows as WorkflowsSection | undefined, ctx.config.root, ctx.config.file, {
+          agents: new Map(ctx.config.agents.map((a) => [a.name, a.kind])),
+        }));
       const repo = await WorkflowRepository.open(ctx.store);
       const metrics = {
         runs: counter(ctx.metrics, { name: 'openclaw_workflow_runs_total', help: 'Workflow runs finished, by outcome', labelNames: ['workflow', 'status'] as const }),

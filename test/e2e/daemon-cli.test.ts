@@ -218,9 +218,10 @@ describe('failures a user meets first', () => {
     fs.writeFileSync(path.join(dir, 'openclaw.yaml'), 'project: bad\napi:\n  port: 0\nagents:\n  broken:\n    source: agents/broken.ts\n');
     const r = await openclaw(['daemon', 'start'], { cwd: dir });
     expect(r.code).toBe(78);
-    expect(r.stderr).toMatch(/openclaw\.yaml:5/);
-    expect(r.stderr).toMatch(/agents\.broken\.source/);
-    expect(fs.existsSync(path.join(dir, '.openclaw', 'daemon.json'))).toBe(false);
+    expect(r.stderr).toMatch(/openclaw\.yaml:6:13: agents\.broken\.source: agents\/broken\.ts: /);
+    expect(r.stderr).not.toContain(dir);
+    // Refused before anything was created: not even the detached daemon's log file stays behind.
+    expect(fs.existsSync(path.join(dir, '.openclaw'))).toBe(false);
   });
 
   it('without a daemon, the CLI exits 1 with "no daemon answering"', async () => {

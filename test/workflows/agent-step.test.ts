@@ -178,8 +178,8 @@ describe('agent steps refused at load', () => {
     const lines = fs.readFileSync(configFile, 'utf8').split('\n');
     const lineOf = (s: string) => lines.findIndex((l) => l.includes(s)) + 1;
     expect(text).toContain(`openclaw.yaml:${lineOf('agent: ledgr')}`);
-    expect(text).toContain("workflows.bad.steps.0.agent: no agent named 'ledgr' (did you mean 'ledger'?)");
+    expect(text).toContain("workflows.bad.steps[0].agent: no agent named 'ledgr' (did you mean 'ledger'?)");
     expect(text).toContain(`openclaw.yaml:${lineOf('agent: shellish')}`);
-    expect(text).toContain("workflows.bad.steps.1.agent: 'shellish' is a command agent");
+    expect(text).toContain("workflows.bad.steps[1].agent: 'shellish' is a command agent");
   });
 });

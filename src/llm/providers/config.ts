@@ -113,6 +113,8 @@ export const providerConfigSchema = z
     /** A duration (first byte, idle and whole call) or { connect, first_byte, idle, total }. */
     timeout: timeoutSchema.optional().transform((t): ProviderTimeouts => ({ ...DEFAULT_TIMEOUTS, ...(t ?? {}) })),
     headers: z.record(z.string(), z.string()).default({}),
+    /** Runs locally: models it serves that have no price cost 0 (default true for ollama). */
+    local: z.boolean().optional(),
   })
   .strict();
 

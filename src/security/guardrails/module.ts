@@ -7,7 +7,7 @@
 // Workers enforce the per-instance half (src/security/guardrails/worker.ts).
 import type { AgentConfig } from '../../config/types.js';
 import type { StateWrite } from '../../store/types.js';
-import type { DaemonModule, ModuleContext } from '../../daemon/modules.js';
+import type { CheckContext, DaemonModule, ModuleContext } from '../../daemon/modules.js';
 import { counter } from '../../observability/metrics.js';
 import { BadRequestError } from '../../util/errors.js';
 import { guardrailsConfig } from './config.js';
@@ -60,6 +60,11 @@ export class Guardrails implements CommitGuard {
 export function guardrailsModule(): DaemonModule {
   return {
     name: 'guardrails',
+    check(ctx: CheckContext) {
+      const cfg = guardrailsConfig(ctx.config.extensions);
+      new OutputValidators(cfg.validators, { root: ctx.config.root, file: ctx.config.file, locate: ctx.locate });
+      return [];
+    },
     async start(ctx: ModuleContext) {
       const cfg = guardrailsConfig(ctx.config.extensions);
       const validators = new OutputValidators(cfg.validators, { root: ctx.config.root, file: ctx.config.file });

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { ConfigError, OpenClawError } from '../../util/errors.js';
+import { ConfigError, OpenClawError, type ConfigIssue } from '../../util/errors.js';
+import { IssueLocator } from '../../config/locate.js';
 import type { ValidatorConfig } from './config.js';
 import { scanPii } from './pii.js';
 
@@ -42,43 +43,50 @@ interface Compiled {
   schema?: ValidateFunction;
 }
 
-function compileSchema(root: string, schemaPath: string, index: number, configFile: string): ValidateFunction {
+/** The compiled schema, or what is wrong with the file (paths relative to the project directory). */
+function compileSchema(root: string, schemaPath: string): ValidateFunction | string {
   const file = path.resolve(root, schemaPath);
-  const issue = (message: string) =>
-    new ConfigError([{ file: configFile, line: null, column: null, field: `security.validators[${index}].schema_path`, message }]);
+  const shown = path.relative(root, file) || schemaPath;
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw issue(`cannot read the JSON Schema ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; the path is relative to the project directory`);
+    return `cannot read the JSON Schema ${shown}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; the path is relative to the project directory`;
   }
   let schema: unknown;
   try {
     schema = JSON.parse(text);
   } catch (err) {
-    throw issue(`${file} is not JSON: ${(err as Error).message}`);
+    return `${shown} is not JSON: ${(err as Error).message}`;
   }
-  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) throw issue(`${file} must hold a JSON Schema object`);
+  if (schema === null || typeof schema !== 'object' || Array.isArray(schema)) return `${shown} must hold a JSON Schema object`;
   const draft2020 = String((schema as { $schema?: unknown }).$schema ?? '').includes('2020-12');
   // `format` keywords are accepted but not checked (no format library is bundled).
   const opts = { allErrors: true, strict: false, validateFormats: false } as const;
   try {
     return draft2020 ? new Ajv2020(opts).compile(schema) : new Ajv(opts).compile(schema);
   } catch (err) {
-    throw issue(`${file} is not a valid JSON Schema: ${(err as Error).message}`);
+    return `${shown} is not a valid JSON Schema: ${(err as Error).message}`;
   }
 }
 
 export class OutputValidators {
   private readonly list: Compiled[];
 
-  /** Compiles every json_schema once; throws ConfigError naming the validator when one cannot be read. */
-  constructor(validators: ValidatorConfig[], project: { root: string; file: string }) {
+  /** Compiles every json_schema once; throws one ConfigError naming every validator whose schema cannot be used. */
+  constructor(validators: ValidatorConfig[], project: { root: string; file: string; locate?: IssueLocator }) {
+    const locate = project.locate ?? new IssueLocator(project.file);
+    const issues: ConfigIssue[] = [];
     this.list = validators.map((config, i) => {
       const c: Compiled = { label: `${config.type} (security.validators[${i}])`, config, events: config.events ? new Set(config.events) : null };
-      if (config.type === 'json_schema') c.schema = compileSchema(project.root, config.schema_path, i, project.file);
+      if (config.type === 'json_schema') {
+        const compiled = compileSchema(project.root, config.schema_path);
+        if (typeof compiled === 'string') issues.push(locate.issue(['security', 'validators', i, 'schema_path'], compiled));
+        else c.schema = compiled;
+      }
       return c;
     });
+    if (issues.length > 0) throw new ConfigError(issues);
   }
 
   get size(): number {
