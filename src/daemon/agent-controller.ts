@@ -76,6 +76,9 @@ export interface CallResult {
 
 type Handle = { kind: 'module'; h: InstanceHandle } | { kind: 'command'; h: CommandHandle };
 
+/** Commit conflicts re-run a trigger at once this many times (events, calls, scheduled runs). */
+const MAX_CONFLICT_RETRIES = 20;
+
 class Instance {
   lc: InstanceState;
   handle: Handle | null = null;
@@ -401,8 +404,10 @@ export class AgentController {
       this.stopProbes(inst);
       if (h?.kind === 'module') {
         h.h.abort('stopping');
-        const deadline = Date.now() + gs.timeoutMs;
-        while (inst.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+        let expired = false;
+        const cancel = this.deps.clock.setTimer(() => (expired = true), gs.timeoutMs);
+        while (inst.busy > 0 && !expired) await new Promise((r) => setTimeout(r, 10));
+        cancel();
         if (inst.busy === 0) {
           await this.withTimeout(
             executeRun(this.deps.runContext, h.h, { trigger: 'teardown', kind: 'teardown', record: false, deadlineMs: gs.teardownTimeoutMs }),
@@ -560,23 +565,55 @@ export class AgentController {
         record: true,
         runId: req.runId,
       });
-      // A conflict means another replica or an API write changed a key this run read: run again.
-      for (let i = 0; outcome.conflict && i < 3 && inst.handle?.kind === 'module' && inst.generation === gen; i++) {
+      // A conflict means another replica or an API write changed a key this run read: run again
+      // (as for events and calls). It is not the agent's fault, so it never fails the instance.
+      for (let i = 0; outcome.conflict && i < MAX_CONFLICT_RETRIES && inst.handle?.kind === 'module' && inst.generation === gen; i++) {
         outcome = await executeRun(this.deps.runContext, inst.handle.h, { trigger: req.manual ? 'manual' : 'schedule', kind: 'run', payload: req.payload, scheduledAt: req.fireAt, record: true, runId: req.runId });
       }
     } finally {
       inst.busy--;
       this.runningScheduled--;
     }
-    if (!outcome.ok && !outcome.instanceGone && inst.generation === gen) {
+    if (outcome.conflict) {
+      // Still conflicting after every retry (a hot key written elsewhere all the time): the run is
+      // recorded as failed and the instance keeps serving; nothing of the run was committed.
+      const now = this.deps.clock.now();
+      const error = `state conflict: ${outcome.error?.message ?? 'a key this run read changed'} (retried ${MAX_CONFLICT_RETRIES} times)`;
+      await this.deps.store
+        .recordRun({ id: req.runId, agent: this.name, instance: inst.id, trigger: req.manual ? 'manual' : 'schedule', status: 'failed', scheduledAt: req.fireAt, startedAt: outcome.startedAt, finishedAt: now, error, reason: null, eventId: null })
+        .catch(() => undefined);
+      this.deps.log('warning', `run() not committed: ${error}`, { runId: req.runId }, inst.id);
+    } else if (!outcome.ok && !outcome.instanceGone && inst.generation === gen) {
       const msg = `run() failed: ${outcome.error?.message ?? 'unknown error'}`;
       inst.lastError = msg;
       // seed 003: RUNNING --error--> ERROR --retry (backoff)--> RUNNING. The instance is
-      // replaced, so a run that corrupted in-memory state does not poison the next one.
-      await this.killInstance(inst, msg);
-      await this.dispatch(inst, { type: 'crashed', reason: 'run_failed', message: msg });
+      // replaced, so a run that corrupted in-memory state does not poison the next one — but
+      // only once its other runs in flight (events, calls, jobs) have finished: they commit
+      // instead of being killed with it.
+      await this.drainInstance(inst, gen);
+      if (inst.generation === gen) {
+        await this.killInstance(inst, msg);
+        await this.dispatch(inst, { type: 'crashed', reason: 'run_failed', message: msg });
+      }
     }
     this.drainQueue();
+  }
+
+  /**
+   * Takes the instance out of admission and waits (up to graceful_shutdown.timeout, on the
+   * injected clock) for its runs in flight to finish.
+   */
+  private async drainInstance(inst: Instance, gen: number): Promise<void> {
+    if (inst.busy === 0) return;
+    inst.draining = true;
+    let expired = false;
+    const cancel = this.deps.clock.setTimer(() => (expired = true), this.cfg.gracefulShutdown.timeoutMs);
+    try {
+      while (inst.busy > 0 && !expired && inst.generation === gen) await new Promise((r) => setTimeout(r, 5));
+    } finally {
+      cancel();
+      inst.draining = false;
+    }
   }
 
   // ---- calls ---------------------------------------------------------------------------------
@@ -595,16 +632,16 @@ export class AgentController {
       }
       const st = this.status();
       if (this.cfg.kind !== 'module' || st === 'stopped' || st === 'crash_loop') return null;
-      const left = deadlineAt === null ? 1000 : Math.min(1000, deadlineAt - Date.now());
+      const left = deadlineAt === null ? 1000 : Math.min(1000, deadlineAt - this.deps.clock.now());
       if (left <= 0) return null;
       await new Promise<void>((resolve) => {
         const done = () => {
-          clearTimeout(t);
+          cancel();
           this.capacityWaiters.delete(done);
           signal?.removeEventListener('abort', done);
           resolve();
         };
-        const t = setTimeout(done, left);
+        const cancel = this.deps.clock.setTimer(done, left);
         this.capacityWaiters.add(done);
         signal?.addEventListener('abort', done, { once: true });
       });
@@ -622,11 +659,12 @@ export class AgentController {
     const runId = opts.runId ?? randomUUID();
     const fail = (code: string, message: string): CallResult => ({ ok: false, runId, error: { name: 'CallError', message, code } });
     if (typeof method !== 'string' || method === '') return fail('no_method', `call(): a method name is required (agent '${this.name}')`);
-    const deadlineAt = opts.deadlineMs === undefined ? null : opts.deadlineMs > 1e12 ? opts.deadlineMs : Date.now() + opts.deadlineMs;
+    const now = () => this.deps.clock.now();
+    const deadlineAt = opts.deadlineMs === undefined ? null : opts.deadlineMs > 1e12 ? opts.deadlineMs : now() + opts.deadlineMs;
     const inst = await this.awaitInstance(deadlineAt, opts.signal);
     if (opts.signal?.aborted) return fail('call_aborted', `call ${this.name}.${method}() was cancelled before it started`);
     if (!inst || inst.handle?.kind !== 'module') {
-      if (deadlineAt !== null && Date.now() >= deadlineAt) return fail('call_timeout', `call ${this.name}.${method}() timed out waiting for a running instance (agent is ${this.status()})`);
+      if (deadlineAt !== null && now() >= deadlineAt) return fail('call_timeout', `call ${this.name}.${method}() timed out waiting for a running instance (agent is ${this.status()})`);
       return fail('agent_unavailable', `agent '${this.name}' is ${this.status()}${this.cfg.kind !== 'module' ? ' (a command agent has no methods to call)' : ''}; start it with \`openclaw start ${this.name}\``);
     }
     const h = inst.handle.h;
@@ -641,7 +679,7 @@ export class AgentController {
       h.abort(message, runId);
       settle(fail(code, message));
     };
-    const timer = deadlineAt === null ? null : setTimeout(() => stop('call_timeout', `call ${this.name}.${method}() passed its deadline`), Math.max(0, deadlineAt - Date.now()));
+    const cancelTimer = deadlineAt === null ? null : this.deps.clock.setTimer(() => stop('call_timeout', `call ${this.name}.${method}() passed its deadline`), Math.max(0, deadlineAt - now()));
     const onAbort = () => stop('call_aborted', `call ${this.name}.${method}() was cancelled${opts.signal?.reason instanceof Error ? `: ${opts.signal.reason.message}` : ''}`);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     inst.busy++;
@@ -657,8 +695,11 @@ export class AgentController {
             record: true,
             runId,
             effects: opts.effects,
-            ...(deadlineAt !== null ? { deadlineMs: deadlineAt } : {}),
+            // The worker has no injected clock: it gets the budget left, not a time.
+            ...(deadlineAt !== null ? { deadlineMs: Math.max(1, deadlineAt - now()) } : {}),
             admitCommit: () => {
+              // Past the deadline, whichever of our timer and the result came first: no commit.
+              if (phase === 'running' && deadlineAt !== null && now() >= deadlineAt) stop('call_timeout', `call ${this.name}.${method}() passed its deadline`);
               if (phase !== 'running') return false;
               phase = 'committing';
               return true;
@@ -666,9 +707,9 @@ export class AgentController {
           });
         const current = () => phase;
         let outcome = await invoke();
-        for (let i = 0; outcome.conflict && i < 20 && inst.generation === gen && current() === 'committing'; i++) {
+        for (let i = 0; outcome.conflict && i < MAX_CONFLICT_RETRIES && inst.generation === gen && current() === 'committing'; i++) {
           phase = 'running';
-          if (deadlineAt !== null && Date.now() >= deadlineAt) stop('call_timeout', `call ${this.name}.${method}() passed its deadline`);
+          if (deadlineAt !== null && now() >= deadlineAt) stop('call_timeout', `call ${this.name}.${method}() passed its deadline`);
           if (current() !== 'running') break;
           outcome = await invoke();
         }
@@ -677,7 +718,7 @@ export class AgentController {
         return { ok: false, runId, error: outcome.error ?? { name: 'CallError', message: 'the call failed', code: 'call_failed' } };
       } finally {
         inst.busy--;
-        if (timer) clearTimeout(timer);
+        cancelTimer?.();
         opts.signal?.removeEventListener('abort', onAbort);
         this.consumer?.wake();
         this.wakeCallers();
@@ -721,7 +762,7 @@ export class AgentController {
       let outcome = await invoke();
       // A conflict is not the handler's fault (a replica committed first): run it again at once,
       // under the same lease, without spending one of the delivery's attempts.
-      for (let i = 0; outcome.conflict && i < 20 && inst.generation === gen; i++) outcome = await invoke();
+      for (let i = 0; outcome.conflict && i < MAX_CONFLICT_RETRIES && inst.generation === gen; i++) outcome = await invoke();
       return outcome;
     } finally {
       inst.busy--;
@@ -741,11 +782,8 @@ export class AgentController {
   async onMemorySoftLimit(instanceId: string, usedBytes: number): Promise<void> {
     const inst = this.instances.find((i) => i.id === instanceId);
     if (!inst || inst.draining || inst.lc.status !== 'running') return;
-    inst.draining = true;
     const gen = inst.generation;
-    const deadline = Date.now() + this.cfg.gracefulShutdown.timeoutMs;
-    while (inst.busy > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    inst.draining = false;
+    await this.drainInstance(inst, gen);
     if (inst.generation !== gen) return;
     const msg = `memory_soft_limit: ${Math.round(usedBytes / 1048576)} MiB is over the soft limit (90% of resources.memory); drained and restarted`;
     inst.lastError = msg;

@@ -668,8 +668,14 @@ export class Daemon implements ControlPlane {
 }
 
 function groupIntents(intents: RunIntent[]): Map<string, unknown[]> {
+  // Linear: a run may buffer tens of thousands of intents (50 × enqueueBatch of 1,000); copying
+  // the list per intent was quadratic and blocked the daemon's event loop for tens of seconds.
   const m = new Map<string, unknown[]>();
-  for (const i of intents) m.set(i.kind, [...(m.get(i.kind) ?? []), i.data]);
+  for (const i of intents) {
+    const list = m.get(i.kind);
+    if (list) list.push(i.data);
+    else m.set(i.kind, [i.data]);
+  }
   return m;
 }
 

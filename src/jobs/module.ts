@@ -125,6 +125,7 @@ export class JobsModule implements DaemonModule {
       controller: (a) => ctx.agent(a),
       globalConcurrency: cfg.concurrency ?? DEFAULT_GLOBAL_CONCURRENCY,
       now: () => ctx.clock.now(),
+      setTimer: (fn, ms) => ctx.clock.setTimer(fn, ms),
       log: (line) => ctx.logs.write({ time: ctx.clock.now(), ...line }),
       metrics: {
         outcome: (q, status) => total.inc({ queue: label(q), status }),

@@ -5,6 +5,9 @@
 //
 // Wake-ups: in process after a commit or an API enqueue, PostgreSQL NOTIFY from other daemons, a
 // timer for the next delayed job or rate-limit refill, and a slow safety poll. No tight polling.
+// Completions chain without any timer: a freed slot claims again on the next turn of the event
+// loop (setImmediate, coalesced), so throughput never waits on a clock. Every timer (delayed
+// jobs, rate-limit refills, heartbeats, the safety poll) runs on the injected Clock.
 import type { AgentController, CallResult } from '../daemon/agent-controller.js';
 import type { LogLine } from '../runtime/protocol.js';
 import type { JobStore, ClaimedJob } from './store.js';
@@ -30,6 +33,8 @@ export interface RunnerDeps {
   log(line: Omit<LogLine, 'time'>): void;
   metrics: RunnerMetrics;
   now(): number;
+  /** The injected clock's timer (default: real timers). */
+  setTimer?(fn: () => void, ms: number): () => void;
   /** Safety poll (default 5 s): catches wake-ups that were lost (a dropped LISTEN connection). */
   pollMs?: number;
   /** Test hook standing in for a frozen heartbeat (a paused process, a partition): no renewals. */
@@ -47,9 +52,9 @@ class QueueWorker {
   readonly inflight = new Map<string, InFlight>();
   private pumping = false;
   private again = false;
-  private timer: NodeJS.Timeout | null = null;
+  private timer: (() => void) | null = null;
   private timerAt = Infinity;
-  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: (() => void) | null = null;
   /** When expired leases were last recovered (every claim would cost two more statements). */
   private recoveredAt = -Infinity;
 
@@ -61,39 +66,43 @@ class QueueWorker {
   start(): void {
     const every = Math.max(50, Math.floor(this.b.policy.leaseMs / 3));
     if (this.runner.deps.heartbeat !== false) {
-      this.heartbeatTimer = setInterval(() => void this.heartbeat(), every);
-      this.heartbeatTimer.unref();
+      const beat = () => {
+        this.heartbeatTimer = this.runner.setTimer(() => {
+          void this.heartbeat().finally(() => {
+            if (this.heartbeatTimer) beat();
+          });
+        }, every);
+      };
+      beat();
     }
     this.wake();
   }
 
   stop(): void {
-    if (this.soon) clearTimeout(this.soon);
-    if (this.timer) clearTimeout(this.timer);
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.soon) clearImmediate(this.soon);
+    this.soon = null;
+    this.timer?.();
+    this.heartbeatTimer?.();
     this.timer = null;
+    this.timerAt = Infinity;
     this.heartbeatTimer = null;
   }
 
   /**
-   * A slot came free. While most of the queue's slots are still busy, wait a moment so that one
-   * claim takes several jobs (a claim is a transaction of several statements) instead of one each.
+   * A slot came free. Claim on the next turn of the event loop, not at once: the runs that finish
+   * in the same turn (a group commit resolves many) free their slots together and one claim
+   * takes them all (a claim is a transaction of several statements). No timer: the wake-up
+   * cannot be lost to a clock that does not move.
    */
   freed(): void {
-    const c = this.b.policy.concurrency;
-    if (this.inflight.size > 0 && c - this.inflight.size < Math.max(2, Math.floor(c / 4))) {
-      if (!this.soon) {
-        this.soon = setTimeout(() => {
-          this.soon = null;
-          this.wake();
-        }, 2);
-      }
-      return;
-    }
-    this.wake();
+    if (this.soon) return;
+    this.soon = setImmediate(() => {
+      this.soon = null;
+      this.wake();
+    });
   }
 
-  private soon: NodeJS.Timeout | null = null;
+  private soon: NodeJS.Immediate | null = null;
 
   /** Claim as soon as possible (coalesced: one claim loop per queue at a time). */
   wake(): void {
@@ -107,14 +116,13 @@ class QueueWorker {
 
   private arm(at: number): void {
     if (at >= this.timerAt) return;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.();
     this.timerAt = at;
-    this.timer = setTimeout(() => {
+    this.timer = this.runner.setTimer(() => {
       this.timer = null;
       this.timerAt = Infinity;
       this.wake();
     }, Math.max(1, at - this.runner.deps.now()));
-    this.timer.unref();
   }
 
   private room(): number {
@@ -261,7 +269,7 @@ class QueueWorker {
 
 export class JobRunner {
   private readonly workers = new Map<string, QueueWorker>();
-  private poll: NodeJS.Timeout | null = null;
+  private poll: (() => void) | null = null;
   stopped = false;
   active = 0;
 
@@ -282,8 +290,23 @@ export class JobRunner {
   start(bindings: QueueBinding[]): void {
     for (const b of bindings) this.workers.set(b.queue, new QueueWorker(b, this));
     for (const w of this.workers.values()) w.start();
-    this.poll = setInterval(() => this.wakeAll(), this.deps.pollMs ?? 5000);
-    this.poll.unref();
+    const every = this.deps.pollMs ?? 5000;
+    const tick = () => {
+      this.poll = this.setTimer(() => {
+        if (this.stopped) return;
+        this.wakeAll();
+        tick();
+      }, every);
+    };
+    tick();
+  }
+
+  /** A timer on the injected clock (real timers when none was given). */
+  setTimer(fn: () => void, ms: number): () => void {
+    if (this.deps.setTimer) return this.deps.setTimer(fn, ms);
+    const t = setTimeout(fn, Math.max(0, ms));
+    t.unref();
+    return () => clearTimeout(t);
   }
 
   globalFree(): number {
@@ -307,12 +330,19 @@ export class JobRunner {
   /** Stops claiming; waits up to `drainMs` for jobs in flight, then aborts the rest (their leases are given back). */
   async stop(drainMs = 5000): Promise<void> {
     this.stopped = true;
-    if (this.poll) clearInterval(this.poll);
+    this.poll?.();
+    this.poll = null;
     for (const w of this.workers.values()) w.stop();
-    const deadline = Date.now() + drainMs;
-    while (this.active > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // The drain budget is the daemon's shutdown budget: real elapsed time (monotonic), not the
+    // injected clock, which a test may hold still.
+    const until = (ms: number) => {
+      const end = performance.now() + ms;
+      return async () => {
+        while (this.active > 0 && performance.now() < end) await new Promise((r) => setTimeout(r, 20));
+      };
+    };
+    await until(drainMs)();
     if (this.active > 0) for (const w of this.workers.values()) w.abortAll();
-    const deadline2 = Date.now() + 2000;
-    while (this.active > 0 && Date.now() < deadline2) await new Promise((r) => setTimeout(r, 20));
+    await until(2000)();
   }
 }
