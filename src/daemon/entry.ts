@@ -12,7 +12,7 @@ import { processAlive, readDaemonFile, removeDaemonFile, writeDaemonFile, type D
 import { formatLogLine } from '../observability/format.js';
 import { watchAgents } from './hot-reload.js';
 import { tsxUrls } from '../runtime/paths.js';
-import { Agent, fetch as undiciFetch } from 'undici';
+import type { Agent } from 'undici';
 import { readTokenFile } from '../security/auth/token-file.js';
 import { ApiClient } from '../cli/client.js';
 
@@ -243,6 +243,7 @@ let insecureAgent: Agent | null = null;
  */
 async function live(url: string): Promise<boolean> {
   if (!url.startsWith('https:')) return (await fetch(`${url}/healthz`)).ok;
-  insecureAgent ??= new Agent({ connect: { rejectUnauthorized: false } });
-  return (await undiciFetch(`${url}/healthz`, { dispatcher: insecureAgent })).ok;
+  const undici = await import('undici');
+  insecureAgent ??= new undici.Agent({ connect: { rejectUnauthorized: false } });
+  return (await undici.fetch(`${url}/healthz`, { dispatcher: insecureAgent })).ok;
 }

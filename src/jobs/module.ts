@@ -1,6 +1,6 @@
 // DaemonModule 'jobs': the job queue's tables, its workers (one JobRunner), the `jobs.enqueue` run
 // intent (this.jobs.enqueue commits with the run), the API routes and the metrics.
-import pg from 'pg';
+import type pg from 'pg';
 import type { CheckContext, DaemonModule, ModuleContext } from '../daemon/modules.js';
 import { counter, gauge, histogram } from '../observability/metrics.js';
 import { BadRequestError, OpenClawError, type ConfigIssue } from '../util/errors.js';
@@ -202,7 +202,10 @@ export class JobsModule implements DaemonModule {
   /** A dedicated LISTEN connection; reconnects with backoff. Wake-ups are hints: the poll is the net. */
   private async listen(url: string, channel: string, wake: (queue: string) => void, ctx: ModuleContext, delay = 500): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: url });
+    // Loaded here, not at import: a daemon on SQLite never pays for `pg` (idle-memory target).
+    const { default: pgm } = await import('pg');
+    if (this.closed) return;
+    const client = new pgm.Client({ connectionString: url });
     const retry = () => {
       if (this.closed || this.listener !== client) return;
       this.listener = null;

@@ -3,7 +3,8 @@
 // chunks, whole call) enforced by our own watchdog so the error says which one fired, caller
 // AbortSignals, and incremental SSE / NDJSON parsers. Every failure leaves here as a ProviderError
 // (or LlmAbortedError when the caller cancelled).
-import { Pool } from 'undici';
+import { createRequire } from 'node:module';
+import type { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { DEFAULT_TIMEOUTS, type ProviderTimeouts } from './providers/config.js';
 import { errorFromException, errorFromResponse, LlmAbortedError, ProviderError } from './errors.js';
@@ -96,7 +97,9 @@ export class HttpClient {
     const url = new URL(opts.baseUrl);
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.headers = { ...(opts.headers ?? {}) };
-    this.pool = new Pool(url.origin, {
+    // undici is loaded with the first provider, not with the daemon (idle-memory target).
+    const { Pool: UndiciPool } = createRequire(import.meta.url)('undici') as typeof import('undici');
+    this.pool = new UndiciPool(url.origin, {
       connections: opts.connections ?? 128,
       pipelining: 1,
       keepAliveTimeout: 30_000,

@@ -8,10 +8,9 @@
 // processes: the daemon passes the run span as a W3C `traceparent` in the Invocation, the worker
 // stamps its trace id on log lines and sends it back on state RPCs (parent of their spans).
 import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, BatchSpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { createRequire } from 'node:module';
+import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import type { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
 import { VERSION } from '../version.js';
 
 export const TRACER_NAME = 'openclaw';
@@ -25,6 +24,7 @@ interface Active {
 }
 
 let active: Active | null = null;
+const sdkRequire = createRequire(import.meta.url);
 
 export interface TracingOptions {
   /** Base URL of an OTLP/HTTP receiver (the collector's :4318); spans go to `${endpoint}/v1/traces`. */
@@ -44,6 +44,12 @@ export function initTracing(opts: TracingOptions): void {
     active.users++;
     return;
   }
+  // The SDK, the exporter and their dependencies (~20 MB) load only when tracing is on: an idle
+  // daemon without OPENCLAW_OTEL_ENDPOINT keeps just @opentelemetry/api (the no-op tracer).
+  const { AsyncLocalStorageContextManager } = sdkRequire('@opentelemetry/context-async-hooks') as typeof import('@opentelemetry/context-async-hooks');
+  const { BasicTracerProvider, BatchSpanProcessor } = sdkRequire('@opentelemetry/sdk-trace-base') as typeof import('@opentelemetry/sdk-trace-base');
+  const { OTLPTraceExporter } = sdkRequire('@opentelemetry/exporter-trace-otlp-http') as typeof import('@opentelemetry/exporter-trace-otlp-http');
+  const { resourceFromAttributes } = sdkRequire('@opentelemetry/resources') as typeof import('@opentelemetry/resources');
   const contextManager = new AsyncLocalStorageContextManager().enable();
   const exporter = new OTLPTraceExporter({ url: `${endpoint}/v1/traces` });
   const provider = new BasicTracerProvider({

@@ -64,6 +64,12 @@ export function isCompilable(file: string): boolean {
   return /\.(m?tsx?|m?jsx?)$/.test(file);
 }
 
+/**
+ * Builds running in this process. esbuild's service is per process (not per compiler), so this
+ * count is too: the service is stopped only when no compiler in the process is building.
+ */
+let esbuildUsers = 0;
+
 const sha = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 export class AgentCompiler {
@@ -131,6 +137,21 @@ export class AgentCompiler {
   }
 
   private async build(file: string): Promise<Compiled> {
+    esbuildUsers++;
+    try {
+      return await this.buildOnce(file);
+    } finally {
+      // esbuild's service is a child process of its own: end it once no build is running (the
+      // next build, e.g. a hot reload, starts it again in a few ms).
+      if (--esbuildUsers === 0) {
+        setImmediate(() => {
+          if (esbuildUsers === 0) void import('esbuild').then((e) => e.stop()).catch(() => undefined);
+        });
+      }
+    }
+  }
+
+  private async buildOnce(file: string): Promise<Compiled> {
     // Imported on first use: a daemon whose bundles are all cached never loads esbuild.
     const esbuild = await import('esbuild');
     const sdk = this.opts.sdk;
@@ -197,9 +218,9 @@ export class AgentCompiler {
     return { out, inputs };
   }
 
-  /** Ends esbuild's service process (it is started on the first build). */
+  /** Ends esbuild's service process if this compiler started it and no build is running. */
   async close(): Promise<void> {
-    if (this.builds === 0) return;
+    if (this.builds === 0 || esbuildUsers > 0) return;
     const esbuild = await import('esbuild');
     await esbuild.stop();
   }

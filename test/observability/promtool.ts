@@ -49,6 +49,7 @@ export const EXTRA_METRICS: Record<string, string> = {
   openclaw_agent_ready: 'gauge',
   openclaw_agent_state: 'gauge',
   openclaw_probe_failures_total: 'counter',
+  openclaw_agent_worker_starts_total: 'counter',
   openclaw_events_pending: 'gauge',
   openclaw_agent_event_loop_utilization: 'gauge',
   openclaw_agent_heap_bytes: 'gauge',

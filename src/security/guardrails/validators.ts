@@ -2,8 +2,8 @@
 // in the daemon when a run (or a checkpoint) commits; a `block` fails the whole commit.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv, type ValidateFunction } from 'ajv';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { ValidateFunction } from 'ajv';
 import { ConfigError, OpenClawError, type ConfigIssue } from '../../util/errors.js';
 import { IssueLocator } from '../../config/locate.js';
 import type { ValidatorConfig } from './config.js';
@@ -64,7 +64,10 @@ function compileSchema(root: string, schemaPath: string): ValidateFunction | str
   // `format` keywords are accepted but not checked (no format library is bundled).
   const opts = { allErrors: true, strict: false, validateFormats: false } as const;
   try {
-    return draft2020 ? new Ajv2020(opts).compile(schema) : new Ajv(opts).compile(schema);
+    // ajv is loaded with the first schema validator, not with every daemon (idle-memory target).
+    const req = createRequire(import.meta.url);
+    if (draft2020) return new (req('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js')).Ajv2020(opts).compile(schema);
+    return new (req('ajv') as typeof import('ajv')).Ajv(opts).compile(schema);
   } catch (err) {
     return `${shown} is not a valid JSON Schema: ${(err as Error).message}`;
   }
