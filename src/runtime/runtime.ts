@@ -11,6 +11,7 @@ import type { FromHost, HostOptions, ToHost } from './host-protocol.js';
 import { serializeError } from './host-protocol.js';
 import { FROM_SOURCE, runtimeFiles, tsxUrls, type SdkUrls } from './paths.js';
 import { startCommand } from './command.js';
+import { baseEnv, hostLaunch, needsOwnHost, type SandboxOptions } from './sandbox.js';
 import { OpenClawError } from '../util/errors.js';
 
 export interface RuntimeOptions {
@@ -24,6 +25,8 @@ export interface RuntimeOptions {
   sdk?: SdkUrls;
   /** After kill()/dispose(), how long a worker may take to end before its host's process group is killed. */
   killEscalationMs?: number;
+  /** The agent sandbox (src/runtime/sandbox.ts); absent: base environment, no permission model. */
+  sandbox?: SandboxOptions;
 }
 
 /** The instance ended while a call was in flight; the run is discarded and its trigger redelivered. */
@@ -53,9 +56,13 @@ class Host {
     execArgv: string[],
     opts: HostOptions,
     private readonly rt: RuntimeImpl,
+    env: Record<string, string>,
+    cwd?: string,
   ) {
     this.child = fork(fileURLToPath(runtimeFiles.hostMain), [], {
       execArgv,
+      env, // never the daemon's own (sandbox.ts)
+      ...(cwd ? { cwd } : {}),
       serialization: 'advanced',
       detached: true, // own process group: the daemon can kill the host and anything it spawned
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -76,8 +83,8 @@ class Host {
 
   /** SIGKILL to the whole process group (the host and its workers); the last resort. */
   killGroup(reason: string): void {
-    if (!this.alive) return;
-    this.killedFor ??= reason;
+    // Also once the host has exited: what agent code spawned is still in its process group.
+    if (this.alive) this.killedFor ??= reason;
     try {
       process.kill(-this.pid, 'SIGKILL');
     } catch {
@@ -132,6 +139,8 @@ class Host {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.alive = false;
+    // Like a command agent's control group: what agent code left behind goes with the host.
+    this.killGroup('agent host exited');
     this.rt.forget(this);
     const how = signal ? `signal ${signal}` : `code ${code}`;
     const exit: InstanceExit = this.killedFor
@@ -289,6 +298,7 @@ class RuntimeImpl implements Runtime {
   private readonly hostOpts: HostOptions;
   private readonly execArgv: string[];
   private readonly hostsMax: number;
+  private readonly sandbox: SandboxOptions | undefined;
   private nextDescribe = 1;
   private closed = false;
 
@@ -301,14 +311,16 @@ class RuntimeImpl implements Runtime {
     // From source the host itself is a .ts module: load tsx into it. From dist, plain node.
     this.execArgv = opts.execArgv ?? (FROM_SOURCE ? ['--import', tsxUrls().loader] : []);
     this.killEscalationMs = opts.killEscalationMs ?? 5000;
+    this.sandbox = opts.sandbox;
   }
 
   forget(host: Host): void {
     this.hosts.delete(host);
   }
 
-  private spawnHost(kind: 'common' | 'process'): Host {
-    const h = new Host(kind, this.execArgv, this.hostOpts, this);
+  private spawnHost(kind: 'common' | 'process', agent: string | null = null): Host {
+    const launch = this.sandbox ? hostLaunch(this.sandbox, agent) : { execArgv: [], env: baseEnv() };
+    const h = new Host(kind, [...this.execArgv, ...launch.execArgv], this.hostOpts, this, launch.env, 'cwd' in launch ? launch.cwd : undefined);
     this.hosts.add(h);
     return h;
   }
@@ -329,10 +341,12 @@ class RuntimeImpl implements Runtime {
     for (const h of this.hosts) {
       if (h.instances.has(spec.instanceId)) throw new OpenClawError('instance_exists', `instance ${spec.instanceId} is already running`, { status: 409 });
     }
-    const host = spec.isolation === 'process' ? this.spawnHost('process') : this.commonHost();
+    const own = spec.isolation === 'process' || needsOwnHost(this.sandbox, spec.agent);
+    const host = own ? this.spawnHost('process', spec.agent) : this.commonHost();
     const inst = new Instance(spec, host, this);
     host.instances.set(spec.instanceId, inst);
-    host.send({ t: 'start', spec });
+    const env = this.sandbox?.agents.get(spec.agent)?.env;
+    host.send({ t: 'start', spec: env && Object.keys(env).length > 0 ? { ...spec, env } : spec });
     return inst.described;
   }
 
