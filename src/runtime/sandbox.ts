@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { AgentPermissions, ProjectConfig } from '../config/types.js';
 import { guardrailsConfig } from '../security/guardrails/config.js';
 import { FROM_SOURCE, isTypeScriptFile } from './paths.js';
+import { ConfigError, type ConfigIssue } from '../util/errors.js';
 
 export interface SandboxAgent {
   env: Record<string, string>;
@@ -56,7 +57,37 @@ export function sandboxFor(config: ProjectConfig): SandboxOptions {
     agents.set(a.name, { env: a.kind === 'command' ? {} : (a.env ?? {}), permissions: a.permissions ?? DEFAULT_PERMISSIONS, ...(a.source ? { file: a.source } : {}) });
   }
   const readOnly = guardrailsConfig(config.extensions).sandbox.read_only_filesystem === true;
+  if (readOnly) refuseUnenforceable(config);
   return { projectRoot: config.root, dataDir: config.dataDir, readOnly, agents };
+}
+
+/**
+ * `read_only_filesystem: true` is a promise the daemon keeps or refuses: it cannot make a command
+ * agent's file system read-only (any program, same uid), nor an agent that opted out of the
+ * permission model, nor honour `permissions.write` at the same time.
+ */
+function refuseUnenforceable(config: ProjectConfig): void {
+  const issues: ConfigIssue[] = [];
+  for (const a of config.agents) {
+    const why =
+      a.kind === 'command'
+        ? 'is a command agent, whose file system the daemon cannot make read-only'
+        : a.permissions?.sandbox === false
+          ? 'runs without the permission model (permissions.sandbox: false)'
+          : (a.permissions?.write.length ?? 0) > 0
+            ? 'asks for writable paths (permissions.write)'
+            : null;
+    if (!why) continue;
+    const line = Number(/:(\d+)$/.exec(a.location)?.[1]);
+    issues.push({
+      file: config.file,
+      line: Number.isFinite(line) ? line : null,
+      column: null,
+      field: `agents.${a.name}`,
+      message: `security.sandbox.read_only_filesystem is true but agent '${a.name}' ${why}; remove read_only_filesystem, or run the program under a read-only mount (systemd ReadOnlyPaths=, a container) and drop it from this project`,
+    });
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
 }
 
 /** An agent that asked for more than the default gets a host of its own. */
