@@ -225,7 +225,8 @@ class Loader {
       return false;
     }
     if (has('source')) {
-      for (const k of ['args', 'env', 'cwd']) {
+      // `env:` is a module agent's environment too (src/runtime/sandbox.ts).
+      for (const k of ['args', 'cwd']) {
         if (has(k)) {
           this.add([...at, k], `applies only to \`command\` agents; a \`source\` agent gets its settings from \`config\``, { atKey: true });
           ok = false;

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type {
+  AgentPermissions,
   AgentConfig,
   CommandSpec,
   EventDeliveryConfig,
@@ -473,6 +474,19 @@ export function agentSchema(root: string) {
     return v;
   });
 
+  const pathList = field<string[]>((v, r) => {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) return fail(`must be a list of paths (got ${describe(v)})`);
+    return v.map((p, i) => {
+      if (typeof p !== 'string' || p.trim() === '') r.issue(`must be a path (got ${describe(p)})`, [i]);
+      return path.resolve(root, String(p));
+    });
+  });
+  // Node's permission model for the agent's host (src/runtime/sandbox.ts, docs/security.md).
+  const permissions = section({ sandbox: bool(true), child_process: bool(false), read: pathList, write: pathList }).transform(
+    (v): AgentPermissions => ({ sandbox: v.sandbox, childProcess: v.child_process, read: v.read, write: v.write }),
+  );
+
   return z
     .object({
       source,
@@ -494,6 +508,7 @@ export function agentSchema(root: string) {
       missed_runs: oneOf(['skip', 'run_once', 'run_all'] as const, 'run_once'),
       events,
       owner,
+      permissions,
     })
     .strict()
     .transform((v): AgentFields | undefined => {
@@ -514,12 +529,13 @@ export function agentSchema(root: string) {
         missed: v.missed_runs,
         events: v.events,
         owner: v.owner,
+        permissions: v.permissions,
       };
       if (v.source) {
         const { file, exportName } = v.source;
         return exportName !== undefined
-          ? { kind: 'module', source: file, exportName, ...base }
-          : { kind: 'module', source: file, ...base };
+          ? { kind: 'module', source: file, exportName, env: v.env, ...base }
+          : { kind: 'module', source: file, env: v.env, ...base };
       }
       if (v.command) {
         const [program, ...rest] = v.command;

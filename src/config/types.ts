@@ -98,8 +98,24 @@ export interface AgentConfig {
   missed: MissedRunPolicy; // default 'run_once'
   events: EventDeliveryConfig;
   owner: string | null; // team (RBAC lands with the security issue)
+  /** The only environment a module agent's worker sees besides the base (docs/security.md). */
+  env?: Record<string, string>;
+  /** What an agent host may do beyond the default sandbox (docs/security.md). */
+  permissions?: AgentPermissions;
   /** Where the agent was declared, for error messages: "openclaw.yaml:12". */
   location: string;
+}
+
+/** `permissions:` of an agent: what its host may do beyond read-the-project / write-its-data-dir. */
+export interface AgentPermissions {
+  /** false: run without Node's permission model (the agent says why in config). Default true. */
+  sandbox: boolean;
+  /** May start child processes (child_process, and so any program the user can run). */
+  childProcess: boolean;
+  /** More paths readable (absolute). */
+  read: string[];
+  /** More paths writable (absolute). */
+  write: string[];
 }
 
 export type StoreConfig =

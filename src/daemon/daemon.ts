@@ -13,6 +13,8 @@ import { describeSchedule } from '../scheduler/schedule.js';
 import { openStore } from '../store/index.js';
 import { SHARED_NAMESPACE, type Store, type StoredEvent, type RunRecord, type StateVersionInfo, type Transition, type DeadLetter } from '../store/types.js';
 import { createRuntime } from '../runtime/index.js';
+import { sandboxFor } from '../runtime/sandbox.js';
+import { startEgressProxy, type EgressProxy } from '../security/egress.js';
 import type { Runtime, RuntimeListener } from '../runtime/types.js';
 import type { LogLine, RpcRequest, RpcTrace } from '../runtime/protocol.js';
 import { context } from '@opentelemetry/api';
@@ -58,6 +60,8 @@ export class Daemon implements ControlPlane {
   private readonly clock: Clock;
   private store!: Store;
   private runtime!: Runtime;
+  /** Relays command agents' HTTP(S) under the network policy (security/egress.ts). */
+  private egress: EgressProxy | null = null;
   readonly logs: LogHub;
   private bus!: EmbeddedBus;
   private versions!: NamespaceVersions;
@@ -139,7 +143,8 @@ export class Daemon implements ControlPlane {
     // Before anything starts: never serve a non-loopback address without token auth (exit 78).
     if (this.opts.listen !== false) checkBind(this.config, resolveAuthMode(this.config, this.opts.dev === true), this.modules.some((m) => m.name === 'auth'));
     const tls = this.config.api.tls ? readTls(this.config.api.tls, this.config.file) : undefined;
-    this.runtime = this.opts.runtime ?? createRuntime(this.listener(), { compileCacheDir: path.join(this.config.dataDir, 'cache', 'agents') });
+    this.runtime = this.opts.runtime ?? createRuntime(this.listener(), { compileCacheDir: path.join(this.config.dataDir, 'cache', 'agents'), sandbox: sandboxFor(this.config) });
+    if (this.config.agents.some((a) => a.kind === 'command')) this.egress = await startEgressProxy(workerGuardrails(this.config, this.config.agents[0]!).network);
 
     // Every check (agent modules, each module's section) before anything is created on disk.
     const descriptions = await preflight(this.config, this.runtime, this.modules);
@@ -158,6 +163,7 @@ export class Daemon implements ControlPlane {
         log: (level, msg, fields, instance) => this.log(level, msg, fields, a.name, instance),
         metrics: this.core,
         commandEnv: (agent, instance) => ({
+          ...(this.egress?.env(this.url) ?? {}),
           OPENCLAW_URL: this.url,
           OPENCLAW_AGENT: agent,
           OPENCLAW_INSTANCE: instance,
@@ -260,6 +266,7 @@ export class Daemon implements ControlPlane {
 
   private async abortBoot(): Promise<void> {
     await this.runtime?.shutdown().catch(() => undefined);
+    await this.egress?.close();
     await this.stopModules();
     await this.api?.close().catch(() => undefined);
     if (!this.opts.store) await this.store?.close().catch(() => undefined);
@@ -654,6 +661,7 @@ export class Daemon implements ControlPlane {
       const list = [...this.controllers.values()].reverse();
       await Promise.all(list.map((c) => c.stop('daemon shutdown').catch(() => undefined)));
       await this.runtime.shutdown().catch(() => undefined);
+      await this.egress?.close();
       await this.stopModules();
       await this.api?.close().catch(() => undefined);
       if (!this.opts.store) await this.store.close().catch(() => undefined);

@@ -6,6 +6,7 @@ import type { InstanceExit, LogLine } from './protocol.js';
 import type { CommandAgentSpec, CommandHandle, RuntimeListener } from './types.js';
 import { DEFAULT_MAX_LOG_LINES_PER_SECOND, LineSplitter, LogRateLimiter } from './log-flood.js';
 import { OpenClawError } from '../util/errors.js';
+import { commandEnv as sandboxCommandEnv } from './sandbox.js';
 
 type ProbeSpec = Parameters<CommandHandle['probe']>[0];
 
@@ -140,8 +141,9 @@ function execProbe(command: string, args: string[], spec: CommandAgentSpec, time
   });
 }
 
+/** Never the daemon's environment: the base, the agent's `env:`, its OPENCLAW_* (sandbox.ts). */
 function commandEnv(spec: CommandAgentSpec): NodeJS.ProcessEnv {
-  return { ...process.env, ...spec.command.env, ...spec.env };
+  return sandboxCommandEnv(spec.command.env, spec.env);
 }
 
 /** Spawns the command; rejects with a clear error when it cannot be started (ENOENT, EACCES). */

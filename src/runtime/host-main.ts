@@ -21,6 +21,7 @@ import {
 } from './host-protocol.js';
 import { FROM_SOURCE, runtimeFiles, tsxUrls } from './paths.js';
 import { DEFAULT_MAX_LOG_LINES_PER_SECOND, LineSplitter, LogRateLimiter } from './log-flood.js';
+import { permissionExecArgv } from './sandbox-worker.js';
 
 const HEARTBEAT_INTERVAL_MS = 100;
 const HEARTBEAT_POLL_MS = 100;
@@ -101,7 +102,8 @@ class WorkerSlot {
     };
     this.worker = new Worker(BOOT_URL, {
       workerData: boot,
-      execArgv: [],
+      // Only the permission model's flags: an explicit execArgv without them turns it off (sandbox-worker.ts).
+      execArgv: permissionExecArgv(),
       stdout: true,
       stderr: true,
       name,

@@ -37,6 +37,8 @@ export interface AgentSpec {
   maxLogLinesPerSecond?: number; // flood guard; excess lines are dropped and counted
   /** Network policy and rate limits enforced in the worker (security.sandbox, rate limits). */
   guardrails?: WorkerGuardrails;
+  /** The agent's declared `env:` (set by the runtime from its sandbox options; src/runtime/sandbox.ts). */
+  env?: Record<string, string>;
 }
 
 /** What the loaded module declares; reported once after load, before setup(). */

@@ -14,6 +14,7 @@ import { startCommand } from './command.js';
 import { AgentCompiler, isCompilable } from './compile.js';
 import os from 'node:os';
 import path from 'node:path';
+import { baseEnv, hostLaunch, needsOwnHost, type SandboxOptions } from './sandbox.js';
 import { OpenClawError } from '../util/errors.js';
 
 export interface RuntimeOptions {
@@ -33,6 +34,8 @@ export interface RuntimeOptions {
    * they are, with tsx in the worker.
    */
   compileCacheDir?: string | false;
+  /** The agent sandbox (src/runtime/sandbox.ts); absent: base environment, no permission model. */
+  sandbox?: SandboxOptions;
 }
 
 /** The instance ended while a call was in flight; the run is discarded and its trigger redelivered. */
@@ -62,9 +65,13 @@ class Host {
     execArgv: string[],
     opts: HostOptions,
     private readonly rt: RuntimeImpl,
+    env: Record<string, string>,
+    cwd?: string,
   ) {
     this.child = fork(fileURLToPath(runtimeFiles.hostMain), [], {
       execArgv,
+      env, // never the daemon's own (sandbox.ts)
+      ...(cwd ? { cwd } : {}),
       serialization: 'advanced',
       detached: true, // own process group: the daemon can kill the host and anything it spawned
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
@@ -88,8 +95,8 @@ class Host {
 
   /** SIGKILL to the whole process group (the host and its workers); the last resort. */
   killGroup(reason: string): void {
-    if (!this.alive) return;
-    this.killedFor ??= reason;
+    // Also once the host has exited: what agent code spawned is still in its process group.
+    if (this.alive) this.killedFor ??= reason;
     try {
       process.kill(-this.pid, 'SIGKILL');
     } catch {
@@ -147,6 +154,8 @@ class Host {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.alive = false;
+    // Like a command agent's control group: what agent code left behind goes with the host.
+    this.killGroup('agent host exited');
     this.rt.forget(this);
     const how = signal ? `signal ${signal}` : `code ${code}`;
     const exit: InstanceExit = this.killedFor
@@ -306,6 +315,7 @@ class RuntimeImpl implements Runtime {
   private readonly hostOpts: HostOptions;
   private readonly execArgv: string[];
   private readonly hostsMax: number;
+  private readonly sandbox: SandboxOptions | undefined;
   private nextDescribe = 1;
   private closed = false;
   readonly compiler: AgentCompiler | null;
@@ -321,6 +331,7 @@ class RuntimeImpl implements Runtime {
     this.killEscalationMs = opts.killEscalationMs ?? 5000;
     const cacheDir = opts.compileCacheDir ?? path.join(os.tmpdir(), `openclaw-agents-${process.getuid?.() ?? 0}`);
     this.compiler = cacheDir === false ? null : new AgentCompiler({ cacheDir, sdk: this.hostOpts.sdk });
+    this.sandbox = opts.sandbox;
   }
 
   /** The compiled JavaScript for an agent source; null when it loads as is. */
@@ -333,8 +344,9 @@ class RuntimeImpl implements Runtime {
     this.hosts.delete(host);
   }
 
-  private spawnHost(kind: 'common' | 'process'): Host {
-    const h = new Host(kind, this.execArgv, this.hostOpts, this);
+  private spawnHost(kind: 'common' | 'process', agent: string | null = null): Host {
+    const launch = this.sandbox ? hostLaunch(this.sandbox, agent) : { execArgv: [], env: baseEnv() };
+    const h = new Host(kind, [...this.execArgv, ...launch.execArgv], this.hostOpts, this, launch.env, 'cwd' in launch ? launch.cwd : undefined);
     this.hosts.add(h);
     return h;
   }
@@ -359,10 +371,12 @@ class RuntimeImpl implements Runtime {
     for (const h of this.hosts) {
       if (h.instances.has(spec.instanceId)) throw new OpenClawError('instance_exists', `instance ${spec.instanceId} is already running`, { status: 409 });
     }
-    const host = spec.isolation === 'process' ? this.spawnHost('process') : this.commonHost();
+    const own = spec.isolation === 'process' || needsOwnHost(this.sandbox, spec.agent);
+    const host = own ? this.spawnHost('process', spec.agent) : this.commonHost();
     const inst = new Instance(spec, host, this);
     host.instances.set(spec.instanceId, inst);
-    host.send({ t: 'start', spec });
+    const env = this.sandbox?.agents.get(spec.agent)?.env;
+    host.send({ t: 'start', spec: env && Object.keys(env).length > 0 ? { ...spec, env } : spec });
     return inst.described;
   }
 

@@ -12,6 +12,8 @@ import { InstanceContext, RunScope, runStorage, type WorkerLink } from './agent-
 import { loadAgentClass, loadSdk, type AgentClass, type Sdk } from './agent-loader.js';
 import { OpenClawError } from '../util/errors.js';
 import { installHttpGuard } from '../security/guardrails/worker.js';
+import { installSocketGuard } from '../security/guardrails/socket-guard.js';
+import { applySandbox, lockWorkerPermissions, sandboxNetwork } from './sandbox-worker.js';
 
 const port = parentPort!;
 const boot = workerData as WorkerBoot;
@@ -246,6 +248,7 @@ async function instantiate(cls: AgentClass, file: string): Promise<AgentObject> 
 
 async function load(spec: AgentSpec): Promise<void> {
   try {
+    applySandbox(spec);
     const s = await sdk();
     const cls = await loadAgentClass(spec.file, spec.exportName, s, spec.compiled);
     const description = s.describe(cls);
@@ -329,6 +332,9 @@ const consoleTo = (level: 'debug' | 'info' | 'warning' | 'error', stream: 'stdou
   };
 // Every HttpClient in this isolate applies the network policy and the running instance's limits.
 installHttpGuard(() => consoleInstance()?.ctx.guard, () => instances.values().next().value?.ctx.guard);
+// …and so does every other TCP connection: fetch, node:http(s), net/tls (security/guardrails/socket-guard.ts).
+installSocketGuard(() => sandboxNetwork());
+lockWorkerPermissions();
 
 console.log = consoleTo('info', 'stdout');
 console.info = consoleTo('info', 'stdout');

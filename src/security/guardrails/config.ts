@@ -40,7 +40,7 @@ const dnsServer = z.unknown().transform((v, ctx) => {
 });
 
 export const sandboxSchema = section({
-  /** Seed key; an in-process runtime cannot make the filesystem read-only. Accepted, documented as not enforced. */
+  /** Agent hosts get no writable path at all (Node's permission model); refused with command agents (src/runtime/sandbox.ts). */
   read_only_filesystem: z.boolean({ invalid_type_error: 'must be true or false' }).optional(),
   allowed_network: ruleList('allowed_network'),
   blocked_network: ruleList('blocked_network'),
