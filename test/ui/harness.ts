@@ -62,13 +62,7 @@ ${agents}workflows:
   const modules = opts.modules ? opts.modules(createModules()) : undefined;
   const daemon = await Daemon.start(config, modules ? { modules } : {});
   const admin = fs.readFileSync(path.join(dir, '.openclaw', 'token'), 'utf8').trim();
-  let out = '';
-  let err = '';
-  const code = await runCli(['node', 'openclaw', 'token', 'create', '--role', 'viewer', '--name', 'ui-viewer', '--url', daemon.url, '--token', admin], {
-    out: (s) => void (out += s),
-    err: (s) => void (err += s),
-  });
-  expect(code, err).toBe(0);
+  const viewer = await createToken(daemon.url, admin, '--role', 'viewer', '--name', 'ui-viewer');
   const second = await openStore(config.store);
   const sql = new SqlRunner(second.handle());
   const api = async (token: string, method: string, route: string, body?: unknown) => {
@@ -86,7 +80,7 @@ ${agents}workflows:
     daemon,
     url: daemon.url,
     admin,
-    viewer: out.trim(),
+    viewer,
     store: second,
     sql,
     schema,
@@ -101,6 +95,15 @@ ${agents}workflows:
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `openclaw token create ARGS` as the admin; returns the new token. */
+export async function createToken(url: string, admin: string, ...args: string[]): Promise<string> {
+  let out = '';
+  let err = '';
+  const code = await runCli(['node', 'openclaw', 'token', 'create', ...args, '--url', url, '--token', admin], { out: (s) => void (out += s), err: (s) => void (err += s) });
+  expect(code, err).toBe(0);
+  return out.trim();
 }
 
 /**

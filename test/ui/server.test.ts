@@ -10,7 +10,7 @@ import WebSocket from 'ws';
 import { uiModule } from '../../src/api/ui/module.js';
 import { havePostgres, dropSchemas } from '../helpers/services.js';
 import { waitFor } from '../helpers/project.js';
-import { seedLedger, startUiDaemon, type Backend, type UiDaemon } from './harness.js';
+import { createToken, seedLedger, startUiDaemon, type Backend, type UiDaemon } from './harness.js';
 
 const backends: Backend[] = ['sqlite', 'postgres'];
 const schemas: string[] = [];
@@ -159,5 +159,14 @@ describe.each(backends)('dashboard server on %s', (backend) => {
       return r.length === 2 ? r : null;
     });
     expect(runs.every((r: any) => r.agent === 'alpha' && r.event_name === 'tock')).toBe(true);
+
+    // A team token searches its team's runs only (alpha belongs to team payments, not search).
+    const searchTeam = await createToken(d.url, d.admin, '--role', 'viewer', '--team', 'search', '--name', `search-viewer-${backend}`);
+    expect((await d.api(searchTeam, 'GET', '/api/ui/search?kind=runs&q=zebraodd')).body.rows).toEqual([]);
+    const payments = await createToken(d.url, d.admin, '--role', 'viewer', '--team', 'payments', '--name', `payments-viewer-${backend}`);
+    expect((await d.api(payments, 'GET', '/api/ui/search?kind=runs&q=zebraodd')).body.rows).toHaveLength(2);
+    // Events: those its agents emitted or subscribe to (alpha subscribes to tock).
+    expect((await d.api(searchTeam, 'GET', '/api/ui/search?kind=events&q=zebraodd')).body.rows).toEqual([]);
+    expect((await d.api(payments, 'GET', '/api/ui/search?kind=events&q=zebraodd')).body.rows).toHaveLength(2);
   });
 });

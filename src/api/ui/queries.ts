@@ -38,6 +38,8 @@ export interface SearchQuery {
   /** Keyset cursor: the `seq` of the last row of the previous page (rows come newest first). */
   before?: number;
   limit: number;
+  /** A team's scope: only runs of these agents, only events they emitted or subscribe to. */
+  scope?: { agents: string[]; subscriptions: string[] };
 }
 
 export interface SearchPage {
@@ -129,6 +131,7 @@ export class UiQueries {
       params.push(...p);
     };
     const text = s.q?.trim();
+    const list = (xs: string[]) => (xs.length ? xs.map(() => '?').join(', ') : 'NULL');
     let sql: string;
     if (s.kind === 'events') {
       if (text) {
@@ -136,6 +139,7 @@ export class UiQueries {
         else add(`e.seq IN (SELECT rowid FROM {p}ui_events_fts WHERE ui_events_fts MATCH ?)`, fts5Query(text));
       }
       if (s.agent) add(`e.source = ?`, s.agent);
+      if (s.scope) add(`(e.source IN (${list(s.scope.agents)}) OR e.name IN (${list(s.scope.subscriptions)}))`, ...s.scope.agents, ...s.scope.subscriptions);
       if (s.fromMs !== undefined) add(`e.created_at >= ?`, s.fromMs);
       if (s.toMs !== undefined) add(`e.created_at < ?`, s.toMs);
       if (s.before !== undefined) add(`e.seq < ?`, s.before);
@@ -146,6 +150,7 @@ export class UiQueries {
         else add(`(e.seq IN (SELECT rowid FROM {p}ui_events_fts WHERE ui_events_fts MATCH ?) OR r.error LIKE ?)`, fts5Query(text), `%${text}%`);
       }
       if (s.agent) add(`r.agent = ?`, s.agent);
+      if (s.scope) add(`r.agent IN (${list(s.scope.agents)})`, ...s.scope.agents);
       if (s.status) add(`r.status = ?`, s.status);
       if (s.fromMs !== undefined) add(`r.started_at >= ?`, s.fromMs);
       if (s.toMs !== undefined) add(`r.started_at < ?`, s.toMs);

@@ -147,8 +147,16 @@ export function uiDataRoutes(app: FastifyInstance, d: UiRouteDeps): void {
     url: '/api/ui/search',
     permission: 'events:read',
     query: searchQuery,
-    handler: ({ query }) =>
-      d.queries.search({ kind: query.kind, q: query.q, agent: query.agent, status: query.status, fromMs: query.from, toMs: query.to, before: query.before, limit: query.limit ?? 50 }),
+    handler: async ({ query, req }) => {
+      // A team token searches its own agents' runs and the events they emitted or subscribe to (as /api/events).
+      const p = req.principal;
+      let scope: { agents: string[]; subscriptions: string[] } | undefined;
+      if (p && p.role !== 'agent' && p.role !== 'local' && p.team !== null) {
+        const mine = (await d.control.listAgents()).filter((a) => a.owner === p.team);
+        scope = { agents: mine.map((a) => a.name), subscriptions: [...new Set(mine.flatMap((a) => a.subscriptions))] };
+      }
+      return d.queries.search({ kind: query.kind, q: query.q, agent: query.agent, status: query.status, fromMs: query.from, toMs: query.to, before: query.before, limit: query.limit ?? 50, scope });
+    },
   });
 
   for (const { action, permission } of BULK) {

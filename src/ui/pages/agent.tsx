@@ -87,6 +87,7 @@ export function AgentPage({ session, name }: { session: Session; name: string })
         </div>
       )}
       {message && <Notice kind="info">{message}</Notice>}
+      <Sparkline runs={data.runs} />
 
       <h2>Log tail</h2>
       <div class="row">
@@ -246,5 +247,24 @@ function VersionPick(props: { label: string; versions: Array<{ version: number }
         ))}
       </select>
     </label>
+  );
+}
+
+/** Run durations of the last runs, oldest to newest; failed runs are red dots. */
+function Sparkline({ runs }: { runs: Array<{ status: string; startedAt: number; finishedAt: number }> }) {
+  const pts = [...runs].reverse().filter((r) => r.status === 'succeeded' || r.status === 'failed');
+  if (pts.length < 2) return null;
+  const W = 240;
+  const H = 36;
+  const max = Math.max(1, ...pts.map((r) => r.finishedAt - r.startedAt));
+  const xy = pts.map((r, i) => [Math.round((i * (W - 4)) / (pts.length - 1)) + 2, H - 2 - Math.round(((r.finishedAt - r.startedAt) * (H - 4)) / max)] as const);
+  return (
+    <p class="row spark">
+      <svg width={W} height={H} role="img" aria-label={`Duration of the last ${pts.length} runs, up to ${max} ms; ${pts.filter((r) => r.status === 'failed').length} failed`}>
+        <polyline points={xy.map(([x, y]) => `${x},${y}`).join(' ')} class="spark-line" />
+        {xy.map(([x, y], i) => (pts[i]!.status === 'failed' ? <circle key={i} cx={x} cy={y} r={3} class="spark-fail" /> : null))}
+      </svg>
+      <span class="meta">run duration, last {pts.length} runs (max {max} ms)</span>
+    </p>
   );
 }
