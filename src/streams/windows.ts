@@ -205,7 +205,9 @@ export class WindowEngine {
     const gap = this.spec.gapMs;
     const t = ev.time;
     const hits: Win[] = [];
-    for (const w of p.wins.values()) if (t >= w.start - gap && t <= w.last + gap) hits.push(w);
+    // A session already past the watermark is closed (its final result goes out at the flush), even
+    // if the flush has not run yet: joining it would make results depend on batch boundaries.
+    for (const w of p.wins.values()) if (w.end > closedBy && t >= w.start - gap && t <= w.last + gap) hits.push(w);
     if (hits.length === 0) {
       if (t + gap <= closedBy) return void this.late.push(ev);
       this.touch(p, this.newWin(p, t, t + gap, t), ev);
