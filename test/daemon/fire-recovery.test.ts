@@ -6,10 +6,11 @@
 // gate file. Fire F0 runs (and waits), fire F1 is claimed and queued behind it, later fires are
 // skipped for overlap. The daemon is killed, the gate opened, the daemon started again.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fixture, makeProject, tsxUrls, waitFor } from '../helpers/project.js';
+import { fixture, makeProject, waitFor } from '../helpers/project.js';
+import { daemonUrl, startDaemonProcess } from '../helpers/daemon-process.js';
 import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
 
 const pgAvailable = await havePostgres();
@@ -21,29 +22,7 @@ afterAll(async () => {
   await dropSchemas(schemas);
 });
 
-function startDaemon(dir: string, configFile: string): ChildProcess {
-  fs.rmSync(path.join(dir, '.openclaw', 'daemon.json'), { force: true });
-  const child = spawn(process.execPath, ['--import', tsxUrls().loader, fixture('run-daemon.ts'), configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let out = '';
-  child.stdout!.on('data', (b) => (out += b));
-  child.stderr!.on('data', (b) => (out += b));
-  child.once('exit', (code, sig) => {
-    if (code !== 0 && sig !== 'SIGKILL') console.error(`daemon exited ${code ?? sig}:\n${out.slice(-3000)}`);
-  });
-  children.push(child);
-  return child;
-}
-
-async function daemonUrl(dir: string, pid: number): Promise<string> {
-  return waitFor('daemon.json', () => {
-    try {
-      const info = JSON.parse(fs.readFileSync(path.join(dir, '.openclaw', 'daemon.json'), 'utf8'));
-      return info.pid === pid ? (info.url as string) : null;
-    } catch {
-      return null;
-    }
-  }, 60_000);
-}
+const startDaemon = (dir: string, configFile: string) => startDaemonProcess(dir, configFile, children);
 
 async function api<T>(url: string, p: string): Promise<T> {
   const res = await fetch(url + p);
