@@ -16,6 +16,7 @@ import { executeRun, type RunContext, type RunOutcome } from './run-transaction.
 import type { AgentStatus, InstanceView } from './control.js';
 import { InvalidStateTransitionError, OpenClawError } from '../util/errors.js';
 import { decideOverlap } from '../scheduler/timeline.js';
+import type { FireLedger } from '../scheduler/fire-ledger.js';
 import type { WorkerGuardrails } from '../security/guardrails/worker.js';
 import { restartReason, type CoreMetrics } from '../observability/metrics.js';
 
@@ -36,6 +37,8 @@ export interface ControllerDeps {
   guardrails?: WorkerGuardrails;
   /** Restart and probe-failure counters (the daemon's registry). */
   metrics?: CoreMetrics;
+  /** Claimed schedule fires not yet run: closed when their run is recorded (survives a crash). */
+  fires?: FireLedger;
 }
 
 /** Options of AgentController.call(). */
@@ -525,6 +528,7 @@ export class AgentController {
     const missed = async (status: 'missed' | 'skipped', reason: string) => {
       const run: RunRecord = { id: runId, agent: this.name, instance: null, trigger: req.manual ? 'manual' : 'schedule', status, scheduledAt: req.fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
       await this.deps.store.recordRun(run).catch(() => undefined);
+      await this.closeFire(req);
       this.deps.log('warning', `run ${status} at ${new Date(req.fireAt ?? now).toISOString()}: ${reason}`, { reason });
       return { runId, admitted: status, reason } as const;
     };
@@ -541,6 +545,21 @@ export class AgentController {
     return { runId, admitted: 'started' };
   }
 
+  /**
+   * A scheduled run recovered after a restart (claimed, never run): queued like an overlap-queued
+   * run and started as soon as an instance is running.
+   */
+  requeue(req: { fireAt: number; runId: string }): void {
+    this.queuedScheduled.push({ fireAt: req.fireAt, runId: req.runId, manual: false });
+    this.queuedScheduled.sort((a, b) => (a.fireAt ?? 0) - (b.fireAt ?? 0));
+    this.drainQueue();
+  }
+
+  private async closeFire(req: { fireAt: number | null; manual: boolean }): Promise<void> {
+    if (req.manual || req.fireAt === null || !this.deps.fires) return;
+    await this.deps.fires.close(this.name, req.fireAt).catch((err: Error) => this.deps.log('warning', `could not close schedule fire ${req.fireAt}: ${err.message}`));
+  }
+
   private drainQueue(): void {
     while (this.queuedScheduled.length > 0 && !this.paused) {
       if (this.cfg.overlap !== 'allow' && this.runningScheduled > 0) return;
@@ -551,10 +570,16 @@ export class AgentController {
 
   private async runScheduled(req: { fireAt: number | null; payload?: unknown; runId: string; manual: boolean }): Promise<void> {
     const inst = this.pickInstance(false, Infinity);
-    if (!inst || inst.handle?.kind !== 'module') return;
+    if (!inst || inst.handle?.kind !== 'module') {
+      // No instance after all: back to the head of the queue, never dropped.
+      this.queuedScheduled.unshift(req);
+      return;
+    }
     this.runningScheduled++;
     inst.busy++;
     const gen = inst.generation;
+    // A schedule fire is closed in the run's own commit: it is done exactly when the run is.
+    const fireDone = !req.manual && req.fireAt !== null && this.deps.fires ? [this.deps.fires.closeEffect(this.name, req.fireAt)] : null;
     let outcome: RunOutcome;
     try {
       outcome = await executeRun(this.deps.runContext, inst.handle.h, {
@@ -564,16 +589,25 @@ export class AgentController {
         scheduledAt: req.fireAt,
         record: true,
         runId: req.runId,
+        ...(fireDone ? { effects: fireDone } : {}),
       });
       // A conflict means another replica or an API write changed a key this run read: run again
       // (as for events and calls). It is not the agent's fault, so it never fails the instance.
       for (let i = 0; outcome.conflict && i < MAX_CONFLICT_RETRIES && inst.handle?.kind === 'module' && inst.generation === gen; i++) {
-        outcome = await executeRun(this.deps.runContext, inst.handle.h, { trigger: req.manual ? 'manual' : 'schedule', kind: 'run', payload: req.payload, scheduledAt: req.fireAt, record: true, runId: req.runId });
+        outcome = await executeRun(this.deps.runContext, inst.handle.h, { trigger: req.manual ? 'manual' : 'schedule', kind: 'run', payload: req.payload, scheduledAt: req.fireAt, record: true, runId: req.runId, ...(fireDone ? { effects: fireDone } : {}) });
       }
     } finally {
       inst.busy--;
       this.runningScheduled--;
     }
+    if (!outcome.ok && outcome.instanceGone) {
+      // The instance ended under the run: nothing committed. Recorded, so the fire is not lost silently.
+      const now = this.deps.clock.now();
+      await this.deps.store
+        .recordRun({ id: req.runId, agent: this.name, instance: inst.id, trigger: req.manual ? 'manual' : 'schedule', status: 'failed', scheduledAt: req.fireAt, startedAt: outcome.startedAt, finishedAt: now, error: `the instance ended during the run: ${outcome.error?.message ?? 'gone'}`, reason: null, eventId: null })
+        .catch(() => undefined);
+    }
+    if (!outcome.ok) await this.closeFire(req);
     if (outcome.conflict) {
       // Still conflicting after every retry (a hot key written elsewhere all the time): the run is
       // recorded as failed and the instance keeps serving; nothing of the run was committed.

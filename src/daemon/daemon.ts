@@ -10,6 +10,7 @@ import type { ProjectConfig, AgentConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../scheduler/types.js';
 import { Scheduler, planMissed, type FireContext } from '../scheduler/index.js';
 import { describeSchedule } from '../scheduler/schedule.js';
+import { FireLedger, fireLedgerStoreModule, planRecovery } from '../scheduler/fire-ledger.js';
 import { openStore } from '../store/index.js';
 import { SHARED_NAMESPACE, type Store, type StoredEvent, type RunRecord, type StateVersionInfo, type Transition, type DeadLetter } from '../store/types.js';
 import { createRuntime } from '../runtime/index.js';
@@ -59,6 +60,7 @@ export class Daemon implements ControlPlane {
   readonly config: ProjectConfig;
   private readonly clock: Clock;
   private store!: Store;
+  private fires!: FireLedger;
   private runtime!: Runtime;
   /** Relays command agents' HTTP(S) under the network policy (security/egress.ts). */
   private egress: EgressProxy | null = null;
@@ -149,6 +151,8 @@ export class Daemon implements ControlPlane {
     // Every check (agent modules, each module's section) before anything is created on disk.
     const descriptions = await preflight(this.config, this.runtime, this.modules);
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
+    await this.store.migrateModule(fireLedgerStoreModule);
+    this.fires = new FireLedger(this.store.handle(), () => this.clock.now());
 
     this.versions = new NamespaceVersions(this.store);
     this.bus = new EmbeddedBus(this.store, this.clock);
@@ -162,6 +166,7 @@ export class Daemon implements ControlPlane {
         guardrails: workerGuardrails(this.config, a),
         log: (level, msg, fields, instance) => this.log(level, msg, fields, a.name, instance),
         metrics: this.core,
+        fires: this.fires,
         commandEnv: (agent, instance) => ({
           ...(this.egress?.env(this.url) ?? {}),
           OPENCLAW_URL: this.url,
@@ -379,6 +384,7 @@ export class Daemon implements ControlPlane {
       const spec = c.scheduleSpec;
       if (!spec || !c.cfg.enabled || c.cfg.kind !== 'module') continue;
       const { lastFireAt } = await this.store.getSchedule(c.name);
+      await this.recoverFires(c, lastFireAt);
       // `every` schedules keep their phase across restarts: fire times are anchor + k·every.
       const stored = Number((await this.store.getMeta(`anchor:${c.name}`)) ?? NaN);
       // A new `every` schedule gets a phase from its name, so agents with the same period do not
@@ -390,6 +396,37 @@ export class Daemon implements ControlPlane {
     }
   }
 
+  /**
+   * Fires claimed before a crash or a restart whose run never committed (running, or waiting in
+   * the overlap queue): run them now, or record them as missed when the policy is `skip`.
+   */
+  private async recoverFires(c: AgentController, lastFireAt: number | null): Promise<void> {
+    const open = await this.fires.pending(c.name);
+    if (open.length === 0) return;
+    const withRan = await Promise.all(open.map(async (f) => ({ ...f, ran: await this.fires.ran(f.runId) })));
+    const now = this.clock.now();
+    const plan = planRecovery(withRan, lastFireAt, c.cfg.missed);
+    for (const f of plan) {
+      if (f.action === 'run') c.requeue({ fireAt: f.fireAt, runId: f.runId });
+      else {
+        if (f.action === 'missed') await this.store.recordRun({ ...missedRun(c.name, f.fireAt, now, 'daemon down (claimed, not run)'), id: f.runId });
+        await this.fires.close(c.name, f.fireAt);
+      }
+    }
+    const ran = plan.filter((f) => f.action === 'run').length;
+    const missed = plan.filter((f) => f.action === 'missed').length;
+    if (ran + missed > 0) this.log(missed > 0 ? 'warning' : 'info', `${ran + missed} scheduled run(s) claimed before the last stop had not run: ${ran} queued again, ${missed} recorded as missed (policy ${c.cfg.missed})`, undefined, c.name);
+  }
+
+  /** Claims one fire time: the ledger row first, then the store's claim (see fire-ledger.ts). */
+  private async claimFire(agent: string, fireAt: number): Promise<string | null> {
+    const runId = randomUUID();
+    if (!(await this.fires.open(agent, fireAt, runId))) return null;
+    if (await this.store.claimFire(agent, fireAt)) return runId;
+    await this.fires.close(agent, fireAt);
+    return null;
+  }
+
   private async onFire(agent: string, fireAt: number, ctx: FireContext): Promise<void> {
     const c = this.controllers.get(agent);
     if (!c || !c.scheduleSpec) return;
@@ -397,7 +434,8 @@ export class Daemon implements ControlPlane {
       await this.store.setNextFire(agent, this.scheduler?.nextFire(agent) ?? null);
       if (ctx.coalesced.length === 0) {
         // The store decides: a time fires at most once, also across restarts and daemons.
-        if (await this.store.claimFire(agent, fireAt)) await c.admit({ fireAt, manual: false });
+        const runId = await this.claimFire(agent, fireAt);
+        if (runId) await c.admit({ fireAt, manual: false, runId });
         return;
       }
       // Several fire times came due at once (the daemon was down, or the clock jumped): the
@@ -413,9 +451,13 @@ export class Daemon implements ControlPlane {
       const now = this.clock.now();
       const runs = new Set(plan.toRun);
       for (const t of [...plan.missed, ...plan.toRun].sort((x, y) => x - y)) {
-        if (!(await this.store.claimFire(agent, t))) continue;
-        if (runs.has(t)) await c.admit({ fireAt: t, manual: false });
-        else await this.store.recordRun(missedRun(agent, t, now, plan.missedReason ?? 'daemon down'));
+        const runId = await this.claimFire(agent, t);
+        if (!runId) continue;
+        if (runs.has(t)) await c.admit({ fireAt: t, manual: false, runId });
+        else {
+          await this.store.recordRun({ ...missedRun(agent, t, now, plan.missedReason ?? 'daemon down'), id: runId });
+          await this.fires.close(agent, t);
+        }
       }
       if (plan.missed.length > 0) {
         this.log('warning', `${plan.missed.length} scheduled run(s) missed (${plan.missedReason}); policy ${c.cfg.missed} ran ${plan.toRun.length}`, undefined, agent);

@@ -3,11 +3,12 @@
 // transaction as the job's completion), and the rest finishes after the restart — SQLite and
 // PostgreSQL.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fixture, makeProject, tsxUrls, waitFor } from '../helpers/project.js';
+import { makeProject, waitFor } from '../helpers/project.js';
+import { daemonUrl, startDaemonProcess } from '../helpers/daemon-process.js';
 import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -20,30 +21,7 @@ afterAll(async () => {
   await dropSchemas(schemas);
 });
 
-function startDaemon(dir: string, configFile: string): ChildProcess {
-  fs.rmSync(path.join(dir, '.openclaw', 'daemon.json'), { force: true });
-  // detached: its own process group, as a daemon runs; killed with SIGKILL below.
-  const child = spawn(process.execPath, ['--import', tsxUrls().loader, fixture('run-daemon.ts'), configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let out = '';
-  child.stdout!.on('data', (b) => (out += b));
-  child.stderr!.on('data', (b) => (out += b));
-  child.once('exit', (code, sig) => {
-    if (code !== 0 && sig !== 'SIGKILL') console.error(`daemon exited ${code ?? sig}:\n${out.slice(-3000)}`);
-  });
-  children.push(child);
-  return child;
-}
-
-async function daemonUrl(dir: string, pid: number): Promise<string> {
-  return waitFor('daemon.json', () => {
-    try {
-      const info = JSON.parse(fs.readFileSync(path.join(dir, '.openclaw', 'daemon.json'), 'utf8'));
-      return info.pid === pid ? (info.url as string) : null;
-    } catch {
-      return null;
-    }
-  }, 60_000);
-}
+const startDaemon = (dir: string, configFile: string) => startDaemonProcess(dir, configFile, children);
 
 async function api<T>(url: string, p: string, init?: RequestInit): Promise<T> {
   const res = await fetch(url + p, { ...init, headers: { 'content-type': 'application/json' } });
