@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/pack/**/*.test.ts'],
-    pool: 'forks',
+    // threads: a fork's RPC to the vitest main process timed out during the minutes-long npm steps on a loaded machine.
+    pool: 'threads',
     testTimeout: 600_000,
     hookTimeout: 600_000,
   },

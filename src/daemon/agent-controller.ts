@@ -120,6 +120,8 @@ export class AgentController {
   private queuedScheduled: Array<{ fireAt: number | null; payload?: unknown; runId: string; manual: boolean }> = [];
   private rr = 0;
   private paused = false;
+  /** Set once any instance reached running: until then the agent is on its first start. */
+  private everRunning = false;
   private lastTransitionReason: string | null = null;
   private transitionWrites: Promise<void> = Promise.resolve();
   /** call()s waiting for a usable instance; woken when one becomes running. */
@@ -242,6 +244,7 @@ export class AgentController {
         const record = { agent: this.name, instance: inst.id, from: e.from, to: e.to, reason: e.reason, at: this.deps.clock.now() };
         this.transitionWrites = this.transitionWrites.then(() => this.deps.store.recordTransition(record)).catch(() => undefined);
         if (e.to === 'running') {
+          this.everRunning = true;
           inst.startedAt = this.deps.clock.now();
           this.armHealthyTimer(inst);
           this.consumer?.wake();
@@ -525,15 +528,24 @@ export class AgentController {
   async admit(req: { fireAt: number | null; payload?: unknown; manual: boolean; runId?: string }): Promise<{ runId: string; admitted: 'started' | 'queued' | 'skipped' | 'missed'; reason?: string }> {
     const runId = req.runId ?? randomUUID();
     const now = this.deps.clock.now();
-    const missed = async (status: 'missed' | 'skipped', reason: string) => {
+    const missed = async (status: 'missed' | 'skipped', reason: string, level: 'warning' | 'info' = 'warning') => {
       const run: RunRecord = { id: runId, agent: this.name, instance: null, trigger: req.manual ? 'manual' : 'schedule', status, scheduledAt: req.fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
       await this.deps.store.recordRun(run).catch(() => undefined);
       await this.closeFire(req);
-      this.deps.log('warning', `run ${status} at ${new Date(req.fireAt ?? now).toISOString()}: ${reason}`, { reason });
+      this.deps.log(level, `run ${status} at ${new Date(req.fireAt ?? now).toISOString()}: ${reason}`, { reason });
       return { runId, admitted: status, reason } as const;
     };
     if (this.cfg.kind === 'command') return missed('skipped', 'command agents have no run(); they are triggered over their own API');
     if (this.paused) return missed('missed', 'paused');
+    // Runs that come due while the agent is still on its first start are expected, not missed: the
+    // first waits for it (drainQueue runs it on `running`), later ones fold into that one.
+    if (!req.manual && this.firstStart) {
+      if (this.queuedScheduled.length === 0) {
+        this.queuedScheduled.push({ fireAt: req.fireAt, payload: req.payload, runId, manual: false });
+        return { runId, admitted: 'queued' };
+      }
+      return missed('skipped', 'the agent is still starting; one run is already queued for when it is ready', 'info');
+    }
     if (this.usable().length === 0) return missed('missed', `agent not running (${this.status()})`);
     const decision = req.manual ? 'start' : decideOverlap({ policy: this.cfg.overlap, running: this.runningScheduled, queued: this.queuedScheduled.length });
     if (decision === 'skip') return missed('skipped', 'overlap: the previous run is still in progress');
@@ -830,6 +842,11 @@ export class AgentController {
   }
 
   // ---- views ---------------------------------------------------------------------------------
+
+  /** True while no instance has reached running yet and one is starting (setup in progress). */
+  get firstStart(): boolean {
+    return !this.everRunning && this.instances.some((i) => i.lc.status === 'initializing');
+  }
 
   status(): AgentStatus {
     const states = this.instances.map((i) => i.lc.status as string);

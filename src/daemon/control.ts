@@ -54,7 +54,8 @@ export interface HealthView {
   pid: number;
   uptimeMs: number;
   store: 'sqlite' | 'postgres';
-  agents: { total: number; running: number; error: number; stopped: number; paused: number };
+  /** starting: instances in setup (initializing). */
+  agents: { total: number; running: number; starting: number; error: number; stopped: number; paused: number };
 }
 
 export interface ControlPlane {

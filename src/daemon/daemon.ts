@@ -527,7 +527,8 @@ export class Daemon implements ControlPlane {
       instances,
       schedule: c.scheduleSpec ? describeSchedule(c.scheduleSpec) : null,
       subscriptions: c.subscriptions,
-      uptimeMs: started.length > 0 ? now - Math.min(...started) : null,
+      // A paused agent has no uptime (as in `openclaw status`: "paused │ -").
+      uptimeMs: started.length > 0 && status !== 'paused' ? now - Math.min(...started) : null,
       lastRunAt: s?.lastRunAt ?? null,
       nextRunAt: this.scheduler?.nextFire(c.name) ?? null,
       runsTotal,
@@ -668,17 +669,21 @@ export class Daemon implements ControlPlane {
   }
 
   health(): HealthView {
-    const counts = { total: 0, running: 0, error: 0, stopped: 0, paused: 0 };
+    const counts = { total: 0, running: 0, starting: 0, error: 0, stopped: 0, paused: 0 };
+    let firstStarts = 0;
     for (const c of this.controllers.values()) {
       counts.total++;
+      if (c.firstStart) firstStarts++;
       const s = c.status();
       if (s === 'running') counts.running++;
+      else if (s === 'initializing') counts.starting++;
       else if (s === 'paused') counts.paused++;
       else if (s === 'error' || s === 'crash_loop') counts.error++;
       else if (s === 'stopped') counts.stopped++;
     }
     return {
-      status: this.shuttingDown ? 'stopping' : !this.started ? 'starting' : counts.error > 0 ? 'degraded' : 'ok',
+      // 'starting' until every agent has been up once (or failed): a fresh daemon is not "0/5 running".
+      status: this.shuttingDown ? 'stopping' : !this.started || firstStarts > 0 ? 'starting' : counts.error > 0 ? 'degraded' : 'ok',
       version: VERSION,
       project: this.config.project,
       pid: process.pid,

@@ -17,7 +17,7 @@
 // A queue's policy is: built-in defaults < the handler's @job(...) options < this section.
 // Config wins, so operators can retune a queue without touching code.
 import { z } from 'zod';
-import { parseDuration } from '../config/units.js';
+import { formatDuration, parseDuration } from '../config/units.js';
 import type { BackoffType } from './types.js';
 
 export interface RateLimit {
@@ -57,6 +57,14 @@ const UNIT: Record<string, number> = {
   h: 3_600_000, hour: 3_600_000, hours: 3_600_000,
   d: 86_400_000, day: 86_400_000, days: 86_400_000,
 };
+
+/** { count: 100, windowMs: 60000 } → '100/min'; 5 per 10 s → '5/10s': the form parseRateLimit reads. */
+export function formatRateLimit(r: RateLimit): string {
+  for (const [ms, unit] of [[86_400_000, 'day'], [3_600_000, 'hour'], [60_000, 'min'], [1000, 's']] as const) {
+    if (r.windowMs === ms) return `${r.count}/${unit}`;
+  }
+  return `${r.count}/${formatDuration(r.windowMs)}`;
+}
 
 /** '100/min', '10/s', '5/10s', '1000/hour' → { count, windowMs }. Throws a message saying the form. */
 export function parseRateLimit(text: string): RateLimit {

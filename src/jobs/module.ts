@@ -4,7 +4,7 @@ import type pg from 'pg';
 import type { CheckContext, DaemonModule, ModuleContext } from '../daemon/modules.js';
 import { counter, gauge, histogram } from '../observability/metrics.js';
 import { BadRequestError, OpenClawError, type ConfigIssue } from '../util/errors.js';
-import { DEFAULT_GLOBAL_CONCURRENCY, resolvePolicy, type JobsSection, type QueuePolicy } from './config.js';
+import { DEFAULT_GLOBAL_CONCURRENCY, formatRateLimit, resolvePolicy, type JobsSection, type QueuePolicy } from './config.js';
 import { normalizeEnqueue, QUEUE_NAME, type NormalizedEnqueue } from './options.js';
 import { JobRunner, type QueueBinding } from './runner.js';
 import { JobStore, jobsStoreModule, type QueueStats } from './store.js';
@@ -14,6 +14,8 @@ import type { EnqueueRequest, EnqueueResult } from './types.js';
 export interface QueueView extends QueueStats {
   agent: string | null;
   method: string | null;
+  /** false: no enabled agent has a handler for the queue, so its jobs wait. */
+  served: boolean;
   running: number;
   policy: {
     concurrency: number;
@@ -45,7 +47,12 @@ export interface JobsModuleOptions {
   heartbeat?: boolean;
 }
 
-const rateText = (r: { count: number; windowMs: number } | null) => (r ? `${r.count}/${r.windowMs}ms` : null);
+const rateText = (r: { count: number; windowMs: number } | null) => (r ? formatRateLimit(r) : null);
+
+/** What an enqueue to a queue that no agent serves answers (the job is kept, and waits). */
+export function unservedWarning(queue: string): string {
+  return `no agent serves queue '${queue}': the job waits until an agent with @job('${queue}') is configured and enabled`;
+}
 
 /** A run intent from a worker: re-checked here, the daemon does not trust the worker's shapes. */
 function checkIntent(d: unknown): NormalizedEnqueue {
@@ -107,6 +114,22 @@ export class JobsModule implements DaemonModule {
       return p;
     };
 
+    const unserved = counter(ctx.metrics, { name: 'openclaw_jobs_unserved_enqueued_total', help: 'Jobs enqueued to a queue that no agent serves', labelNames: ['queue'] as const });
+    const warnedUnserved = new Set<string>();
+    /** Counts jobs sent to unserved queues and logs each such queue once; returns the warning per queue. */
+    const noteUnserved = (queues: string[]): Map<string, string> => {
+      const out = new Map<string, string>();
+      for (const q of queues) {
+        if (bindings.has(q)) continue;
+        unserved.inc({ queue: label(q) });
+        out.set(q, unservedWarning(q));
+        if (!warnedUnserved.has(q)) {
+          warnedUnserved.add(q);
+          ctx.log('warning', `jobs: ${unservedWarning(q)}`);
+        }
+      }
+      return out;
+    };
     const total = counter(ctx.metrics, { name: 'openclaw_jobs_total', help: 'Job attempts by outcome (completed, retried, dead, lease_lost, released)', labelNames: ['queue', 'status'] as const });
     const pending = gauge(ctx.metrics, { name: 'openclaw_jobs_pending', help: 'Jobs waiting (due or delayed) per queue', labelNames: ['queue'] as const });
     const duration = histogram(ctx.metrics, {
@@ -143,7 +166,8 @@ export class JobsModule implements DaemonModule {
         const jobs = reqs.map((r, i) => normalizeEnqueue(r, reqs.length > 1 ? `jobs[${i}]` : 'job'));
         const res = await store.enqueue(jobs, policyOf);
         for (const q of new Set(jobs.map((j) => j.queue))) runner.wake(q);
-        return res;
+        const warnings = noteUnserved(jobs.map((j) => j.queue));
+        return res.map((r, i) => (warnings.has(jobs[i]!.queue) ? { ...r, warning: warnings.get(jobs[i]!.queue)! } : r));
       },
       redrive: async (o) => {
         const r = await store.redrive(o);
@@ -160,6 +184,7 @@ export class JobsModule implements DaemonModule {
             ...(stats.get(q) ?? { queue: q, waiting: 0, delayed: 0, active: 0, completed: 0, dead: 0, cancelled: 0 }),
             agent: b?.agent ?? null,
             method: b?.method ?? null,
+            served: b !== undefined,
             running: runner.inflight(q),
             policy: { concurrency: p.concurrency, keyConcurrency: p.keyConcurrency, rateLimit: rateText(p.rateLimit), keyRateLimit: rateText(p.keyRateLimit), maxAttempts: p.maxAttempts, backoff: p.backoff, timeoutMs: p.timeoutMs, retentionMs: p.retentionMs, leaseMs: p.leaseMs },
           };
@@ -171,6 +196,7 @@ export class JobsModule implements DaemonModule {
     ctx.intent('jobs.enqueue', {
       effects: (data) => [store.enqueueEffect(data.map(checkIntent), policyOf)],
       committed: (data) => {
+        noteUnserved(data.map((d) => (d as NormalizedEnqueue).queue));
         for (const q of new Set(data.map((d) => (d as NormalizedEnqueue).queue))) runner.wake(q);
       },
     });

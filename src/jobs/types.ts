@@ -53,6 +53,8 @@ export interface EnqueueResult {
   id: string;
   /** false when an idempotency key or id deduplicated the enqueue onto an existing job. */
   created: boolean;
+  /** Set when no agent serves the queue: the job is kept and waits for one. */
+  warning?: string;
 }
 
 export interface JobRecord {

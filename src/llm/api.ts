@@ -444,7 +444,10 @@ export function managementRoutes(app: FastifyInstance, deps: ApiDeps): void {
     query: usageQuery,
     handler: async ({ query }) => {
       const since = now() - query.since;
-      const rows = await deps.ledger.usage({ since, by: query.by });
+      const grouped = await deps.ledger.usage({ since, by: query.by });
+      // By key, each row also carries the key's name (ids alone say nothing to a reader).
+      const names = query.by === 'key' ? new Map((await deps.ledger.listKeys()).map((k) => [k.id, k.name])) : null;
+      const rows = grouped.map((r) => (names ? { ...r, name: r.group === null ? null : (names.get(r.group) ?? null) } : r));
       const total = rows.reduce(
         (t, r) => ({ requests: t.requests + r.requests, inputTokens: t.inputTokens + r.inputTokens, outputTokens: t.outputTokens + r.outputTokens, costUsd: t.costUsd + r.costUsd }),
         { requests: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },

@@ -17,7 +17,7 @@ export interface ModelInfo {
   /** What is sent on the wire ("claude-3-5-sonnet-latest"). */
   wireId: string;
   /** Which provider type serves it by default. */
-  provider: 'openai' | 'anthropic' | 'ollama';
+  provider: 'openai' | 'anthropic' | 'ollama' | 'echo';
   /** USD per 1M input tokens. */
   input: number;
   /** USD per 1M output tokens. */
@@ -61,6 +61,8 @@ const TABLE: Record<string, Entry> = {
   'claude-3.5-haiku': { wireId: 'claude-3-5-haiku-latest', provider: 'anthropic', input: 0.8, output: 4, cachedInput: 0.08, contextWindow: 200_000, maxOutput: 8_192, aliases: ['claude-3-5-haiku'] },
   'claude-3-haiku': { wireId: 'claude-3-haiku-20240307', provider: 'anthropic', input: 0.25, output: 1.25, cachedInput: 0.03, contextWindow: 200_000, maxOutput: 4_096 },
   'claude-3-opus': { wireId: 'claude-3-opus-latest', provider: 'anthropic', input: 15, output: 75, cachedInput: 1.5, contextWindow: 200_000, maxOutput: 4_096 },
+  // The built-in echo provider (src/llm/providers/echo.ts): free, offline.
+  echo: { wireId: 'echo', provider: 'echo', input: 0, output: 0, contextWindow: 1_000_000, maxOutput: 100_000 },
   // Local models (Ollama tags): no per-token cost.
   'llama-3.1-70b': { wireId: 'llama3.1:70b', provider: 'ollama', input: 0, output: 0, contextWindow: 131_072, maxOutput: 8_192, aliases: ['llama3.1-70b'] },
   'llama-3.1-8b': { wireId: 'llama3.1:8b', provider: 'ollama', input: 0, output: 0, contextWindow: 131_072, maxOutput: 8_192, aliases: ['llama3.1', 'llama3.1:latest', 'llama3.1-8b'] },

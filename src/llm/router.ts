@@ -175,12 +175,14 @@ export class LlmRouter {
       const providerName = model.slice(0, slash);
       return { model, upstream: model.slice(slash + 1), providerName, provider: this.provider(providerName) };
     }
-    if (this.deps.providers.size === 1) {
+    // A lone provider that declares no models serves whatever is asked; once models are declared,
+    // only those are served (an undeclared name would be a typo or an unpriced call).
+    if (this.deps.providers.size === 1 && this.modelIndex.size === 0) {
       const [providerName] = this.deps.providers.keys();
       return { model, upstream: model, providerName: providerName!, provider: this.provider(providerName!) };
     }
     const known = [...this.modelIndex.keys()];
-    throw new OpenClawError('model_not_found', `model '${model}' is not served by any provider in llm.providers${known.length ? ` (known: ${known.join(', ')})` : ''}; add it to a provider's models list or write it as <provider>/<model>`, { status: 404 });
+    throw new OpenClawError('model_not_found', `model '${model}' is not declared by any provider in llm.providers${known.length ? ` (declared: ${known.join(', ')})` : ''}; add it to a provider's models list or write it as <provider>/<model>`, { status: 404 });
   }
 
   private provider(name: string): Provider {

@@ -113,10 +113,10 @@ export interface ProviderCallOptions {
   timeoutMs?: number;
 }
 
-/** A configured provider instance (openai, anthropic, ollama, openai-compatible). */
+/** A configured provider instance (openai, anthropic, ollama, openai-compatible, echo). */
 export interface Provider {
   readonly name: string; // the key in llm.providers
-  readonly kind: 'openai' | 'anthropic' | 'ollama' | 'openai-compatible';
+  readonly kind: 'openai' | 'anthropic' | 'ollama' | 'openai-compatible' | 'echo';
   complete(req: ChatRequest, opts?: ProviderCallOptions): Promise<ChatResponse>;
   /** Yields normalised chunks; throws a ProviderError (kind 'stream_interrupted' once text went out). */
   stream(req: ChatRequest, opts?: ProviderCallOptions): AsyncIterable<StreamChunk>;

@@ -51,6 +51,27 @@ describe('openclaw jobs / queues', () => {
     expect(bad.stderr).toMatch(/--mode needs --key/);
   }, 60_000);
 
+  it('warns when a queue has no agent serving it: on enqueue (CLI and API), in `queues`, and as a metric', async () => {
+    const e = await cli(['jobs', 'enqueue', 'nobody-home', '--payload', '{"i":1}']);
+    expect(e.code).toBe(0);
+    expect(e.stdout).toMatch(/^Enqueued nobody-home job /);
+    expect(e.stderr).toContain("warning: no agent serves queue 'nobody-home': the job waits until an agent with @job('nobody-home') is configured and enabled");
+    const api = (await (await fetch(`${d.url}/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'nobody-home' }) })).json()) as { warning?: string };
+    expect(api.warning).toMatch(/no agent serves queue 'nobody-home'/);
+    const served = (await (await fetch(`${d.url}/api/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'record', payload: { i: 1 } }) })).json()) as { warning?: string };
+    expect(served.warning).toBeUndefined();
+
+    const q = await cli(['queues']);
+    expect(q.stdout).toMatch(/│ nobody-home +│ none: jobs wait +│ +2 │/);
+    expect(q.stderr).toContain("warning: no agent serves queue 'nobody-home': its 2 job(s) wait");
+    const view = (await (await fetch(`${d.url}/api/queues`)).json()) as { queues: Array<{ queue: string; served: boolean }> };
+    expect(view.queues.filter((x) => ['record', 'nobody-home'].includes(x.queue)).map((x) => [x.queue, x.served])).toEqual([
+      ['nobody-home', false],
+      ['record', true],
+    ]);
+    expect(await d.metrics.metrics()).toMatch(/openclaw_jobs_unserved_enqueued_total\{queue="other"\} 2/);
+  }, 120_000);
+
   it('lists dead jobs and re-drives them', async () => {
     const e = await cli(['jobs', 'enqueue', 'flaky', '--payload', '{"okAt":99}', '--json']);
     const { id } = JSON.parse(e.stdout) as { id: string };

@@ -138,7 +138,7 @@ describe.each(backends)('jobs in the daemon on %s', (backend) => {
   it('config wins over decorator options; bad input and unknown jobs get clear 4xx', async () => {
     const { d } = await boot('jobs:\n  concurrency: 4\n  queues:\n    record:\n      concurrency: 2\n      rate_limit: 50/s\n');
     const q = await api<{ queues: Array<{ queue: string; policy: { concurrency: number; rateLimit: string } }> }>(d, 'GET', '/api/queues');
-    expect(q.body.queues.find((x) => x.queue === 'record')?.policy).toMatchObject({ concurrency: 2, rateLimit: '50/1000ms' });
+    expect(q.body.queues.find((x) => x.queue === 'record')?.policy).toMatchObject({ concurrency: 2, rateLimit: '50/s' });
     const bad = await api<{ error: { code: string; message: string } }>(d, 'POST', '/api/jobs', { name: 'record', opts: { priority: 'high' } });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/opts.priority/);

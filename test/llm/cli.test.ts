@@ -18,19 +18,26 @@ afterEach(async () => {
 });
 
 describe('openclaw keys', () => {
-  it('creates a key printed once, lists it without the secret, and revokes it', async () => {
+  it('creates a key printed once, lists it without the secret, and revokes it', { timeout: 180_000 }, async () => {
     const { configFile, dir } = llmProject({ llm: `  providers:\n${provider('openai', fake.baseUrl, ['gpt-4o-mini', 'claude-3-haiku'])}` });
     const d = await startDaemon(configFile);
     const env = { OPENCLAW_URL: d.url };
     const created = await runCli(['keys', 'create', '--name', 'ci', '--budget-daily', '5', '--tpm', '10000', '--models', 'gpt-4o-mini,claude-3-haiku'], { cwd: dir, env });
-    expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
-    const key = /(ock_\S+)/.exec(created.stdout)![1]!;
-    const id = /Created key (key_[0-9a-f]+)/.exec(created.stdout)![1]!;
-    expect(created.stdout).toMatch(/only time the key is shown/);
+    // stdout is the key and nothing else (KEY=$(openclaw keys create …)); the details go to stderr.
+    expect(created.stdout).toMatch(/^ock_\S+\n$/);
+    const key = created.stdout.trim();
+    const id = /Created key (key_[0-9a-f]+) \(ci\)/.exec(created.stderr)![1]!;
+    expect(created.stderr).toMatch(/only time the key is shown/);
 
     const ok = await fetch(`${d.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }) });
     expect(ok.status).toBe(200);
+
+    // usage --by key names the key, not just its id.
+    const usage = await runCli(['usage', '--by', 'key'], { cwd: dir, env });
+    expect(usage.stdout).toMatch(new RegExp(`│ ci \\(${id}\\) +│ +1 │`));
+    const usageJson = (await (await fetch(`${d.url}/api/llm/usage?by=key`)).json()) as { rows: Array<{ group: string; name: string }> };
+    expect(usageJson.rows).toEqual([expect.objectContaining({ group: id, name: 'ci', requests: 1 })]);
 
     const list = await runCli(['keys', 'list'], { cwd: dir, env });
     expect(list.stdout).toMatch(new RegExp(`${id}.*ci.*\\$5\\.00.*10000.*gpt-4o-mini,claude-3-haiku.*active`));

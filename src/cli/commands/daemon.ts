@@ -81,9 +81,10 @@ export function registerDaemon(program: Command, ctx: CliContext): void {
       ctx.exitCode = 1;
       return;
     }
-    const h = s.health as { status?: string; uptimeMs?: number; agents?: { total: number; running: number } } | null;
-    ctx.print(`Daemon running (pid ${s.pid}) at ${s.url}`);
-    if (h?.status) ctx.print(`  health: ${h.status}${h.agents ? `; agents running ${h.agents.running}/${h.agents.total}` : ''}`);
+    const h = s.health as { status?: string; uptimeMs?: number; agents?: { total: number; running: number; starting?: number } } | null;
+    ctx.print(`Daemon ${h?.status === 'starting' ? 'starting' : 'running'} (pid ${s.pid}) at ${s.url}`);
+    const starting = h?.agents?.starting ? ` (${h.agents.starting} starting)` : '';
+    if (h?.status) ctx.print(`  health: ${h.status}${h.agents ? `; agents running ${h.agents.running}/${h.agents.total}${starting}` : ''}`);
     ctx.print(`  log: ${s.logFile}`);
   });
 

@@ -71,9 +71,10 @@ export function registerJobs(program: Command, ctx: CliContext): void {
       if (o.mode) opts.mode = o.mode;
       if (o.concurrencyKey) opts.concurrencyKey = o.concurrencyKey;
       if (o.id) opts.id = o.id;
-      const res = await ctx.client(enqueue).request<{ id: string; created: boolean }>('POST', '/api/jobs', {
+      const res = await ctx.client(enqueue).request<{ id: string; created: boolean; warning?: string }>('POST', '/api/jobs', {
         body: { name, ...(o.payload !== undefined ? { payload: o.payload } : {}), ...(Object.keys(opts).length ? { opts } : {}) },
       });
+      if (res.warning) ctx.warn(`warning: ${res.warning}`);
       if (o.json) return ctx.printJson(res);
       ctx.print(res.created ? `Enqueued ${name} job ${res.id}` : `Job ${res.id} already exists for this ${o.key ? 'key' : 'id'}; ${o.mode === 'replace' || o.mode === 'debounce' ? 'updated it' : 'nothing enqueued'}`);
     },
@@ -160,7 +161,7 @@ export function registerJobs(program: Command, ctx: CliContext): void {
         ['Queue', 'Handler', 'Waiting', 'Delayed', 'Active', 'Done', 'Dead', 'Concurrency', 'Rate'],
         res.queues.map((q) => [
           q.queue,
-          q.agent ? `${q.agent}.${q.method}()` : '-',
+          q.agent ? `${q.agent}.${q.method}()` : 'none: jobs wait',
           String(q.waiting),
           String(q.delayed),
           String(q.active),
@@ -172,5 +173,7 @@ export function registerJobs(program: Command, ctx: CliContext): void {
         { align: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'] },
       ),
     );
+    const unserved = res.queues.filter((q) => !q.served && q.waiting + q.delayed > 0);
+    for (const q of unserved) ctx.warn(`warning: no agent serves queue '${q.queue}': its ${q.waiting + q.delayed} job(s) wait until an agent with @job('${q.queue}') is configured`);
   });
 }

@@ -37,9 +37,9 @@ export function registerKeys(program: Command, ctx: CliContext): void {
       body: { name: opts.name, budget_daily_usd: opts.budgetDaily ?? null, budget_monthly_usd: opts.budgetMonthly ?? null, tpm: opts.tpm ?? null, models: models?.length ? models : null },
     });
     if (opts.json) return ctx.printJson(res);
-    ctx.print(`Created key ${res.id} (${res.name})`);
-    ctx.print(`  ${res.key}`);
-    ctx.print('This is the only time the key is shown: store it now. Use it as the API key of any OpenAI client with base URL <daemon>/v1.');
+    // Only the key on stdout (like `token create`), so `KEY=$(openclaw keys create …)` works.
+    ctx.print(res.key);
+    ctx.warn(`Created key ${res.id} (${res.name}). This is the only time the key is shown: store it now. Use it as the API key of any OpenAI client with base URL <daemon>/v1.`);
   });
 
   const list = keys.command('list').description('list keys (never the secret)');

@@ -7,6 +7,8 @@ import { UsageError } from '../errors.js';
 
 interface UsageRow {
   group: string | null;
+  /** --by key: the key's name (null for calls without a key, or a key that no longer exists). */
+  name?: string | null;
   requests: number;
   inputTokens: number;
   outputTokens: number;
@@ -18,6 +20,12 @@ interface UsageRow {
 }
 
 const BY = ['agent', 'model', 'key', 'provider', 'user', 'session'];
+
+/** The group's cell: a key shows as `name (key_…)`; calls made by agents have no key. */
+function label(r: UsageRow): string {
+  if (r.group === null) return '-';
+  return r.name ? `${r.name} (${r.group})` : r.group;
+}
 
 export function registerUsage(program: Command, ctx: CliContext): void {
   const usage = program
@@ -35,7 +43,7 @@ export function registerUsage(program: Command, ctx: CliContext): void {
       renderTable(
         [opts.by[0]!.toUpperCase() + opts.by.slice(1), 'Requests', 'Input', 'Output', 'Cached', 'Cost', 'Cache hits', 'Errors', 'Avg latency'],
         [
-          ...res.rows.map((r) => [r.group ?? '-', n(r.requests), n(r.inputTokens), n(r.outputTokens), n(r.cachedTokens), `$${r.costUsd.toFixed(4)}`, n(r.cacheHits), n(r.errors), `${r.avgLatencyMs} ms`]),
+          ...res.rows.map((r) => [label(r), n(r.requests), n(r.inputTokens), n(r.outputTokens), n(r.cachedTokens), `$${r.costUsd.toFixed(4)}`, n(r.cacheHits), n(r.errors), `${r.avgLatencyMs} ms`]),
           ['total', n(res.total.requests), n(res.total.inputTokens), n(res.total.outputTokens), '', `$${res.total.costUsd.toFixed(4)}`, '', '', ''],
         ],
         { align: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'] },

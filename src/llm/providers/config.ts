@@ -15,10 +15,10 @@ import { parseDuration } from '../../config/units.js';
 
 export { priceOverridesSchema, priceOverrideSchema, type PriceOverrides } from '../prices.js';
 
-export const PROVIDER_TYPES = ['openai', 'anthropic', 'ollama', 'openai-compatible'] as const;
+export const PROVIDER_TYPES = ['openai', 'anthropic', 'ollama', 'openai-compatible', 'echo'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
-export const DEFAULT_BASE_URLS: Record<Exclude<ProviderType, 'openai-compatible'>, string> = {
+export const DEFAULT_BASE_URLS: Record<Exclude<ProviderType, 'openai-compatible' | 'echo'>, string> = {
   openai: 'https://api.openai.com/v1',
   anthropic: 'https://api.anthropic.com',
   ollama: 'http://127.0.0.1:11434',
@@ -123,10 +123,10 @@ export type ProviderConfigParsed = z.output<typeof providerConfigSchema>;
 /** A provider entry with its type resolved. */
 export type ProviderConfig = Omit<ProviderConfigParsed, 'type'> & { type: ProviderType };
 
-/** The type for an entry: explicit `type`, else the entry name when it is openai / anthropic / ollama. */
+/** The type for an entry: explicit `type`, else the entry name when it is openai / anthropic / ollama / echo. */
 export function providerTypeOf(name: string, cfg: { type?: ProviderType }): ProviderType | undefined {
   if (cfg.type) return cfg.type;
-  return name === 'openai' || name === 'anthropic' || name === 'ollama' ? name : undefined;
+  return name === 'openai' || name === 'anthropic' || name === 'ollama' || name === 'echo' ? name : undefined;
 }
 
 /** `llm.providers`: entries keyed by name, type resolved, openai-compatible entries need base_url. */
@@ -138,7 +138,7 @@ export const providersSchema = z.record(z.string(), providerConfigSchema).transf
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: [name, 'type'],
-        message: `provider '${name}' needs a type: one of ${PROVIDER_TYPES.join(', ')} (only entries named openai, anthropic or ollama get it from their name)`,
+        message: `provider '${name}' needs a type: one of ${PROVIDER_TYPES.join(', ')} (only entries named openai, anthropic, ollama or echo get it from their name)`,
       });
       continue;
     }
@@ -146,7 +146,8 @@ export const providersSchema = z.record(z.string(), providerConfigSchema).transf
       ctx.addIssue({ code: z.ZodIssueCode.custom, path: [name, 'base_url'], message: `provider '${name}' is openai-compatible and needs base_url, e.g. http://vllm:8000/v1` });
       continue;
     }
-    out[name] = { ...cfg, type };
+    // The built-in echo provider serves the model `echo` unless told otherwise.
+    out[name] = { ...cfg, type, models: type === 'echo' && cfg.models.length === 0 ? ['echo'] : cfg.models };
   }
   return out;
 });

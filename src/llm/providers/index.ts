@@ -8,6 +8,7 @@ import { openaiAdapter } from './openai.js';
 import { openaiCompatibleAdapter } from './openai-compatible.js';
 import { anthropicAdapter, ANTHROPIC_VERSION } from './anthropic.js';
 import { ollamaAdapter } from './ollama.js';
+import { EchoProvider } from './echo.js';
 
 export { HttpProvider, type Adapter, type StreamParser, type WireRequest, type ProviderOptions } from './base.js';
 export * from './config.js';
@@ -15,6 +16,7 @@ export { openaiAdapter } from './openai.js';
 export { openaiCompatibleAdapter } from './openai-compatible.js';
 export { anthropicAdapter, ANTHROPIC_VERSION } from './anthropic.js';
 export { ollamaAdapter } from './ollama.js';
+export { EchoProvider, ECHO_MODEL } from './echo.js';
 
 function unexpandedSecret(name: string, key: string | undefined): void {
   if (key !== undefined && /\$\{secret:[^}]*\}/.test(key)) {
@@ -30,10 +32,10 @@ function unexpandedSecret(name: string, key: string | undefined): void {
  * A Provider for one `llm.providers` entry. `cfg` is a parsed entry (ProviderConfig, e.g. from
  * config.extensions.llm.providers) or raw YAML-shaped input, which is validated here.
  */
-export function createProvider(name: string, cfg: ProviderConfig | ProviderConfigInput, opts: ProviderOptions = {}): HttpProvider {
+export function createProvider(name: string, cfg: ProviderConfig | ProviderConfigInput, opts: ProviderOptions = {}): Provider {
   const parsed: ProviderConfig = isParsed(cfg) ? cfg : parseProviderConfig(name, cfg);
   const type = providerTypeOf(name, parsed);
-  if (!type) throw new OpenClawError('llm_provider_type', `llm.providers.${name}: set type to openai, anthropic, ollama or openai-compatible`, { status: 400 });
+  if (!type) throw new OpenClawError('llm_provider_type', `llm.providers.${name}: set type to openai, anthropic, ollama, openai-compatible or echo`, { status: 400 });
   unexpandedSecret(name, parsed.api_key);
   const key = parsed.api_key && parsed.api_key.length > 0 ? parsed.api_key : undefined;
   switch (type) {
@@ -46,6 +48,8 @@ export function createProvider(name: string, cfg: ProviderConfig | ProviderConfi
       return new HttpProvider(name, anthropicAdapter, parsed, parsed.base_url ?? DEFAULT_BASE_URLS.anthropic, { ...(key ? { 'x-api-key': key } : {}), 'anthropic-version': ANTHROPIC_VERSION }, opts);
     case 'ollama':
       return new HttpProvider(name, ollamaAdapter, parsed, parsed.base_url ?? DEFAULT_BASE_URLS.ollama, key ? { authorization: `Bearer ${key}` } : {}, opts);
+    case 'echo':
+      return new EchoProvider(name);
   }
 }
 
