@@ -2,6 +2,7 @@
 // `this.emit`, `this.llm`, …) is a thin view of the AgentRuntimeContext the runtime attaches
 // before setup(). The runtime constructs the class with no arguments, calls `__attach(ctx)`, then
 // setup(), run() on schedule or trigger, @on handlers per event, and teardown() on stop.
+import { UnknownOptionError } from '../util/options.js';
 import { randomUUID } from 'node:crypto';
 import type { AgentRuntimeContext, JobsApi, LlmApi, Logger, Metrics, SharedStateApi, StateApi } from './context.js';
 import { HttpClient } from '../tools/http.js';
@@ -220,6 +221,10 @@ export abstract class Agent {
   async emit(name: string, data?: unknown): Promise<void> {
     if (typeof name !== 'string' || name.trim() === '') {
       throw new OpenClawError('bad_request', `this.emit(): the event name must be a non-empty string, got ${JSON.stringify(name)}`, { status: 400 });
+    }
+    // A third argument (`{ priority: 'high' }`, the seed's keyword arguments) would be dropped silently.
+    if (arguments.length > 2) {
+      throw new UnknownOptionError(`this.emit('${name}', data): takes no options (got a third argument ${JSON.stringify(arguments[2]) ?? String(arguments[2])}); put such fields inside data`);
     }
     await this.#need('emit').emit(name, data);
   }
