@@ -2,6 +2,7 @@
 // `this.emit`, `this.llm`, …) is a thin view of the AgentRuntimeContext the runtime attaches
 // before setup(). The runtime constructs the class with no arguments, calls `__attach(ctx)`, then
 // setup(), run() on schedule or trigger, @on handlers per event, and teardown() on stop.
+import { checkOptions } from '../util/options.js';
 import { randomUUID } from 'node:crypto';
 import type { AgentRuntimeContext, EmitOptions, JobsApi, StreamsApi, LlmApi, Logger, Metrics, SharedStateApi, StateApi } from './context.js';
 import { HttpClient } from '../tools/http.js';
@@ -234,6 +235,7 @@ export abstract class Agent {
     if (typeof name !== 'string' || name.trim() === '') {
       throw new OpenClawError('bad_request', `this.emit(): the event name must be a non-empty string, got ${JSON.stringify(name)}`, { status: 400 });
     }
+    checkOptions(`this.emit('${name}', data, options)`, opts, ['key']);
     if (opts?.key !== undefined && (typeof opts.key !== 'string' || opts.key === '')) {
       throw new OpenClawError('bad_request', `this.emit('${name}'): the ordering key must be a non-empty string, got ${JSON.stringify(opts.key)}`, { status: 400 });
     }

@@ -16,6 +16,7 @@
 //
 // A queue's policy is: built-in defaults < the handler's @job(...) options < this section.
 // Config wins, so operators can retune a queue without touching code.
+import { schemaKeys, unknownOptionMessage } from '../util/options.js';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../config/units.js';
 import type { BackoffType } from './types.js';
@@ -166,7 +167,13 @@ export const jobHandlerOptionsSchema = z
 /** Problems with handler options, as readable strings ('rateLimit: ...'); empty when valid. */
 export function checkHandlerOptions(options: unknown): string[] {
   const r = jobHandlerOptionsSchema.safeParse(options);
-  const problems = r.success ? [] : r.error.issues.map((i) => (i.code === 'unrecognized_keys' ? `unknown option(s) ${i.keys.map((k) => `'${k}'`).join(', ')}` : `${i.path.join('.') || 'options'}: ${i.message}`));
+  const problems = r.success
+    ? []
+    : r.error.issues.map((i) =>
+        i.code === 'unrecognized_keys'
+          ? i.keys.map((k) => unknownOptionMessage(i.path.join('.') || '@job options', k, i.path.length ? ['type', 'delay', 'max'] : schemaKeys(jobHandlerOptionsSchema))).join('; ')
+          : `${i.path.join('.') || 'options'}: ${i.message}`,
+      );
   if (r.success) {
     try {
       resolvePolicy(r.data as JobHandlerOptions, undefined);

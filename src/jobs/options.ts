@@ -2,6 +2,7 @@
 // accepts and refuses the same things with the same messages. Durations in the SDK and the API are
 // strings ('10s', '5m') or numbers of MILLISECONDS (in openclaw.yaml a bare number means seconds,
 // as everywhere in the config).
+import { schemaKeys, unknownOptionMessage } from '../util/options.js';
 import { z } from 'zod';
 import { randomUUID } from 'node:crypto';
 import { parseDuration } from '../config/units.js';
@@ -69,8 +70,20 @@ function when(v: number | string | Date): number {
   return t;
 }
 
+/** The keys valid where an enqueue has an unknown one: the request, its opts, or opts.backoff. */
+function keysAt(path: Array<string | number>): string[] {
+  const last = path[path.length - 1];
+  return schemaKeys(last === 'backoff' ? backoffSchema : last === 'opts' ? enqueueOptionsSchema : enqueueRequestSchema);
+}
+
 function describeZod(err: z.ZodError, where: string): string {
-  return err.issues.map((i) => `${where}${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`).join('; ');
+  return err.issues
+    .map((i) => {
+      const at = `${where}${i.path.length ? '.' + i.path.join('.') : ''}`;
+      if (i.code === 'unrecognized_keys') return i.keys.map((k) => unknownOptionMessage(at, k, keysAt(i.path))).join('; ');
+      return `${at}: ${i.message}`;
+    })
+    .join('; ');
 }
 
 export function normalizeBackoff(b: z.infer<typeof backoffSchema>): { type: BackoffType; delayMs: number; maxMs: number } {

@@ -25,11 +25,13 @@ export class KeyStore {
   private readonly byId = new Map<string, KeyRow>();
   constructor(private readonly ledger: Ledger, private readonly now: () => number = Date.now) {}
 
-  async create(opts: { name: string; budgetDailyUsd?: number | null; budgetMonthlyUsd?: number | null; tpm?: number | null; models?: string[] | null }): Promise<KeyRow & { key: string }> {
+  /** Without a name the key is named after its id (`key-3f9a1c2b`), as a token is named after its role. */
+  async create(opts: { name?: string | null; budgetDailyUsd?: number | null; budgetMonthlyUsd?: number | null; tpm?: number | null; models?: string[] | null }): Promise<KeyRow & { key: string }> {
     const key = `ock_${randomBytes(24).toString('base64url')}`;
+    const id = `key_${randomBytes(4).toString('hex')}`;
     const row: KeyRow = {
-      id: `key_${randomBytes(4).toString('hex')}`,
-      name: opts.name,
+      id,
+      name: opts.name || `key-${id.slice(4)}`,
       prefix: key.slice(0, 10),
       createdAt: this.now(),
       revokedAt: null,
@@ -371,7 +373,7 @@ async function streamChat(req: FastifyRequest, reply: FastifyReply, router: LlmR
 
 const createKeyBody = z
   .object({
-    name: z.string().min(1, 'must not be empty').max(200),
+    name: z.string().min(1, 'must not be empty').max(200).optional(),
     budget_daily_usd: z.number().nonnegative().nullish(),
     budget_monthly_usd: z.number().nonnegative().nullish(),
     tpm: z.number().int().positive().nullish(),

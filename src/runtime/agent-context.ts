@@ -4,6 +4,7 @@
 // and come back in the InvocationResult for the daemon to commit. The buffer belongs to the run, not
 // to the instance, because an instance may handle several events at once: AsyncLocalStorage carries
 // the current run through awaits and timers started inside it.
+import { checkOptions } from '../util/options.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
@@ -13,6 +14,7 @@ import type {
   StreamsApi,
   LlmApi,
   LlmCompletion,
+  LlmRequest,
   Logger,
   Metrics,
   ReadOnlyState,
@@ -256,6 +258,7 @@ export class InstanceContext {
   private stateSet(ns: string, key: string, value: unknown, opts?: { ttl?: unknown }): void {
     const scope = this.requireScope('state.set');
     if (typeof key !== 'string' || key === '') throw new OpenClawError('state_key_invalid', 'state keys must be non-empty strings', { status: 400 });
+    checkOptions(`${ns === SHARED_NAMESPACE ? 'this.sharedState' : 'this.state'}.set('${key}', value, options)`, opts, STATE_SET_KEYS);
     this.guard.wrote('set', key, ns === SHARED_NAMESPACE);
     const write: StateWrite = { namespace: ns, key, value: cloneValue(`state.set('${key}')`, value) };
     if (opts?.ttl !== undefined && opts.ttl !== null) write.expiresAt = Date.now() + parseTtl(opts.ttl);
@@ -477,10 +480,16 @@ export class InstanceContext {
   }
 }
 
+const LLM_REQUEST_KEYS = Object.keys({ prompt: 1, messages: 1, model: 1, temperature: 1, max_tokens: 1, json: 1, strict: 1, cache: 1, session: 1, user: 1 } satisfies Record<keyof LlmRequest, 1>);
+const STATE_SET_KEYS = ['ttl'];
+
 function llmRequest(prompt: unknown, what: string, router?: Record<string, unknown>): Record<string, unknown> {
   let request: Record<string, unknown>;
   if (typeof prompt === 'string') request = { prompt };
-  else if (prompt && typeof prompt === 'object' && !Array.isArray(prompt)) request = { ...(prompt as Record<string, unknown>) };
+  else if (prompt && typeof prompt === 'object' && !Array.isArray(prompt)) {
+    checkOptions(`this.${what}()`, prompt, LLM_REQUEST_KEYS);
+    request = { ...(prompt as Record<string, unknown>) };
+  }
   else throw new OpenClawError('llm_request_invalid', `this.${what}(prompt): pass a string or { messages: [...], temperature, max_tokens, ... }`, { status: 400 });
   if (router) request.router = router;
   try {

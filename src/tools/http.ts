@@ -10,6 +10,7 @@
 // src/security/guardrails/worker.ts). The guard's rate limit is charged once per request, and the
 // request runs on an undici dispatcher whose connector checks the address each connection is
 // opened to (redirects included); a refusal is a `network_blocked` error, never retried.
+import { checkOptions } from '../util/options.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { HttpRequestError } from './errors.js';
 import type { NetworkPolicyConfig } from '../security/guardrails/network-rules.js';
@@ -62,6 +63,10 @@ export interface RequestOptions {
   body?: string | Uint8Array | URLSearchParams;
   signal?: AbortSignal;
 }
+
+/** Every option, so an unknown one is refused with a did-you-mean (the Record makes tsc keep it complete). */
+const CLIENT_OPTIONS = Object.keys({ baseUrl: 1, timeout: 1, timeoutMs: 1, retries: 1, retryDelay: 1, retryDelayMs: 1, maxRetryDelayMs: 1, headers: 1, signal: 1, sleep: 1, network: 1 } satisfies Record<keyof HttpClientOptions, 1>);
+const REQUEST_OPTIONS = Object.keys({ headers: 1, query: 1, timeout: 1, timeoutMs: 1, retries: 1, json: 1, body: 1, signal: 1 } satisfies Record<keyof RequestOptions, 1>);
 
 const RETRY_STATUSES = new Set([429, 500, 502, 503, 504]);
 
@@ -147,6 +152,7 @@ export class HttpClient {
   private readonly network: NetworkPolicyConfig | undefined;
 
   constructor(opts: HttpClientOptions = {}) {
+    checkOptions('new HttpClient()', opts, CLIENT_OPTIONS);
     this.baseUrl = opts.baseUrl;
     this.timeoutMs = seconds(opts.timeoutMs, 'timeoutMs') ?? (seconds(opts.timeout, 'timeout') ?? 15) * 1000;
     this.retries = Math.floor(seconds(opts.retries, 'retries') ?? 2);
@@ -191,6 +197,7 @@ export class HttpClient {
   }
 
   async request(method: string, url: string, opts: RequestOptions = {}): Promise<HttpResponse> {
+    checkOptions(`HttpClient.${method.toLowerCase()}()`, opts, REQUEST_OPTIONS);
     method = method.toUpperCase();
     const target = this.resolve(url, opts.query);
     const timeoutMs = seconds(opts.timeoutMs, 'timeoutMs') ?? (opts.timeout !== undefined ? seconds(opts.timeout, 'timeout')! * 1000 : this.timeoutMs);

@@ -4,6 +4,7 @@
 // https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
 import { HttpClient } from './http.js';
 import { NotifierError } from './errors.js';
+import { checkOptions } from '../util/options.js';
 
 export type PagerDutySeverity = 'critical' | 'error' | 'warning' | 'info';
 const SEVERITIES: readonly PagerDutySeverity[] = ['critical', 'error', 'warning', 'info'];
@@ -39,6 +40,9 @@ export interface PagerDutyResult {
   dedupKey: string;
 }
 
+const OPTIONS = Object.keys({ routingKey: 1, apiKey: 1, baseUrl: 1, source: 1, http: 1 } satisfies Record<keyof PagerDutyClientOptions, 1>);
+const INCIDENT_FIELDS = Object.keys({ title: 1, severity: 1, details: 1, dedupKey: 1, source: 1, component: 1, group: 1, class: 1 } satisfies Record<keyof TriggerIncident, 1>);
+
 export class PagerDutyClient {
   private readonly routingKey: string;
   private readonly baseUrl: string;
@@ -47,6 +51,7 @@ export class PagerDutyClient {
   private readonly ownsHttp: boolean;
 
   constructor(opts: PagerDutyClientOptions) {
+    checkOptions('new PagerDutyClient()', opts, OPTIONS);
     const key = opts?.routingKey ?? opts?.apiKey;
     if (typeof key !== 'string' || key.trim() === '') {
       throw new TypeError(
@@ -63,6 +68,7 @@ export class PagerDutyClient {
 
   /** Opens (or re-triggers, with the same dedupKey) an incident. */
   async triggerIncident(incident: TriggerIncident): Promise<PagerDutyResult> {
+    checkOptions('PagerDutyClient.triggerIncident()', incident, INCIDENT_FIELDS);
     if (!incident || typeof incident.title !== 'string' || incident.title.trim() === '') {
       throw new TypeError('PagerDutyClient.triggerIncident(): title is required');
     }

@@ -2,6 +2,9 @@
 // short reason ("invalid_payload", "no_service", "channel_is_archived") that we put in the error.
 import { HttpClient } from './http.js';
 import { NotifierError } from './errors.js';
+import { checkOptions } from '../util/options.js';
+
+const OPTIONS = Object.keys({ webhookUrl: 1, http: 1 } satisfies Record<keyof SlackNotifierOptions, 1>);
 
 export interface SlackNotifierOptions {
   webhookUrl: string;
@@ -18,6 +21,7 @@ export class SlackNotifier {
   private readonly ownsHttp: boolean;
 
   constructor(opts: SlackNotifierOptions) {
+    checkOptions('new SlackNotifier()', opts, OPTIONS);
     const url = opts?.webhookUrl;
     if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) {
       throw new TypeError(

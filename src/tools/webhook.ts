@@ -4,6 +4,7 @@
 //
 //   X-OpenClaw-Timestamp: <unix seconds>
 //   X-OpenClaw-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>
+import { checkOptions } from '../util/options.js';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { HttpClient } from './http.js';
 import { NotifierError } from './errors.js';
@@ -40,6 +41,8 @@ export function verifyWebhookSignature(opts: {
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
+const OPTIONS = Object.keys({ url: 1, headers: 1, hmacSecret: 1, http: 1 } satisfies Record<keyof WebhookNotifierOptions, 1>);
+
 export class WebhookNotifier {
   private readonly url: string;
   private readonly headers: Record<string, string>;
@@ -48,6 +51,7 @@ export class WebhookNotifier {
   private readonly ownsHttp: boolean;
 
   constructor(opts: WebhookNotifierOptions) {
+    checkOptions('new WebhookNotifier()', opts, OPTIONS);
     if (typeof opts?.url !== 'string' || !/^https?:\/\//i.test(opts.url)) {
       throw new TypeError(`WebhookNotifier: url must be an http(s) URL, got ${JSON.stringify(opts?.url)}`);
     }

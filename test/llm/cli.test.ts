@@ -54,4 +54,17 @@ describe('openclaw keys', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/key 'key_nope' not found/);
   });
+
+  it('creates a key without --name, named after its id, like every other create (issue 14 item 15)', async () => {
+    const { configFile, dir } = llmProject({ llm: `  providers:\n${provider('openai', fake.baseUrl, ['gpt-4o-mini'])}` });
+    const d = await startDaemon(configFile);
+    const created = await runCli(['keys', 'create', '--json'], { cwd: dir, env: { OPENCLAW_URL: d.url } });
+    expect(created.stderr).toBe('');
+    expect(created.code).toBe(0);
+    const res = JSON.parse(created.stdout) as { id: string; name: string; key: string };
+    expect(res.name).toBe(`key-${res.id.slice('key_'.length)}`);
+    expect(res.key).toMatch(/^ock_/);
+    const listed = JSON.parse((await runCli(['keys', 'list', '--json'], { cwd: dir, env: { OPENCLAW_URL: d.url } })).stdout) as { keys: Array<{ id: string; name: string }> };
+    expect(listed.keys).toContainEqual(expect.objectContaining({ id: res.id, name: res.name }));
+  });
 });

@@ -136,6 +136,21 @@ describe('module agents in agent hosts', () => {
     expect(noName.error!.message).toMatch(/event name must be a non-empty string/);
   });
 
+  it('refuses an unknown option of state, emit, llm and jobs calls by name, suggesting the right one (issue 14 item 13)', async () => {
+    const expected: Record<string, RegExp> = {
+      state: /this\.state\.set\('k', value, options\): unknown option expires; valid options: ttl/,
+      sharedState: /this\.sharedState\.set\('k', value, options\): unknown option time_to_live; valid options: ttl/,
+      emit: /this\.emit\('x', data\): takes no options \(got a third argument \{"priority":"high"\}\)/,
+      llm: /this\.llm\.complete\(\): unknown option maxTokens; did you mean max_tokens\?/,
+      jobs: /this\.jobs\.enqueue: job\.opts: unknown option max_attempts; did you mean maxAttempts\?/,
+    };
+    for (const [call, message] of Object.entries(expected)) {
+      const r = await basic.invoke(inv('run', listener, 'basic', { payload: { badOption: call } }));
+      expect(r.ok, call).toBe(false);
+      expect(r.error!.message, call).toMatch(message);
+    }
+  });
+
   it('reports memory samples', async () => {
     await vi.waitFor(() => expect(listener.memorySamples.get('basic#0')?.hostRss).toBeGreaterThan(0), { timeout: 5000 });
     expect(basic.memory!.heapUsed).toBeGreaterThan(0);

@@ -26,12 +26,12 @@ export function registerKeys(program: Command, ctx: CliContext): void {
   const create = keys
     .command('create')
     .description('create a key (printed once: store it now)')
-    .requiredOption('--name <name>', 'what the key is for')
+    .option('--name <name>', 'what the key is for (default: named after its id, e.g. key-3f9a1c2b)')
     .option('--budget-daily <usd>', 'daily budget in USD', usd('--budget-daily'))
     .option('--budget-monthly <usd>', 'monthly budget in USD', usd('--budget-monthly'))
     .option('--tpm <n>', 'tokens per minute', parsePositiveInt('--tpm'))
     .option('--models <list>', 'allowed models, comma-separated (default: all)');
-  targetOptions(jsonOption(create)).action(async (opts: { name: string; budgetDaily?: number; budgetMonthly?: number; tpm?: number; models?: string; json?: boolean }) => {
+  targetOptions(jsonOption(create)).action(async (opts: { name?: string; budgetDaily?: number; budgetMonthly?: number; tpm?: number; models?: string; json?: boolean }) => {
     const models = opts.models?.split(',').map((m) => m.trim()).filter(Boolean);
     const res = await ctx.client(create).request<KeyView & { key: string }>('POST', '/api/llm/keys', {
       body: { name: opts.name, budget_daily_usd: opts.budgetDaily ?? null, budget_monthly_usd: opts.budgetMonthly ?? null, tpm: opts.tpm ?? null, models: models?.length ? models : null },
