@@ -88,11 +88,13 @@ describe.each(backends)('dashboard server on %s', (backend) => {
     await d.api(d.admin, 'POST', '/api/agents/bravo/resume');
   });
 
-  it('refuses the live WebSocket from another origin and serves it to our own', async () => {
+  it('refuses the live WebSocket from another origin when it rides on the session cookie, and serves it to our own', async () => {
     if (skip) return;
+    const login = await fetch(`${d.url}/ui/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: d.viewer }) });
+    const cookie = cookieOf(login);
     const ws = (origin: string) =>
       new Promise<string>((resolve) => {
-        const s = new WebSocket(`${d.url.replace('http', 'ws')}/api/ui/live?view=fleet`, { headers: { authorization: `Bearer ${d.admin}`, origin } });
+        const s = new WebSocket(`${d.url.replace('http', 'ws')}/api/ui/live?view=fleet`, { headers: { cookie, origin } });
         s.on('message', (m) => {
           resolve(String(m));
           s.close();
@@ -102,6 +104,9 @@ describe.each(backends)('dashboard server on %s', (backend) => {
       });
     expect(await ws('http://evil.example')).toBe('status 403');
     expect(JSON.parse(await ws(d.url))).toMatchObject({ type: 'hello', view: 'fleet' });
+    // A caller with its own bearer token carries no ambient credential: no Origin rule applies.
+    const sdk = await fetch(`${d.url}/api/events`, { method: 'POST', headers: { authorization: `Bearer ${d.admin}`, origin: 'http://app.example', 'content-type': 'application/json' }, body: JSON.stringify({ name: 'from-a-browser-app' }) });
+    expect(sdk.status).toBe(202);
   });
 
   it('bulk actions: a dry run counts "all matching" without acting; the real one acts, audited', async () => {

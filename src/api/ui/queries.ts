@@ -145,9 +145,10 @@ export class UiQueries {
       if (s.before !== undefined) add(`e.seq < ?`, s.before);
       sql = `SELECT e.seq, e.id, e.name, e.source, e.created_at, e.payload FROM {p}events e ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY e.seq DESC LIMIT ?`;
     } else {
+      // Driven from the matching events (the full-text index) through runs(event_id), not by scanning runs.
       if (text) {
-        if (pg) add(`(to_tsvector('simple', e.name || ' ' || e.payload) @@ plainto_tsquery('simple', ?) OR r.error ILIKE ?)`, text, `%${text}%`);
-        else add(`(e.seq IN (SELECT rowid FROM {p}ui_events_fts WHERE ui_events_fts MATCH ?) OR r.error LIKE ?)`, fts5Query(text), `%${text}%`);
+        if (pg) add(`r.event_id IN (SELECT m.id FROM {p}events m WHERE to_tsvector('simple', m.name || ' ' || m.payload) @@ plainto_tsquery('simple', ?))`, text);
+        else add(`r.event_id IN (SELECT m.id FROM {p}events m WHERE m.seq IN (SELECT rowid FROM {p}ui_events_fts WHERE ui_events_fts MATCH ?))`, fts5Query(text));
       }
       if (s.agent) add(`r.agent = ?`, s.agent);
       if (s.scope) add(`r.agent IN (${list(s.scope.agents)})`, ...s.scope.agents);

@@ -82,14 +82,20 @@ export function ownOrigin(req: FastifyRequest): string {
   return `${req.protocol}://${req.headers.host ?? ''}`;
 }
 
+/** Requests whose bearer came from the dashboard's cookie (an ambient credential). */
+const fromCookie = new WeakSet<FastifyRequest>();
+
 /**
- * Refuses a browser request from another site: an Origin that is not ours, or (without any
- * credential of its own) a Host that is not a loopback name. No Origin header: not a cross-site
- * browser request (the CLI, curl, SDKs), nothing to check.
+ * Refuses a browser request from another site when it rides on an ambient credential (the session
+ * cookie, or local-trust's "no credential from loopback"): an Origin that is not ours, or without
+ * a session a Host that is not a loopback name. A request with its own Authorization header (an
+ * SDK, the CLI, a browser app with a virtual key on /v1) carries nothing a forger could borrow and
+ * is left alone; so is one without Origin (not a cross-site browser request).
  */
 export function checkOrigin(req: FastifyRequest, what: string): void {
   const origin = req.headers.origin;
   if (origin === undefined) return;
+  if (req.headers.authorization !== undefined && !fromCookie.has(req)) return;
   if (origin !== ownOrigin(req)) {
     throw new OpenClawError('origin_refused', `${what} from origin ${origin} refused: the dashboard only accepts requests from its own origin ${ownOrigin(req)}; open it at that address`, { status: 403 });
   }
@@ -118,4 +124,5 @@ export function sessionAuth(sessions: SessionStore, req: FastifyRequest): void {
     }
   }
   req.headers.authorization = `Bearer ${s.token}`;
+  fromCookie.add(req);
 }

@@ -45,6 +45,7 @@ export const uiStoreModule: StoreModule = {
         `CREATE TRIGGER ui_events_fts_ad AFTER DELETE ON events BEGIN
            INSERT INTO ui_events_fts (ui_events_fts, rowid, name, payload) VALUES ('delete', OLD.seq, OLD.name, OLD.payload); END`,
         `CREATE INDEX ui_runs_status ON runs (status, seq)`,
+        `CREATE INDEX ui_runs_event ON runs (event_id)`,
       ],
     },
   ],
@@ -61,6 +62,7 @@ export const uiStoreModule: StoreModule = {
         `CREATE TRIGGER ui_spend_rollup AFTER INSERT ON ${s}.llm_usage FOR EACH ROW EXECUTE FUNCTION ${s}.ui_spend_rollup()`,
         `CREATE INDEX ui_events_fts ON ${s}.events USING GIN (to_tsvector('simple', name || ' ' || payload))`,
         `CREATE INDEX ui_runs_status ON ${s}.runs (status, seq)`,
+        `CREATE INDEX ui_runs_event ON ${s}.runs (event_id)`,
       ],
     },
   ],

@@ -2,7 +2,7 @@
 // reject in one click where the role allows), and one run's live DAG with each step's output.
 import { useState } from 'preact/hooks';
 import { api, can, useView, type Session } from '../api';
-import { ConfirmAction, Head, Notice, PageTitle, post, Status, type PendingAction, when } from '../components';
+import { ConfirmAction, Notice, PageTitle, post, Status, type PendingAction, VirtualTable, when } from '../components';
 import { Dag, type DagStep } from '../dag';
 
 interface Data {
@@ -76,26 +76,18 @@ export function WorkflowsPage({ session, run }: { session: Session; run: string 
                 Run {data.detail.run.id.slice(0, 12)} of {data.detail.run.workflow} <Status value={data.detail.run.status} />
               </h2>
               <Dag steps={data.detail.steps} onPick={setPicked} />
-              <table class="grid">
-                <caption>Steps</caption>
-                <Head cols={['Step', 'Status', 'Duration', 'Output']} />
-                <tbody>
-                  {data.detail.steps.map((s) => (
-                    <tr key={s.key} class={picked === s.key ? 'picked' : undefined}>
-                      <td>
-                        <button type="button" class="link" onClick={() => setPicked(s.key)}>
-                          {s.key}
-                        </button>
-                      </td>
-                      <td>
-                        <Status value={s.status} />
-                      </td>
-                      <td>{s.durationMs === null ? '—' : `${s.durationMs} ms`}</td>
-                      <td class="mono clip">{s.error ?? (s.output === null ? '' : JSON.stringify(s.output).slice(0, 120))}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
+              <VirtualTable
+                label="Steps"
+                height={360}
+                rows={data.detail.steps}
+                rowKey={(s) => s.key}
+                columns={[
+                  { key: 'step', label: 'Step', render: (s) => <button type="button" class="link" onClick={() => setPicked(s.key)}>{s.key}</button> },
+                  { key: 'status', label: 'Status', render: (s) => <Status value={s.status} /> },
+                  { key: 'duration', label: 'Duration', render: (s) => (s.durationMs === null ? '—' : `${s.durationMs} ms`) },
+                  { key: 'output', label: 'Output', render: (s) => <span class="mono clip">{s.error ?? (s.output === null ? '' : JSON.stringify(s.output).slice(0, 120))}</span> },
+                ]}
+              />
               {step && (
                 <pre class="state" tabIndex={0} aria-label={`Output of ${step.key}`}>
                   {JSON.stringify(step.output, null, 2)}
