@@ -23,6 +23,7 @@ import { registerUsage } from './commands/usage.js';
 import { registerToken } from './commands/token.js';
 import { registerWorkflow } from './commands/workflow.js';
 import { registerJobs } from './commands/jobs.js';
+import { registerStream } from './commands/stream.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -59,6 +60,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerToken(program, ctx);
   registerWorkflow(program, ctx);
   registerJobs(program, ctx);
+  registerStream(program, ctx);
   return program;
 }
 
