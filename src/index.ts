@@ -2,7 +2,7 @@
 //
 //   import { Agent, Schedule, on } from 'openclaw-runtime';
 //   import { HttpClient, SlackNotifier } from 'openclaw-runtime/tools';
-export { Agent, Schedule, ScheduleError, on, job, describeAgentClass, isAgentClass, AgentDefinitionError } from './agents/index.js';
+export { Agent, Schedule, ScheduleError, on, job, window, describeAgentClass, isAgentClass, AgentDefinitionError } from './agents/index.js';
 export type {
   AgentClass,
   AgentConfigView,
@@ -23,6 +23,7 @@ export type {
   LlmMessage,
   JobsApi,
   StreamsApi,
+  WindowDeclaration,
   JobDecorator,
 } from './agents/index.js';
 export { LLMRouter, Budget } from './llm/sdk.js';

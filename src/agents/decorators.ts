@@ -44,6 +44,8 @@ export const HANDLER_TAG = Symbol.for('openclaw.agent.handlerTag');
 export interface HandlerRecords {
   handlers: Array<{ event: string; method: string }>;
   errors: string[];
+  /** @window declarations: the window's spec (plain JSON; reducer functions as their source). */
+  windows?: Array<{ name: string; method: string; spec: Record<string, unknown> }>;
   /** @job declarations (absent on records made before @job existed). */
   jobs?: Array<{ name: string; method: string; options: JobHandlerOptions }>;
 }
@@ -221,4 +223,52 @@ export function job(name: string, options: JobHandlerOptions = {}): JobDecorator
     (rec.jobs ??= []).push({ name, method: key, options: opts });
   }
   return decorator as JobDecorator;
+}
+
+/** What `@window(name, spec)` declares: a window over a stream declared in openclaw.yaml. */
+export interface WindowDeclaration {
+  stream: string;
+  type: 'tumbling' | 'hopping' | 'session';
+  size?: string | number;
+  slide?: string | number;
+  gap?: string | number;
+  /** Output name → 'count' | 'sum(F)' | … | { op, field, where }. */
+  aggregate?: Record<string, string | { op: string; field?: string; where?: Record<string, unknown> }>;
+  /** A user reducer; pure functions (they run in the daemon, compiled from their source, without Node APIs). */
+  reduce?: { init?: unknown; step: ((acc: any, event: any) => unknown) | string; merge?: ((a: any, b: any) => unknown) | string };
+  allowedLateness?: string | number;
+  grace?: string | number;
+  idleTimeout?: string | number;
+  emit?: 'on_update' | 'on_window_close';
+  retention?: string | number;
+}
+
+/**
+ * Declares a window and makes the method its handler: `@window('errors_per_minute', { stream:
+ * 'logs', type: 'tumbling', size: '1m', aggregate: { n: 'count' } })` — the method receives each
+ * result as the event `window:errors_per_minute` (like `@on('window:errors_per_minute')`).
+ */
+export function window(name: string, spec: WindowDeclaration): OnDecorator {
+  if (typeof name !== 'string' || name.trim() === '' || !spec || typeof spec !== 'object') {
+    throw new OpenClawError('agent_invalid', `@window(name, spec) needs a window name and a spec such as { stream: 'logs', type: 'tumbling', size: '1m', aggregate: { n: 'count' } }`, { status: 400 });
+  }
+  const plain: Record<string, unknown> = { ...spec };
+  if (spec.reduce) {
+    const src = (f: unknown) => (typeof f === 'function' ? f.toString() : f);
+    plain.reduce = { ...spec.reduce, step: src(spec.reduce.step), ...(spec.reduce.merge ? { merge: src(spec.reduce.merge) } : {}) };
+  }
+  const handler = on(`window:${name}`);
+  function decorator(a: unknown, b: unknown, c?: unknown): void {
+    (handler as (a: unknown, b: unknown, c?: unknown) => void)(a, b, c);
+    if (isStandardContext(b)) {
+      if (b.kind === 'method' && !b.static && typeof b.name === 'string' && b.metadata && typeof b.metadata === 'object') {
+        (ownRecords(b.metadata, true).windows ??= []).push({ name, method: b.name, spec: plain });
+      }
+      return;
+    }
+    if (a !== null && typeof a === 'object' && typeof b === 'string') {
+      (ownRecords((a as { constructor: object }).constructor, true).windows ??= []).push({ name, method: b, spec: plain });
+    }
+  }
+  return decorator as OnDecorator;
 }

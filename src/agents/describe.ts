@@ -82,6 +82,7 @@ export function describeAgentClass(cls: unknown): AgentDescription {
   // ---- handlers, base class first so a subclass's order follows its parent's
   const handlers: Array<{ event: string; method: string; from: string }> = [];
   const jobDecls: Array<{ name: string; method: string; options: JobHandlerOptions; from: string }> = [];
+  const windows: Array<{ name: string; method: string; spec: Record<string, unknown> }> = [];
   for (const c of chain) {
     const label = c.name || '(anonymous)';
     const holders: object[] = [c];
@@ -95,6 +96,7 @@ export function describeAgentClass(cls: unknown): AgentDescription {
       for (const e of rec.errors) problems.push(label === className ? e : `${e} (in ${label})`);
       for (const hd of rec.handlers) handlers.push({ ...hd, from: `@on('${hd.event}') ${label}.${hd.method}` });
       for (const j of rec.jobs ?? []) jobDecls.push({ ...j, from: `@job('${j.name}') ${label}.${j.method}` });
+      for (const w of rec.windows ?? []) if (!windows.some((x) => x.name === w.name)) windows.push({ ...w });
     }
     // Fallback: standard decorators compiled without metadata tag the method function itself.
     for (const key of Object.getOwnPropertyNames(c.prototype)) {
@@ -199,6 +201,7 @@ export function describeAgentClass(cls: unknown): AgentDescription {
     schedule,
     handlers: out,
     ...(jobs.length > 0 ? { jobs } : {}),
+    ...(windows.length > 0 ? { windows } : {}),
     hasLiveness: overrides('liveness'),
     hasReadiness: overrides('readiness'),
   };

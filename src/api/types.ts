@@ -90,3 +90,14 @@ export interface RevokeTokenResponse {
   revoked: true;
   alreadyRevoked: boolean;
 }
+
+/** POST /api/streams/:name/events: partial success per line. */
+export interface StreamIngestResponse {
+  accepted: number;
+  rejected: number;
+  errors: Array<{ line: number; reason: string }>;
+  errors_truncated?: number;
+  /** With ?wait=true: lines dropped as repeated event ids, and the stream position after the append. */
+  duplicates?: number;
+  seq?: number;
+}

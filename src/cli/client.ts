@@ -250,6 +250,22 @@ export class ApiClient {
     return this.request('POST', '/api/daemon/stop', { body: reason ? { reason } : undefined });
   }
 
+  // ---- streams -----------------------------------------------------------------------------
+  /** POSTs NDJSON text to a stream as is; a 429 comes back as { status: 429, retryAfter } (the caller waits and resends). */
+  async ingest(stream: string, ndjson: string, wait: boolean): Promise<{ status: number; retryAfterMs: number; body: T.StreamIngestResponse | null }> {
+    const url = this.url(`/api/streams/${enc(stream)}/events`, wait ? { wait: 'true' } : undefined);
+    let res: Response;
+    try {
+      res = await this.send(url, { method: 'POST', headers: { ...this.authHeaders(), 'content-type': 'application/x-ndjson' }, body: ndjson, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (err) {
+      throw unreachable(this.baseUrl, err);
+    }
+    const text = await res.text();
+    if (res.status === 429) return { status: 429, retryAfterMs: Math.max(1, Number(res.headers.get('retry-after') ?? 1)) * 1000, body: null };
+    if (!res.ok) throw errorFromBody(text, res.status, this.baseUrl);
+    return { status: res.status, retryAfterMs: 0, body: JSON.parse(text) as T.StreamIngestResponse };
+  }
+
   // ---- transport ---------------------------------------------------------------------------
   async request<R>(method: string, route: string, opts: { query?: Query; body?: unknown } = {}): Promise<R> {
     const url = this.url(route, opts.query);

@@ -34,6 +34,7 @@ export const COMMAND_GROUPS: Array<{ names: string[]; load: () => Promise<Regist
   { names: ['token'], load: async () => (await import('./commands/token.js')).registerToken },
   { names: ['workflow', 'approve', 'reject'], load: async () => (await import('./commands/workflow.js')).registerWorkflow },
   { names: ['jobs', 'queues'], load: async () => (await import('./commands/jobs.js')).registerJobs },
+  { names: ['stream'], load: async () => (await import('./commands/stream.js')).registerStream },
 ];
 
 /** The first operand of argv (node, script, ...args): the command name, if any. */

@@ -49,6 +49,8 @@ export interface AgentDescription {
   handlers: Array<{ event: string; method: string }>;
   /** Job handlers (@job / static jobs): queue name → method, with the handler's options. Absent = none. */
   jobs?: Array<{ name: string; method: string; options: JobHandlerOptions }>;
+  /** @window declarations (a window over a configured stream, handled by `method`). Absent = none. */
+  windows?: Array<{ name: string; method: string; spec: Record<string, unknown> }>;
   hasLiveness: boolean;
   hasReadiness: boolean;
 }

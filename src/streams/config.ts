@@ -123,7 +123,7 @@ const reducerSchema = z
 
 export const WINDOW_TYPES = ['tumbling', 'hopping', 'session'] as const;
 
-const windowSchema = z
+export const windowSchema = z
   .object({
     type: z.enum(WINDOW_TYPES),
     size: duration('size').optional(),

@@ -5,7 +5,7 @@ import type { DaemonModule, ModuleContext } from '../daemon/modules.js';
 import { counter, gauge, histogram } from '../observability/metrics.js';
 import { BadRequestError, OpenClawError } from '../util/errors.js';
 import { Aggregator } from './aggregates.js';
-import type { StreamsSection, WindowSection } from './config.js';
+import { windowSchema, type StreamsSection, type WindowSection } from './config.js';
 import { checkLines, Ingester, newAjv, streamDef, type Line, type StreamDef } from './ingest.js';
 import { QueryProcessor, resultEventName } from './processor.js';
 import { StreamStore, streamsStoreModule, type AppendResult } from './store.js';
@@ -46,6 +46,27 @@ export function querySpec(name: string, stream: string, w: WindowSection): Query
     emit: w.emit ?? 'on_window_close',
     agg,
   };
+}
+
+/** Windows declared in TypeScript with @window(name, spec) on an agent method. */
+function agentWindows(ctx: ModuleContext, cfg: StreamsSection, taken: Set<string>): Array<{ name: string; stream: string; w: WindowSection }> {
+  const out: Array<{ name: string; stream: string; w: WindowSection }> = [];
+  for (const agent of ctx.agentNames()) {
+    const c = ctx.agent(agent);
+    if (!c || !c.cfg.enabled) continue;
+    for (const decl of c.description?.windows ?? []) {
+      const where = `agent '${agent}': @window('${decl.name}') on ${decl.method}()`;
+      const bad = (msg: string) => new OpenClawError('config_invalid', `${where}: ${msg}`, { exitCode: 78 });
+      if (taken.has(decl.name)) throw bad(`a window '${decl.name}' is already declared (window names are global)`);
+      const { stream, allowedLateness, idleTimeout, ...rest } = decl.spec as Record<string, unknown>;
+      if (typeof stream !== 'string' || !cfg[stream]) throw bad(`stream ${JSON.stringify(stream)} is not declared under streams: in openclaw.yaml (streams are ${Object.keys(cfg).join(', ') || 'none'})`);
+      const parsed = windowSchema.safeParse({ ...rest, ...(allowedLateness !== undefined ? { allowed_lateness: allowedLateness } : {}), ...(idleTimeout !== undefined ? { idle_timeout: idleTimeout } : {}) });
+      if (!parsed.success) throw bad(parsed.error.issues.map((i) => `${i.path.join('.') || 'spec'}: ${i.message}`).join('; '));
+      taken.add(decl.name);
+      out.push({ name: decl.name, stream, w: parsed.data });
+    }
+  }
+  return out;
 }
 
 export class StreamsModule implements DaemonModule {
@@ -115,9 +136,14 @@ export class StreamsModule implements DaemonModule {
     };
     this.service = svc;
 
-    for (const [stream, s] of Object.entries(cfg)) {
-      for (const [name, w] of Object.entries(s.windows ?? {})) {
+    const resultRetention = new Map<string, number>();
+    const declared: Array<{ name: string; stream: string; w: WindowSection }> = [];
+    for (const [stream, s] of Object.entries(cfg)) for (const [name, w] of Object.entries(s.windows ?? {})) declared.push({ name, stream, w });
+    declared.push(...agentWindows(ctx, cfg, new Set(declared.map((x) => x.name))));
+    {
+      for (const { name, stream, w } of declared) {
         const spec = querySpec(name, stream, w);
+        if (w.retention !== undefined) resultRetention.set(name, w.retention);
         const p = new QueryProcessor(spec, store, ctx.store, ctx.clock, {
           committed: (q, r) => {
             if (r.late) late.inc({ window: q }, r.late);
@@ -179,7 +205,7 @@ export class StreamsModule implements DaemonModule {
       for (const def of defs.values()) {
         const ps = byStream.get(def.name) ?? [];
         const consumedUpTo = ps.length ? Math.min(...ps.map((p) => p.position)) : Number.MAX_SAFE_INTEGER;
-        const res = Object.entries(cfg[def.name]?.windows ?? {}).map(([q, w]) => ({ query: q, retentionMs: w.retention ?? def.retentionMs }));
+        const res = ps.map((p) => ({ query: p.spec.name, retentionMs: resultRetention.get(p.spec.name) ?? def.retentionMs }));
         await store.sweep({ stream: def.name, retentionMs: def.retentionMs, dedupeMs: def.dedupeMs, dlqRetentionMs: def.dlqRetentionMs, consumedUpTo }, res, now);
       }
     };

@@ -100,6 +100,7 @@ beforeAll(async () => {
   tokens.admin = adminToken;
   tokens.developer = await createToken('developer');
   tokens.viewer = await createToken('viewer');
+  tokens.ingest = await createToken('ingest');
   teamTokens.devA = await createToken('developer', 'team-a');
   teamTokens.adminA = await createToken('admin', 'team-a');
 }, 60_000);

@@ -187,6 +187,19 @@ agents:
     expect(metrics).toMatch(/openclaw_stream_events_total\{stream="logs",result="rejected"\} 3/);
   });
 
+  it('runs a window declared with @window in TypeScript, with a user reducer, and delivers its results to the method', async () => {
+    const m = T0 + 30 * 60_000;
+    const lines = [
+      { id: 'b1', service: 'burst', level: 'info', ts: m },
+      { id: 'b2', service: 'burst', level: 'error', ts: m + 20_000 },
+      { id: 'b3', service: 'burst', level: 'warn', ts: m + 300_000 }, // 280 s later: closes the session [m, m+50s)
+    ];
+    expect((await call('POST', '/api/streams/logs/events?wait=true', { body: lines.map(line).join('\n') })).json.accepted).toBe(3);
+    const got = await waitFor('the burst handled', async () => (await d.getState('alerter')).state[`burst:burst:${m}`]);
+    expect(got).toEqual({ end: m + 50_000, values: { n: 2, value: ['info', 'error'] } });
+    expect((await call('GET', '/api/streams/logs')).json.windows.map((w: { name: string }) => w.name).sort()).toEqual(['bursts', 'errors_per_min']);
+  });
+
   it("commits an agent's this.streams.append with its run", async () => {
     const m = T0 + 20 * 60_000;
     await d.trigger('alerter', { events: [{ id: 'ag1', service: 'agent', level: 'error', ts: m }, { id: 'ag2', service: 'agent', level: 'nope', ts: m }] });
