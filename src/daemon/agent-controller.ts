@@ -4,9 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import type { AgentConfig } from '../config/types.js';
 import type { Clock, ScheduleSpec } from '../scheduler/types.js';
-import type { Store, Delivery, RunRecord, RunTrigger, TxEffect } from '../store/types.js';
+import type { Store, Delivery, RunRecord } from '../store/types.js';
 import type { CommandHandle, InstanceHandle, Runtime } from '../runtime/types.js';
-import type { AgentDescription, InstanceExit, LogLine, SerializedError } from '../runtime/protocol.js';
+import type { AgentDescription, InstanceExit, LogLine } from '../runtime/protocol.js';
 import { transition, initialInstanceState, type InstanceState, type LifecycleEvent, type Effect } from '../supervisor/lifecycle.js';
 import { ProbeTracker } from '../supervisor/probes.js';
 import { EventConsumer } from './event-consumer.js';
@@ -41,41 +41,8 @@ export interface ControllerDeps {
   fires?: FireLedger;
 }
 
-/** Options of AgentController.call(). */
-export interface CallOptions {
-  /** Recorded on the run: 'job', 'workflow', 'call', … */
-  trigger: RunTrigger;
-  /** Default: a new UUID. Logs of the call carry it. */
-  runId?: string;
-  /**
-   * Committed in the call's transaction with its state writes and emits; a throw aborts it all.
-   * As a function it receives the method's return value (to store a job's result, a step's output).
-   */
-  effects?: TxEffect[] | ((value: unknown) => TxEffect[]);
-  /**
-   * Budget in ms from now (or an absolute epoch-ms time when > 1e12). At the deadline the call's
-   * AbortSignal (this.signal) fires and the call returns `{ ok: false, error.code: 'call_timeout' }`;
-   * whatever the method does after that is never committed. Also bounds the wait for an instance.
-   */
-  deadlineMs?: number;
-  /** Cancels the call the same way (error.code 'call_aborted'). */
-  signal?: AbortSignal;
-  /** The method's second argument (plain data). */
-  meta?: unknown;
-}
-
-/** What AgentController.call() resolves to; it never rejects. */
-export interface CallResult {
-  ok: boolean;
-  /** The method's return value (structured clone) when ok. */
-  value?: unknown;
-  /**
-   * Why not ok. error.code: 'call_timeout' | 'call_aborted' | 'agent_unavailable' | 'no_method' |
-   * 'instance_gone' | 'lease_lost' (a job effect refused the commit) | the agent's own error code.
-   */
-  error?: SerializedError;
-  runId: string;
-}
+export type { CallOptions, CallResult } from '../contracts/modules.js';
+import type { AgentHandle, CallOptions, CallResult } from '../contracts/modules.js';
 
 type Handle = { kind: 'module'; h: InstanceHandle } | { kind: 'command'; h: CommandHandle };
 
@@ -112,7 +79,7 @@ class Instance {
   }
 }
 
-export class AgentController {
+export class AgentController implements AgentHandle {
   readonly instances: Instance[];
   private readonly consumer: EventConsumer | null;
   private schedule: ScheduleSpec | null;

@@ -1,44 +1,17 @@
 // DaemonModule 'jobs': the job queue's tables, its workers (one JobRunner), the `jobs.enqueue` run
 // intent (this.jobs.enqueue commits with the run), the API routes and the metrics.
 import type pg from 'pg';
-import type { CheckContext, DaemonModule, ModuleContext } from '../daemon/modules.js';
+import type { CheckContext, DaemonModule, ModuleContext } from '../contracts/modules.js';
 import { counter, gauge, histogram } from '../observability/metrics.js';
 import { BadRequestError, OpenClawError, type ConfigIssue } from '../util/errors.js';
 import { DEFAULT_GLOBAL_CONCURRENCY, formatRateLimit, resolvePolicy, type JobsSection, type QueuePolicy } from './config.js';
 import { normalizeEnqueue, QUEUE_NAME, type NormalizedEnqueue } from './options.js';
 import { JobRunner, type QueueBinding } from './runner.js';
-import { JobStore, jobsStoreModule, type QueueStats } from './store.js';
+import { JobStore, jobsStoreModule } from './store.js';
 import { jobRoutes } from './routes.js';
-import type { EnqueueRequest, EnqueueResult } from './types.js';
 
-export interface QueueView extends QueueStats {
-  agent: string | null;
-  method: string | null;
-  /** false: no enabled agent has a handler for the queue, so its jobs wait. */
-  served: boolean;
-  running: number;
-  policy: {
-    concurrency: number;
-    keyConcurrency: number | null;
-    rateLimit: string | null;
-    keyRateLimit: string | null;
-    maxAttempts: number;
-    backoff: QueuePolicy['backoff'];
-    timeoutMs: number | null;
-    retentionMs: number;
-    leaseMs: number;
-  };
-}
-
-/** What the routes (and tests) use. */
-export interface JobsService {
-  store: JobStore;
-  runner: JobRunner;
-  enqueue(reqs: EnqueueRequest[]): Promise<EnqueueResult[]>;
-  redrive(opts: { queue?: string; ids?: string[] }): Promise<{ redriven: number }>;
-  queues(): Promise<QueueView[]>;
-  policyOf(queue: string): QueuePolicy;
-}
+export type { JobsService, QueueView } from './service.js';
+import type { JobsService } from './service.js';
 
 export interface JobsModuleOptions {
   /** Safety poll interval (default 5 s). */

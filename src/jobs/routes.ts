@@ -7,7 +7,7 @@ import { defineRoute } from '../api/route.js';
 import { queryInt } from '../api/params.js';
 import { NotFoundError } from '../util/errors.js';
 import { enqueueOptionsSchema, QUEUE_NAME } from './options.js';
-import type { JobsService } from './module.js';
+import type { JobsService } from './service.js';
 
 const queueName = z.string().regex(QUEUE_NAME, "queue names are letters, digits, '.', '_', ':' and '-' (up to 128)");
 const jobBody = z.object({ name: queueName, payload: z.unknown().optional(), opts: enqueueOptionsSchema.optional() }).strict();

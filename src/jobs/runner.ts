@@ -8,7 +8,7 @@
 // Completions chain without any timer: a freed slot claims again on the next turn of the event
 // loop (setImmediate, coalesced), so throughput never waits on a clock. Every timer (delayed
 // jobs, rate-limit refills, heartbeats, the safety poll) runs on the injected Clock.
-import type { AgentController, CallResult } from '../daemon/agent-controller.js';
+import type { AgentHandle, CallResult } from '../contracts/modules.js';
 import type { LogLine } from '../runtime/protocol.js';
 import type { JobStore, ClaimedJob } from './store.js';
 import type { QueuePolicy } from './config.js';
@@ -28,7 +28,7 @@ export interface RunnerMetrics {
 
 export interface RunnerDeps {
   jobs: JobStore;
-  controller(agent: string): AgentController | undefined;
+  controller(agent: string): AgentHandle | undefined;
   globalConcurrency: number;
   log(line: Omit<LogLine, 'time'>): void;
   metrics: RunnerMetrics;

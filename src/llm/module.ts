@@ -4,7 +4,7 @@
 // steps; records metrics, audit entries (no prompt text), spans and budget alerts.
 import { randomUUID } from 'node:crypto';
 import { trace, SpanStatusCode } from '@opentelemetry/api';
-import type { DaemonModule, ModuleContext, RpcCaller } from '../daemon/modules.js';
+import type { DaemonModule, ModuleContext, RpcCaller } from '../contracts/modules.js';
 import { counter, gauge, llmMetrics } from '../observability/metrics.js';
 import { OpenClawError } from '../util/errors.js';
 import { parseDuration } from '../config/units.js';

@@ -6,18 +6,5 @@ export type ScheduleSpec =
   | { kind: 'cron'; expr: string; tz?: string }
   | { kind: 'daily'; hour: number; minute: number; tz?: string };
 
-/** Injectable time source: tests move time instead of sleeping. */
-export interface Clock {
-  now(): number;
-  /** Calls fn once after ms; returns a cancel function. */
-  setTimer(fn: () => void, ms: number): () => void;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  setTimer(fn, ms) {
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref?.();
-    return () => clearTimeout(t);
-  },
-};
+// The Clock contract lives in src/contracts/clock.ts; re-exported for existing imports.
+export { systemClock, type Clock } from '../contracts/clock.js';

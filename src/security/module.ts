@@ -2,7 +2,7 @@
 // secret store (services.secrets) before any other module or agent can use them. The daemon wires
 // services.secrets.redact into the log hub, the run transaction and the API's onSend hook, so
 // redaction covers everything that leaves the daemon whoever installed the route or wrote the line.
-import type { DaemonModule, ModuleContext } from '../daemon/modules.js';
+import type { DaemonModule, ModuleContext } from '../contracts/modules.js';
 import { securityConfig } from './config.js';
 import { AuditLog } from './audit/log.js';
 import { AuditRepo, auditStoreModule } from './audit/repo.js';

@@ -13,7 +13,7 @@ import { randomUUID } from 'node:crypto';
 import type { Counter, Histogram } from 'prom-client';
 import type { Principal } from '../api/route.js';
 import type { Clock } from '../scheduler/types.js';
-import type { DaemonServices } from '../daemon/modules.js';
+import type { DaemonServices } from '../contracts/modules.js';
 import type { LogLine } from '../runtime/protocol.js';
 import { NotFoundError, OpenClawError } from '../util/errors.js';
 import { formatDuration } from '../config/units.js';

@@ -1,7 +1,7 @@
 // The workflows DaemonModule: loads the definitions (YAML and TypeScript), opens the tables,
 // serves the API, resumes the runs a previous daemon left running, and starts the triggers.
 import path from 'node:path';
-import type { CheckContext, DaemonModule, ModuleContext } from '../daemon/modules.js';
+import type { CheckContext, DaemonModule, ModuleContext } from '../contracts/modules.js';
 import { counter, histogram } from '../observability/metrics.js';
 import fs from 'node:fs';
 import { suggest } from '../config/suggest.js';

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { defineRoute } from '../api/route.js';
 import { queryInt } from '../api/params.js';
 import { describeSchedule } from '../scheduler/schedule.js';
-import type { SecretResolver } from '../daemon/modules.js';
+import type { SecretResolver } from '../contracts/modules.js';
 import type { Clock } from '../scheduler/types.js';
 import { BadRequestError, NotFoundError, OpenClawError } from '../util/errors.js';
 import type { StepDef, TriggerDef, WorkflowDef } from './config.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { OpenClawError } from '../util/errors.js';
 import { fetch as undiciFetch } from 'undici';
-import type { DaemonServices } from '../daemon/modules.js';
+import type { DaemonServices } from '../contracts/modules.js';
 import { dispatcherFor, findNetworkBlocked } from '../security/guardrails/network.js';
 import type { NetworkPolicyConfig } from '../security/guardrails/network-rules.js';
 import { DEFAULT_NETWORK } from '../security/guardrails/worker.js';

@@ -3,7 +3,7 @@
 // transaction per batch, chained to the head). A full queue drops (and counts) the entry rather than
 // growing without bound or slowing the caller; `openclaw_audit_dropped_total` shows it.
 import type { Registry } from 'prom-client';
-import type { AuditEntry, AuditSink } from '../../daemon/modules.js';
+import type { AuditEntry, AuditSink } from '../../contracts/modules.js';
 import { counter, gauge } from '../../observability/metrics.js';
 import type { AuditCategory } from '../config.js';
 import type { AuditRepo, NewAuditRecord } from './repo.js';

@@ -3,7 +3,7 @@
 // scoping. Sets `req.principal`. Also the audit of token use (sampled) and of every mutation.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Authorize, Permission, Principal, RouteTarget } from '../../api/route.js';
-import type { AuditSink } from '../../daemon/modules.js';
+import type { AuditSink } from '../../contracts/modules.js';
 import type { AgentTokens } from './agent-tokens.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
 import { isLoopbackAddress, type AuthMode } from './mode.js';

@@ -1,6 +1,6 @@
 // The 'auth' daemon module: API tokens in the store, the authorize seam of the control API,
 // command agents' scoped tokens, /api/tokens, and the bootstrap admin token.
-import type { DaemonModule, ModuleContext } from '../../daemon/modules.js';
+import type { DaemonModule, ModuleContext } from '../../contracts/modules.js';
 import { AgentTokens } from './agent-tokens.js';
 import { createAuthorizer } from './authorizer.js';
 import { resolveAuthMode } from './mode.js';

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { defineRoute, type Principal } from '../../api/route.js';
 import { BadRequestError, NotFoundError } from '../../util/errors.js';
-import type { AuditSink } from '../../daemon/modules.js';
+import type { AuditSink } from '../../contracts/modules.js';
 import { ForbiddenError } from './errors.js';
 import type { TokenRecord, TokenRepository } from './repository.js';
 import { TOKEN_ROLES } from './roles.js';

@@ -7,22 +7,15 @@
 // Workers enforce the per-instance half (src/security/guardrails/worker.ts).
 import type { AgentConfig } from '../../config/types.js';
 import type { StateWrite } from '../../store/types.js';
-import type { CheckContext, DaemonModule, ModuleContext } from '../../daemon/modules.js';
+import type { CheckContext, DaemonModule, ModuleContext } from '../../contracts/modules.js';
 import { counter } from '../../observability/metrics.js';
 import { BadRequestError } from '../../util/errors.js';
 import { guardrailsConfig } from './config.js';
 import { LimitSet, limitsFor } from './rate-limit.js';
 import { OutputValidators, type EmitRecord, type ValidatorNotice } from './validators.js';
 
-export interface CommitBuffer {
-  writes: StateWrite[];
-  emits: EmitRecord[];
-}
-
-/** What run-transaction calls before a commit. Throws to fail the commit (nothing of it is written). */
-export interface CommitGuard {
-  beforeCommit<B extends CommitBuffer>(agent: string, buf: B): B;
-}
+export type { CommitBuffer, CommitGuard } from '../../contracts/modules.js';
+import type { CommitBuffer, CommitGuard } from '../../contracts/modules.js';
 
 export class Guardrails implements CommitGuard {
   private readonly agentWide = new Map<string, LimitSet>();

@@ -1,7 +1,7 @@
 // The secret store the daemon (and the CLI when no daemon answers) works with: decrypted values
 // cached in memory (needed anyway to redact them), environment-specific lookups with a fallback to
 // the default value, rotation with a grace period, and an audit record for every read and change.
-import type { AuditSink, SecretResolver } from '../../daemon/modules.js';
+import type { AuditSink, SecretResolver } from '../../contracts/modules.js';
 import { BadRequestError, OpenClawError } from '../../util/errors.js';
 import { MIN_REDACT_LENGTH, Redactor } from '../redact.js';
 import { aad, createKeyFile, decrypt, encrypt, loadMasterKey, MasterKeyError, type MasterKey } from './crypto.js';
