@@ -6,7 +6,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { resolve, join, extname } from 'node:path';
 import { checkLines, csvFields, csvRow, type Line } from './ingest.js';
-import type { StreamsService } from './module.js';
+import type { StreamsService } from './service.js';
 
 const CHUNK_LINES = 5000;
 const READ_BYTES = 1 << 20;

@@ -1,7 +1,7 @@
 // DaemonModule 'streams': the `streams:` section brought to life — the store module, the ingester
 // (HTTP, files, agents' this.streams.append), one QueryProcessor per window, the routes, the
 // `streams.append` run intent and the metrics.
-import type { DaemonModule, ModuleContext } from '../daemon/modules.js';
+import type { DaemonModule, ModuleContext } from '../contracts/modules.js';
 import { counter, gauge, histogram } from '../observability/metrics.js';
 import { BadRequestError, OpenClawError } from '../util/errors.js';
 import { Aggregator } from './aggregates.js';
@@ -13,16 +13,8 @@ import { FileWatcher } from './files.js';
 import { streamRoutes } from './routes.js';
 import type { QuerySpec } from './windows.js';
 
-export interface StreamsService {
-  store: StreamStore;
-  ingester: Ingester;
-  defs: Map<string, StreamDef>;
-  queries: Map<string, QueryProcessor>;
-  /** Validates and appends (durably, group-committed); bad lines go to the DLQ. */
-  ingest(stream: string, lines: Line[], source: string): Promise<{ checked: ReturnType<typeof checkLines>; done: Promise<AppendResult> }>;
-  def(stream: string): StreamDef;
-  now(): number;
-}
+export type { StreamsService } from './service.js';
+import type { StreamsService } from './service.js';
 
 export interface StreamsModuleOptions {
   /** Poll interval of the processors (default 100 ms). */

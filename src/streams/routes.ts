@@ -8,7 +8,7 @@ import { queryInt } from '../api/params.js';
 import { NotFoundError, OpenClawError } from '../util/errors.js';
 import { ForbiddenError } from '../security/auth/errors.js';
 import { inflate, parseLines, tooLarge } from './ingest.js';
-import type { StreamsService } from './module.js';
+import type { StreamsService } from './service.js';
 import { STREAM_NAME } from './config.js';
 
 const nameParams = z.object({ name: z.string().regex(STREAM_NAME, 'a stream name') });
