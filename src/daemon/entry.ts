@@ -8,7 +8,7 @@ import { loadConfig } from '../config/index.js';
 import type { ProjectConfig } from '../config/types.js';
 import { ConfigError, OpenClawError } from '../util/errors.js';
 import { Daemon } from './daemon.js';
-import { processAlive, readDaemonFile, removeDaemonFile, writeDaemonFile, type DaemonFile } from './daemon-file.js';
+import { acquireDaemonLock, handDaemonLock, processAlive, readDaemonFile, releaseDaemonLock, removeDaemonFile, writeDaemonFile, type DaemonFile } from './daemon-file.js';
 import { formatLogLine } from '../observability/format.js';
 import { watchAgents } from './hot-reload.js';
 import { tsxUrls } from '../runtime/paths.js';
@@ -59,11 +59,13 @@ export async function runForeground(opts: EntryOptions): Promise<number> {
     // `openclaw dev` or `daemon run` next to a running daemon would run every agent twice on one
     // store, take over daemon.json, and on exit remove it, orphaning the other daemon.
     refuseIfRunning(config);
+    acquireDaemonLock(config.dataDir);
     daemon = await Daemon.start(config, {
       dev: opts.dev ?? false,
       echo: opts.quiet ? undefined : (line) => process.stdout.write(formatLogLine(line, { color: tty }) + '\n'),
     });
   } catch (err) {
+    if (!(err instanceof OpenClawError && err.code === 'daemon_running')) releaseDaemonLock(config.dataDir);
     return reportStartError(err);
   }
   const info: DaemonFile = {
@@ -101,6 +103,7 @@ export async function runForeground(opts: EntryOptions): Promise<number> {
   });
   const code = await done;
   removeDaemonFile(config.dataDir);
+  releaseDaemonLock(config.dataDir);
   process.stdout.write('openclaw: stopped\n');
   return code;
 }
@@ -140,6 +143,8 @@ export async function startDetached(opts: EntryOptions & { waitMs?: number }): P
   const config = await load(opts);
   refuseIfRunning(config);
   const hadDataDir = fs.existsSync(config.dataDir);
+  // Atomic: of two `daemon start` at once, one gets the lock and the other is told who has it.
+  acquireDaemonLock(config.dataDir);
   fs.mkdirSync(config.dataDir, { recursive: true });
   const logFile = path.join(config.dataDir, 'daemon.log');
   const out = fs.openSync(logFile, 'a');
@@ -150,6 +155,8 @@ export async function startDetached(opts: EntryOptions & { waitMs?: number }): P
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], cwd: config.root, env: process.env });
   child.unref();
   fs.closeSync(out);
+  if (child.pid !== undefined) handDaemonLock(config.dataDir, child.pid);
+  else releaseDaemonLock(config.dataDir);
   fs.writeFileSync(path.join(config.dataDir, 'daemon.pid'), `${child.pid}\n`);
 
   const deadline = Date.now() + (opts.waitMs ?? 30_000);
@@ -176,7 +183,7 @@ export async function startDetached(opts: EntryOptions & { waitMs?: number }): P
 }
 
 function removeStartFiles(dataDir: string, keepDir: boolean): void {
-  for (const f of ['daemon.log', 'daemon.pid']) fs.rmSync(path.join(dataDir, f), { force: true });
+  for (const f of ['daemon.log', 'daemon.pid', 'daemon.lock']) fs.rmSync(path.join(dataDir, f), { force: true });
   if (!keepDir) fs.rmSync(dataDir, { recursive: true, force: true });
 }
 

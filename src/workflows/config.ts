@@ -60,11 +60,22 @@ const common = {
   max_parallel: z.number().int().min(1).max(1000).default(4),
 };
 
+// A template in the text `sh -c` runs would be spliced in unquoted: an input of `; rm -rf ~`,
+// `$(…)` or backticks would run. Values reach a shell step through its environment or its argv.
+const shellText = z
+  .string()
+  .min(1)
+  .refine((s) => !s.includes('${{'), {
+    message:
+      'a ${{ }} template in a shell command string would reach the shell unquoted (an input such as `; rm -rf ~` or `$(…)` would run); ' +
+      'pass the value through env (env: { ORDER: "${{ inputs.order }}" } and "$ORDER" in the command), or give command as a list [program, arg, …], which runs without a shell',
+  });
+
 const shellStep = z
   .object({
     ...common,
     type: z.literal('shell'),
-    command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+    command: z.union([shellText, z.array(z.string()).min(1)]),
     cwd: z.string().optional(),
     env: z.record(z.string()).optional(),
     /** Bytes of stdout and of stderr kept (the rest is cut, with a marker). */

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { baseEnv } from '../runtime/sandbox.js';
 import { OpenClawError } from '../util/errors.js';
 import { fetch as undiciFetch } from 'undici';
 import type { DaemonServices } from '../contracts/modules.js';
@@ -129,7 +130,8 @@ async function runShell(p: Params<'shell'>, ctx: ExecContext): Promise<unknown> 
   // Its own process group, so a timeout or cancel kills whatever the command started too.
   const child = spawn(argv[0], argv.slice(1), {
     cwd,
-    env: { ...process.env, ...env, OPENCLAW_WORKFLOW: ctx.workflow, OPENCLAW_WORKFLOW_RUN: ctx.runId, OPENCLAW_WORKFLOW_STEP: ctx.stepKey },
+    // Never the daemon's environment (its master key, provider keys): the base and the step's env.
+    env: { ...baseEnv(), ...env, OPENCLAW_WORKFLOW: ctx.workflow, OPENCLAW_WORKFLOW_RUN: ctx.runId, OPENCLAW_WORKFLOW_STEP: ctx.stepKey },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

@@ -54,7 +54,7 @@ beforeAll(async () => {
     triggers:
       - webhook: { secret: '\${secret:HOOK_SECRET}', max_body: 1kb }
     steps:
-      - { id: got, type: shell, command: 'echo \${{ inputs.order }}' }
+      - { id: got, type: shell, env: { ORDER: '\${{ inputs.order }}' }, command: 'echo $ORDER' }
 `, { services: { secrets: { get: async () => SECRET, expand: async (t: string) => t.replace('${secret:HOOK_SECRET}', SECRET), values: () => [SECRET] } } });
   api = createApiServer(new FakeControlPlane(), { host: '127.0.0.1', port: 0, authorize, routes: [workflowRoutes({ engine: h.engine, defs: () => h.defs, clock: systemClock, secrets: () => h.services.secrets })] });
   url = (await api.listen()).url;

@@ -41,11 +41,13 @@ describe.each(backends)('workflow engine on %s', (backend) => {
         needs: fetch
         for_each: steps.fetch.output.json.items
         max_parallel: 2
-        command: 'echo \${{ item * item }}'
+        env: { SQ: '\${{ item * item }}' }
+        command: 'echo $SQ'
       - id: total
         type: shell
         needs: [square, left, right]
-        command: 'echo "\${{ steps.square.output.map(o, o.stdout).join(",") }}" | tr -d "\\n"'
+        env: { ALL: '\${{ steps.square.output.map(o, o.stdout).join(",") }}' }
+        command: 'echo "$ALL" | tr -d "\\n"'
       - { id: never, type: shell, needs: total, if: 'inputs.region == "us"', command: 'echo never' }
       - { id: on_fail, type: shell, needs: total, trigger_rule: one_failed, command: 'echo fail' }
       - { id: after, type: shell, needs: [never, on_fail], trigger_rule: all_done, command: 'echo done' }
@@ -81,7 +83,7 @@ describe.each(backends)('workflow engine on %s', (backend) => {
       - { id: boom, type: shell, retry: { attempts: 2, delay: 10ms, backoff: fixed }, command: 'echo nope >&2; exit 3' }
       - { id: later, type: shell, needs: boom, command: 'echo later' }
     on_failure:
-      - { id: alert, type: shell, command: 'echo "\${{ steps.boom.status }}: \${{ steps.boom.output.stderr }}" > alert.txt' }
+      - { id: alert, type: shell, env: { S: '\${{ steps.boom.status }}', E: '\${{ steps.boom.output.stderr }}' }, command: 'echo "$S: $E" > alert.txt' }
 `);
     const ok = await h.engine.start('flaky', {});
     expect((await finished(h, ok.runId)).status).toBe('succeeded');
@@ -125,11 +127,11 @@ describe.each(backends)('workflow engine on %s', (backend) => {
     const h = await harness(backend, `
   child:
     steps:
-      - { id: hello, type: shell, command: 'printf "hi %s" "\${{ inputs.who }}"' }
+      - { id: hello, type: shell, command: [printf, 'hi %s', '\${{ inputs.who }}'] }
   parent:
     steps:
       - { id: sub, type: workflow, workflow: child, input: { who: world } }
-      - { id: use, type: shell, needs: sub, command: 'printf "%s!" "\${{ steps.sub.output.steps.hello.stdout }}"' }
+      - { id: use, type: shell, needs: sub, command: [printf, '%s!', '\${{ steps.sub.output.steps.hello.stdout }}'] }
 `);
     const { runId } = await h.engine.start('parent', {});
     expect((await finished(h, runId)).status).toBe('succeeded');
@@ -168,7 +170,7 @@ describe.each(backends)('workflow engine on %s', (backend) => {
     steps:
       - { id: prepare, type: shell, command: 'echo ready' }
       - { id: ok, type: approval, needs: prepare, approvers: [finance], message: 'publish?' }
-      - { id: publish, type: shell, needs: ok, command: 'echo published by \${{ steps.ok.output.by }}' }
+      - { id: publish, type: shell, needs: ok, env: { BY: '\${{ steps.ok.output.by }}' }, command: 'echo published by $BY' }
   auto:
     steps:
       - { id: gate, type: approval, timeout: 200ms, default: approve }

@@ -85,7 +85,7 @@ workflows:
         type: shell
         command: echo hi
         if: process.env.${SENTINEL} != ""
-      - { id: b, type: shell, command: 'echo \${{ globalThis.x }}' }
+      - { id: b, type: shell, command: [echo, '\${{ globalThis.x }}'] }
 `;
     let err: unknown;
     try {
