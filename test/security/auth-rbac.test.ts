@@ -100,6 +100,7 @@ beforeAll(async () => {
   tokens.admin = adminToken;
   tokens.developer = await createToken('developer');
   tokens.viewer = await createToken('viewer');
+  tokens.metrics = await createToken('metrics');
   teamTokens.devA = await createToken('developer', 'team-a');
   teamTokens.adminA = await createToken('admin', 'team-a');
 }, 60_000);
@@ -140,7 +141,7 @@ describe('every route × every role', () => {
       }
     }
     expect(failures).toEqual([]);
-    expect(checked).toBe(routes.length * 4);
+    expect(checked).toBe(routes.length * (TOKEN_ROLES.length + 1));
     // Nothing above changed the daemon: still healthy, agents untouched.
     expect((await call('GET', '/api/health', adminToken)).status).toBe(200);
   });

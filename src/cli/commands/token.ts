@@ -6,8 +6,9 @@ import { jsonOption, targetOptions } from '../context.js';
 import { UsageError } from '../errors.js';
 import { formatRelative, renderTable } from '../format.js';
 import type { TokenInfo } from '../../api/types.js';
+import { TOKEN_ROLES } from '../../security/auth/roles.js';
 
-const ROLES = ['admin', 'developer', 'viewer'];
+const ROLES: readonly string[] = TOKEN_ROLES;
 
 export function registerToken(program: Command, ctx: CliContext): void {
   const token = program.command('token').description('API tokens: create (shown once), list, revoke');
@@ -15,7 +16,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
   const create = token
     .command('create')
     .description('create an API token and print it (once: only its hash is kept)')
-    .requiredOption('--role <role>', 'admin, developer or viewer')
+    .requiredOption('--role <role>', 'admin, developer, viewer, or metrics (a Prometheus scraper: metrics and health only)')
     .option('--team <team>', "only the agents whose `owner` is this team (default: every team)")
     .option('--name <name>', 'a label shown by `token list`')
     .option('--expires <duration>', 'lifetime such as 30d, 12h, 2w or 1y (default: never)');
