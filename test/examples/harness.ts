@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { freePort } from '../e2e/helpers.js';
@@ -55,4 +56,14 @@ export async function startExample(name: string, portVar: string): Promise<Examp
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** One example daemon for the test file: started before its tests, stopped after them. */
+export function useExample(name: string, portVar: string): () => ExampleRun {
+  let ex: ExampleRun | undefined;
+  beforeAll(async () => {
+    ex = await startExample(name, portVar);
+  }, 90_000);
+  afterAll(() => ex?.stop());
+  return () => ex!;
 }
