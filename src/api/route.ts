@@ -67,7 +67,7 @@ export const allowAll: Authorize = () => {};
 export interface Principal {
   /** 'token:<id>' | 'agent:<name>#<n>' | 'local' (local-trust) */
   id: string;
-  role: 'admin' | 'developer' | 'viewer' | 'ingest' | 'agent' | 'local';
+  role: 'admin' | 'developer' | 'viewer' | 'ingest' | 'metrics' | 'agent' | 'local';
   /** The team a token belongs to (owns agents with that `owner`); null = all teams. */
   team: string | null;
   /** For an agent's own token: the agent it is scoped to. */

@@ -70,7 +70,7 @@ export interface DaemonStopResponse {
 export interface TokenInfo {
   id: string;
   name: string;
-  role: 'admin' | 'developer' | 'viewer' | 'ingest';
+  role: 'admin' | 'developer' | 'viewer' | 'ingest' | 'metrics';
   team: string | null;
   createdAt: number;
   createdBy: string | null;

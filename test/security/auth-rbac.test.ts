@@ -101,6 +101,7 @@ beforeAll(async () => {
   tokens.developer = await createToken('developer');
   tokens.viewer = await createToken('viewer');
   tokens.ingest = await createToken('ingest');
+  tokens.metrics = await createToken('metrics');
   teamTokens.devA = await createToken('developer', 'team-a');
   teamTokens.adminA = await createToken('admin', 'team-a');
 }, 60_000);
@@ -141,7 +142,7 @@ describe('every route × every role', () => {
       }
     }
     expect(failures).toEqual([]);
-    expect(checked).toBe(routes.length * 4);
+    expect(checked).toBe(routes.length * (TOKEN_ROLES.length + 1));
     // Nothing above changed the daemon: still healthy, agents untouched.
     expect((await call('GET', '/api/health', adminToken)).status).toBe(200);
   });

@@ -123,6 +123,8 @@ describe('token format and roles', () => {
     // viewers only read
     for (const p of rolePermissions('viewer')) expect(p).toMatch(/:read$/);
     expect(rolePermissions('agent').sort()).toEqual(['agents:read', 'events:publish', 'logs:read', 'state:read', 'state:write']);
+    // a Prometheus scraper's token reads metrics (and health), nothing else
+    expect(rolePermissions('metrics')).toEqual(['health:read', 'metrics:read']);
   });
 
   it('docs/api.md shows the same role table as roles.ts', () => {
@@ -131,7 +133,7 @@ describe('token format and roles', () => {
     expect(rows.map(([p]) => p).sort()).toEqual(ALL_PERMISSIONS.filter((p) => p !== 'public').sort());
     for (const [p, cells] of rows) {
       const perm = p as (typeof ALL_PERMISSIONS)[number];
-      expect([p, ...cells]).toEqual([p, roleAllows('admin', perm), roleAllows('developer', perm), roleAllows('viewer', perm), roleAllows('agent', perm)]);
+      expect([p, ...cells]).toEqual([p, roleAllows('admin', perm), roleAllows('developer', perm), roleAllows('viewer', perm), roleAllows('metrics', perm), roleAllows('agent', perm)]);
     }
   });
 

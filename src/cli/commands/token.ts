@@ -16,7 +16,7 @@ export function registerToken(program: Command, ctx: CliContext): void {
   const create = token
     .command('create')
     .description('create an API token and print it (once: only its hash is kept)')
-    .requiredOption('--role <role>', 'admin, developer, viewer or ingest (streams:ingest only)')
+    .requiredOption('--role <role>', 'admin, developer, viewer, ingest (streams:ingest only) or metrics (a Prometheus scraper: metrics and health only)')
     .option('--team <team>', "only the agents whose `owner` is this team (default: every team)")
     .option('--name <name>', 'a label shown by `token list`')
     .option('--expires <duration>', 'lifetime such as 30d, 12h, 2w or 1y (default: never)');

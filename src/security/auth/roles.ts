@@ -9,7 +9,7 @@ import type { Permission, Principal } from '../../api/route.js';
 
 export type Role = Principal['role'];
 /** Roles a token can be created with. */
-export const TOKEN_ROLES = ['admin', 'developer', 'viewer', 'ingest'] as const;
+export const TOKEN_ROLES = ['admin', 'developer', 'viewer', 'ingest', 'metrics'] as const;
 export type TokenRole = (typeof TOKEN_ROLES)[number];
 
 /**
@@ -88,6 +88,8 @@ const ROLE_TABLE: Record<Role, readonly (Permission | '*')[]> = {
   ],
   // A producer's token: appends to streams and nothing else (scope it to a team's streams with --team).
   ingest: ['streams:ingest'],
+  // A Prometheus scraper's token (`openclaw token create --role metrics`): metrics and health only.
+  metrics: ['metrics:read', 'health:read'],
   // A command agent's own token: every check is also scoped to its own agent (authorizer.ts).
   agent: ['agents:read', 'state:read', 'state:write', 'logs:read', 'events:publish'],
   local: ['*'],
