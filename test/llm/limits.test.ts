@@ -119,7 +119,7 @@ describe('token limits on real tokenizer counts', () => {
     const checks = budgetChecks(cfg, { agent: 'bot' }, 0, 120, now);
     expect(checks.map((c) => [c.scope, c.win.split(':')[0], c.unit, c.amount, c.limit])).toEqual([
       ['agent:bot', 'h', 'tok', 120, 5000],
-      ['agent:bot', 'min', 'tok', 120, 900],
+      ['agent:bot', 'tpm', 'tok', 120, 900], // a sliding 60 s window (one-second slots)
     ]);
     expect(checks[0]!.resetsAt).toBe(Date.UTC(2026, 0, 1, 11));
   });
