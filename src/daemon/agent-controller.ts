@@ -678,6 +678,9 @@ export class AgentController {
             effects: opts.effects,
             ...(deadlineAt !== null ? { deadlineMs: deadlineAt } : {}),
             admitCommit: () => {
+              // The deadline decides, not the timer: under load the timer can fire after the
+              // worker (which aborts at the same deadline) already answered.
+              if (phase === 'running' && deadlineAt !== null && Date.now() >= deadlineAt) stop('call_timeout', `call ${this.name}.${method}() passed its deadline`);
               if (phase !== 'running') return false;
               phase = 'committing';
               return true;
@@ -734,6 +737,7 @@ export class AgentController {
           kind: 'event',
           method: methods.join(','),
           event: { id: d.event.id, name: d.event.name, data: d.event.payload, source: d.event.source, createdAt: d.event.createdAt, attempt: d.attempts },
+          parentTrace: d.event.traceparent ?? null,
           ack: { deliveryId: d.deliveryId, leaseToken: d.leaseToken },
           record: true,
         });

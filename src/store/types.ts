@@ -52,6 +52,11 @@ export interface NewEvent {
   source: string | null; // emitting agent, or null for API/system
   createdAt: number;
   traceId?: string | null;
+  /**
+   * W3C traceparent of the span that emitted it (tracing on), so handling the event continues that
+   * trace. Stored in the trace_id column (it contains the trace id); read back into both fields.
+   */
+  traceparent?: string | null;
 }
 
 export interface StoredEvent extends NewEvent {
