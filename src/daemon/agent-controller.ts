@@ -45,6 +45,8 @@ export type { CallOptions, CallResult } from '../contracts/modules.js';
 import type { AgentHandle, CallOptions, CallResult } from '../contracts/modules.js';
 
 type Handle = { kind: 'module'; h: InstanceHandle } | { kind: 'command'; h: CommandHandle };
+/** Separate round-robin rotations: scheduled and manual runs, event deliveries, method calls. */
+type Rotation = 'run' | 'event' | 'call';
 
 /** Commit conflicts re-run a trigger at once this many times (events, calls, scheduled runs). */
 const MAX_CONFLICT_RETRIES = 20;
@@ -85,7 +87,7 @@ export class AgentController implements AgentHandle {
   private schedule: ScheduleSpec | null;
   private runningScheduled = 0;
   private queuedScheduled: Array<{ fireAt: number | null; payload?: unknown; runId: string; manual: boolean }> = [];
-  private rr = 0;
+  private readonly rr = new Map<Rotation, number>();
   private paused = false;
   /** Set once any instance reached running: until then the agent is on its first start. */
   private everRunning = false;
@@ -264,17 +266,26 @@ export class AgentController implements AgentHandle {
     const gen = ++inst.generation;
     inst.ready = true;
     inst.busy = 0;
+    // One startup deadline for the whole start path: host/worker start and module load (or the
+    // command's spawn), then setup(). A start that hangs before setup() is a startup failure too.
+    const startupMs = this.cfg.healthCheck.startupTimeoutMs;
+    const deadline = this.deps.clock.now() + startupMs;
+    const left = () => Math.max(0, deadline - this.deps.clock.now());
     try {
       const expand = this.deps.expandSecrets ?? (async <T>(v: T) => v);
       if (this.cfg.kind === 'command') {
-        const h = await this.deps.runtime.startCommand({
-          instanceId: inst.id,
-          agent: this.name,
-          replica: inst.replica,
-          command: await expand(this.cfg.command!, `agent:${this.name}`),
-          env: this.deps.commandEnv(this.name, inst.id),
-          stopTimeoutMs: this.cfg.gracefulShutdown.timeoutMs,
-        });
+        const h = await this.startWithin(
+          this.deps.runtime.startCommand({
+            instanceId: inst.id,
+            agent: this.name,
+            replica: inst.replica,
+            command: await expand(this.cfg.command!, `agent:${this.name}`),
+            env: this.deps.commandEnv(this.name, inst.id),
+            stopTimeoutMs: this.cfg.gracefulShutdown.timeoutMs,
+          }),
+          left(),
+          'the command did not start within the startup timeout',
+        );
         inst.handle = { kind: 'command', h };
         this.watchExit(inst, gen, h.exited);
         if (gen !== inst.generation) return;
@@ -283,7 +294,7 @@ export class AgentController implements AgentHandle {
         return;
       }
       const mem = this.cfg.resources.memoryBytes;
-      const h = await this.deps.runtime.startAgent({
+      const h = await this.startWithin(this.deps.runtime.startAgent({
         instanceId: inst.id,
         agent: this.name,
         replica: inst.replica,
@@ -295,14 +306,14 @@ export class AgentController implements AgentHandle {
         heartbeatTimeoutMs: Math.max(1000, this.cfg.healthCheck.liveness.timeoutMs),
         logLevel: this.cfg.logging.level,
         guardrails: this.deps.guardrails,
-      });
+      }), left(), 'the agent did not load within the startup timeout');
       inst.handle = { kind: 'module', h };
       this.deps.metrics?.workerStart?.(this.name, h.spareWorker === true);
       this.watchExit(inst, gen, h.exited);
       if (gen !== inst.generation) return;
       const outcome = await this.withTimeout(
-        executeRun(this.deps.runContext, h, { trigger: 'setup', kind: 'setup', record: false, deadlineMs: this.cfg.healthCheck.startupTimeoutMs }),
-        this.cfg.healthCheck.startupTimeoutMs,
+        executeRun(this.deps.runContext, h, { trigger: 'setup', kind: 'setup', record: false, deadlineMs: left() }),
+        left(),
         'setup() did not finish within the startup timeout',
       );
       if (gen !== inst.generation) return;
@@ -321,6 +332,16 @@ export class AgentController implements AgentHandle {
       inst.lastError = msg;
       await this.killInstance(inst, msg);
       await this.dispatch(inst, { type: 'setup_failed', error: msg });
+    }
+  }
+
+  /** withTimeout for a start: an instance that comes up after its deadline is killed, not leaked. */
+  private async startWithin<T extends { kill(reason: string): Promise<void> }>(start: Promise<T>, ms: number, message: string): Promise<T> {
+    try {
+      return await this.withTimeout(start, ms, message);
+    } catch (err) {
+      void start.then((late) => late.kill('started after its startup timeout')).catch(() => undefined);
+      throw err;
     }
   }
 
@@ -483,12 +504,23 @@ export class AgentController implements AgentHandle {
     return this.instances.filter((i) => i.lc.status === 'running' && i.handle?.kind === 'module' && !i.stopping && !i.draining);
   }
 
-  private pickInstance(needReady: boolean, maxBusy: number): Instance | null {
+  /**
+   * The instance for the next piece of work: the least busy, round-robin among equals. Runs,
+   * events and calls each keep their own rotation, and only a real dispatch advances it (a
+   * capacity check uses hasCapacity), so neither a manual trigger nor a check shifts the others.
+   */
+  private pickInstance(needReady: boolean, maxBusy: number, work: Rotation = 'run'): Instance | null {
     const candidates = this.usable().filter((i) => (!needReady || i.ready) && i.busy < maxBusy);
     if (candidates.length === 0) return null;
-    candidates.sort((a, b) => a.busy - b.busy);
+    candidates.sort((a, b) => a.busy - b.busy || a.replica - b.replica);
     const least = candidates.filter((c) => c.busy === candidates[0].busy);
-    return least[this.rr++ % least.length];
+    const n = this.rr.get(work) ?? 0;
+    this.rr.set(work, n + 1);
+    return least[n % least.length];
+  }
+
+  private hasCapacity(maxBusy: number): boolean {
+    return this.usable().some((i) => i.busy < maxBusy);
   }
 
   /** A schedule time came (already claimed in the store) or a manual trigger. */
@@ -516,7 +548,7 @@ export class AgentController implements AgentHandle {
     if (this.usable().length === 0) return missed('missed', `agent not running (${this.status()})`);
     const decision = req.manual ? 'start' : decideOverlap({ policy: this.cfg.overlap, running: this.runningScheduled, queued: this.queuedScheduled.length });
     if (decision === 'skip') return missed('skipped', 'overlap: the previous run is still in progress');
-    if (decision === 'queue' || (this.pickInstance(false, this.cfg.overlap === 'allow' || req.manual ? Infinity : 1) === null)) {
+    if (decision === 'queue' || !this.hasCapacity(this.cfg.overlap === 'allow' || req.manual ? Infinity : 1)) {
       this.queuedScheduled.push({ fireAt: req.fireAt, payload: req.payload, runId, manual: req.manual });
       return { runId, admitted: 'queued' };
     }
@@ -542,7 +574,7 @@ export class AgentController implements AgentHandle {
   private drainQueue(): void {
     while (this.queuedScheduled.length > 0 && !this.paused) {
       if (this.cfg.overlap !== 'allow' && this.runningScheduled > 0) return;
-      if (!this.pickInstance(false, this.cfg.overlap === 'allow' ? Infinity : 1)) return;
+      if (!this.hasCapacity(this.cfg.overlap === 'allow' ? Infinity : 1)) return;
       void this.runScheduled(this.queuedScheduled.shift()!);
     }
   }
@@ -640,7 +672,7 @@ export class AgentController implements AgentHandle {
     for (;;) {
       if (signal?.aborted) return null;
       if (!this.paused) {
-        const inst = this.pickInstance(false, Infinity);
+        const inst = this.pickInstance(false, Infinity, 'call');
         if (inst) return inst;
       }
       const st = this.status();
@@ -756,7 +788,7 @@ export class AgentController implements AgentHandle {
   }
 
   private async handleDelivery(d: Delivery): Promise<RunOutcome | null> {
-    const inst = this.pickInstance(true, this.cfg.events.concurrency);
+    const inst = this.pickInstance(true, this.cfg.events.concurrency, 'event');
     if (!inst || inst.handle?.kind !== 'module') return null;
     const methods = (this.description?.handlers ?? []).filter((h) => h.event === d.event.name || h.event === '*').map((h) => h.method);
     const h = inst.handle.h;
@@ -769,6 +801,7 @@ export class AgentController implements AgentHandle {
           kind: 'event',
           method: methods.join(','),
           event: { id: d.event.id, name: d.event.name, data: d.event.payload, source: d.event.source, createdAt: d.event.createdAt, attempt: d.attempts },
+          parentTrace: d.event.traceparent ?? null,
           ack: { deliveryId: d.deliveryId, leaseToken: d.leaseToken },
           record: true,
         });

@@ -18,7 +18,7 @@ import {
 import { OpenClawError, StateConflictError } from '../util/errors.js';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { CoreMetrics } from '../observability/metrics.js';
-import { activeTraceIds, traceparent, tracer, tracingEnabled, withSpan } from '../observability/tracing.js';
+import { activeTraceIds, contextFromTraceparent, traceparent, tracer, tracingEnabled, withSpan } from '../observability/tracing.js';
 
 /** The committed version of each namespace, so workers can keep read caches honest. */
 export class NamespaceVersions {
@@ -127,9 +127,10 @@ function checkWrites(agent: string, writes: StateWrite[]): void {
 }
 
 export function toEvents(agent: string | null, emits: Array<{ id: string; name: string; data: unknown; key?: string }>, now: number): NewEvent[] {
-  // Events carry the trace of the run that emitted them (tracing on).
+  // Events carry the trace of the run that emitted them (tracing on): handling one continues it.
   const traceId = activeTraceIds()?.traceId ?? null;
-  return emits.map((e) => ({ id: e.id, name: e.name, payload: e.data ?? null, source: agent, createdAt: now, traceId, ...(e.key ? { key: e.key } : {}) }));
+  const tp = traceparent() ?? null;
+  return emits.map((e) => ({ id: e.id, name: e.name, payload: e.data ?? null, source: agent, createdAt: now, traceId, traceparent: tp, ...(e.key ? { key: e.key } : {}) }));
 }
 
 /** Commits a buffer (a finished run or a checkpoint). */
@@ -210,6 +211,8 @@ export interface ExecuteOptions {
   kind: Invocation['kind'];
   method?: string;
   event?: Invocation['event'];
+  /** The traceparent this run continues (the span that emitted the event it handles). */
+  parentTrace?: string | null;
   payload?: unknown;
   /** For 'call': the method's second argument (a job's id and attempt, …). */
   meta?: unknown;
@@ -248,7 +251,7 @@ export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts
       if (outcome.ok && opts.ack) ctx.metrics?.consumed(ctx.agent);
     }
     return outcome;
-  });
+  }, opts.parentTrace ? { parent: contextFromTraceparent(opts.parentTrace) } : {});
 }
 
 async function invokeAndCommit(ctx: RunContext, instance: InstanceHandle, opts: ExecuteOptions, runId: string): Promise<RunOutcome> {

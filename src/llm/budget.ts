@@ -75,6 +75,23 @@ export interface CallScope {
   user?: string | null;
 }
 
+/** Slot length of the tokens-per-minute window: the window slides in steps of one second. */
+const TPM_SLOT_MS = 1000;
+const TPM_WINDOW_MS = 60_000;
+
+/**
+ * Tokens per minute over the LAST 60 SECONDS, not per clock minute: a clock-minute bucket lets a
+ * caller spend the limit at 12:00:59 and again at 12:01:00 (twice the rate). Each call is counted in
+ * the one-second slot it was made in, and the limit applies to the sum of the last 60 slots (one
+ * indexed range read in the reservation transaction). `resetsAt` is when this call's slot leaves
+ * the window (the latest moment everything in flight now has aged out).
+ */
+function slidingWindow(now: number): { win: string; slidingFrom: string; resetsAt: number } {
+  const slot = Math.floor(now / TPM_SLOT_MS);
+  const pad = (n: number) => `tpm:${String(n).padStart(12, '0')}`;
+  return { win: pad(slot), slidingFrom: pad(slot - TPM_WINDOW_MS / TPM_SLOT_MS + 1), resetsAt: (slot + 1) * TPM_SLOT_MS + TPM_WINDOW_MS - TPM_SLOT_MS };
+}
+
 export function budgetChecks(cfg: LlmConfig, scope: CallScope, costUsd: number, tokens: number, now: number): BucketCheck[] {
   const cal = calendar(now, cfg.budgets.timezone);
   const out: BucketCheck[] = [];
@@ -86,7 +103,7 @@ export function budgetChecks(cfg: LlmConfig, scope: CallScope, costUsd: number, 
     if (b.monthly_limit_usd !== undefined) out.push({ scope: name, win: cal.month.win, unit: 'usd', amount: nano, limit: toNano(b.monthly_limit_usd), resetsAt: cal.month.resetsAt, label: `monthly budget of ${label}`, kind: 'budget', alertAtPct });
   };
   usd('global', 'the project (llm.budgets.global)', cfg.budgets.global);
-  const minute = Math.floor(now / 60_000);
+  const perMinute = slidingWindow(now);
   const hour = Math.floor(now / 3_600_000);
   if (scope.agent) {
     const a = cfg.budgets.per_agent[scope.agent];
@@ -94,11 +111,11 @@ export function budgetChecks(cfg: LlmConfig, scope: CallScope, costUsd: number, 
     const perHour = a?.llm_tokens_per_hour;
     if (perHour !== undefined) out.push({ scope: `agent:${scope.agent}`, win: `h:${hour}`, unit: 'tok', amount: tokens, limit: perHour, resetsAt: (hour + 1) * 3_600_000, label: `llm_tokens_per_hour of agent '${scope.agent}'`, kind: 'tokens' });
     const tpm = a?.tokens_per_minute ?? cfg.limits.tokens_per_minute;
-    if (tpm !== undefined) out.push({ scope: `agent:${scope.agent}`, win: `min:${minute}`, unit: 'tok', amount: tokens, limit: tpm, resetsAt: (minute + 1) * 60_000, label: `tokens per minute of agent '${scope.agent}'`, kind: 'rate' });
+    if (tpm !== undefined) out.push({ scope: `agent:${scope.agent}`, ...perMinute, unit: 'tok', amount: tokens, limit: tpm, label: `tokens per minute of agent '${scope.agent}'`, kind: 'rate' });
   }
   if (scope.keyId && scope.key) {
     usd(`key:${scope.keyId}`, `key ${scope.keyId}`, scope.key.budget);
-    if (scope.key.tpm !== null) out.push({ scope: `key:${scope.keyId}`, win: `min:${minute}`, unit: 'tok', amount: tokens, limit: scope.key.tpm, resetsAt: (minute + 1) * 60_000, label: `tokens per minute of key ${scope.keyId}`, kind: 'rate' });
+    if (scope.key.tpm !== null) out.push({ scope: `key:${scope.keyId}`, ...perMinute, unit: 'tok', amount: tokens, limit: scope.key.tpm, label: `tokens per minute of key ${scope.keyId}`, kind: 'rate' });
   }
   if (scope.router) usd(scope.router.scope, `LLMRouter '${scope.router.scope.slice('router:'.length)}'`, scope.router.budget);
   if (scope.session && cfg.limits.per_session_tokens !== undefined) {
@@ -128,7 +145,8 @@ export class BudgetExceededError extends OpenClawError {
     } else {
       const remaining = Math.max(0, c.limit - r.used - r.reserved);
       code = c.kind === 'rate' ? 'rate_limit_exceeded' : 'token_limit_exceeded';
-      message = `LLM call refused: the ${c.label} (${c.limit} tokens) would be exceeded (used ${r.used}, in flight ${r.reserved}, remaining ${remaining}, this call needs up to ${c.amount}); it resets at ${resets}`;
+      const when = c.kind === 'rate' ? `tokens free up as the calls of the last 60 s age out (a sliding window; all of them by ${resets})` : `it resets at ${resets}`;
+      message = `LLM call refused: the ${c.label} (${c.limit} tokens) would be exceeded (used ${r.used}, in flight ${r.reserved}, remaining ${remaining}, this call needs up to ${c.amount}); ${when}`;
     }
     super(code, message, { status: 429, details: { scope: c.scope, window: c.win, limit: c.unit === 'usd' ? fromNano(c.limit) : c.limit, resetsAt: c.resetsAt } });
     this.refusal = r;

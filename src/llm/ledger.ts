@@ -69,7 +69,7 @@ export type Unit = 'usd' | 'tok';
 export interface BucketCheck {
   /** 'global' | 'agent:NAME' | 'key:ID' | 'router:AGENT/NAME' | 'session:ID' | 'user:ID' */
   scope: string;
-  /** 'd:2026-11-21' | 'm:2026-11' | 'h:…' | 'min:…' | 'all' */
+  /** 'd:2026-11-21' | 'm:2026-11' | 'h:…' | 'tpm:<second>' | 'all' */
   win: string;
   unit: Unit;
   /** nano-USD or tokens */
@@ -80,6 +80,11 @@ export interface BucketCheck {
   label: string;
   /** 'budget' (USD), 'rate' (tokens per minute), 'tokens' (hour / session / user). */
   kind: 'budget' | 'rate' | 'tokens';
+  /**
+   * A sliding window: `win` is one slot, and the limit applies to the sum of the slots from
+   * `slidingFrom` to `win` (text-ordered: zero-padded slot numbers). See slidingWindow() in budget.ts.
+   */
+  slidingFrom?: string;
   /** For USD buckets: alert once per window when used ≥ this share of the limit. */
   alertAtPct?: number;
 }
@@ -160,8 +165,16 @@ export class Ledger {
              ON CONFLICT (scope, win, unit) DO UPDATE SET reserved = {p}llm_buckets.reserved + excluded.reserved RETURNING used, reserved`,
             c.scope, c.win, c.unit, c.amount, c.resetsAt,
           );
-          const used = num(row?.used);
-          const reserved = num(row?.reserved) - c.amount;
+          let used = num(row?.used);
+          let reserved = num(row?.reserved) - c.amount;
+          if (c.slidingFrom !== undefined) {
+            const sum = yield* q1(
+              `SELECT COALESCE(SUM(used), 0) AS used, COALESCE(SUM(reserved), 0) AS reserved FROM {p}llm_buckets WHERE scope = ? AND unit = ? AND win >= ? AND win <= ?`,
+              c.scope, c.unit, c.slidingFrom, c.win,
+            );
+            used = num(sum?.used);
+            reserved = num(sum?.reserved) - c.amount;
+          }
           if (used + reserved + c.amount > c.limit) throw new Refused({ check: c, used, reserved });
         }
         yield* q(`INSERT INTO {p}llm_reservations (id, parts, created_at, expires_at) VALUES (?, ?, ?, ?)`, id, JSON.stringify(sorted), now, now + ttlMs);

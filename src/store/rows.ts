@@ -47,7 +47,13 @@ export interface EventRow {
 }
 
 export function toEvent(r: EventRow): StoredEvent {
-  return { seq: r.seq, id: r.id, name: r.name, payload: JSON.parse(r.payload), source: r.source, createdAt: r.created_at, traceId: r.trace_id, ...(r.order_key !== null ? { key: r.order_key } : {}) };
+  const e: StoredEvent = { seq: r.seq, id: r.id, name: r.name, payload: JSON.parse(r.payload), source: r.source, createdAt: r.created_at, traceId: r.trace_id, ...(r.order_key !== null ? { key: r.order_key } : {}) };
+  // A full traceparent (00-<trace>-<span>-<flags>) since events continue their emitter's trace.
+  if (r.trace_id && r.trace_id.length === 55 && r.trace_id.startsWith('00-')) {
+    e.traceparent = r.trace_id;
+    e.traceId = r.trace_id.slice(3, 35);
+  }
+  return e;
 }
 
 /** Delivery columns prefixed `d_` next to the event's columns. */

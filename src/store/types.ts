@@ -57,6 +57,11 @@ export interface NewEvent {
    * at a time, in log order. Null/absent = no ordering constraint (see docs/architecture.md).
    */
   key?: string | null;
+  /**
+   * W3C traceparent of the span that emitted it (tracing on), so handling the event continues that
+   * trace. Stored in the trace_id column (it contains the trace id); read back into both fields.
+   */
+  traceparent?: string | null;
 }
 
 export interface StoredEvent extends NewEvent {

@@ -2,15 +2,15 @@
 // daemon through OPENCLAW_URL/OPENCLAW_AGENT, write their state over the control API, their
 // stdout/stderr are their logs, an HTTP liveness probe watches them, a kill -9 from outside is
 // restarted by policy, and `openclaw stop` escalates SIGTERM to SIGKILL after the stop timeout.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/project.js';
+import { haveTool } from '../helpers/services.js';
 import type { AgentView } from '../../src/daemon/control.js';
 import { alive, apiGet, cleanup, e2eFixture, freePort, openclaw, openclawJson, openclawOk, readDaemonJson, tempDir, trackPid, trackProject, waitGone } from './helpers.js';
 
-const havePython = spawnSync('python3', ['-c', 'import urllib.request'], { stdio: 'ignore' }).status === 0;
+const havePython = haveTool('python3', ['-c', 'import urllib.request'], 'python3');
 
 afterAll(cleanup);
 

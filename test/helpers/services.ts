@@ -3,6 +3,7 @@
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { spawnSync } from 'node:child_process';
 
 export const PG_URL = process.env.OPENCLAW_TEST_PG_URL ?? 'postgres://root@127.0.0.1:5432/test';
 
@@ -46,4 +47,19 @@ export async function dropSchemas(names: string[]): Promise<void> {
   } finally {
     await c.end();
   }
+}
+
+/**
+ * True when `command args…` runs and exits 0 (a tool a test needs: python3, systemd-analyze).
+ * Missing locally: false, with a message (the test skips). Under CI=true a missing tool throws:
+ * `.ci/run` installs it (apt package `aptPackage`), so a skip there would hide a broken install.
+ */
+export function haveTool(command: string, args: string[], aptPackage: string): boolean {
+  const ok = spawnSync(command, args, { stdio: 'ignore', timeout: 30_000 }).status === 0;
+  if (!ok) {
+    const msg = `${command} is not available (apt-get install ${aptPackage}; .ci/run installs it)`;
+    if (process.env.CI === 'true') throw new Error(msg);
+    console.warn(`skipping the tests that need ${command}: ${msg}`);
+  }
+  return ok;
 }

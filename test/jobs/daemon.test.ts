@@ -78,8 +78,15 @@ describe.each(backends)('jobs in the daemon on %s', (backend) => {
     await waitFor('both completed', async () => (await api<{ jobs: unknown[] }>(d, 'GET', '/api/jobs?status=completed')).body.jobs.length === 2);
     await d.trigger('worker', { enqueue: [{ name: 'record', payload: { i: 8 } }], fail: true });
     await waitFor('the failed run recorded', async () => (await d.listRuns('worker')).some((r) => r.status === 'failed'));
-    await new Promise((r) => setTimeout(r, 300));
-    expect((await api<{ jobs: unknown[] }>(d, 'GET', '/api/jobs?queue=record')).body.jobs).toHaveLength(1);
+    // A later run's job completing proves the failed run's turn is over: its enqueue never committed.
+    // (The failed run replaced its instance: wait for the new one.)
+    await waitFor('worker running again', async () => (await d.getAgent('worker')).instances.some((i) => i.status === 'running'));
+    await d.trigger('worker', { enqueue: [{ name: 'record', payload: { i: 9 } }] });
+    const jobs = await waitFor('the later job completed', async () => {
+      const list = (await api<{ jobs: Array<{ payload: { i: number }; status: string }> }>(d, 'GET', '/api/jobs?queue=record')).body.jobs;
+      return list.some((j) => j.payload.i === 9 && j.status === 'completed') ? list : null;
+    });
+    expect(jobs.map((j) => j.payload.i).sort()).toEqual([7, 9]);
   });
 
   it('retries with backoff then succeeds; exhausts attempts into the dead-letter queue; re-drive runs it again', async () => {

@@ -150,6 +150,25 @@ describe.each(backends)('ledger on %s', (backend: Backend) => {
     expect(crossings[0]).toMatchObject({ scope: 'agent:bot', win: 'd:2026-06-01', pct: 50 });
   });
 
+  it('limits tokens per minute over the last 60 seconds, not per clock minute (issue 14 item 17)', async () => {
+    const tpm = parseLlmConfig({ limits: { tokens_per_minute: 1000 } });
+    const spend = async (id: string, tokens: number, at: number) => {
+      const refused = await ledger.reserve(id, budgetChecks(tpm, { agent: 'tpm-bot' }, 0, tokens, at), at, 60_000);
+      if (!refused) await ledger.settle(id, { usd: 0, tok: tokens }, null, at);
+      return refused;
+    };
+    const t = Date.UTC(2026, 8, 1, 12, 0, 59, 500); // 12:00:59.5
+    expect(await spend('w1', 900, t)).toBeNull();
+    // One second later is a new clock minute, but the same 60 s: a fixed-minute bucket would allow it.
+    const refused = await spend('w2', 900, t + 1000);
+    expect(refused?.check.label).toBe("tokens per minute of agent 'tpm-bot'");
+    expect(refused?.used).toBe(900);
+    expect(await spend('w3', 100, t + 1000)).toBeNull(); // what is left of the window still fits
+    // 60 s after the first call it has aged out (the second one, 100 tokens, has not).
+    expect(await spend('w4', 900, t + 60_000)).toBeNull();
+    expect((await spend('w5', 1, t + 60_000))?.used).toBe(1000);
+  });
+
   it('releases the reservation of a call that never settled (crashed daemon) once it expires', async () => {
     const t = Date.UTC(2026, 7, 1, 15);
     await ledger.expireReservations(t); // the earlier tests' unsettled reservations

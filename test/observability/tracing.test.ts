@@ -100,6 +100,10 @@ describe('tracing (OPENCLAW_OTEL_ENDPOINT)', () => {
     expect(event.traceId).toBe(run.traceId);
     const handled = await waitFor('event span', () => byName('openclaw.event').find((s) => s.attributes['openclaw.event.id'] === event.id));
     expect(handled.attributes).toMatchObject({ 'openclaw.agent': 'sink', 'openclaw.event.name': 'work.done', 'openclaw.trigger': 'event' });
+    // Handling continues the emitter's trace (issue 14 item 16): one trace shows emit → handler.
+    expect(handled.traceId).toBe(run.traceId);
+    expect([emit.spanId, commit.spanId]).toContain(handled.parentSpanId);
+    expect(event.traceparent).toMatch(new RegExp(`^00-${run.traceId}-[0-9a-f]{16}-01$`));
     expect(otlp.requests.every((r) => r.url === '/v1/traces' && r.type === 'application/json')).toBe(true);
 
     // Log lines of the run (worker side and file) carry its trace and span ids.

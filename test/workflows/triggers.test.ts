@@ -47,8 +47,13 @@ describe('workflow triggers', () => {
     expect((await finished(h, run.id)).status).toBe('succeeded');
     expect(run.input).toMatchObject({ id: 'e-1', name: 'orders.closed', data: { order: 'A-1' } });
     expect(((await h.repo.getSteps(run.id))[0].output as { stdout: string }).stdout).toBe('A-1');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await h.repo.listRuns({ workflow: 'on-order' })).toHaveLength(1);
+    // Events are read in order: once a later matching event has its run, the ones before it were passed over.
+    await h.store.publish([{ id: 'e-3', name: 'orders.closed', payload: { order: 'B-2' }, source: null, createdAt: Date.now() }]);
+    const runs = await waitFor('a run for e-3', async () => {
+      const all = await h.repo.listRuns({ workflow: 'on-order' });
+      return all.some((r) => (r.input as { id: string }).id === 'e-3') ? all : null;
+    });
+    expect(runs.map((r) => (r.input as { id: string }).id).sort()).toEqual(['e-1', 'e-3']);
   });
 
   it('a file arriving in the watched directory starts a run once, also after a restart', async () => {
@@ -69,8 +74,13 @@ describe('workflow triggers', () => {
     expect(((await h.repo.getSteps((await finished(h, run.id)).id))[0].output as { stdout: string }).stdout.trim()).toBe('2');
     await t1.stop();
     await start(); // sees a.csv again on its initial scan
-    await new Promise((r) => setTimeout(r, 800));
-    expect(await h.repo.listRuns({ workflow: 'ingest' })).toHaveLength(1);
+    // A file written after the restart is seen after that scan: once it has its run, a.csv was passed over.
+    fs.writeFileSync(path.join(h.dir, 'inbox', 'b.csv'), 'z\n');
+    const runs = await waitFor('a run for b.csv', async () => {
+      const all = await h.repo.listRuns({ workflow: 'ingest' });
+      return all.some((r) => (r.input as { name: string }).name === 'b.csv') ? all : null;
+    });
+    expect(runs.map((r) => (r.input as { name: string }).name).sort()).toEqual(['a.csv', 'b.csv']);
   });
 
   it('a schedule fires each time once, even with two trigger sets on one store', async () => {

@@ -422,7 +422,7 @@ export class PostgresStore implements StoreLike {
       batch.map((e) => JSON.stringify(e.payload ?? null)),
       batch.map((e) => e.source),
       batch.map((e) => e.createdAt),
-      batch.map((e) => e.traceId ?? null),
+      batch.map((e) => e.traceparent ?? e.traceId ?? null),
       now,
       batch.map((e) => e.key ?? null),
     ]);

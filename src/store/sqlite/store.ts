@@ -363,7 +363,7 @@ export class SqliteStore implements StoreLike {
       SELECT DISTINCT consumer, ?, 'pending', 0, ? FROM subscriptions WHERE event_name IN (?, '*')`);
     let inserted = 0;
     for (const e of events) {
-      const r = insert.get(e.id, e.name, JSON.stringify(e.payload ?? null), e.source, e.createdAt, e.traceId ?? null, e.key ?? null) as { seq: number } | undefined;
+      const r = insert.get(e.id, e.name, JSON.stringify(e.payload ?? null), e.source, e.createdAt, e.traceparent ?? e.traceId ?? null, e.key ?? null) as { seq: number } | undefined;
       if (!r) continue;
       inserted++;
       fanOut.run(r.seq, now, e.name);
