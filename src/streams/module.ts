@@ -90,7 +90,6 @@ export class StreamsModule implements DaemonModule {
     const results = counter(ctx.metrics, { name: 'openclaw_stream_window_results_total', help: 'Window results emitted (final or update)', labelNames: ['window', 'final'] as const });
 
     const byStream = new Map<string, QueryProcessor[]>();
-    const subscribers = (q: string) => ctx.agentNames().filter((a) => ctx.agent(a)?.description?.handlers?.some((h) => h.event === resultEventName(q) || h.event === '*'));
     const ingester = new Ingester(store, ctx.clock, defs, {
       committed: (stream, r) => {
         if (r.appended) events.inc({ stream, result: 'accepted' }, r.appended);
@@ -141,7 +140,8 @@ export class StreamsModule implements DaemonModule {
             if (r.late) late.inc({ window: q }, r.late);
             for (const x of r.results) results.inc({ window: q, final: String(x.final) });
             stateSize.set({ window: q }, p.engine.size);
-            if (r.results.length) for (const a of subscribers(q)) ctx.agent(a)?.wakeConsumer();
+            // The results were committed with their outbox rows: wake the consumer groups that listen.
+            if (r.results.length) ctx.bus.published([resultEventName(q)]);
           },
           error: (q, err) => ctx.log('warning', `streams: window '${q}' batch failed (${err.message}); state reloaded, retrying`),
         }, { ...(this.opts.intervalMs ? { intervalMs: this.opts.intervalMs } : {}), ...(this.opts.batchSize ? { batchSize: this.opts.batchSize } : {}) });

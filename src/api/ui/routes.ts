@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { AgentAction, AgentView, ControlPlane } from '../../daemon/control.js';
-import type { AgentController } from '../../daemon/agent-controller.js';
+import type { AgentHandle } from '../../contracts/modules.js';
 import type { AuditSink } from '../../daemon/modules.js';
 import { rolePermissions } from '../../security/auth/roles.js';
 import { BadRequestError, OpenClawError } from '../../util/errors.js';
@@ -19,7 +19,7 @@ export interface UiRouteDeps {
   queries: UiQueries;
   live: LiveFeed;
   sessions: SessionStore;
-  agent(name: string): AgentController | undefined;
+  agent(name: string): AgentHandle | undefined;
   audit(): AuditSink;
   now(): number;
   authMode: 'token' | 'local-trust' | 'none';
