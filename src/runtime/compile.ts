@@ -4,7 +4,8 @@
 //
 //   source.ts ──esbuild (bundle the project's own files; packages stay imports)──► <cache>/<name>-<hash>.mjs (+ .map)
 //
-// - The SDK (`import … from 'openclaw'`, `'openclaw/tools'`) is rewritten to the daemon's own SDK URL,
+// - The SDK (`import … from 'openclaw-runtime'`, `'openclaw-runtime/tools'`, and the first name
+//   `'openclaw'`, `'openclaw/tools'`) is rewritten to the daemon's own SDK URL,
 //   so one SDK per daemon and no resolve hook in the worker.
 // - Linked source maps: with source maps enabled in the worker, stack traces name the user's .ts
 //   file and line.
@@ -183,7 +184,7 @@ export class AgentCompiler {
           {
             name: 'openclaw-sdk',
             setup(b) {
-              b.onResolve({ filter: /^openclaw(\/tools)?$/ }, (a) => ({ path: a.path === 'openclaw' ? sdk.index : sdk.tools, external: true }));
+              b.onResolve({ filter: /^openclaw(-runtime)?(\/tools)?$/ }, (a) => ({ path: a.path.endsWith('/tools') ? sdk.tools : sdk.index, external: true }));
             },
           },
         ],
