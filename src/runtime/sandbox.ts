@@ -33,6 +33,11 @@ export interface SandboxOptions {
   dataDir: string;
   readOnly: boolean;
   agents: Map<string, SandboxAgent>;
+  /**
+   * Where the daemon compiles agent sources (runtime/compile.ts): readable by agent hosts, since
+   * workers load the compiled JavaScript from there. Absent: sources load as they are (tsx).
+   */
+  compileCacheDir?: string;
 }
 
 export const DEFAULT_PERMISSIONS: AgentPermissions = { sandbox: true, childProcess: false, read: [], write: [] };
@@ -58,7 +63,7 @@ export function sandboxFor(config: ProjectConfig): SandboxOptions {
   }
   const readOnly = guardrailsConfig(config.extensions).sandbox.read_only_filesystem === true;
   if (readOnly) refuseUnenforceable(config);
-  return { projectRoot: config.root, dataDir: config.dataDir, readOnly, agents };
+  return { projectRoot: config.root, dataDir: config.dataDir, readOnly, agents, compileCacheDir: path.join(config.dataDir, 'cache', 'agents') };
 }
 
 /**
@@ -152,7 +157,8 @@ export function hostLaunch(opts: SandboxOptions, agent: string | null): { execAr
   // The package's code, not its whole directory: a source checkout may hold example projects
   // with their own `.openclaw/`.
   const pkg = ['src', 'dist', 'package.json', 'node_modules'].map((n) => path.join(PACKAGE_ROOT, n));
-  for (const p of [...projectEntries(opts.projectRoot, opts.dataDir), ...pkg, dataDir, ...perms.read]) {
+  const compiled = opts.compileCacheDir ? [opts.compileCacheDir] : [];
+  for (const p of [...projectEntries(opts.projectRoot, opts.dataDir), ...pkg, dataDir, ...compiled, ...perms.read]) {
     for (const r of realpaths(p)) read.add(r);
   }
   const files = agent === null ? [...opts.agents.values()].map((x) => x.file) : [a?.file];
@@ -171,8 +177,8 @@ export function hostLaunch(opts: SandboxOptions, agent: string | null): { execAr
   // tsx transforms TypeScript with esbuild, which runs as a child process, and Node 20's
   // permission model cannot grant that to the transformer alone. So a host that must transform
   // TypeScript (running from source, or a .ts agent) may start processes; one that loads only
-  // JavaScript may not (docs/security.md; closed for .ts agents once they are compiled in the daemon).
-  if (perms.childProcess || needsTransformer(files)) execArgv.push('--allow-child-process');
+  // JavaScript may not (docs/security.md). Agents the daemon compiled load plain JavaScript.
+  if (perms.childProcess || needsTransformer(opts.compileCacheDir ? [] : files)) execArgv.push('--allow-child-process');
   return { execArgv, env, cwd };
 }
 
