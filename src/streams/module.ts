@@ -140,21 +140,23 @@ export class StreamsModule implements DaemonModule {
     const declared: Array<{ name: string; stream: string; w: WindowSection }> = [];
     for (const [stream, s] of Object.entries(cfg)) for (const [name, w] of Object.entries(s.windows ?? {})) declared.push({ name, stream, w });
     declared.push(...agentWindows(ctx, cfg, new Set(declared.map((x) => x.name))));
-    for (const { name, stream, w } of declared) {
-      const spec = querySpec(name, stream, w);
-      if (w.retention !== undefined) resultRetention.set(name, w.retention);
-      const p = new QueryProcessor(spec, store, ctx.store, ctx.clock, {
-        committed: (q, r) => {
-          if (r.late) late.inc({ window: q }, r.late);
-          for (const x of r.results) results.inc({ window: q, final: String(x.final) });
-          stateSize.set({ window: q }, p.engine.size);
-          if (r.results.length) for (const a of subscribers(q)) ctx.agent(a)?.wakeConsumer();
-        },
-        error: (q, err) => ctx.log('warning', `streams: window '${q}' batch failed (${err.message}); state reloaded, retrying`),
-      }, { ...(this.opts.intervalMs ? { intervalMs: this.opts.intervalMs } : {}), ...(this.opts.batchSize ? { batchSize: this.opts.batchSize } : {}) });
-      svc.queries.set(name, p);
-      (byStream.get(stream) ?? byStream.set(stream, []).get(stream)!).push(p);
-      this.processors.push(p);
+    {
+      for (const { name, stream, w } of declared) {
+        const spec = querySpec(name, stream, w);
+        if (w.retention !== undefined) resultRetention.set(name, w.retention);
+        const p = new QueryProcessor(spec, store, ctx.store, ctx.clock, {
+          committed: (q, r) => {
+            if (r.late) late.inc({ window: q }, r.late);
+            for (const x of r.results) results.inc({ window: q, final: String(x.final) });
+            stateSize.set({ window: q }, p.engine.size);
+            if (r.results.length) for (const a of subscribers(q)) ctx.agent(a)?.wakeConsumer();
+          },
+          error: (q, err) => ctx.log('warning', `streams: window '${q}' batch failed (${err.message}); state reloaded, retrying`),
+        }, { ...(this.opts.intervalMs ? { intervalMs: this.opts.intervalMs } : {}), ...(this.opts.batchSize ? { batchSize: this.opts.batchSize } : {}) });
+        svc.queries.set(name, p);
+        (byStream.get(stream) ?? byStream.set(stream, []).get(stream)!).push(p);
+        this.processors.push(p);
+      }
     }
 
     // Agents: this.streams.append(name, events) commits with the run (a run intent).
