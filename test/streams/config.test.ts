@@ -3,6 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { configError, project } from '../config/helpers.js';
 import { parseAgg } from '../../src/streams/config.js';
+import fs from 'node:fs';
+
+const yamlBlocks = (file: string) => [...fs.readFileSync(new URL(`../../docs/${file}`, import.meta.url), 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]!);
 
 describe('streams: config', () => {
   it('parses streams and windows with their units', async () => {
@@ -30,6 +33,15 @@ describe('streams: config', () => {
     expect(e.message).toMatch(/openclaw\.yaml:5:\d+: streams\.a\.windows\.w\.slide: a hopping window needs slide/);
     expect(e.message).toMatch(/openclaw\.yaml:6:\d+: streams\.a\.windows\.v\.aggregate\.n: "median\(x\)" is not an aggregation/);
     expect(e.message).toMatch(/streams\.b\.windows\.w: window 'w' is also declared on stream 'a'/);
+  });
+
+  it('loads the streams examples of docs/configuration.md and docs/streams.md', async () => {
+    const ref = yamlBlocks('configuration.md').find((b) => b.startsWith('streams:'))!;
+    const guide = yamlBlocks('streams.md').find((b) => b.includes('streams:'))!.replace(/\nagents:[\s\S]*$/, '\n');
+    for (const y of [ref, guide]) {
+      const cfg = await loadConfig(project(`project: x\n${y}`).file, { env: {} });
+      expect(Object.keys(cfg.extensions?.streams as object)).toEqual(['logs']);
+    }
   });
 
   it('reads aggregations in both spellings', () => {
