@@ -169,12 +169,12 @@ export function ConfirmAction({ action, onDone }: { action: PendingAction | null
 /** A POST through the confirmation dialog, for single items. */
 export const post = (title: string, path: string, body?: unknown): PendingAction => ({ title, run: () => api('POST', path, body ?? {}) });
 
-/** A table head of plain column labels. */
-export function Head({ cols }: { cols: string[] }) {
+/** A table head of plain column labels (`false` entries: columns the role does not get). */
+export function Head({ cols }: { cols: Array<string | false> }) {
   return (
     <thead>
       <tr>
-        {cols.map((c) => (
+        {cols.filter((c): c is string => c !== false).map((c) => (
           <th scope="col" key={c}>
             {c}
           </th>
@@ -193,4 +193,26 @@ export function PageTitle({ title, live, children }: { title: string; live: stri
       <LiveBadge state={live} />
     </div>
   );
+}
+
+/**
+ * A page's action state: what awaits confirmation, the last result, and the dialog to render.
+ * `after` runs once an action went through (clear a selection, close an editor).
+ */
+export function useAction(after?: () => void) {
+  const [pending, setPending] = useState<PendingAction | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const dialog = (
+    <ConfirmAction
+      action={pending}
+      onDone={(msg) => {
+        setPending(null);
+        if (msg) {
+          setMessage(msg);
+          after?.();
+        }
+      }}
+    />
+  );
+  return { setPending, message, setMessage, dialog };
 }

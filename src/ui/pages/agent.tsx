@@ -4,7 +4,7 @@
 // come over the view's live channel.
 import { useState } from 'preact/hooks';
 import { api, can, useView, type Session } from '../api';
-import { ConfirmAction, Head, Notice, PageTitle, post, Status, type PendingAction, when } from '../components';
+import { Head, Notice, PageTitle, post, Status, type PendingAction, useAction, when } from '../components';
 
 interface Detail {
   agent: any;
@@ -37,8 +37,7 @@ export function AgentPage({ session, name }: { session: Session; name: string })
     else if (m.type === 'log') set((d) => ({ ...d, logs: [...d.logs, m.line].slice(-MAX_LINES) }));
     else if (m.type === 'dropped') setDropped((n) => n + m.count);
   });
-  const [pending, setPending] = useState<PendingAction | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
+  const { setPending, message, setMessage, dialog } = useAction();
   const [cmp, setCmp] = useState<{ a: string; b: string }>({ a: '', b: '' });
   const [diff, setDiff] = useState<ReturnType<typeof diffStates> | null>(null);
   const [payload, setPayload] = useState('{}');
@@ -171,16 +170,7 @@ export function AgentPage({ session, name }: { session: Session; name: string })
           )}
           <table class="grid">
             <caption>State versions</caption>
-            <thead>
-              <tr>
-                <th scope="col">Version</th>
-                <th scope="col">When</th>
-                <th scope="col">Keys</th>
-                <th scope="col">Changed</th>
-                <th scope="col">Reason</th>
-                {can(session, 'state:write') && <th scope="col">Rollback</th>}
-              </tr>
-            </thead>
+            <Head cols={['Version', 'When', 'Keys', 'Changed', 'Reason', can(session, 'state:write') && 'Rollback']} />
             <tbody>
               {versions.map((v) => (
                 <tr key={v.version}>
@@ -223,13 +213,7 @@ export function AgentPage({ session, name }: { session: Session; name: string })
       <pre class="state" tabIndex={0} aria-label="Agent configuration">
         {JSON.stringify(data.config, null, 2)}
       </pre>
-      <ConfirmAction
-        action={pending}
-        onDone={(msg) => {
-          setPending(null);
-          if (msg) setMessage(msg);
-        }}
-      />
+      {dialog}
     </section>
   );
 }

@@ -3,7 +3,7 @@
 // on one agent, a selection, or "all matching" (dry-run count, then confirm).
 import { useMemo, useState } from 'preact/hooks';
 import { api, can, useView, type Session } from '../api';
-import { ago, ConfirmAction, Notice, PageTitle, Status, type Column, type PendingAction, usd, VirtualTable } from '../components';
+import { ago, Notice, PageTitle, Status, type Column, type PendingAction, usd, useAction, VirtualTable } from '../components';
 
 interface Agent {
   name: string;
@@ -48,8 +48,7 @@ export function FleetPage({ session }: { session: Session }) {
   const [status, setStatus] = useState('');
   const [sort, setSort] = useState<{ key: string; dir: 1 | -1 }>({ key: 'name', dir: 1 });
   const [selected, setSelected] = useState<Set<string>>(new Set());
-  const [pending, setPending] = useState<PendingAction | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
+  const { setPending, message, setMessage, dialog } = useAction(() => setSelected(new Set()));
   const now = Date.now();
   const actions = ACTIONS.filter((a) => can(session, a.permission));
   const mayAct = actions.length > 0;
@@ -158,16 +157,7 @@ export function FleetPage({ session }: { session: Session }) {
       )}
       {message && <Notice kind="info">{message}</Notice>}
       {data && <VirtualTable rows={rows} columns={columns} rowKey={(a) => a.name} label="Agents" sortKey={sort.key} sortDir={sort.dir} onSort={(key) => setSort((s) => ({ key, dir: s.key === key ? (-s.dir as 1 | -1) : 1 }))} />}
-      <ConfirmAction
-        action={pending}
-        onDone={(msg) => {
-          setPending(null);
-          if (msg) {
-            setMessage(msg);
-            setSelected(new Set());
-          }
-        }}
-      />
+      {dialog}
     </section>
   );
 }

@@ -2,7 +2,7 @@
 // every dead job of a queue) and event dead letters. Four requests on load, whatever the volume.
 import { useState } from 'preact/hooks';
 import { ApiError, api, can, useView, type Session } from '../api';
-import { ConfirmAction, Head, Notice, PageTitle, post, Status, type PendingAction, when } from '../components';
+import { Head, Notice, PageTitle, post, Status, useAction, when } from '../components';
 
 interface Jobs {
   queues: Array<Record<string, any>> | null;
@@ -32,9 +32,8 @@ async function loadJobs(): Promise<Jobs> {
 
 export function JobsPage({ session }: { session: Session }) {
   const { data, error, live } = useView<Jobs>('jobs', loadJobs, 'jobs', ['jobs']);
-  const [pending, setPending] = useState<PendingAction | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
   const [picked, setPicked] = useState<Set<string>>(new Set());
+  const { setPending, message, dialog } = useAction(() => setPicked(new Set()));
   const admin = can(session, 'jobs:admin');
   return (
     <section aria-labelledby="page-title">
@@ -104,16 +103,7 @@ export function JobsPage({ session }: { session: Session }) {
           </table>
         </>
       )}
-      <ConfirmAction
-        action={pending}
-        onDone={(msg) => {
-          setPending(null);
-          if (msg) {
-            setMessage(msg);
-            setPicked(new Set());
-          }
-        }}
-      />
+      {dialog}
     </section>
   );
 }
@@ -122,18 +112,7 @@ function JobTable(props: { rows: Array<Record<string, any>>; select?: { picked: 
   if (props.rows.length === 0) return <p>None.</p>;
   return (
     <table class="grid">
-      <thead>
-        <tr>
-          {props.select && <th scope="col">Select</th>}
-          <th scope="col">Job</th>
-          <th scope="col">Queue</th>
-          <th scope="col">Status</th>
-          <th scope="col">Attempts</th>
-          <th scope="col">Created</th>
-          <th scope="col">Error</th>
-          {props.cancel && <th scope="col">Cancel</th>}
-        </tr>
-      </thead>
+      <Head cols={[!!props.select && 'Select', 'Job', 'Queue', 'Status', 'Attempts', 'Created', 'Error', !!props.cancel && 'Cancel']} />
       <tbody>
         {props.rows.map((j) => (
           <tr key={j.id}>

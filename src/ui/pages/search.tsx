@@ -3,7 +3,7 @@
 // before the last one shown). An event can be replayed with an edited payload.
 import { useState } from 'preact/hooks';
 import { api, can, useView, type Session } from '../api';
-import { ConfirmAction, Notice, PageTitle, post, Status, type PendingAction, when } from '../components';
+import { Notice, PageTitle, post, Status, useAction, when } from '../components';
 
 interface Page {
   kind: 'runs' | 'events';
@@ -16,9 +16,8 @@ export function SearchPage({ session }: { session: Session }) {
   const [query, setQuery] = useState({ ...form, before: '' });
   const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== '') as Array<[string, string]>);
   const { data, error, live } = useView<Page>(`search:${params}`, () => api('GET', `/api/ui/search?${params}`), 'search', []);
-  const [pending, setPending] = useState<PendingAction | null>(null);
   const [editing, setEditing] = useState<{ name: string; payload: string } | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
+  const { setPending, message, setMessage, dialog } = useAction(() => setEditing(null));
   const set = (k: keyof typeof form) => (e: Event) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value });
   return (
     <section aria-labelledby="page-title">
@@ -151,16 +150,7 @@ export function SearchPage({ session }: { session: Session }) {
           </div>
         </div>
       )}
-      <ConfirmAction
-        action={pending}
-        onDone={(msg) => {
-          setPending(null);
-          if (msg) {
-            setMessage(msg);
-            setEditing(null);
-          }
-        }}
-      />
+      {dialog}
     </section>
   );
 }

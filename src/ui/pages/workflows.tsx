@@ -2,7 +2,7 @@
 // reject in one click where the role allows), and one run's live DAG with each step's output.
 import { useState } from 'preact/hooks';
 import { api, can, useView, type Session } from '../api';
-import { ConfirmAction, Notice, PageTitle, post, Status, type PendingAction, VirtualTable, when } from '../components';
+import { Head, Notice, PageTitle, post, Status, type PendingAction, useAction, VirtualTable, when } from '../components';
 import { Dag, type DagStep } from '../dag';
 
 interface Data {
@@ -27,8 +27,7 @@ export function WorkflowsPage({ session, run }: { session: Session; run: string 
     'workflows',
     ['workflows'],
   );
-  const [pending, setPending] = useState<PendingAction | null>(null);
-  const [message, setMessage] = useState<string | null>(null);
+  const { setPending, message, setMessage, dialog } = useAction();
   const [picked, setPicked] = useState<string | null>(null);
   const decide = async (a: Data['approvals'][number], decision: 'approve' | 'reject') => {
     try {
@@ -97,15 +96,7 @@ export function WorkflowsPage({ session, run }: { session: Session; run: string 
           )}
           <h2>Definitions</h2>
           <table class="grid">
-            <thead>
-              <tr>
-                <th scope="col">Workflow</th>
-                <th scope="col">Steps</th>
-                <th scope="col">Triggers</th>
-                <th scope="col">Last run</th>
-                {can(session, 'workflows:run') && <th scope="col">Run</th>}
-              </tr>
-            </thead>
+            <Head cols={['Workflow', 'Steps', 'Triggers', 'Last run', can(session, 'workflows:run') && 'Run']} />
             <tbody>
               {data.workflows.map((w) => (
                 <tr key={w.name}>
@@ -126,16 +117,7 @@ export function WorkflowsPage({ session, run }: { session: Session; run: string 
           </table>
           <h2>Runs</h2>
           <table class="grid">
-            <thead>
-              <tr>
-                <th scope="col">Run</th>
-                <th scope="col">Workflow</th>
-                <th scope="col">Status</th>
-                <th scope="col">Started</th>
-                <th scope="col">Duration</th>
-                {can(session, 'workflows:run') && <th scope="col">Actions</th>}
-              </tr>
-            </thead>
+            <Head cols={['Run', 'Workflow', 'Status', 'Started', 'Duration', can(session, 'workflows:run') && 'Actions']} />
             <tbody>
               {data.runs.map((r) => (
                 <tr key={r.id}>
@@ -170,13 +152,7 @@ export function WorkflowsPage({ session, run }: { session: Session; run: string 
           </table>
         </>
       )}
-      <ConfirmAction
-        action={pending}
-        onDone={(msg) => {
-          setPending(null);
-          if (msg) setMessage(msg);
-        }}
-      />
+      {dialog}
     </section>
   );
 }
