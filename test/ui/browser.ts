@@ -1,6 +1,7 @@
 // Debian's chromium driven by playwright-core (browsers cannot be downloaded here: `npx playwright
 // install` has no network). One browser per test file; each test gets a fresh context.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
@@ -8,7 +9,11 @@ import { chromium, type Browser } from 'playwright-core';
 export const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const UI_DIR = path.join(ROOT, 'dist', 'ui');
-export const SCREENSHOTS = path.join(ROOT, 'docs', 'ui');
+/**
+ * Where the tests' screenshots go: `docs/ui/` when run by a developer (they are the docs' pictures),
+ * a temporary directory under CI=true so a CI run leaves the checkout as it found it.
+ */
+export const SCREENSHOTS = process.env.CI === 'true' ? fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-ui-shots-')) : path.join(ROOT, 'docs', 'ui');
 
 /** True when chromium is installed; under CI=true a missing one is a failure (`.ci/run` installs it). */
 export function haveChromium(): boolean {
