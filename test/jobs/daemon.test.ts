@@ -80,7 +80,7 @@ describe.each(backends)('jobs in the daemon on %s', (backend) => {
     await waitFor('the failed run recorded', async () => (await d.listRuns('worker')).some((r) => r.status === 'failed'));
     // A later run's job completing proves the failed run's turn is over: its enqueue never committed.
     // (The failed run replaced its instance: wait for the new one.)
-    await waitFor('worker running again', async () => (await d.getAgent('worker')).instances.some((i) => i.status === 'running'));
+    await waitFor('worker restarted and running', async () => (await d.getAgent('worker')).instances.some((i) => i.status === 'running' && i.restarts >= 1));
     await d.trigger('worker', { enqueue: [{ name: 'record', payload: { i: 9 } }] });
     const jobs = await waitFor('the later job completed', async () => {
       const list = (await api<{ jobs: Array<{ payload: { i: number }; status: string }> }>(d, 'GET', '/api/jobs?queue=record')).body.jobs;

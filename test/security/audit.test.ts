@@ -128,12 +128,15 @@ describe.each(backends)('audit log on %s', (backend) => {
   });
 });
 
-describe('the audit queue', () => {
+describe.each(backends)('the audit queue on %s', (backend) => {
   it('never blocks or throws: a stalled store fills a bounded queue, the rest is dropped and counted', async () => {
+    const store = await openStore(storeConfig(backend));
+    await store.migrateModule(auditStoreModule);
+    const real = new AuditRepo(store.handle());
     let release!: () => void;
     const stalled = new Promise<void>((r) => (release = r));
-    let appended = 0;
-    const repo = { append: async (b: unknown[]) => (await stalled, (appended += b.length)) } as unknown as AuditRepo;
+    // The real repository behind a gate: the store answers only once released (a stalled database).
+    const repo = { append: async (b: Parameters<AuditRepo['append']>[0]) => (await stalled, real.append(b)) } as unknown as AuditRepo;
     const metrics = new Registry();
     const log = new AuditLog({ repo, now: Date.now, categories: AUDIT_CATEGORIES, metrics, maxQueue: 50, batchSize: 10, flushMs: 1 });
     const circular: Record<string, unknown> = {};
@@ -144,16 +147,22 @@ describe('the audit queue', () => {
     expect((await metrics.getSingleMetric('openclaw_audit_dropped_total')!.get()).values[0]!.value).toBe(log.dropped);
     release();
     await log.close();
-    expect(appended + log.dropped).toBe(300);
+    const stored = await real.list({ limit: 1000 });
+    expect(stored.length + log.dropped).toBe(300);
+    expect((await real.verify()).ok).toBe(true);
+    await store.close();
   });
 
   it('records only the configured categories; secret access is always recorded', async () => {
-    const got: string[] = [];
-    const repo = { append: async (b: Array<{ action: string }>) => void got.push(...b.map((x) => x.action)) } as unknown as AuditRepo;
+    const store = await openStore(storeConfig(backend));
+    await store.migrateModule(auditStoreModule);
+    const repo = new AuditRepo(store.handle());
     const log = new AuditLog({ repo, now: Date.now, categories: ['agent_lifecycle'] });
     for (const action of ['state.change', 'event.emit', 'agent.lifecycle', 'secret.read', 'secret.rotate', 'llm.call']) log.record({ actor: 'x', action });
     await log.close();
-    expect(got).toEqual(['agent.lifecycle', 'secret.read', 'secret.rotate']);
+    const stored = (await repo.list({ limit: 100 })).map((r) => r.action).sort();
+    expect(stored).toEqual(['agent.lifecycle', 'secret.read', 'secret.rotate']);
+    await store.close();
   });
 });
 
