@@ -140,7 +140,7 @@ describe('module agents in agent hosts', () => {
     const expected: Record<string, RegExp> = {
       state: /this\.state\.set\('k', value, options\): unknown option expires; valid options: ttl/,
       sharedState: /this\.sharedState\.set\('k', value, options\): unknown option time_to_live; valid options: ttl/,
-      emit: /this\.emit\('x', data\): takes no options \(got a third argument \{"priority":"high"\}\)/,
+      emit: /this\.emit\('x', data, options\): unknown option priority; valid options: key/,
       llm: /this\.llm\.complete\(\): unknown option maxTokens; did you mean max_tokens\?/,
       jobs: /this\.jobs\.enqueue: job\.opts: unknown option max_attempts; did you mean maxAttempts\?/,
     };
