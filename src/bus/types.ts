@@ -8,22 +8,15 @@
 // RunCommit.ack), so the effect of handling an event and its acknowledgement land together. A lease
 // that expires (the consumer died) makes the delivery claimable again; a stale token (the lease
 // moved on) is refused. After `maxAttempts` failed attempts a delivery becomes a dead letter.
-import type { NewEvent, StoredEvent } from '../store/types.js';
+import type { Delivery, NewEvent } from '../store/types.js';
 
 export type { NewEvent, StoredEvent } from '../store/types.js';
 
-/** One event leased to one consumer group. */
-export interface BusDelivery {
-  deliveryId: number;
-  /** The consumer group (an agent name, `workflows`, ...). Replicas of a group share its deliveries. */
-  consumer: string;
-  event: StoredEvent;
-  /** Attempts including this claim. */
-  attempts: number;
-  /** The ack token: proves the lease at ack/nack time. */
-  leaseToken: string;
-  leaseExpiresAt: number;
-}
+/**
+ * One event leased to one consumer group: deliveryId, consumer (the group; replicas share it),
+ * event, attempts (including this claim), leaseToken (the ack token) and leaseExpiresAt.
+ */
+export type BusDelivery = Delivery;
 
 /** What acknowledges a delivery inside a run commit (RunCommit.ack). */
 export interface AckToken {

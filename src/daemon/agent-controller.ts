@@ -792,24 +792,19 @@ export class AgentController implements AgentHandle {
     if (!inst || inst.handle?.kind !== 'module') return null;
     const methods = (this.description?.handlers ?? []).filter((h) => h.event === d.event.name || h.event === '*').map((h) => h.method);
     const h = inst.handle.h;
-    const gen = inst.generation;
     inst.busy++;
     try {
-      const invoke = () =>
-        executeRun(this.deps.runContext, h, {
-          trigger: 'event',
-          kind: 'event',
-          method: methods.join(','),
-          event: { id: d.event.id, name: d.event.name, data: d.event.payload, source: d.event.source, createdAt: d.event.createdAt, attempt: d.attempts },
-          parentTrace: d.event.traceparent ?? null,
-          ack: { deliveryId: d.deliveryId, leaseToken: d.leaseToken },
-          record: true,
-        });
-      let outcome = await invoke();
-      // A conflict is not the handler's fault (a replica committed first): run it again at once,
-      // under the same lease, without spending one of the delivery's attempts.
-      for (let i = 0; outcome.conflict && i < MAX_CONFLICT_RETRIES && inst.generation === gen; i++) outcome = await invoke();
-      return outcome;
+      // A conflict comes back to the lane (EventConsumer), which runs it again under the same lease
+      // as its congestion window allows.
+      return await executeRun(this.deps.runContext, h, {
+        trigger: 'event',
+        kind: 'event',
+        method: methods.join(','),
+        event: { id: d.event.id, name: d.event.name, data: d.event.payload, source: d.event.source, createdAt: d.event.createdAt, attempt: d.attempts },
+        parentTrace: d.event.traceparent ?? null,
+        ack: { deliveryId: d.deliveryId, leaseToken: d.leaseToken },
+        record: true,
+      });
     } finally {
       inst.busy--;
     }

@@ -22,6 +22,9 @@ export interface ConsumerHooks {
   onSettled(delivery: Delivery, outcome: RunOutcome | null, fate: 'done' | 'retry' | 'dead' | 'lost'): void;
 }
 
+/** Re-runs after commit conflicts before a delivery goes back to the store as a retry. */
+const MAX_CONFLICT_RERUNS = 20;
+
 export function retryDelay(cfg: EventDeliveryConfig, attempt: number): number {
   return Math.min(cfg.maxDelayMs, cfg.initialDelayMs * 2 ** Math.max(0, attempt - 1));
 }
@@ -38,6 +41,18 @@ export class EventConsumer {
   /** ordering 'key': key → deliveries waiting behind the one of that key in flight. */
   private readonly keyQueues = new Map<string, Delivery[]>();
   private waiting = 0;
+  /**
+   * Congestion window over the deliveries in flight (AIMD): handlers that contend on one state key
+   * (a counter) conflict at commit when many run at once, and each conflict re-runs a handler. A
+   * conflict halves the window, a clean run widens it by one, up to what the slots allow — so
+   * independent handlers keep the full concurrency and a hot key settles near one at a time.
+   */
+  private window = Infinity;
+  /** Handlers running now (in flight minus those parked: behind a key, or after a conflict). */
+  private running = 0;
+  /** Deliveries whose run lost a commit race: re-run (same lease, no attempt spent) as the window allows. */
+  private readonly conflicted: Delivery[] = [];
+  private readonly conflictRuns = new Map<number, number>();
 
   constructor(
     private readonly agent: string,
@@ -68,6 +83,15 @@ export class EventConsumer {
     this.cancelRetryTimer?.();
     this.cancelRetryTimer = null;
     this.retryAt = Infinity;
+    // Parked deliveries (behind a key, or after a conflict) are not running: give them back now.
+    const parked = [...this.conflicted.splice(0), ...[...this.keyQueues.values()].flat()];
+    for (const q of this.keyQueues.values()) q.length = 0;
+    this.waiting = 0;
+    for (const d of parked) {
+      this.inFlight.delete(d.deliveryId);
+      this.conflictRuns.delete(d.deliveryId);
+    }
+    if (parked.length > 0) void this.bus.nack(parked.map((d) => ({ deliveryId: d.deliveryId, leaseToken: d.leaseToken, error: 'consumer stopped' }))).catch(() => 0);
   }
 
   get busy(): number {
@@ -95,7 +119,13 @@ export class EventConsumer {
     try {
       do {
         this.again = false;
-        const free = this.hooks.capacity() - this.waiting;
+        let free = Math.min(this.hooks.capacity(), this.window - this.running);
+        // Conflicted runs go again first (they hold leases already).
+        while (free > 0 && this.conflicted.length > 0 && !this.stopped) {
+          free--;
+          void this.run(this.conflicted.shift()!);
+        }
+        free -= this.waiting + this.conflicted.length;
         if (free <= 0 || this.stopped) break;
         // Refill in batches, not one slot at a time: a claim is a write transaction, and claiming
         // each time one handler finishes made one claim per event (profile of bench/events).
@@ -144,10 +174,27 @@ export class EventConsumer {
   }
 
   private async run(d: Delivery): Promise<void> {
+    this.running++;
     let outcome: RunOutcome | null = null;
-    let fate: 'done' | 'retry' | 'dead' | 'lost' = 'done';
     try {
       outcome = await this.hooks.handle(d);
+    } catch {
+      outcome = null;
+      this.running--;
+      return this.settled(d, null, 'lost'); // the lease will expire and the delivery comes back
+    }
+    this.running--;
+    this.adjustWindow(outcome);
+    const reruns = this.conflictRuns.get(d.deliveryId) ?? 0;
+    if (outcome?.conflict && reruns < MAX_CONFLICT_RERUNS && !this.stopped) {
+      // Not the handler's fault (a replica or a batch-mate committed the key first): park it and
+      // run it again when the (now halved) window allows, under the same lease, no attempt spent.
+      this.conflictRuns.set(d.deliveryId, reruns + 1);
+      this.conflicted.push(d);
+      return this.wake();
+    }
+    let fate: 'done' | 'retry' | 'dead' | 'lost' = 'done';
+    try {
       if (outcome === null) {
         // No instance could take it after all: give it back at once, without an attempt penalty.
         await this.nack(d, { error: 'no ready instance', retryAt: this.clock.now() + 200 });
@@ -170,16 +217,27 @@ export class EventConsumer {
       }
     } catch {
       fate = 'lost'; // the lease will expire and the delivery comes back
-    } finally {
-      this.inFlight.delete(d.deliveryId);
-      this.hooks.onSettled(d, outcome, fate);
-      this.nextOfKey(d.event.key);
-      this.wake();
     }
+    this.settled(d, outcome, fate);
+  }
+
+  private settled(d: Delivery, outcome: RunOutcome | null, fate: 'done' | 'retry' | 'dead' | 'lost'): void {
+    this.conflictRuns.delete(d.deliveryId);
+    this.inFlight.delete(d.deliveryId);
+    this.hooks.onSettled(d, outcome, fate);
+    this.nextOfKey(d.event.key);
+    this.wake();
   }
 
   private async nack(d: Delivery, o: { error: string; retryAt?: number; dead?: boolean }): Promise<boolean> {
     return (await this.bus.nack([{ deliveryId: d.deliveryId, leaseToken: d.leaseToken, ...o }])) === 1;
+  }
+
+  private adjustWindow(o: RunOutcome | null): void {
+    if (!o) return;
+    const slots = this.hooks.capacity() + this.inFlight.size;
+    if (o.conflict) this.window = Math.max(1, Math.floor(Math.min(this.window, slots) / 2));
+    else if (o.ok && this.window !== Infinity) this.window = this.window + 1 >= slots ? Infinity : this.window + 1;
   }
 
   private armRetry(at: number): void {

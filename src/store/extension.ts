@@ -39,7 +39,11 @@ export interface StoreModule {
   postgres(schema: string): Migration[];
 }
 
-/** Work done inside a run's commit transaction, after its state writes, emits, ack and run record. */
+/**
+ * Work done inside a run's commit transaction, after its state writes (SQLite: also after its
+ * emits, ack and run record; PostgreSQL's group commit writes those for the whole batch after the
+ * runs' effects). A throw rolls back this run alone (its savepoint), never its batch-mates.
+ */
 export interface TxEffect {
   sqlite(db: Database.Database, now: number): void;
   postgres(c: pg.PoolClient, schema: string, now: number): Promise<void>;

@@ -8,9 +8,10 @@
 // (PostgreSQL); at thousands of runs per second that per-commit cost, not the statements, is the
 // ceiling (profile of bench/events before this: ~45 % of the daemon's time in COMMIT on PostgreSQL).
 //
-// At most one batch is in flight per store: commits that arrive meanwhile form the next batch.
-// One writer at a time is what SQLite allows anyway, and on PostgreSQL it keeps two batches of the
-// same daemon from taking namespace locks in opposite orders (a deadlock between batch-mates).
+// At most `maxInFlight` batches are in flight per store: commits that arrive meanwhile form the
+// next batch. SQLite: 1 (one writer at a time is what it allows). PostgreSQL: a few, one pool
+// connection each; each batch locks all its namespaces up front in one sorted statement, so two
+// batches never take namespace locks in opposite orders.
 import type { CommitResult, CommitSettled, RunCommit } from './types.js';
 
 /** Largest batch one transaction takes (bounds the time a batch holds the write lock). */
@@ -18,12 +19,13 @@ export const MAX_GROUP_COMMIT = 512;
 
 export class GroupCommit {
   private queue: Array<{ c: RunCommit; resolve: (s: CommitSettled) => void }> = [];
-  private flushing = false;
+  private inFlight = 0;
   private scheduled = false;
 
   constructor(
     /** Commits the batch in one transaction; settles every item (a throw fails the whole batch). */
     private readonly commitBatch: (commits: RunCommit[]) => Promise<CommitSettled[]> | CommitSettled[],
+    private readonly maxInFlight = 1,
   ) {}
 
   async commitRun(c: RunCommit): Promise<CommitResult> {
@@ -41,7 +43,7 @@ export class GroupCommit {
   }
 
   private schedule(): void {
-    if (this.flushing || this.scheduled) return;
+    if (this.inFlight >= this.maxInFlight || this.scheduled) return;
     this.scheduled = true;
     // setImmediate, not a microtask: the commits of every run that finished in this turn (results
     // of one host message) join the batch.
@@ -52,8 +54,8 @@ export class GroupCommit {
   }
 
   private async flush(): Promise<void> {
-    if (this.flushing || this.queue.length === 0) return;
-    this.flushing = true;
+    if (this.inFlight >= this.maxInFlight || this.queue.length === 0) return;
+    this.inFlight++;
     const batch = this.queue.splice(0, MAX_GROUP_COMMIT);
     let settled: CommitSettled[];
     try {
@@ -62,7 +64,7 @@ export class GroupCommit {
       // The shared transaction itself failed (I/O error, lost connection): nothing committed.
       settled = batch.map(() => ({ ok: false, error }));
     }
-    this.flushing = false;
+    this.inFlight--;
     batch.forEach((b, i) => b.resolve(settled[i] ?? { ok: false, error: new Error('group commit lost an item') }));
     if (this.queue.length > 0) this.schedule();
   }

@@ -159,7 +159,10 @@ export class PostgresStore implements StoreLike {
   // effects); acks are checked and locked for the whole batch in one statement first, and the
   // outbox, the acks and the run records of the runs that made it are written with one multi-row
   // statement each. A sink's run (ack + run record, no state) costs no savepoint at all.
-  private readonly group = new GroupCommit((commits) => this.commitBatch(commits));
+  // Several batches may be in flight (one pool connection each): each locks every namespace it
+  // touches up front, in one sorted statement, so two batches queue on a namespace instead of
+  // taking its lock in opposite orders (deadlock).
+  private readonly group = new GroupCommit((commits) => this.commitBatch(commits), 4);
 
   commitRun(c: RunCommit): Promise<CommitResult> {
     return this.group.commitRun(c);
@@ -182,18 +185,29 @@ export class PostgresStore implements StoreLike {
         });
       }
       const versions: Array<Record<string, number>> = commits.map(() => ({}));
+      const stateful = (c: RunCommit, i: number) => !failed.has(i) && (c.writes.length > 0 || c.reads.length > 0 || !!c.effects?.length);
+      const namespaces = new Set<string>();
+      commits.forEach((c, i) => {
+        if (!stateful(c, i)) return;
+        for (const w of c.writes) namespaces.add(w.namespace);
+        for (const r of c.reads) namespaces.add(r.namespace);
+      });
+      // The batch's namespace rows, locked once; updated as its runs commit (a savepoint rolled
+      // back leaves them as they were).
+      const nsRows = await this.lockNamespaces(cl, [...namespaces]);
       for (let i = 0; i < commits.length; i++) {
         const c = commits[i]!;
-        if (failed.has(i) || (c.writes.length === 0 && c.reads.length === 0 && !c.effects?.length)) continue;
+        if (!stateful(c, i)) continue;
         // Alone in its transaction a run needs no savepoint: its failure fails the transaction.
         if (commits.length === 1) {
-          versions[i] = await this.stateIn(cl, c, now);
+          versions[i] = await this.stateIn(cl, c, nsRows, now);
           continue;
         }
+        // Not released: an unreleased savepoint ends with the transaction, and the next one of the
+        // same name shadows it (one round trip less per run).
         await cl.query('SAVEPOINT run');
         try {
-          versions[i] = await this.stateIn(cl, c, now);
-          await cl.query('RELEASE SAVEPOINT run');
+          versions[i] = await this.stateIn(cl, c, nsRows, now);
         } catch (err) {
           await cl.query('ROLLBACK TO SAVEPOINT run');
           failed.set(i, err);
@@ -216,22 +230,18 @@ export class PostgresStore implements StoreLike {
   }
 
   /** The part of a run's commit that may fail on its own: read checks, state writes, effects. */
-  private async stateIn(cl: pg.PoolClient, c: RunCommit, now: number): Promise<Record<string, number>> {
+  private async stateIn(cl: pg.PoolClient, c: RunCommit, nsRows: Map<string, NamespaceRow>, now: number): Promise<Record<string, number>> {
     const grouped = groupWrites(c.writes);
-    const namespaces = [...new Set([...grouped.keys(), ...c.reads.map((r) => r.namespace)])];
-    const nsRows = await this.lockNamespaces(cl, namespaces);
-    if (c.reads.length > 0) {
-      const current = await this.keyRows(cl, c.reads);
-      for (const r of c.reads) {
-        if (visibleVersion(current.get(keyId(r.namespace, r.key)), now) !== r.version) throw new StateConflictError(r.namespace, r.key);
-      }
+    const written: { namespace: string; key: string }[] = [];
+    for (const [namespace, writes] of grouped) for (const key of writes.keys()) written.push({ namespace, key });
+    // One read of the keys the run read (version check) and wrote (sizes).
+    const existing = c.reads.length + written.length > 0 ? await this.keyRows(cl, [...c.reads, ...written]) : new Map();
+    for (const r of c.reads) {
+      if (visibleVersion(existing.get(keyId(r.namespace, r.key)), now) !== r.version) throw new StateConflictError(r.namespace, r.key);
     }
     const versions: Record<string, number> = {};
+    const plans: NamespacePlan[] = [];
     if (grouped.size > 0) {
-      const written: { namespace: string; key: string }[] = [];
-      for (const [namespace, writes] of grouped) for (const key of writes.keys()) written.push({ namespace, key });
-      const existing = await this.keyRows(cl, written);
-      const plans: NamespacePlan[] = [];
       for (const [namespace, writes] of grouped) {
         const sizes = new Map<string, number>();
         for (const key of writes.keys()) {
@@ -245,6 +255,8 @@ export class PostgresStore implements StoreLike {
       for (const p of plans) versions[p.namespace] = p.version;
     }
     for (const e of c.effects ?? []) await e.postgres(cl, this.schema, now);
+    // Only now (nothing above threw) do the batch's namespace rows move on.
+    for (const p of plans) nsRows.set(p.namespace, { version: p.version, sizeBytes: p.sizeBytes, keyCount: p.keyCount });
     return versions;
   }
 
