@@ -160,6 +160,7 @@ class Instance implements InstanceHandle {
   memory: MemorySample | null = null;
   coldStartMs = 0;
   spareWorker = false;
+  private answered = false;
   readonly exited: Promise<InstanceExit>;
   readonly described: Promise<this>;
   private resolveExit!: (e: InstanceExit) => void;
@@ -201,6 +202,8 @@ class Instance implements InstanceHandle {
         this.settle({ reason: 'crashed', message: m.error.message }, remoteError(m.error, 'agent_start_failed', 78));
         return;
       case 'result': {
+        if (this.host.kind === 'process' && !this.answered) this.rt.replenishProcessHost();
+        this.answered = true;
         const p = this.pending.get(m.result.runId);
         if (p) {
           this.pending.delete(m.result.runId);
@@ -303,6 +306,7 @@ class RuntimeImpl implements Runtime {
   private nextDescribe = 1;
   private closed = false;
   readonly compiler: AgentCompiler | null;
+  private spareProcessHost: Host | null = null;
 
   constructor(
     readonly listener: RuntimeListener,
@@ -325,9 +329,27 @@ class RuntimeImpl implements Runtime {
 
   forget(host: Host): void {
     this.hosts.delete(host);
+    if (this.spareProcessHost === host) this.spareProcessHost = null;
   }
 
   private spawnHost(kind: 'common' | 'process'): Host {
+    if (kind === 'process') {
+      // A process-isolated start (or restart after a crash) takes the host forked ahead; the next
+      // one is forked once this instance's first invocation (setup) answers (replenishProcessHost),
+      // so forking and loading host-main is neither on nor competing with the start path. Kept only
+      // once a process-isolated agent exists (an idle host costs a Node process).
+      const spare = this.spareProcessHost;
+      this.spareProcessHost = null;
+      if (spare?.alive) return spare;
+    }
+    return this.newHost(kind);
+  }
+
+  replenishProcessHost(): void {
+    if (!this.closed && !this.spareProcessHost) this.spareProcessHost = this.newHost('process');
+  }
+
+  private newHost(kind: 'common' | 'process'): Host {
     const h = new Host(kind, this.execArgv, this.hostOpts, this);
     this.hosts.add(h);
     return h;
