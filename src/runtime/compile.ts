@@ -15,7 +15,7 @@
 //   (and every start) recompiles only a source whose inputs changed.
 // - A syntax error is an AgentSyntaxError naming file:line:column (exit code 78). The last good
 //   output of a source stays in use for restarts until a new one compiles.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -244,7 +244,8 @@ function stampsUnchanged(inputs: InputStamp[]): boolean {
 }
 
 function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  // Unique per writer: two daemons (or test workers) may compile the same source at once.
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
 }
