@@ -49,6 +49,8 @@ interface Compiled {
 interface Manifest {
   version: 1;
   source: string;
+  /** The SDK URLs baked into the bundle: another install of OpenClaw rebuilds. */
+  sdk: string;
   out: string;
   inputs: Array<{ path: string; hash: string }>;
 }
@@ -110,6 +112,10 @@ export class AgentCompiler {
     return built.out;
   }
 
+  private sdkKey(): string {
+    return `${this.opts.sdk.index}|${this.opts.sdk.tools}`;
+  }
+
   private manifestPath(file: string): string {
     return path.join(this.opts.cacheDir, `${sha(file).slice(0, 16)}.json`);
   }
@@ -122,7 +128,7 @@ export class AgentCompiler {
     } catch {
       return null;
     }
-    if (m.version !== 1 || m.source !== file || !fs.existsSync(m.out)) return null;
+    if (m.version !== 1 || m.source !== file || m.sdk !== this.sdkKey() || !fs.existsSync(m.out)) return null;
     const inputs: InputStamp[] = [];
     for (const i of m.inputs) {
       try {
@@ -212,7 +218,7 @@ export class AgentCompiler {
         const st = fs.statSync(abs);
         return { path: abs, hash: sha(fs.readFileSync(abs)), mtimeMs: st.mtimeMs, size: st.size };
       });
-    const manifest: Manifest = { version: 1, source: file, out, inputs: inputs.map(({ path: p, hash: h }) => ({ path: p, hash: h })) };
+    const manifest: Manifest = { version: 1, source: file, sdk: this.sdkKey(), out, inputs: inputs.map(({ path: p, hash: h }) => ({ path: p, hash: h })) };
     writeAtomic(this.manifestPath(file), JSON.stringify(manifest));
     this.builds++;
     return { out, inputs };
