@@ -16,7 +16,7 @@
 //   (and every start) recompiles only a source whose inputs changed.
 // - A syntax error is an AgentSyntaxError naming file:line:column (exit code 78). The last good
 //   output of a source stays in use for restarts until a new one compiles.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -50,6 +50,8 @@ interface Compiled {
 interface Manifest {
   version: 1;
   source: string;
+  /** The SDK URLs baked into the bundle: another install of OpenClaw rebuilds. */
+  sdk: string;
   out: string;
   inputs: Array<{ path: string; hash: string }>;
 }
@@ -111,6 +113,10 @@ export class AgentCompiler {
     return built.out;
   }
 
+  private sdkKey(): string {
+    return `${this.opts.sdk.index}|${this.opts.sdk.tools}`;
+  }
+
   private manifestPath(file: string): string {
     return path.join(this.opts.cacheDir, `${sha(file).slice(0, 16)}.json`);
   }
@@ -123,7 +129,7 @@ export class AgentCompiler {
     } catch {
       return null;
     }
-    if (m.version !== 1 || m.source !== file || !fs.existsSync(m.out)) return null;
+    if (m.version !== 1 || m.source !== file || m.sdk !== this.sdkKey() || !fs.existsSync(m.out)) return null;
     const inputs: InputStamp[] = [];
     for (const i of m.inputs) {
       try {
@@ -213,7 +219,7 @@ export class AgentCompiler {
         const st = fs.statSync(abs);
         return { path: abs, hash: sha(fs.readFileSync(abs)), mtimeMs: st.mtimeMs, size: st.size };
       });
-    const manifest: Manifest = { version: 1, source: file, out, inputs: inputs.map(({ path: p, hash: h }) => ({ path: p, hash: h })) };
+    const manifest: Manifest = { version: 1, source: file, sdk: this.sdkKey(), out, inputs: inputs.map(({ path: p, hash: h }) => ({ path: p, hash: h })) };
     writeAtomic(this.manifestPath(file), JSON.stringify(manifest));
     this.builds++;
     return { out, inputs };
@@ -245,7 +251,8 @@ function stampsUnchanged(inputs: InputStamp[]): boolean {
 }
 
 function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.${process.pid}.tmp`;
+  // Unique per writer: two daemons (or test workers) may compile the same source at once.
+  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
 }

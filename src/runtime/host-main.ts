@@ -66,6 +66,8 @@ interface HostedInstance {
   startedAt: number;
   /** Loaded into the host's spare worker (a hand-over, not a spawn). */
   fromSpare: boolean;
+  /** Set from load until the host's spare is replaced after this instance came up. */
+  spareDue?: NodeJS.Timeout;
 }
 
 class WorkerSlot {
@@ -232,9 +234,13 @@ function onWorkerMessage(slot: WorkerSlot, m: FromWorker): void {
       if (!inst) return;
       inst.described = true;
       inst.hasLiveness = m.description.hasLiveness;
-      // Boot the next spare once this one is loaded (not alongside it: they would compete for CPU).
-      // A process-isolated host holds one instance: no spare there.
-      if (inst.spec.isolation === 'dedicated') scheduleSpare(inst.spec.memory.heapMb, slot.needTsx);
+      // Boot the next spare once this instance is up — after its first invocation (setup) answers,
+      // or SPARE_AFTER_MS after load if setup takes longer — not alongside its load and setup: they
+      // would compete for CPU on the start path. A process-isolated host holds one instance: no spare.
+      if (inst.spec.isolation === 'dedicated') {
+        inst.spareDue = setTimeout(() => replaceSpareFor(inst), SPARE_AFTER_MS);
+        inst.spareDue.unref();
+      }
       send({ t: 'described', instanceId: m.instanceId, description: m.description, coldStartMs: performance.now() - inst.startedAt, spare: inst.fromSpare });
       return;
     }
@@ -254,11 +260,18 @@ function onWorkerMessage(slot: WorkerSlot, m: FromWorker): void {
       send(m);
       slot.end('killed', 'describe done');
       return;
-    case 'result':
+    case 'result': {
+      const inst = hosted.get(m.instanceId);
+      if (inst?.spareDue) replaceSpareFor(inst);
       results.push({ instanceId: m.instanceId, result: m.result });
       return;
+    }
     case 'results':
-      for (const r of m.items) results.push(r);
+      for (const r of m.items) {
+        const inst = hosted.get(r.instanceId);
+        if (inst?.spareDue) replaceSpareFor(inst);
+        results.push(r);
+      }
       return;
     case 'probeResult':
     case 'rpc':
@@ -327,14 +340,23 @@ function needTsx(spec: { file: string; compiled?: string } | null): boolean {
 
 // A spare dedicated worker, booted ahead (SDK loaded), so that starting a dedicated instance on a
 // warm host — a start, or a restart after a crash — is a hand-over that costs only the import of the
-// agent's own (compiled) module. It is replaced as soon as the instance that took it is loaded,
-// with the heap cap last asked for. (It used to be replaced 50 ms later, with the timer pushed back
-// by every load: a restart that came inside that window found no spare and spawned a worker, the
-// slow half of the bimodal restart times.)
+// agent's own (compiled) module. It is replaced once the instance that took it is up (its setup
+// answered, or SPARE_AFTER_MS after load), with the heap cap last asked for. (It used to be replaced
+// 50 ms after load, with the timer pushed back by every load: a restart that came inside that
+// window found no spare and spawned a worker, the slow half of the bimodal restart times.)
 let spare: WorkerSlot | null = null;
 /** Set by dedicatedSlot() when it handed the spare over, read by start(). */
 let spareTaken = false;
 let spareTimer: NodeJS.Immediate | null = null;
+
+const SPARE_AFTER_MS = 200;
+
+function replaceSpareFor(inst: HostedInstance): void {
+  if (!inst.spareDue) return;
+  clearTimeout(inst.spareDue);
+  inst.spareDue = undefined;
+  scheduleSpare(inst.spec.memory.heapMb, inst.slot.needTsx);
+}
 
 function scheduleSpare(heapMb: number | undefined, tsx: boolean): void {
   if (spareTimer) clearImmediate(spareTimer);

@@ -175,6 +175,7 @@ class Instance implements InstanceHandle {
   memory: MemorySample | null = null;
   coldStartMs = 0;
   spareWorker = false;
+  private answered = false;
   readonly exited: Promise<InstanceExit>;
   readonly described: Promise<this>;
   private resolveExit!: (e: InstanceExit) => void;
@@ -216,6 +217,8 @@ class Instance implements InstanceHandle {
         this.settle({ reason: 'crashed', message: m.error.message }, remoteError(m.error, 'agent_start_failed', 78));
         return;
       case 'result': {
+        if (this.host.kind === 'process' && !this.answered) this.rt.replenishProcessHost(this.spec.agent);
+        this.answered = true;
         const p = this.pending.get(m.result.runId);
         if (p) {
           this.pending.delete(m.result.runId);
@@ -319,6 +322,7 @@ class RuntimeImpl implements Runtime {
   private nextDescribe = 1;
   private closed = false;
   readonly compiler: AgentCompiler | null;
+  private spareProcessHost: { agent: string | null; host: Host } | null = null;
 
   constructor(
     readonly listener: RuntimeListener,
@@ -342,9 +346,32 @@ class RuntimeImpl implements Runtime {
 
   forget(host: Host): void {
     this.hosts.delete(host);
+    if (this.spareProcessHost?.host === host) this.spareProcessHost = null;
   }
 
   private spawnHost(kind: 'common' | 'process', agent: string | null = null): Host {
+    if (kind === 'process') {
+      // A process-isolated start (or restart after a crash) takes the host forked ahead for this
+      // agent (its sandbox launch: environment, permissions, working directory); the next one is
+      // forked once this instance's first invocation (setup) answers (replenishProcessHost), so
+      // forking and loading host-main is neither on nor competing with the start path. Kept only
+      // once a process-isolated agent exists (an idle host costs a Node process).
+      const spare = this.spareProcessHost;
+      if (spare && spare.agent === agent) {
+        this.spareProcessHost = null;
+        if (spare.host.alive) return spare.host;
+      }
+    }
+    return this.newHost(kind, agent);
+  }
+
+  replenishProcessHost(agent: string): void {
+    if (this.closed || this.spareProcessHost?.agent === agent) return;
+    this.spareProcessHost?.host.killGroup('spare host replaced by one for another agent');
+    this.spareProcessHost = { agent, host: this.newHost('process', agent) };
+  }
+
+  private newHost(kind: 'common' | 'process', agent: string | null = null): Host {
     const launch = this.sandbox ? hostLaunch(this.sandbox, agent) : { execArgv: [], env: baseEnv() };
     const h = new Host(kind, [...this.execArgv, ...launch.execArgv], this.hostOpts, this, launch.env, 'cwd' in launch ? launch.cwd : undefined);
     this.hosts.add(h);

@@ -98,6 +98,12 @@ describe('compiling agent sources', () => {
     const c2 = new AgentCompiler({ cacheDir, sdk: runtimeFiles.sdk });
     expect(await c2.compile(entry)).toBe(second);
     expect(c2.builds).toBe(0);
+    // Another install of OpenClaw (another SDK URL baked into the bundle) rebuilds.
+    const c3 = new AgentCompiler({ cacheDir, sdk: { index: 'file:///elsewhere/index.js', tools: 'file:///elsewhere/tools/index.js' } });
+    const moved = await c3.compile(entry);
+    expect(c3.builds).toBe(1);
+    expect(fs.readFileSync(moved, 'utf8')).toContain('file:///elsewhere/index.js');
+    await c3.close();
   });
 
   it('a syntax error names file:line:column; the last good build is kept for restarts', async () => {
