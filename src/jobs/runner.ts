@@ -10,7 +10,7 @@
 // jobs, rate-limit refills, heartbeats, the safety poll) runs on the injected Clock.
 import type { AgentHandle, CallResult } from '../contracts/modules.js';
 import type { LogLine } from '../runtime/protocol.js';
-import type { JobStore, ClaimedJob, ClaimResult } from './store.js';
+import type { JobStore, ClaimedJob } from './store.js';
 import type { QueuePolicy } from './config.js';
 import type { JobInfo } from './types.js';
 
@@ -190,28 +190,11 @@ class QueueWorker {
     const c = this.runner.deps.controller(this.b.agent);
     const info: JobInfo = { id: job.id, queue: job.queue, attempt: job.attempts, maxAttempts: job.maxAttempts, enqueuedAt: job.createdAt };
     const deleteOnComplete = this.b.policy.retentionMs === 0;
-    // The commit that completes this job also claims the next one (one transaction, not two); the
-    // claim counts only once the commit succeeded (`r.ok`), and a rolled-back commit undid it.
-    let next: ClaimResult | null = null;
-    const fetch = {
-      queue: this.b.queue,
-      policy: this.b.policy,
-      // PostgreSQL only: there it saves a whole claim transaction (five round trips) per job. On
-      // SQLite the commits of one turn already share one transaction and one claim per turn refills
-      // every freed slot; a claim inside each commit would run its statements once per job.
-      limit: () => (this.runner.stopped || jobs.dialect !== 'postgres' ? 0 : 1),
-      claimed: (res: ClaimResult | null) => {
-        next = res;
-      },
-    };
     const r: CallResult = c
       ? await c.call(this.b.method, job.payload, {
           trigger: 'job',
           runId: job.runId ?? job.leaseToken,
-          effects: (value) => {
-            next = null; // a retried commit (state conflict) claims afresh
-            return [jobs.completeAndFetchEffect(job.id, job.leaseToken, () => value, deleteOnComplete, fetch)];
-          },
+          effects: (value) => [jobs.completeEffect(job.id, job.leaseToken, () => value, deleteOnComplete)],
           ...(job.timeoutMs ? { deadlineMs: job.timeoutMs } : {}),
           signal: f.abort.signal,
           meta: info,
@@ -221,11 +204,6 @@ class QueueWorker {
     const line = (level: LogLine['level'], msg: string, extra: Record<string, unknown> = {}) =>
       this.runner.deps.log({ level, agent: this.b.agent, instance: `${this.b.agent}#0`, msg, runId: r.runId, fields: { job: job.id, queue: job.queue, attempt: job.attempts, ...extra } });
     if (r.ok) {
-      const claimed = next as ClaimResult | null;
-      if (claimed) {
-        for (const j of claimed.jobs) this.start1(j);
-        if (claimed.nextAt !== null) this.arm(claimed.nextAt);
-      }
       metrics.outcome(job.queue, 'completed');
       metrics.duration(job.queue, seconds);
       line('debug', `job ${job.queue}/${job.id} completed (attempt ${job.attempts}, ${Math.round(seconds * 1000)} ms)`);

@@ -286,21 +286,6 @@ function* claimOp(d: Dialect, queue: string, p: QueuePolicy, limit: number, now:
   return yield* claimRest(d, queue, p, limit, now, base);
 }
 
-/**
- * Complete-and-fetch-next (BullMQ's moveToFinished-and-fetch, graphile-worker's batched
- * complete/get): in the transaction that completes a job, claim the next job(s) of its queue, so a
- * busy worker needs no separate claim transaction per job. PostgreSQL only TRIES the queue's
- * advisory lock here (a run's commit must never wait on another daemon's claim: it holds row locks
- * of its own); without it the runner claims as usual.
- */
-function* fetchNextOp(d: Dialect, queue: string, p: QueuePolicy, limit: number, now: number): Op<ClaimResult | null> {
-  if (d.pg) {
-    const got = (yield all(`SELECT pg_try_advisory_xact_lock(hashtext(?)) AS ok`, `openclaw.jobs:${d.schemaName}:${queue}`)) as Row[];
-    if (got[0]?.ok !== true) return null;
-  }
-  return yield* claimRest(d, queue, p, limit, now, { recovered: 0, deadLettered: 0 });
-}
-
 /** Crash recovery: leases that expired. Out of attempts → dead; otherwise back to waiting at once. */
 function* recoverOp(d: Dialect, queue: string, now: number): Op<{ recovered: number; deadLettered: number }> {
   const J = d.t('jobs');
@@ -572,27 +557,6 @@ export class JobStore {
     return {
       sqlite: (db, now) => runSqlite(db, completeOp(d, id, token, result(), deleteRow, now)),
       postgres: (c, _schema, now) => runPostgres(c, completeOp(d, id, token, result(), deleteRow, now)),
-    };
-  }
-
-  /**
-   * completeEffect, then claims up to `next.limit` further jobs of the queue in the same
-   * transaction. `next.claimed` receives them while the commit runs: the caller must start them
-   * only once the commit succeeded (a rolled-back commit took the claim with it).
-   */
-  completeAndFetchEffect(id: string, token: string, result: () => unknown, deleteRow: boolean, next: { queue: string; policy: QueuePolicy; limit: () => number; claimed: (r: ClaimResult | null) => void }): TxEffect {
-    const d = this.d;
-    return {
-      sqlite: (db, now) => {
-        runSqlite(db, completeOp(d, id, token, result(), deleteRow, now));
-        const n = next.limit();
-        next.claimed(n > 0 ? runSqlite(db, fetchNextOp(d, next.queue, next.policy, n, now)) : null);
-      },
-      postgres: async (c, _schema, now) => {
-        await runPostgres(c, completeOp(d, id, token, result(), deleteRow, now));
-        const n = next.limit();
-        next.claimed(n > 0 ? await runPostgres(c, fetchNextOp(d, next.queue, next.policy, n, now)) : null);
-      },
     };
   }
 
