@@ -9,6 +9,7 @@
 //
 //   node --import tsx jobs.ts [--jobs 5000] [--latency-jobs 300] [--concurrency 32] [--no-pg] [--no-peers]
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.js';
 import { Daemon } from '../src/daemon/daemon.js';
@@ -36,7 +37,6 @@ interface Result {
 async function openclaw(backend: 'sqlite' | 'postgres'): Promise<Result> {
   const store: StoreChoice = backend === 'sqlite' ? { kind: 'sqlite' } : { kind: 'postgres', url: PG_URL, schema: uniqueSchema('oc_bench_jobs') };
   const { configFile } = makeProject(`  jobs:\n    source: ${agentFile('job-noop.ts')}\n`, store);
-  const fs = await import('node:fs');
   fs.appendFileSync(configFile, `jobs:\n  concurrency: ${CONC}\n  queues:\n    noop:\n      concurrency: ${CONC}\n`);
   const mod = new JobsModule();
   const d = await Daemon.start(await loadConfig(configFile), { modules: [mod], listen: false });
@@ -186,7 +186,12 @@ async function main(): Promise<void> {
     ['system', 'jobs/s', 'enqueue 1k batches (ms)', 'enqueue→start p50 (ms)', 'p99 (ms)'],
     results.map((r) => [r.system, r1(r.jobsPerSec), r1(r.enqueueMs), r3(r.p50), r3(r.p99)]),
   );
-  jsonLine('jobs', { jobs: N, concurrency: CONC, results });
+  // Side-by-side ratios (issue 9 asks for OpenClaw ahead of each peer in the same run).
+  const by = (name: string) => results.find((r) => r.system.startsWith(name))?.jobsPerSec;
+  const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${(a / b).toFixed(2)}×` : 'n/a');
+  const ratios = { sqliteVsBullmq: ratio(by('OpenClaw sqlite'), by('BullMQ')), postgresVsGraphile: ratio(by('OpenClaw postgres'), by('graphile')) };
+  console.log(`OpenClaw SQLite / BullMQ: ${ratios.sqliteVsBullmq}; OpenClaw PostgreSQL / graphile-worker: ${ratios.postgresVsGraphile}; load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+  jsonLine('jobs', { jobs: N, concurrency: CONC, results, ratios });
   process.exit(0);
 }
 
