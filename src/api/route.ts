@@ -9,6 +9,9 @@ import { BadRequestError } from '../util/errors.js';
  * What a route needs the caller to be allowed to do. Roles map onto these strings in
  * src/security/auth/roles.ts; without the auth module `allowAll` lets every request through.
  */
+/** For routes that carry bulk data: state writes, job batches, LLM requests (16 MiB). */
+export const LARGE_BODY_LIMIT = 16 * 1024 * 1024;
+
 export type Permission =
   | 'public' // probes: never asks for credentials
   | 'health:read'
@@ -109,7 +112,7 @@ export interface RouteSpec<P extends ZodTypeAny | undefined, Q extends ZodTypeAn
    * body, ids that resolve to agents) must say so here; the handler must act on no other agent.
    */
   target?(input: { params: Input<P>; query: Input<Q>; body: Input<B>; req: FastifyRequest }): RouteTarget | Promise<RouteTarget>;
-  /** Largest request body this route accepts, in bytes (default: the server's, 1 MiB). */
+  /** Largest request body this route accepts, in bytes (default: the server's, 1 MiB; bulk routes LARGE_BODY_LIMIT). */
   bodyLimit?: number;
   handler(input: { params: Input<P>; query: Input<Q>; body: Input<B>; req: FastifyRequest; reply: FastifyReply }): Promise<unknown> | unknown;
 }

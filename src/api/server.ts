@@ -52,8 +52,14 @@ export interface ApiServer {
   close(): Promise<void>;
 }
 
+/**
+ * Largest request body a route accepts unless it declares its own (defineRoute `bodyLimit`): 1 MiB.
+ * Routes that carry bulk data (state writes, job batches, LLM requests) declare LARGE_BODY_LIMIT.
+ */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
 export function createApiServer(control: ControlPlane, opts: ApiServerOptions): ApiServer {
-  const base = { bodyLimit: opts.bodyLimit ?? 16 * 1024 * 1024, frameworkErrors: frameworkError, ...(opts.tls ? { https: opts.tls } : {}) };
+  const base = { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, frameworkErrors: frameworkError, ...(opts.tls ? { https: opts.tls } : {}) };
   const app = (opts.logger ? Fastify({ ...base, loggerInstance: opts.logger }) : Fastify({ ...base, logger: false })) as unknown as FastifyInstance;
 
   installErrorHandling(app);

@@ -196,10 +196,10 @@ const restartPolicy = section({
   backoff: oneOf(['immediate', 'linear', 'exponential'] as const, 'exponential'),
   initial_delay: duration(5_000),
   max_delay: duration(300_000),
-  max_retries: int(10, 0),
+  max_retries: int(10, 0, 1_000_000),
   reset_after: duration(3_600_000),
   intensity: section({
-    max_restarts: int(10, 1),
+    max_restarts: int(10, 1, 100_000),
     window: duration(60_000, { positive: true }),
   }),
 }).transform((v, ctx): RestartPolicyConfig => {
@@ -258,8 +258,8 @@ function probe(def: { interval: number; timeout: number; unhealthy: number }) {
   return section({
     interval: duration(def.interval, { positive: true }),
     timeout: duration(def.timeout, { positive: true }),
-    unhealthy_threshold: int(def.unhealthy, 1),
-    healthy_threshold: int(1, 1),
+    unhealthy_threshold: int(def.unhealthy, 1, 1000),
+    healthy_threshold: int(1, 1, 1000),
     http: httpProbe.optional(),
     exec: execProbe.optional(),
   }).transform((v, ctx): ProbeConfig => {
@@ -297,12 +297,21 @@ const resources = section({
   memory: size(null),
   cpu,
   max_state_size: size(100 * 1024 ** 2),
+  // One state value and one event, as JSON (issue 14 #8; defaults 4Mi and 1Mi in run-transaction.ts).
+  max_state_value_size: size(null),
+  max_event_size: size(null),
   api_calls_per_minute: optInt(1),
   events_per_minute: optInt(1),
   state_writes_per_minute: optInt(1),
   llm_tokens_per_hour: optInt(1),
 }).transform((v): ResourcesConfig => {
-  const out: ResourcesConfig = { memoryBytes: v.memory, cpu: v.cpu, maxStateSizeBytes: v.max_state_size as number };
+  const out: ResourcesConfig = {
+    memoryBytes: v.memory,
+    cpu: v.cpu,
+    maxStateSizeBytes: v.max_state_size as number,
+  };
+  if (v.max_state_value_size !== null) out.maxStateValueBytes = v.max_state_value_size;
+  if (v.max_event_size !== null) out.maxEventBytes = v.max_event_size;
   if (v.api_calls_per_minute !== undefined) out.apiCallsPerMinute = v.api_calls_per_minute;
   if (v.events_per_minute !== undefined) out.eventsPerMinute = v.events_per_minute;
   if (v.state_writes_per_minute !== undefined) out.stateWritesPerMinute = v.state_writes_per_minute;
@@ -326,12 +335,12 @@ const logging = section({
 }).transform((v): LoggingConfig => ({ level: v.level, format: v.format, retentionMs: v.retention }));
 
 const events = section({
-  max_attempts: int(5, 1),
+  max_attempts: int(5, 1, 1000),
   initial_delay: duration(1_000),
   max_delay: duration(60_000),
   // Events in flight per instance. Not 1: a handler that awaits I/O would hold the whole group to
   // one event at a time; where order matters, `ordering: key` serialises per event key instead.
-  concurrency: int(64, 1),
+  concurrency: int(64, 1, 1000),
   ordering: oneOf(['none', 'key'] as const, 'none'),
 }).transform((v, ctx): EventDeliveryConfig => {
   if (v.initial_delay > v.max_delay) {
@@ -496,7 +505,8 @@ export function agentSchema(root: string) {
       cwd,
       schedule,
       config,
-      replicas: int(1, 1),
+      // 1,000 instances of one agent is far past any real fleet; 100,000 took 1.6 GB in 6 s.
+      replicas: int(1, 1, 1000),
       isolation: oneOf(['dedicated', 'shared', 'process'] as const, 'dedicated'),
       enabled: bool(true),
       restart_policy: restartPolicy,

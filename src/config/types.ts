@@ -39,6 +39,10 @@ export interface ResourcesConfig {
   memoryBytes: number | null; // `memory: 512Mi`; soft limit = 90%, hard limit = memory
   cpu: number | null; // recorded; advisory on a single node
   maxStateSizeBytes: number; // default 100Mi
+  /** Largest single state value (JSON bytes), default 4Mi; larger writes fail the run. */
+  maxStateValueBytes?: number;
+  /** Largest event payload (JSON bytes), default 1Mi; emits and API publishes. */
+  maxEventBytes?: number;
   /** Rate limits (seed 003 §11), enforced by the guardrails; absent when not configured. */
   apiCallsPerMinute?: number;
   eventsPerMinute?: number;

@@ -21,7 +21,7 @@ import type { LogLine, RpcRequest, RpcTrace } from '../runtime/protocol.js';
 import { context } from '@opentelemetry/api';
 import { LogHub } from '../observability/log-hub.js';
 import { EmbeddedBus } from '../bus/embedded.js';
-import { NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
+import { DEFAULT_MAX_EVENT_BYTES, NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
 import { AgentController } from './agent-controller.js';
 import type { AgentAction, AgentView, ControlPlane, HealthView } from './control.js';
 import { BadRequestError, ConfigError, NotFoundError, OpenClawError } from '../util/errors.js';
@@ -286,6 +286,8 @@ export class Daemon implements ControlPlane {
       now: () => this.clock.now(),
       agent: a.name,
       maxStateSizeBytes: a.resources.maxStateSizeBytes,
+      maxValueBytes: a.resources.maxStateValueBytes,
+      maxEventBytes: a.resources.maxEventBytes,
       onPublished: (names) => this.bus.published(names),
       beforeCommit: (agent, buf) => this.services.guardrails?.beforeCommit(agent, buf) ?? buf,
       redact: (value) => this.services.secrets.redact(value),
@@ -637,6 +639,9 @@ export class Daemon implements ControlPlane {
   async publishEvent(e: { name: string; data?: unknown; id?: string }): Promise<{ id: string; published: boolean }> {
     if (typeof e.name !== 'string' || e.name.length === 0) throw new BadRequestError('event name must be a non-empty string', 'invalid_request');
     const id = e.id ?? randomUUID();
+    // The HTTP body limit bounds this already; the event limit is the same as agents' default.
+    const bytes = Buffer.byteLength(JSON.stringify(e.data ?? null));
+    if (bytes > DEFAULT_MAX_EVENT_BYTES) throw new OpenClawError('event_too_large', `event '${e.name}' is ${bytes} bytes as JSON, over the limit of ${DEFAULT_MAX_EVENT_BYTES}; send a reference instead`, { status: 413 });
     const n = await this.bus.append([{ id, name: e.name, payload: this.services.secrets.redact(e.data ?? null), source: null, createdAt: this.clock.now() }]);
     return { id, published: n > 0 };
   }

@@ -91,6 +91,9 @@ export interface RunContext {
   now: () => number;
   agent: string;
   maxStateSizeBytes: number;
+  /** Per value / per event payload, JSON bytes (resources.max_state_value_size / max_event_size). */
+  maxValueBytes?: number;
+  maxEventBytes?: number;
   /** Called after a commit that published events, with the names published. */
   onPublished: (eventNames: string[]) => void;
   /** Replaces secret values in what is about to be stored (state, events, errors). */
@@ -139,6 +142,7 @@ export async function commitBuffer(
   buf: { writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }>; intents?: RunIntent[] },
   extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null; effects?: TxEffect[]; instanceId?: string },
 ): Promise<CommitResult> {
+  checkSizes(buf, ctx);
   if (ctx.redact) buf = redactBuffer(buf, ctx.redact);
   checkWrites(ctx.agent, buf.writes);
   if (ctx.beforeCommit) buf = ctx.beforeCommit(ctx.agent, buf);
@@ -190,6 +194,34 @@ async function commitEmits(
   ctx.onCommitted?.({ writes: buf.writes, emits, result, runId: extra.runId ?? extra.run?.id ?? null, reason: extra.reason });
   if (intents.length > 0) ctx.onIntentsCommitted?.(intents);
   return result;
+}
+
+export const DEFAULT_MAX_VALUE_BYTES = 4 * 1024 ** 2;
+export const DEFAULT_MAX_EVENT_BYTES = 1024 ** 2;
+
+/** JSON size of a value, stopping early: a short string or number needs no serialising. */
+function jsonBytes(v: unknown): number {
+  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return 8;
+  if (typeof v === 'string' && v.length < 1024) return v.length * 3;
+  return Buffer.byteLength(JSON.stringify(v) ?? '');
+}
+
+/** A state value or an event over its limit fails the run with a message that says what to change. */
+function checkSizes(buf: { writes: StateWrite[]; emits: Array<{ name: string; data: unknown }> }, ctx: Pick<RunContext, 'agent' | 'maxValueBytes' | 'maxEventBytes'>): void {
+  const maxValue = ctx.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+  const maxEvent = ctx.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  for (const w of buf.writes) {
+    const n = w.value === undefined ? 0 : jsonBytes(w.value);
+    if (n > maxValue) {
+      throw new OpenClawError('value_too_large', `agent '${ctx.agent}': state key '${w.key}' is ${n} bytes as JSON, over the limit of ${maxValue}; store large data elsewhere, or raise resources.max_state_value_size`, { status: 413 });
+    }
+  }
+  for (const e of buf.emits) {
+    const n = jsonBytes(e.data);
+    if (n > maxEvent) {
+      throw new OpenClawError('event_too_large', `agent '${ctx.agent}': event '${e.name}' is ${n} bytes as JSON, over the limit of ${maxEvent}; send a reference instead, or raise resources.max_event_size`, { status: 413 });
+    }
+  }
 }
 
 /** Secret values in state keys and values and in event payloads become `[REDACTED:NAME]`. */

@@ -63,7 +63,7 @@ export class JobsModule implements DaemonModule {
   async start(ctx: ModuleContext): Promise<void> {
     const cfg = (ctx.config.extensions?.jobs ?? {}) as JobsSection;
     await ctx.store.migrateModule(jobsStoreModule);
-    const store = new JobStore(ctx.store.handle(), () => ctx.clock.now());
+    const store = new JobStore(ctx.store.handle(), () => ctx.clock.now(), (v) => ctx.services.secrets.redact(v));
 
     // Handlers: @job / static jobs of every module agent. One agent per queue.
     const bindings = new Map<string, QueueBinding>();

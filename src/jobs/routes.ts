@@ -3,7 +3,7 @@
 // re-drive dead letters.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { defineRoute } from '../api/route.js';
+import { defineRoute, LARGE_BODY_LIMIT } from '../api/route.js';
 import { queryInt } from '../api/params.js';
 import { NotFoundError } from '../util/errors.js';
 import { enqueueOptionsSchema, QUEUE_NAME } from './options.js';
@@ -27,6 +27,7 @@ export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
   defineRoute(app, {
     method: 'POST',
     url: '/api/jobs/batch',
+    bodyLimit: LARGE_BODY_LIMIT,
     permission: 'jobs:write',
     body: z.object({ jobs: z.array(jobBody).min(1, 'must hold at least one job').max(10_000) }).strict(),
     status: 201,

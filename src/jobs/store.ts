@@ -477,6 +477,8 @@ export class JobStore {
   constructor(
     private readonly h: StoreHandle,
     private readonly now: () => number,
+    /** Secret values out of payloads and results before they are stored (issue 14 #5). */
+    private readonly redact: <T>(v: T) => T = (v) => v,
   ) {
     this.d = h.dialect === 'sqlite' ? { pg: false, t: (n) => n, schemaName: '' } : { pg: true, t: (n) => `${h.schema}.${n}`, schemaName: h.schemaName };
   }
@@ -519,7 +521,15 @@ export class JobStore {
     return runPostgres(h.pool, op());
   }
 
-  enqueue(jobs: NormalizedEnqueue[], policyOf: (queue: string) => QueuePolicy): Promise<EnqueueResult[]> {
+  private clean(jobs: NormalizedEnqueue[]): NormalizedEnqueue[] {
+    return jobs.map((j) => {
+      const payload = this.redact(j.payload);
+      return payload === j.payload ? j : { ...j, payload };
+    });
+  }
+
+  enqueue(raw: NormalizedEnqueue[], policyOf: (queue: string) => QueuePolicy): Promise<EnqueueResult[]> {
+    const jobs = this.clean(raw);
     return this.tx(
       () => enqueueOp(this.d, jobs, policyOf, this.now()),
       () => [...new Set(jobs.map((j) => j.queue))],
@@ -527,7 +537,8 @@ export class JobStore {
   }
 
   /** The same enqueue inside another transaction (a run's commit). PostgreSQL notifies at its commit. */
-  enqueueEffect(jobs: NormalizedEnqueue[], policyOf: (queue: string) => QueuePolicy): TxEffect {
+  enqueueEffect(raw: NormalizedEnqueue[], policyOf: (queue: string) => QueuePolicy): TxEffect {
+    const jobs = this.clean(raw);
     const d = this.d;
     const channel = this.channel;
     return {
@@ -552,8 +563,9 @@ export class JobStore {
    * read when the commit runs (after the handler returned). A lost or expired lease throws
    * LeaseLostError, which aborts the whole commit: none of the handler's effects apply.
    */
-  completeEffect(id: string, token: string, result: () => unknown, deleteRow = false): TxEffect {
+  completeEffect(id: string, token: string, raw: () => unknown, deleteRow = false): TxEffect {
     const d = this.d;
+    const result = () => this.redact(raw());
     return {
       sqlite: (db, now) => runSqlite(db, completeOp(d, id, token, result(), deleteRow, now)),
       postgres: (c, _schema, now) => runPostgres(c, completeOp(d, id, token, result(), deleteRow, now)),
@@ -562,7 +574,7 @@ export class JobStore {
 
   /** Completion outside a run (tests, handlers that are not agents). */
   complete(id: string, token: string, result?: unknown): Promise<void> {
-    return this.tx(() => completeOp(this.d, id, token, result, false, this.now()));
+    return this.tx(() => completeOp(this.d, id, token, this.redact(result), false, this.now()));
   }
 
   fail(id: string, token: string, error: string, opts: { final?: boolean; random?: () => number } = {}): Promise<{ outcome: FailOutcome; retryAt?: number }> {

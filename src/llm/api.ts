@@ -9,7 +9,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { defineRoute } from '../api/route.js';
+import { defineRoute, LARGE_BODY_LIMIT } from '../api/route.js';
 import { parseDuration } from '../config/units.js';
 import { NotFoundError, OpenClawError } from '../util/errors.js';
 import type { ChatMessage, ChatRequest, ToolSpec, Usage } from './types.js';
@@ -244,6 +244,7 @@ export function v1Routes(app: FastifyInstance, deps: ApiDeps): void {
   defineRoute(app, {
     method: 'POST',
     url: '/v1/embeddings',
+    bodyLimit: LARGE_BODY_LIMIT,
     permission: 'public',
     handler: async ({ req, reply }) => {
       try {
@@ -269,6 +270,7 @@ export function v1Routes(app: FastifyInstance, deps: ApiDeps): void {
     method: 'POST',
     url: '/v1/chat/completions',
     permission: 'public',
+    bodyLimit: LARGE_BODY_LIMIT,
     handler: async ({ req, reply }) => {
       let key: KeyRow;
       let body: z.output<typeof chatBody>;

@@ -6,6 +6,8 @@
 // is replaced whole), rebuilt only when the set of values changes. A string is scanned once, and a
 // quick `includes` pre-check is skipped: the alternation is a single linear pass anyway.
 
+import { OpenClawError } from '../util/errors.js';
+
 /** Values shorter than this are not redacted (they would match everywhere); `secrets set` warns. */
 export const MIN_REDACT_LENGTH = 6;
 
@@ -22,8 +24,10 @@ export class Redactor {
     // bodies, log files): match that form too.
     const all = new Map(values);
     for (const [v, n] of values) {
-      const json = JSON.stringify(v).slice(1, -1);
-      if (json !== v && !all.has(json)) all.set(json, n);
+      if (v.length < MIN_REDACT_LENGTH) continue;
+      // …and the encodings a secret commonly travels in: base64 (standard and URL-safe, at each of
+      // the three byte alignments, so `Basic base64(user:secret)` is caught too), URL encoding and hex.
+      for (const form of [JSON.stringify(v).slice(1, -1), ...encodedForms(v)]) if (form !== v && form.length >= MIN_REDACT_LENGTH && !all.has(form)) all.set(form, n);
     }
     const usable = [...all.entries()].filter(([v]) => v.length >= MIN_REDACT_LENGTH).sort((a, b) => b[0].length - a[0].length || (a[0] < b[0] ? -1 : 1));
     const key = usable.map(([v, n]) => `${n}\u0000${v}`).join('\u0001');
@@ -46,21 +50,62 @@ export class Redactor {
     return s.replace(re, (m) => `[REDACTED:${this.names.get(m) ?? 'secret'}]`);
   }
 
-  /** Redacts every string (values and keys) inside a JSON-like value; returns the same object when clean. */
+  /**
+   * Redacts every string (values and keys) inside a JSON-like value; returns the same object when
+   * clean. Below MAX_WALK_DEPTH the value is walked; a subtree nested deeper is redacted as its
+   * JSON text (where the JSON-escaped forms match), and one too deep to serialise is refused.
+   */
   value<T>(v: T): T {
     if (this.re === null) return v;
-    return mapStrings(v, (s) => this.text(s));
+    return mapStrings(v, (s) => this.text(s), 0, (deep) => {
+      let json: string | undefined;
+      try {
+        json = JSON.stringify(deep);
+      } catch (err) {
+        if (err instanceof RangeError) throw new OpenClawError('value_too_deep', `a value nested more than ${MAX_WALK_DEPTH} levels deep is too deep to check for secrets; flatten it`, { status: 400 });
+        return deep;
+      }
+      if (json === undefined) return deep;
+      const out = this.text(json);
+      return out === json ? deep : JSON.parse(out);
+    });
   }
 }
 
+/** How deep mapStrings walks before handing a subtree to its `deep` callback. */
+export const MAX_WALK_DEPTH = 64;
+
+function encodedForms(v: string): string[] {
+  const bytes = Buffer.from(v, 'utf8');
+  const out = new Set<string>();
+  for (let k = 0; k < 3; k++) {
+    // Encoded after k other bytes, the secret's own characters start at the first character
+    // holding none of the prefix's bits and end at the last holding only the secret's bits.
+    const enc = Buffer.concat([Buffer.alloc(k), bytes]).toString('base64');
+    const start = [0, 2, 3][k]!;
+    const end = Math.floor(((bytes.length + k) * 8) / 6);
+    const core = enc.slice(start, end);
+    out.add(core);
+    out.add(core.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  out.add(bytes.toString('base64'));
+  out.add(bytes.toString('base64url'));
+  out.add(encodeURIComponent(v));
+  out.add(encodeURIComponent(v).replace(/%20/g, '+'));
+  out.add(bytes.toString('hex'));
+  out.add(bytes.toString('hex').toUpperCase());
+  return [...out];
+}
+
 /** Applies `fn` to every string in a JSON-like value (object keys too); shares untouched subtrees. */
-export function mapStrings<T>(v: T, fn: (s: string) => string, depth = 0): T {
+export function mapStrings<T>(v: T, fn: (s: string) => string, depth = 0, deep?: (v: unknown) => unknown): T {
   if (typeof v === 'string') return fn(v) as T;
-  if (v === null || typeof v !== 'object' || depth > 64) return v;
+  if (v === null || typeof v !== 'object') return v;
+  if (depth > MAX_WALK_DEPTH) return (deep ? deep(v) : v) as T;
   if (Array.isArray(v)) {
     let out: unknown[] | null = null;
     v.forEach((item, i) => {
-      const r = mapStrings(item, fn, depth + 1);
+      const r = mapStrings(item, fn, depth + 1, deep);
       if (r !== item) (out ??= v.slice())[i] = r;
     });
     return (out ?? v) as T;
@@ -77,7 +122,7 @@ export function mapStrings<T>(v: T, fn: (s: string) => string, depth = 0): T {
   const out: Record<string, unknown> = {};
   for (const [k, item] of Object.entries(v as Record<string, unknown>)) {
     const k2 = fn(k);
-    const r = mapStrings(item, fn, depth + 1);
+    const r = mapStrings(item, fn, depth + 1, deep);
     if (k2 !== k || r !== item) changed = true;
     out[k2] = r;
   }

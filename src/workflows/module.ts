@@ -119,6 +119,7 @@ export function workflowsModule(): WorkflowsModule {
           agents: new Map(ctx.config.agents.map((a) => [a.name, a.kind])),
         }));
       const repo = await WorkflowRepository.open(ctx.store);
+      repo.redact = (v) => ctx.services.secrets.redact(v);
       const metrics = {
         runs: counter(ctx.metrics, { name: 'openclaw_workflow_runs_total', help: 'Workflow runs finished, by outcome', labelNames: ['workflow', 'status'] as const }),
         stepDuration: histogram(ctx.metrics, {

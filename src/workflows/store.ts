@@ -127,6 +127,9 @@ function stepFrom(r: Record<string, unknown>): StepRow {
 export class WorkflowRepository {
   private readonly h: StoreHandle;
 
+  /** Secret values out of run inputs, step inputs and outputs before they are stored (issue 14 #5). */
+  redact: <T>(v: T) => T = (v) => v;
+
   constructor(store: Store) {
     this.h = store.handle();
   }
@@ -164,7 +167,7 @@ export class WorkflowRepository {
   async createRun(r: RunRow): Promise<boolean> {
     const n = await this.run(
       `INSERT INTO {runs} (${RUN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      [r.id, r.workflow, r.status, json(r.trigger), json(r.input), json(r.definition), r.error, r.parentRun, r.parentStep, r.dedupeKey, r.createdAt, r.finishedAt, r.updatedAt],
+      [r.id, r.workflow, r.status, json(r.trigger), json(this.redact(r.input)), json(r.definition), r.error, r.parentRun, r.parentStep, r.dedupeKey, r.createdAt, r.finishedAt, r.updatedAt],
     );
     return n > 0;
   }
@@ -220,7 +223,7 @@ export class WorkflowRepository {
          output = excluded.output, error = excluded.error, started_at = excluded.started_at, finished_at = excluded.finished_at,
          next_at = excluded.next_at, pid = excluded.pid, pid_start = excluded.pid_start, decided_by = excluded.decided_by,
          comment = excluded.comment, updated_at = excluded.updated_at`,
-      [s.runId, s.key, s.step, s.phase, s.itemIndex, s.status, s.attempt, json(s.input), json(s.output), s.error, s.startedAt, s.finishedAt, s.nextAt, s.pid, s.pidStart, s.decidedBy, s.comment, s.updatedAt],
+      [s.runId, s.key, s.step, s.phase, s.itemIndex, s.status, s.attempt, json(this.redact(s.input)), json(this.redact(s.output)), this.redact(s.error), s.startedAt, s.finishedAt, s.nextAt, s.pid, s.pidStart, s.decidedBy, s.comment, s.updatedAt],
     );
   }
 

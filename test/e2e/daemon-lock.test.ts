@@ -6,7 +6,7 @@ import { alive, cleanup, openclaw, openclawOk, readDaemonJson, tempDir, trackPid
 
 afterAll(cleanup);
 
-it('two concurrent daemon starts: one daemon, the other refused naming it', { timeout: 120_000 }, async () => {
+it('two concurrent daemon starts: one daemon, the other refused naming it', { timeout: 240_000 }, async () => {
   const root = tempDir();
   await openclawOk(['init', 'locked'], { cwd: root });
   const dir = trackProject(path.join(root, 'locked'));

@@ -120,6 +120,12 @@ for (const store of ['sqlite', 'postgres'] as const) {
         expect((await call('GET', `/api/agents/${OTHER}/state`, admin)).json).toMatchObject({ state: { k: 'kept' } });
         expect((await call('GET', `/api/agents/${OTHER}`, admin)).json).toMatchObject({ status: 'running' });
 
+        // Item 6: the metrics carry every team's series, so a team token is refused them by team.
+        const viewerA = principals.find((p) => p.role === 'viewer')!.token;
+        const m = await call('GET', '/api/metrics', viewerA);
+        expect([m.status, m.json.error?.message]).toEqual([403, expect.stringContaining("belongs to team 'team-a'")]);
+        expect((await call('GET', '/api/metrics', admin)).status).toBe(200);
+
         // The reported split itself, and ids that resolve to the other team's agent.
         const adminA = principals.find((p) => p.role === 'admin')!.token;
         const split = await call('POST', `/api/dead-letters/redrive?agent=${OWN}`, adminA, { agent: OTHER });

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ControlPlane } from '../../daemon/control.js';
-import { defineRoute } from '../route.js';
+import { defineRoute, LARGE_BODY_LIMIT } from '../route.js';
 import { agentParams, limitQuery, stateVersion } from '../params.js';
 
 const getStateQuery = z.object({ version: stateVersion.optional() });
@@ -57,6 +57,7 @@ export function stateRoutes(app: FastifyInstance, control: ControlPlane): void {
     method: 'PUT',
     url: '/api/agents/:name/state',
     permission: 'state:write',
+    bodyLimit: LARGE_BODY_LIMIT,
     params: agentParams,
     body: writeStateBody,
     handler: async ({ params, body }) => {

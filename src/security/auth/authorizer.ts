@@ -145,11 +145,11 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
 /**
  * What a team token may not do, whatever its role: act on things no team owns and that reach every
  * team — stop the daemon, read the audit log, write secrets (any agent may use them), manage LLM keys
- * and read the usage of every agent, job queues (no owner; a handler may be any team's agent), and
- * start, cancel or retry workflow runs (no owner; their steps call any agent). Of the workflow
+ * and read the usage of every agent, job queues (no owner; a handler may be any team's agent), the
+ * Prometheus metrics (every agent's series, labelled by agent), and start, cancel or retry workflow runs (no owner; their steps call any agent). Of the workflow
  * routes it reads only the approvals it may decide (docs/api.md, Teams).
  */
-const TEAMLESS_ONLY = new Set<Permission>(['daemon:admin', 'audit:read', 'secrets:write', 'llm:keys', 'usage:read', 'jobs:read', 'jobs:write', 'jobs:admin', 'workflows:run']);
+const TEAMLESS_ONLY = new Set<Permission>(['daemon:admin', 'audit:read', 'secrets:write', 'llm:keys', 'usage:read', 'jobs:read', 'jobs:write', 'jobs:admin', 'workflows:run', 'metrics:read']);
 const TEAM_WORKFLOW_READS = new Set(['/api/approvals']);
 
 function teamlessCheck(p: Principal, permission: Permission, req: FastifyRequest): void {
