@@ -45,8 +45,13 @@ describe('workflow triggers', () => {
     expect((await finished(h, run.id)).status).toBe('succeeded');
     expect(run.input).toMatchObject({ id: 'e-1', name: 'orders.closed', data: { order: 'A-1' } });
     expect(((await h.repo.getSteps(run.id))[0].output as { stdout: string }).stdout).toBe('A-1');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(await h.repo.listRuns({ workflow: 'on-order' })).toHaveLength(1);
+    // Instead of waiting a while: a later matching event proves the trigger read past e-2.
+    await h.store.publish([{ id: 'e-3', name: 'orders.closed', payload: { order: 'A-3' }, source: null, createdAt: Date.now() }]);
+    const runs = await waitFor('the run for e-3', async () => {
+      const all = await h.repo.listRuns({ workflow: 'on-order' });
+      return all.length >= 2 ? all : null;
+    });
+    expect(runs.map((r) => (r.input as { id: string }).id).sort()).toEqual(['e-1', 'e-3']);
   });
 
   it('a file arriving in the watched directory starts a run once, also after a restart', async () => {
@@ -67,8 +72,13 @@ describe('workflow triggers', () => {
     expect(((await h.repo.getSteps((await finished(h, run.id)).id))[0].output as { stdout: string }).stdout.trim()).toBe('2');
     await t1.stop();
     await start(); // sees a.csv again on its initial scan
-    await new Promise((r) => setTimeout(r, 800));
-    expect(await h.repo.listRuns({ workflow: 'ingest' })).toHaveLength(1);
+    // Instead of waiting a while: a later file proves the restarted trigger has looked at the inbox.
+    fs.writeFileSync(path.join(h.dir, 'inbox', 'b.csv'), 'z\n');
+    const runs = await waitFor('the run for b.csv', async () => {
+      const all = await h.repo.listRuns({ workflow: 'ingest' });
+      return all.some((r) => (r.input as { name: string }).name === 'b.csv') ? all : null;
+    });
+    expect(runs.map((r) => (r.input as { name: string }).name).sort()).toEqual(['a.csv', 'b.csv']);
   });
 
   it('a schedule fires each time once, even with two trigger sets on one store', async () => {
