@@ -77,6 +77,7 @@ describe.each(backends)('jobs in the daemon on %s', (backend) => {
     await waitFor('kicked', async () => (await d.getState('worker')).state.kicked === 1);
     await waitFor('both completed', async () => (await api<{ jobs: unknown[] }>(d, 'GET', '/api/jobs?status=completed')).body.jobs.length === 2);
     await d.trigger('worker', { enqueue: [{ name: 'record', payload: { i: 8 } }], fail: true });
+    // A failed run commits nothing, so once it is recorded its enqueue can never appear: no wait needed.
     await waitFor('the failed run recorded', async () => (await d.listRuns('worker')).some((r) => r.status === 'failed'));
     // A later run's job completing proves the failed run's turn is over: its enqueue never committed.
     // (The failed run replaced its instance: wait for the new one.)

@@ -30,7 +30,7 @@ describe('examples/image-processing', () => {
 
     const queues = await svc.queues();
     expect(queues.find((q) => q.queue === 'process-image')).toMatchObject({ agent: 'image-processor', method: 'processImage', policy: { concurrency: 4, maxAttempts: 3 } });
-    expect(queues.find((q) => q.queue === 'import-catalog')?.policy).toMatchObject({ concurrency: 1, rateLimit: '2/1000ms' });
+    expect(queues.find((q) => q.queue === 'import-catalog')?.policy).toMatchObject({ concurrency: 1, rateLimit: '2/s' });
 
     const uploads = [
       ...Array.from({ length: 6 }, (_, i) => ({ id: `std-${i}`, width: 640, height: 480 })),
