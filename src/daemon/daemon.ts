@@ -148,8 +148,19 @@ export class Daemon implements ControlPlane {
     this.runtime = this.opts.runtime ?? createRuntime(this.listener(), { compileCacheDir: path.join(this.config.dataDir, 'cache', 'agents'), sandbox: sandboxFor(this.config) });
     if (this.config.agents.some((a) => a.kind === 'command')) this.egress = await startEgressProxy(workerGuardrails(this.config, this.config.agents[0]!).network);
 
-    // Every check (agent modules, each module's section) before anything is created on disk.
-    const descriptions = await preflight(this.config, this.runtime, this.modules);
+    // Every check (agent modules, each module's section) before anything is created on disk. Loading
+    // the agents compiles them into .openclaw/cache and gives their hosts a data directory: a refused
+    // configuration takes back what it created ("nothing was started" stays true).
+    const hadDataDir = fs.existsSync(this.config.dataDir);
+    let descriptions: Awaited<ReturnType<typeof preflight>>;
+    try {
+      descriptions = await preflight(this.config, this.runtime, this.modules);
+    } catch (err) {
+      if (!hadDataDir && err instanceof ConfigError) {
+        fs.rmSync(this.config.dataDir, { recursive: true, force: true });
+      }
+      throw err;
+    }
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
     await this.store.migrateModule(fireLedgerStoreModule);
     this.fires = new FireLedger(this.store.handle(), () => this.clock.now());

@@ -55,10 +55,12 @@ export async function runForeground(opts: EntryOptions): Promise<number> {
   }
   const tty = process.stdout.isTTY;
   let daemon: Daemon;
+  let hadDataDir = true;
   try {
     // `openclaw dev` or `daemon run` next to a running daemon would run every agent twice on one
     // store, take over daemon.json, and on exit remove it, orphaning the other daemon.
     refuseIfRunning(config);
+    hadDataDir = fs.existsSync(config.dataDir);
     acquireDaemonLock(config.dataDir);
     daemon = await Daemon.start(config, {
       dev: opts.dev ?? false,
@@ -66,6 +68,8 @@ export async function runForeground(opts: EntryOptions): Promise<number> {
     });
   } catch (err) {
     if (!(err instanceof OpenClawError && err.code === 'daemon_running')) releaseDaemonLock(config.dataDir);
+    // A refused configuration leaves nothing behind: not even the .openclaw/ the lock created.
+    if (err instanceof ConfigError && !hadDataDir) fs.rmSync(config.dataDir, { recursive: true, force: true });
     return reportStartError(err);
   }
   const info: DaemonFile = {

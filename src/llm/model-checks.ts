@@ -19,9 +19,12 @@ export function providerServing(providers: Record<string, Pick<ProviderConfig, '
   return undefined;
 }
 
-/** Whether a provider's unpriced models cost nothing: `local: true`, or an Ollama provider unless it says `local: false`. */
+/**
+ * Whether a provider's unpriced models cost nothing: `local: true`, or an Ollama provider or the
+ * built-in echo provider (it answers in-process) unless it says `local: false`.
+ */
 export function isLocalProvider(p: Pick<ProviderConfig, 'type'> & { local?: boolean }): boolean {
-  return p.local ?? p.type === 'ollama';
+  return p.local ?? (p.type === 'ollama' || p.type === 'echo');
 }
 
 /**

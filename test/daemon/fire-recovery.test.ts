@@ -50,7 +50,7 @@ describe.each(cases)('claimed schedule fires across kill -9 ($backend, missed_ru
     const work = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? '/tmp'), 'openclaw-fires-'));
     const { dir, configFile } = makeProject({
       store,
-      agents: `  gated:\n    source: ${fixture('gated-run.ts')}\n    schedule: every 1s\n    overlap: queue\n    missed_runs: ${policy}\n    config:\n      dir: ${work}\n`,
+      agents: `  gated:\n    source: ${fixture('gated-run.ts')}\n    schedule: every 1s\n    overlap: queue\n    missed_runs: ${policy}\n    permissions: { sandbox: false }\n    config:\n      dir: ${work}\n`,
     });
     let child = startDaemon(dir, configFile);
     let url = await daemonUrl(dir, child.pid!);

@@ -24,6 +24,7 @@ describe('first start', () => {
         `    source: ${fixture('gated-setup.ts')}`,
         '    schedule: every 10s',
         '    health_check: { startup: { timeout: 1h } }',
+        '    permissions: { sandbox: false }', // the gate file lives in the test's temp dir
         `    config: { gate: ${path.join('GATE_DIR', 'open')} }`,
         '',
       ].join('\n'),

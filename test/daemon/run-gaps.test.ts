@@ -44,7 +44,7 @@ async function conflictingStore(file: string) {
 }
 
 async function boot(store?: Store) {
-  const { dir, configFile } = makeProject({ agents: `  inflight:\n    source: ${fixture('inflight.ts')}\n` });
+  const { dir, configFile } = makeProject({ agents: `  inflight:\n    source: ${fixture('inflight.ts')}\n    permissions: { sandbox: false }\n` }); // its gate files live in the test's temp dir
   const d = await Daemon.start(await loadConfig(configFile), { listen: false, ...(store ? { store } : {}) });
   daemons.push(d);
   await waitFor('agent running', async () => (await d.getAgent('inflight')).status === 'running', 60_000);

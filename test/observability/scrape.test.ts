@@ -59,7 +59,7 @@ describe('deploy/prometheus/scrape.yml', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-promcfg-'));
     const credentials = path.join(tmp, 'openclaw-metrics.token');
     fs.writeFileSync(credentials, 'oc_example');
-    fs.writeFileSync(path.join(tmp, 'prometheus.yml'), fs.readFileSync(SCRAPE, 'utf8').replace('/etc/prometheus/openclaw-metrics.token', credentials));
+    fs.writeFileSync(path.join(tmp, 'prometheus.yml'), fs.readFileSync(SCRAPE, 'utf8').replaceAll('/etc/prometheus/openclaw-metrics.token', credentials));
     fs.copyFileSync(path.join(REPO, 'deploy', 'prometheus', 'alerts.yml'), path.join(tmp, 'alerts.yml'));
     const r = promtool(['check', 'config', path.join(tmp, 'prometheus.yml')]);
     expect(r.out).toMatch(/SUCCESS/);

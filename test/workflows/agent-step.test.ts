@@ -120,8 +120,9 @@ describe.each(backends)('agent steps on %s', (backend) => {
   });
 
   it('retries a throwing method as the step says; a step that keeps failing fails the run and commits nothing', async () => {
-    const { d, dir } = await boot();
-    const log = path.join(dir, 'flaky.log');
+    // The agent appends to a log in the test's directory, outside the sandbox: it opts out of it.
+    const { d, dir } = await boot(WORKFLOWS, `  ledger:\n    source: ${LEDGER}\n    permissions:\n      sandbox: false\n`);
+    const log = path.join(dir, 'out', 'flaky.log');
     const ok = await runToEnd(d, 'flaky', { log, succeedOn: 3 });
     expect(ok.run.status).toBe('succeeded');
     expect(ok.step('call')).toMatchObject({ status: 'succeeded', attempt: 3, maxAttempts: 3, output: { attempts: 3 } });
@@ -129,7 +130,7 @@ describe.each(backends)('agent steps on %s', (backend) => {
     // Only the call that returned committed its write.
     expect((await d.getState('ledger')).state.flaky_attempts).toBe(3);
 
-    const rlog = path.join(dir, 'refused.log');
+    const rlog = path.join(dir, 'out', 'refused.log');
     const bad = await runToEnd(d, 'refused', { log: rlog });
     expect(bad.run.status).toBe('failed');
     expect(bad.step('call')).toMatchObject({ status: 'failed', attempt: 2 });
