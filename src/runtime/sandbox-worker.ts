@@ -21,7 +21,9 @@ export function applySandbox(spec: AgentSpec): void {
 
 /** The permission-model flags of this process (or worker): what every new worker must carry. */
 export function permissionExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
-  return execArgv.filter((a) => a === '--experimental-permission' || a.startsWith('--allow-'));
+  // With the host's --disable-warning flags: otherwise each worker prints the permission model's
+  // Experimental/Security warnings into the agent's log.
+  return execArgv.filter((a) => a === '--experimental-permission' || a.startsWith('--allow-') || a.startsWith('--disable-warning='));
 }
 
 /**
