@@ -8,7 +8,7 @@
 // This is a contract: subsystems import it from here, never from src/daemon (the daemon
 // implements it; src/daemon/modules.ts re-exports it for older imports).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Authorize } from '../api/route.js';
+import type { Authorize } from './route.js';
 import type { Registry } from 'prom-client';
 import type { ProjectConfig } from '../config/types.js';
 import type { Clock } from './clock.js';

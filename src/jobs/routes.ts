@@ -3,8 +3,8 @@
 // re-drive dead letters.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { defineRoute, LARGE_BODY_LIMIT } from '../api/route.js';
-import { queryInt } from '../api/params.js';
+import { defineRoute, LARGE_BODY_LIMIT } from '../contracts/route.js';
+import { queryInt } from '../contracts/params.js';
 import { NotFoundError } from '../util/errors.js';
 import { enqueueOptionsSchema, QUEUE_NAME } from './options.js';
 import type { JobsService } from './service.js';

@@ -9,7 +9,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { defineRoute, LARGE_BODY_LIMIT } from '../api/route.js';
+import { defineRoute, LARGE_BODY_LIMIT } from '../contracts/route.js';
 import { parseDuration } from '../config/units.js';
 import { NotFoundError, OpenClawError } from '../util/errors.js';
 import type { ChatMessage, ChatRequest, ToolSpec, Usage } from './types.js';

@@ -3,8 +3,8 @@
 // that), streams:read to look. A team token may only use a stream whose `owner` is its team.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { defineRoute } from '../api/route.js';
-import { queryInt } from '../api/params.js';
+import { defineRoute } from '../contracts/route.js';
+import { queryInt } from '../contracts/params.js';
 import { NotFoundError, OpenClawError } from '../util/errors.js';
 import { ForbiddenError } from '../security/auth/errors.js';
 import { inflate, parseLines, tooLarge } from './ingest.js';

@@ -11,7 +11,7 @@
 // - an approval whose row says waiting keeps waiting, with its original deadline.
 import { randomUUID } from 'node:crypto';
 import type { Counter, Histogram } from 'prom-client';
-import type { Principal } from '../api/route.js';
+import type { Principal } from '../contracts/route.js';
 import type { Clock } from '../scheduler/types.js';
 import type { DaemonServices } from '../contracts/modules.js';
 import type { LogLine } from '../runtime/protocol.js';

@@ -2,8 +2,8 @@
 // workflows:approve), and the public webhook endpoint with its own signature check.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { defineRoute } from '../api/route.js';
-import { queryInt } from '../api/params.js';
+import { defineRoute } from '../contracts/route.js';
+import { queryInt } from '../contracts/params.js';
 import { describeSchedule } from '../scheduler/schedule.js';
 import type { SecretResolver } from '../contracts/modules.js';
 import type { Clock } from '../scheduler/types.js';

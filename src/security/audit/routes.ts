@@ -1,7 +1,7 @@
 // /api/audit: read the log (newest first, filtered) and verify its hash chain.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { defineRoute } from '../../api/route.js';
+import { defineRoute } from '../../contracts/route.js';
 import { parseDuration } from '../../config/units.js';
 import type { AuditLog } from './log.js';
 import type { AuditRepo } from './repo.js';

@@ -2,7 +2,7 @@
 // in-memory tokens), local-trust for loopback callers, the role table, and team / own-agent
 // scoping. Sets `req.principal`. Also the audit of token use (sampled) and of every mutation.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Authorize, Permission, Principal, RouteTarget } from '../../api/route.js';
+import type { Authorize, Permission, Principal, RouteTarget } from '../../contracts/route.js';
 import type { AuditSink } from '../../contracts/modules.js';
 import type { AgentTokens } from './agent-tokens.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';

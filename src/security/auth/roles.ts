@@ -1,11 +1,11 @@
 // Roles and what they may do: seed 003 §11 (admin ["*"]; developer agents:read/create/update,
 // logs:read, state:read; viewer agents:read, logs:read), extended over the whole Permission
-// vocabulary of src/api/route.ts. docs/api.md shows the same table; test/security checks every
+// vocabulary of src/contracts/route.ts. docs/api.md shows the same table; test/security checks every
 // route against it.
 //
 // Two roles are internal: `agent` (a command agent's own token: its own state, logs and status,
 // publishing events; nothing else) and `local` (local-trust on loopback: everything).
-import type { Permission, Principal } from '../../api/route.js';
+import type { Permission, Principal } from '../../contracts/route.js';
 
 export type Role = Principal['role'];
 /** Roles a token can be created with. */

@@ -2,7 +2,7 @@
 // A token with a team manages only its team's tokens, and creates only tokens of its team.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { defineRoute, type Principal } from '../../api/route.js';
+import { defineRoute, type Principal } from '../../contracts/route.js';
 import { BadRequestError, NotFoundError } from '../../util/errors.js';
 import type { AuditSink } from '../../contracts/modules.js';
 import { ForbiddenError } from './errors.js';

@@ -2,7 +2,7 @@
 // A value goes in through a request body and never comes out of the API.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { defineRoute } from '../../api/route.js';
+import { defineRoute } from '../../contracts/route.js';
 import type { SecretService } from './service.js';
 
 const nameParams = z.object({ name: z.string().min(1).max(128) });
