@@ -1,11 +1,12 @@
 // kill -9 of the daemon in the middle of a 10,000-event pipeline, then a restart: every event is
 // reflected exactly once in state, nothing acknowledged is lost, state versions are intact.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fixture, makeProject, tsxUrls, waitFor } from '../helpers/project.js';
 import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
+import { daemonUrl, startDaemonProcess } from '../helpers/daemon-process.js';
 
 const pgAvailable = await havePostgres();
 const schemas: string[] = [];
@@ -16,32 +17,8 @@ afterAll(async () => {
   await dropSchemas(schemas);
 });
 
-function startDaemon(dir: string, configFile: string): ChildProcess {
-  fs.rmSync(path.join(dir, '.openclaw', 'daemon.json'), { force: true });
-  const child = spawn(process.execPath, ['--import', tsxUrls().loader, fixture('run-daemon.ts'), configFile], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (b) => (out += b));
-  child.stderr!.on('data', (b) => (out += b));
-  child.once('exit', (code, sig) => {
-    if (code !== 0 && sig !== 'SIGKILL') console.error(`daemon exited ${code ?? sig}:\n${out.slice(-3000)}`);
-  });
-  children.push(child);
-  return child;
-}
+const startDaemon = (dir: string, configFile: string): ChildProcess => startDaemonProcess(dir, configFile, children);
 
-async function daemonUrl(dir: string, pid: number): Promise<string> {
-  return waitFor('daemon.json', () => {
-    try {
-      const info = JSON.parse(fs.readFileSync(path.join(dir, '.openclaw', 'daemon.json'), 'utf8'));
-      return info.pid === pid ? (info.url as string) : null;
-    } catch {
-      return null;
-    }
-  }, 60_000);
-}
 
 async function api<T>(url: string, p: string, init?: RequestInit): Promise<T> {
   const res = await fetch(url + p, { ...init, headers: { 'content-type': 'application/json' } });

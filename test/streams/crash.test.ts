@@ -7,12 +7,13 @@
 // those of an uninterrupted run of the same input (the window engine run straight through, in
 // process), with nothing lost or doubled. SQLite and PostgreSQL.
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixture, makeProject, tsxUrls, waitFor } from '../helpers/project.js';
 import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
+import { daemonUrl, startDaemonProcess } from '../helpers/daemon-process.js';
 import { streamsSectionSchema } from '../../src/streams/config.js';
 import { querySpec } from '../../src/streams/module.js';
 import { WindowEngine, type WindowResult } from '../../src/streams/windows.js';
@@ -133,29 +134,8 @@ function parseYaml(): unknown {
   };
 }
 
-function startDaemon(dir: string, configFile: string): ChildProcess {
-  fs.rmSync(path.join(dir, '.openclaw', 'daemon.json'), { force: true });
-  const child = spawn(process.execPath, ['--import', tsxUrls().loader, fixture('run-daemon.ts'), configFile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let out = '';
-  child.stdout!.on('data', (b) => (out += b));
-  child.stderr!.on('data', (b) => (out += b));
-  child.once('exit', (code, sig) => {
-    if (code !== 0 && sig !== 'SIGKILL') console.error(`daemon exited ${code ?? sig}:\n${out.slice(-3000)}`);
-  });
-  children.push(child);
-  return child;
-}
+const startDaemon = (dir: string, configFile: string): ChildProcess => startDaemonProcess(dir, configFile, children);
 
-async function daemonUrl(dir: string, pid: number): Promise<string> {
-  return waitFor('daemon.json', () => {
-    try {
-      const info = JSON.parse(fs.readFileSync(path.join(dir, '.openclaw', 'daemon.json'), 'utf8'));
-      return info.pid === pid ? (info.url as string) : null;
-    } catch {
-      return null;
-    }
-  }, 60_000);
-}
 
 async function get<T>(url: string, p: string): Promise<T> {
   const res = await fetch(url + p);
