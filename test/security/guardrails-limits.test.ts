@@ -38,7 +38,8 @@ async function start(extra: string, agents: string): Promise<Daemon> {
   const { configFile } = makeProject({ extra, agents });
   const d = await Daemon.start(await loadConfig(configFile), { modules: [guardrailsModule()] });
   daemons.push(d);
-  await waitFor('agents running', async () => (await d.listAgents()).every((a) => a.status === 'running'));
+  // Every replica running and ready: an agent is `running` as soon as one of its instances is.
+  await waitFor('agents running', async () => (await d.listAgents()).every((a) => a.instances.every((i) => i.status === 'running' && i.ready)));
   return d;
 }
 
