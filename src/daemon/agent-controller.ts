@@ -538,6 +538,11 @@ export class AgentController implements AgentHandle {
     if (this.paused) return missed('missed', 'paused');
     // Runs that come due while the agent is still on its first start are expected, not missed: the
     // first waits for it (drainQueue runs it on `running`), later ones fold into that one.
+    // A manual trigger in that window is queued too: the user asked for a run, and one is coming.
+    if (req.manual && this.firstStart) {
+      this.queuedScheduled.push({ fireAt: req.fireAt, payload: req.payload, runId, manual: true });
+      return { runId, admitted: 'queued' };
+    }
     if (!req.manual && this.firstStart) {
       if (this.queuedScheduled.length === 0) {
         this.queuedScheduled.push({ fireAt: req.fireAt, payload: req.payload, runId, manual: false });

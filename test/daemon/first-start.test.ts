@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 describe('first start', () => {
-  it('queues the runs due during the first setup instead of warning that they were missed; health is starting, then ok', async () => {
+  it('queues the runs due (and a manual trigger) during the first setup instead of warning that they were missed; health is starting, then ok', async () => {
     const clock = new FakeClock();
     const { dir, configFile } = makeProject({
       agents: [
@@ -40,8 +40,11 @@ describe('first start', () => {
     const stillStarting = () => daemon.logs.recent('gated').filter((l) => /still starting/.test(l.msg));
     await waitFor('the fire times handled', () => stillStarting().length >= 2);
     const skipped = stillStarting().length;
+    // A manual trigger in that window is queued as well (not refused as "not running").
+    const manual = await daemon.trigger('gated');
     fs.writeFileSync(path.join(dir, 'open'), '');
-    await waitFor('the queued run ran once gated was up', async () => (await daemon.getState('gated')).state.runs === 1);
+    await waitFor('the queued runs ran once gated was up', async () => (await daemon.getState('gated')).state.runs === 2);
+    expect((await daemon.listRuns('gated')).find((r) => r.id === manual.runId)?.status).toBe('succeeded');
 
     const lines = daemon.logs.recent('gated');
     expect(lines.filter((l) => l.level === 'warning')).toEqual([]);
@@ -50,7 +53,7 @@ describe('first start', () => {
 
     // Later fire times run as usual.
     clock.advance(10_000);
-    await waitFor('the next scheduled run', async () => (await daemon.getState('gated')).state.runs === 2);
+    await waitFor('the next scheduled run', async () => (await daemon.getState('gated')).state.runs === 3);
 
     // Paused: no uptime (running: some).
     expect((await daemon.getAgent('gated')).uptimeMs).toBeGreaterThanOrEqual(0);

@@ -32,7 +32,10 @@ export default class ComplianceAgent extends Agent {
       }
     }
     await this.state.set('known_regulations', known);
-    if (changes.length === 0) return;
+    if (changes.length === 0) {
+      this.logger.info('no new or updated regulations');
+      return;
+    }
 
     const impact = await this.llm.complete(
       'Analyze these regulatory changes and assess their impact on a SaaS company\'s data handling and privacy policies. ' +
@@ -40,6 +43,7 @@ export default class ComplianceAgent extends Agent {
     );
     const highImpact = impact.text.split('\n').filter((line) => /:\s*high\b/i.test(line));
     await this.emit('regulatory_changes', { changes, impact_analysis: impact.text, high_impact_count: highImpact.length });
+    this.logger.info(`${changes.length} new or updated regulation(s), ${highImpact.length} high impact`);
     if (highImpact.length > 0) {
       await this.slack.send(`⚖️ *${changes.length} regulatory changes detected*, ${highImpact.length} high impact\n${impact.text.slice(0, 500)}`);
     }

@@ -50,6 +50,8 @@ export default class MarketIntelAgent extends Agent {
       const summary = await this.llm.complete(`Summarize these competitor price changes for a business audience: ${JSON.stringify(alerts)}`);
       await this.emit('price_changes_detected', { alerts, summary: summary.text });
       this.logger.info(`${alerts.length} price change(s): ${summary.text}`);
+    } else {
+      this.logger.info(`prices of ${Object.keys(current).length} competitor(s) read; no change above ${threshold}%`);
     }
     await this.state.set('last_prices', current);
   }
