@@ -20,6 +20,7 @@ import { schemaKeys, unknownOptionMessage } from '../util/options.js';
 import { z } from 'zod';
 import { formatDuration, parseDuration } from '../config/units.js';
 import type { BackoffType } from './types.js';
+import { parsedBy } from '../util/zod.js';
 
 export interface RateLimit {
   count: number;
@@ -79,24 +80,8 @@ export function parseRateLimit(text: string): RateLimit {
   return { count: Number(m[1]), windowMs };
 }
 
-const duration = (what: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    try {
-      return parseDuration(v);
-    } catch (err) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what}: ${(err as Error).message}` });
-      return z.NEVER;
-    }
-  });
-
-const rate = z.string().transform((v, ctx) => {
-  try {
-    return parseRateLimit(v);
-  } catch (err) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+const duration = (what: string) => parsedBy(z.union([z.string(), z.number()]), parseDuration, what);
+const rate = parsedBy(z.string(), parseRateLimit);
 
 const queueSchema = z
   .object({

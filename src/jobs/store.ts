@@ -3,7 +3,7 @@
 // Each transition is a generator that yields SQL and receives the rows: `runSqlite` drives it
 // synchronously inside better-sqlite3's BEGIN IMMEDIATE (so it can also run inside a run's commit,
 // as a TxEffect), `runPostgres` drives it on one client inside BEGIN … COMMIT. SQL is written with
-// `?` placeholders and `${t('jobs')}` table names; the PostgreSQL driver numbers the placeholders.
+// `?` placeholders and `${t('jobs')}` table names; the drivers live in store/sql-ops.ts.
 //
 // Claims: PostgreSQL takes a transaction-scoped advisory lock per queue (so the queue's concurrency
 // and rate limits are counted consistently across daemons) and selects with FOR UPDATE SKIP LOCKED
@@ -15,9 +15,8 @@
 // cannot complete the job, even if nobody reclaimed it yet. Expired leases are recovered by the
 // next claim of the queue (crash recovery within the lease time, not hours later).
 import { randomUUID } from 'node:crypto';
-import type Database from 'better-sqlite3';
-import type pg from 'pg';
 import type { StoreHandle, StoreModule, TxEffect } from '../store/extension.js';
+import { all, num, optNum, run, runPostgres, runSqlite, type Op, type Row } from '../store/sql-ops.js';
 import { LeaseLostError } from '../util/errors.js';
 import { backoffDelay, type QueuePolicy, type RateLimit } from './config.js';
 import type { NormalizedEnqueue } from './options.js';
@@ -67,15 +66,6 @@ export const jobsStoreModule: StoreModule = {
 
 // ---- the two drivers ------------------------------------------------------------------------
 
-interface Query {
-  sql: string;
-  params: unknown[];
-  /** 'all' answers rows; 'run' answers { changes }. */
-  kind: 'all' | 'run';
-}
-type Row = Record<string, unknown>;
-type Op<R> = Generator<Query, R, any>;
-
 interface Dialect {
   pg: boolean;
   /** A table name, schema-qualified on PostgreSQL. */
@@ -84,62 +74,11 @@ interface Dialect {
   schemaName: string;
 }
 
-const all = (sql: string, ...params: unknown[]): Query => ({ sql, params, kind: 'all' });
-const run = (sql: string, ...params: unknown[]): Query => ({ sql, params, kind: 'run' });
-
-const stmtCache = new WeakMap<Database.Database, Map<string, Database.Statement>>();
-
-function prepare(db: Database.Database, sql: string): Database.Statement {
-  let m = stmtCache.get(db);
-  if (!m) stmtCache.set(db, (m = new Map()));
-  let s = m.get(sql);
-  if (!s) {
-    s = db.prepare(sql);
-    if (m.size > 500) m.clear();
-    m.set(sql, s);
-  }
-  return s;
-}
-
-export function runSqlite<R>(db: Database.Database, op: Op<R>): R {
-  let step = op.next();
-  while (!step.done) {
-    const q = step.value;
-    const st = prepare(db, q.sql);
-    step = op.next(q.kind === 'all' ? st.all(...q.params) : { changes: st.run(...q.params).changes });
-  }
-  return step.value;
-}
-
-const pgSqlCache = new Map<string, string>();
-function numbered(sql: string): string {
-  let out = pgSqlCache.get(sql);
-  if (out === undefined) {
-    let n = 0;
-    out = sql.replace(/\?/g, () => `$${++n}`);
-    if (pgSqlCache.size > 500) pgSqlCache.clear();
-    pgSqlCache.set(sql, out);
-  }
-  return out;
-}
-
-export async function runPostgres<R>(c: pg.PoolClient | pg.Pool, op: Op<R>): Promise<R> {
-  let step = op.next();
-  while (!step.done) {
-    const q = step.value;
-    const res = await c.query(numbered(q.sql), q.params);
-    step = op.next(q.kind === 'all' ? res.rows : { changes: res.rowCount ?? 0 });
-  }
-  return step.value;
-}
-
 // ---- rows -----------------------------------------------------------------------------------
 
 const COLUMNS =
   'id, queue, payload, priority, run_at, attempts, max_attempts, backoff, timeout_ms, status, lease_token, lease_expires_at, idem_key, idem_mode, ckey, result, error, run_id, created_at, updated_at, started_at, finished_at';
 
-const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
-const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : num(v));
 const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : (v ?? null));
 
 export function toRecord(r: Row): JobRecord {

@@ -24,38 +24,14 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../config/units.js';
 import { parseRateLimit, type RateLimit } from '../jobs/config.js';
+import { parsedBy } from '../util/zod.js';
 
 export const STREAM_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 const NAME_HINT = "letters, digits, '_' and '-', starting with a letter (up to 64)";
 
-const duration = (what: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    try {
-      return parseDuration(v);
-    } catch (err) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what}: ${(err as Error).message}` });
-      return z.NEVER;
-    }
-  });
-
-const size = (what: string) =>
-  z.union([z.string(), z.number()]).transform((v, ctx) => {
-    try {
-      return parseSize(v);
-    } catch (err) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${what}: ${(err as Error).message}` });
-      return z.NEVER;
-    }
-  });
-
-const rate = z.string().transform((v, ctx): RateLimit => {
-  try {
-    return parseRateLimit(v);
-  } catch (err) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+const duration = (what: string) => parsedBy(z.union([z.string(), z.number()]), parseDuration, what);
+const size = (what: string) => parsedBy(z.union([z.string(), z.number()]), parseSize, what);
+const rate = parsedBy(z.string(), parseRateLimit);
 
 const fieldPath = z.string().min(1).max(200).regex(/^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$/, 'a field path: names separated by dots, e.g. service or http.status');
 
@@ -103,14 +79,7 @@ export function parseAgg(v: unknown): AggSpec {
   return { op: op as AggOp, field: field ? field.split('.') : null, where: Object.entries(where).map(([k, val]) => [k.split('.'), val]) };
 }
 
-const aggSchema = z.unknown().transform((v, ctx) => {
-  try {
-    return parseAgg(v);
-  } catch (err) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: (err as Error).message });
-    return z.NEVER;
-  }
-});
+const aggSchema = parsedBy(z.unknown(), parseAgg);
 
 /** A user reducer in config: JavaScript function sources, compiled once in a context without Node APIs. */
 const reducerSchema = z

@@ -1,6 +1,6 @@
-// The streams' tables, written once for both dialects as generators of SQL driven by the jobs
-// store's runSqlite (synchronous, inside BEGIN IMMEDIATE or a run's commit) and runPostgres (one
-// client inside BEGIN … COMMIT).
+// The streams' tables, written once for both dialects as generators of SQL (store/sql-ops.ts):
+// runSqlite drives them synchronously, inside BEGIN IMMEDIATE or a run's commit; runPostgres on one
+// client inside BEGIN … COMMIT.
 //
 // The log: `stream_events (stream, seq)`. A stream's seq comes from its `stream_heads` row, bumped
 // by n in the appending transaction. On PostgreSQL that row stays locked to COMMIT, so appends to one
@@ -13,7 +13,7 @@
 // transaction with the result events (the store's outbox, RunCommit.emits): commitBatchEffect.
 import type { StoreHandle, StoreModule, TxEffect } from '../store/extension.js';
 import { OpenClawError } from '../util/errors.js';
-import { runPostgres, runSqlite } from '../jobs/store.js';
+import { all, num, run, runPostgres, runSqlite, type Op, type Row } from '../store/sql-ops.js';
 import type { FlushOutput, PartRow, WindowResult, WinRow } from './windows.js';
 
 const TABLES = (t: (n: string, index?: boolean) => string, big: string, pg: boolean) => [
@@ -46,20 +46,10 @@ export const streamsStoreModule: StoreModule = {
 
 // ---- SQL as generators ------------------------------------------------------------------------
 
-interface Query {
-  sql: string;
-  params: unknown[];
-  kind: 'all' | 'run';
-}
-type Row = Record<string, unknown>;
-type Op<R> = Generator<Query, R, any>;
 interface D {
   pg: boolean;
   t(name: string): string;
 }
-const all = (sql: string, ...params: unknown[]): Query => ({ sql, params, kind: 'all' });
-const run = (sql: string, ...params: unknown[]): Query => ({ sql, params, kind: 'run' });
-const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v));
 const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /** An event ready to append: validated, keyed, timed. */
