@@ -277,12 +277,18 @@ export interface Admission {
   reason?: string;
 }
 
+/** A failed append is retried for this long (backoff RETRY_FIRST_MS doubling to RETRY_MAX_MS). */
+const RETRY_FOR_MS = 30_000;
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 2_000;
+
 export class Ingester {
   private queue: Pending[] = [];
   private buffered = new Map<string, number>();
   private timer: (() => void) | null = null;
   private flushing: Promise<void> | null = null;
   private readonly buckets = new Map<string, Bucket>();
+  private closing = false;
 
   constructor(
     private readonly store: StreamStore,
@@ -364,20 +370,40 @@ export class Ingester {
     while (this.queue.length > 0) {
       const batch = this.queue;
       this.queue = [];
-      try {
-        const res = await this.store.appendMany(batch, this.clock.now());
-        batch.forEach((p, i) => {
-          this.release(p);
-          this.hooks.committed(p.stream, res[i]!, p.dlq.length);
-          p.resolve(res[i]!);
-        });
-      } catch (err) {
-        for (const p of batch) {
-          this.release(p);
-          this.hooks.failed(p.stream, p.events.length, err as Error);
-          p.reject(err);
+      if (await this.commit(batch)) continue;
+      // The batch failed as a whole. A 202 already told its producers "accepted", so nothing is
+      // given up at the first error: each request is retried alone (one bad request cannot take its
+      // batch-mates down), with backoff while the store is unavailable, until RETRY_FOR_MS has passed
+      // (or the daemon is stopping). Meanwhile the buffer stays counted, so producers get 429s.
+      for (const p of batch) {
+        const deadline = this.clock.now() + RETRY_FOR_MS;
+        let delay = RETRY_FIRST_MS;
+        while (!(await this.commit([p], this.closing || this.clock.now() >= deadline))) {
+          await new Promise<void>((r) => this.clock.setTimer(r, delay));
+          delay = Math.min(delay * 2, RETRY_MAX_MS);
         }
       }
+    }
+  }
+
+  /** One transaction for `batch`; true when it committed or (`final`) when its requests were failed. */
+  private async commit(batch: Pending[], final = batch.length === 1 && this.closing): Promise<boolean> {
+    try {
+      const res = await this.store.appendMany(batch, this.clock.now());
+      batch.forEach((p, i) => {
+        this.release(p);
+        this.hooks.committed(p.stream, res[i]!, p.dlq.length);
+        p.resolve(res[i]!);
+      });
+      return true;
+    } catch (err) {
+      if (!final) return false;
+      for (const p of batch) {
+        this.release(p);
+        this.hooks.failed(p.stream, p.events.length, err as Error);
+        p.reject(err);
+      }
+      return true;
     }
   }
 
@@ -385,8 +411,9 @@ export class Ingester {
     this.buffered.set(p.stream, Math.max(0, this.depth(p.stream) - p.events.length));
   }
 
-  /** Commits what is buffered (shutdown). */
+  /** Commits what is buffered (shutdown): a failing request gets one more try, not the retry window. */
   async drain(): Promise<void> {
+    this.closing = true;
     if (this.queue.length > 0) this.kick();
     while (this.flushing) await this.flushing;
   }
