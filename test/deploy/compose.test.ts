@@ -5,9 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config/index.js';
-import { ConfigError } from '../../src/util/errors.js';
-import { COMPOSE_DIR, daemonEnvNames, interpolatedNames, read, readYaml, ROOT } from './repo.js';
+import { parseDuration } from '../../src/config/units.js';
+import { COMPOSE_DIR, COMPOSE_ENV, COMPOSE_PROJECT, daemonEnvNames, interpolatedNames, loadComposeProject, read, readYaml, ROOT } from './repo.js';
 
 interface Service {
   image?: string;
@@ -18,6 +17,7 @@ interface Service {
   read_only?: boolean;
   tmpfs?: string[];
   healthcheck?: unknown;
+  stop_grace_period?: string;
 }
 interface ComposeFile {
   services: Record<string, Service>;
@@ -26,7 +26,6 @@ interface ComposeFile {
 
 // Docker Official Images (no namespace), pinned to a major version.
 const OFFICIAL = /^(postgres|redis|nats):[0-9][\w.-]*$/;
-const PROJECT = 'deploy/compose/project/openclaw.yaml';
 
 const variants = [
   { file: 'compose.yaml', bus: 'redis', url: 'redis://redis:6379' },
@@ -59,7 +58,7 @@ describe.each(variants)('deploy/compose/$file', ({ file, bus, url }) => {
   });
 
   it('passes the daemons only variables the daemon or its openclaw.yaml reads', () => {
-    const reads = new Set([...daemonEnvNames(), ...interpolatedNames(read(PROJECT))]);
+    const reads = new Set([...daemonEnvNames(), ...interpolatedNames(read(COMPOSE_PROJECT))]);
     for (const [name, s] of daemons) {
       const env = Object.keys(s.environment ?? {});
       expect(env.filter((v) => !reads.has(v)), `${name}: variables nothing reads`).toEqual([]);
@@ -69,6 +68,11 @@ describe.each(variants)('deploy/compose/$file', ({ file, bus, url }) => {
       // Every daemon must decrypt the same secrets: the key comes from the operator, never a default.
       expect(s.environment!.OPENCLAW_MASTER_KEY).toMatch(/^\$\{OPENCLAW_MASTER_KEY:\?.+\}$/);
     }
+  });
+
+  it("gives a stopping daemon the agents' whole shutdown budget before SIGKILL", () => {
+    const budgetMs = Math.max(...loadComposeProject(COMPOSE_ENV).agents.map((a) => a.gracefulShutdown.timeoutMs + a.gracefulShutdown.teardownTimeoutMs));
+    for (const [name, s] of daemons) expect(parseDuration(s.stop_grace_period!), name).toBeGreaterThan(budgetMs);
   });
 
   it('mounts the project read-only, a data volume per daemon, and a writable /tmp on a read-only root', () => {
@@ -92,19 +96,7 @@ describe.each(variants)('deploy/compose/$file', ({ file, bus, url }) => {
 
 describe('the Compose project (deploy/compose/project)', () => {
   it('is a valid openclaw.yaml whose agents exist, with the bus from the environment', () => {
-    const file = path.join(ROOT, PROJECT);
-    const env = { OPENCLAW_BUS_BACKEND: 'redis', OPENCLAW_BUS_URL: 'redis://redis:6379', OPENCLAW_DB_URL: 'postgres://openclaw:pw@postgres:5432/openclaw' };
-    let cfg;
-    try {
-      cfg = parseConfig(read(PROJECT), file, { env });
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      // Until the bus section lands (branch wt-buses), `bus:` is an unknown top-level key; nothing
-      // else may be wrong. Once it lands this branch is dead and the file parses outright.
-      const other = err.issues.filter((i) => !(i.field === 'bus' || i.field.startsWith('bus.')));
-      expect(other.map((i) => `${i.field}: ${i.message}`)).toEqual([]);
-      cfg = parseConfig(read(PROJECT).replace(/^bus:\n(?: {2}.*\n)+/m, ''), file, { env });
-    }
+    const cfg = loadComposeProject(COMPOSE_ENV);
     expect(cfg.store).toMatchObject({ kind: 'postgres' });
     expect(cfg.agents.map((a) => a.name).sort()).toEqual(['minutely', 'tally', 'ticker']);
     for (const a of cfg.agents) expect(fs.existsSync(a.source!), a.source).toBe(true);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { describe, expect, it } from 'vitest';
-import { CHART, daemonEnvNames, interpolatedNames, read, readYaml } from './repo.js';
+import { CHART, COMPOSE_ENV, daemonEnvNames, interpolatedNames, loadComposeProject, read, readYaml } from './repo.js';
 
 type Values = Record<string, unknown>;
 const schema = JSON.parse(fs.readFileSync(path.join(CHART, 'values.schema.json'), 'utf8')) as object;
@@ -152,6 +152,11 @@ describe('templates', () => {
     expect(pod).toMatch(/preStop:\s+#[^\n]*\n\s+exec: \{ command: \["sleep"/);
     for (const probe of ['/startupz', '/readyz', '/healthz']) expect(pod).toContain(`path: ${probe}`);
     expect(templates.find((t) => t.f === 'workload.yaml')!.text).toContain('rollingUpdate: { maxSurge: 1, maxUnavailable: 0 }');
+  });
+
+  it('default to a grace period that covers the preStop pause and the agents\' default shutdown budget', () => {
+    const budgetMs = Math.max(...loadComposeProject(COMPOSE_ENV).agents.map((a) => a.gracefulShutdown.timeoutMs + a.gracefulShutdown.teardownTimeoutMs));
+    expect((defaults.terminationGracePeriodSeconds as number) * 1000).toBeGreaterThan(budgetMs + (defaults.preStopSleepSeconds as number) * 1000);
   });
 
   it('give the daemon only variables it or the project reads', () => {
