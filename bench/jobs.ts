@@ -39,6 +39,7 @@ interface Result {
   p99: number;
   /** OpenClaw: CPU per job (daemon + agent hosts), µs; and the daemon's top self time with --profile. */
   cpuUsPerJob?: number;
+  cpu?: { daemonMs: number; hostsMs: number };
   topSelf?: TopSelf[];
 }
 
@@ -82,7 +83,7 @@ async function openclaw(backend: 'sqlite' | 'postgres'): Promise<Result> {
       const j = await svc.store.get(id);
       if (j?.startedAt != null) lat.push(j.startedAt - j.createdAt);
     }
-    return { system: `OpenClaw ${backend}`, jobs: N, seconds, jobsPerSec: N / seconds, enqueueMs, p50: pct(lat, 50), p99: pct(lat, 99), cpuUsPerJob, ...(cpu.topSelf ? { topSelf: cpu.topSelf } : {}) };
+    return { system: `OpenClaw ${backend}`, jobs: N, seconds, jobsPerSec: N / seconds, enqueueMs, p50: pct(lat, 50), p99: pct(lat, 99), cpuUsPerJob, cpu: { daemonMs: cpu.daemonUserMs + cpu.daemonSysMs, hostsMs: cpu.hostsMs }, ...(cpu.topSelf ? { topSelf: cpu.topSelf } : {}) };
   } finally {
     await d.shutdown('bench end');
     if (store.kind === 'postgres') await dropSchemas([store.schema]);
@@ -194,8 +195,8 @@ async function main(): Promise<void> {
   removeTempDirs();
   table(
     `No-op jobs end to end (${N} jobs, handler concurrency ${CONC}; latency: ${LAT_N} jobs enqueued ${GAP_MS} ms apart)`,
-    ['system', 'jobs/s', 'enqueue 1k batches (ms)', 'enqueue→start p50 (ms)', 'p99 (ms)', 'CPU µs/job'],
-    results.map((r) => [r.system, r1(r.jobsPerSec), r1(r.enqueueMs), r3(r.p50), r3(r.p99), r.cpuUsPerJob ?? '']),
+    ['system', 'jobs/s', 'enqueue 1k batches (ms)', 'enqueue→start p50 (ms)', 'p99 (ms)', 'CPU µs/job', 'daemon / hosts CPU ms'],
+    results.map((r) => [r.system, r1(r.jobsPerSec), r1(r.enqueueMs), r3(r.p50), r3(r.p99), r.cpuUsPerJob ?? '', r.cpu ? `${r.cpu.daemonMs} / ${r.cpu.hostsMs}` : '']),
   );
   for (const r of results) {
     if (r.topSelf) table(`Daemon main thread, top self time (${r.system})`, ['function', 'self ms', '%'], r.topSelf.map((t) => [t.fn, t.selfMs, t.pct]));
