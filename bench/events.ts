@@ -15,16 +15,13 @@
 //   node --import tsx events.ts [--events 5000] [--concurrency 1,16] [--fleet 0,1000] [--no-pg] [--profile]
 import fs from 'node:fs';
 import path from 'node:path';
-import { Session } from 'node:inspector/promises';
 import { loadConfig } from '../src/config/index.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { openStore, type RunCommit, type Store } from '../src/store/index.js';
 import {
-  BENCH_DIR,
   PG_URL,
   agentFile,
   arg,
-  childrenOf,
   dropSchemas,
   havePostgres,
   jsonLine,
@@ -37,6 +34,7 @@ import {
   waitFor,
   type StoreChoice,
 } from './lib/common.js';
+import { cpuWindow, type TopSelf } from './lib/profile.js';
 
 const K = arg('events', 5000);
 const CONC = arg('concurrency', '1,16')
@@ -64,26 +62,7 @@ interface Result {
   totalMs: number;
   eventsPerSec: number;
   cpu: { daemonUserMs: number; daemonSysMs: number; hostsMs: number };
-  topSelf?: Array<{ fn: string; selfMs: number; pct: number }>;
-}
-
-/** utime+stime of a process and its descendants from /proc/<pid>/stat, in ms. */
-function procCpuMs(pid: number): number {
-  const tick = 100; // USER_HZ on Linux
-  let total = 0;
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop()!;
-    try {
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      total += ((Number(f[11]) + Number(f[12])) * 1000) / tick;
-    } catch {
-      // gone
-    }
-    stack.push(...childrenOf(p));
-  }
-  return total;
+  topSelf?: TopSelf[];
 }
 
 async function run(kind: 'sqlite' | 'postgres', concurrency: number, fleet: number, schemas: string[]): Promise<Result> {
@@ -133,7 +112,6 @@ async function run(kind: 'sqlite' | 'postgres', concurrency: number, fleet: numb
     },
   });
   const d = await Daemon.start(await loadConfig(configFile), { store: wrapped, listen: false });
-  let session: Session | null = null;
   try {
     await waitFor('agents running', async () => (await d.listAgents()).every((a) => a.status === 'running'), 120_000, 50);
     // Warm the path (module caches, prepared statements) with a few events first.
@@ -146,34 +124,15 @@ async function run(kind: 'sqlite' | 'postgres', concurrency: number, fleet: numb
     handled = 0;
     latencies.length = 0;
 
-    if (PROFILE) {
-      session = new Session();
-      session.connect();
-      await session.post('Profiler.enable');
-      await session.post('Profiler.setSamplingInterval', { interval: 200 });
-      await session.post('Profiler.start');
-    }
     const finished = new Promise<void>((r) => (done = r));
-    const hostPids = childrenOf(process.pid);
-    const cpu0 = process.cpuUsage();
-    const hostCpu0 = hostPids.reduce((a, p) => a + procCpuMs(p), 0);
+    const cpuWin = await cpuWindow(PROFILE ? `events-${kind}-c${concurrency}` : null);
     const t0 = performance.now();
     await d.trigger('emitter', { n: K });
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), TIMEOUT_S * 1000).unref());
     const outcome = await Promise.race([finished.then(() => 'ok' as const), timeout]);
     const end = outcome === 'ok' ? lastAt : performance.now();
-    const cpu = process.cpuUsage(cpu0);
-    const stopped = session ? await session.post('Profiler.stop') : null;
-    const hostCpu = hostPids.reduce((a, p) => a + procCpuMs(p), 0) - hostCpu0;
-    let topSelf: Result['topSelf'];
-    if (stopped) {
-      const { profile } = stopped;
-      fs.mkdirSync(path.join(BENCH_DIR, 'profiles'), { recursive: true });
-      const file = path.join(BENCH_DIR, 'profiles', `events-${kind}-c${concurrency}-${Date.now()}.cpuprofile`);
-      fs.writeFileSync(file, JSON.stringify(profile));
-      log(`CPU profile written to ${file}`);
-      topSelf = summarizeProfile(profile as unknown as CpuProfile);
-    }
+    const cpu = await cpuWin.stop();
+    const topSelf = cpu.topSelf;
     if (outcome === 'timeout') log(`${kind} c=${concurrency}: timed out after ${TIMEOUT_S}s with ${handled}/${K} handled`);
     const totalMs = end - t0;
     return {
@@ -182,16 +141,15 @@ async function run(kind: 'sqlite' | 'postgres', concurrency: number, fleet: numb
       fleet,
       events: K,
       latencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
-      cpuUsPerEvent: handled > 0 ? Math.round(((cpu.user + cpu.system) / 1000 + hostCpu) * 1000 / handled) : 0,
+      cpuUsPerEvent: handled > 0 ? Math.round(((cpu.daemonUserMs + cpu.daemonSysMs + cpu.hostsMs) * 1000) / handled) : 0,
       handled,
       emitRunMs: r1(emitCommittedAt - t0),
       totalMs: r1(totalMs),
       eventsPerSec: Math.round((handled / totalMs) * 1000),
-      cpu: { daemonUserMs: Math.round(cpu.user / 1000), daemonSysMs: Math.round(cpu.system / 1000), hostsMs: Math.round(hostCpu) },
+      cpu: { daemonUserMs: cpu.daemonUserMs, daemonSysMs: cpu.daemonSysMs, hostsMs: cpu.hostsMs },
       topSelf,
     };
   } finally {
-    session?.disconnect();
     await d.shutdown('bench done');
     await store.close();
   }
@@ -202,29 +160,6 @@ function fleetYaml(n: number): string {
   let yaml = '';
   for (let i = 0; i < n; i++) yaml += `  tick${String(i).padStart(4, '0')}:\n    source: ${agentFile('noop.ts')}\n    isolation: shared\n    schedule: every 1s\n`;
   return yaml;
-}
-
-interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }>;
-  startTime: number;
-  endTime: number;
-  samples: number[];
-}
-
-function summarizeProfile(p: CpuProfile): Array<{ fn: string; selfMs: number; pct: number }> {
-  const totalHits = p.nodes.reduce((a, n) => a + (n.hitCount ?? 0), 0) || 1;
-  const durMs = (p.endTime - p.startTime) / 1000;
-  const by = new Map<string, number>();
-  for (const n of p.nodes) {
-    const cf = n.callFrame;
-    const where = cf.url ? `${cf.url.replace(/^file:\/\//, '').replace(/^.*\/(node_modules|src)\//, '$1/')}:${cf.lineNumber + 1}` : '';
-    const key = `${cf.functionName || '(anonymous)'} ${where}`.trim();
-    by.set(key, (by.get(key) ?? 0) + (n.hitCount ?? 0));
-  }
-  return [...by.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 20)
-    .map(([fn, hits]) => ({ fn, selfMs: Math.round((hits / totalHits) * durMs), pct: r1((hits / totalHits) * 100) }));
 }
 
 const schemas: string[] = [];

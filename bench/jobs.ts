@@ -7,7 +7,10 @@
 //               the handler (OpenClaw: created_at → the claim; BullMQ: job.timestamp → processor;
 //               graphile-worker: created_at → task function).
 //
-//   node --import tsx jobs.ts [--jobs 5000] [--latency-jobs 300] [--concurrency 32] [--no-pg] [--no-peers]
+//   CPU per job: daemon (this process) + agent hosts during the throughput phase; `--profile` writes
+//   a CPU profile of the daemon's main thread to bench/profiles/ and prints its top self time.
+//
+//   node --import tsx jobs.ts [--jobs 5000] [--latency-jobs 300] [--concurrency 32] [--no-pg] [--no-peers] [--profile]
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import pg from 'pg';
@@ -15,12 +18,14 @@ import { loadConfig } from '../src/config/index.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { JobsModule } from '../src/jobs/module.js';
 import { PG_URL, agentFile, arg, dropSchemas, havePostgres, jsonLine, log, makeProject, pct, r1, r3, removeTempDirs, sleep, table, uniqueSchema, waitFor, type StoreChoice } from './lib/common.js';
+import { cpuWindow, type TopSelf } from './lib/profile.js';
 
 const N = arg('jobs', 5000);
 const LAT_N = arg('latency-jobs', 300);
 const CONC = arg('concurrency', 32);
 const NO_PG = arg('no-pg', false);
 const NO_PEERS = arg('no-peers', false);
+const PROFILE = arg('profile', false);
 const TIMEOUT_S = arg('timeout', 180);
 const GAP_MS = 3;
 
@@ -32,6 +37,10 @@ interface Result {
   enqueueMs: number;
   p50: number;
   p99: number;
+  /** OpenClaw: CPU per job (daemon + agent hosts), µs; and the daemon's top self time with --profile. */
+  cpuUsPerJob?: number;
+  cpu?: { daemonMs: number; hostsMs: number };
+  topSelf?: TopSelf[];
 }
 
 async function openclaw(backend: 'sqlite' | 'postgres'): Promise<Result> {
@@ -54,11 +63,14 @@ async function openclaw(backend: 'sqlite' | 'postgres'): Promise<Result> {
     await svc.enqueue(Array.from({ length: 100 }, () => ({ name: 'noop' })));
     await waitFor('warm-up', done(100), 60_000, 10);
 
+    const cpuWin = await cpuWindow(PROFILE ? `jobs-${backend}` : null);
     const t0 = performance.now();
     for (let b = 0; b < N; b += 1000) await svc.enqueue(Array.from({ length: Math.min(1000, N - b) }, () => ({ name: 'noop' })));
     const enqueueMs = performance.now() - t0;
     await waitFor(`${N} jobs`, done(N + 100), TIMEOUT_S * 1000, 5);
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = await cpuWin.stop();
+    const cpuUsPerJob = Math.round(((cpu.daemonUserMs + cpu.daemonSysMs + cpu.hostsMs) * 1000) / N);
 
     const ids: string[] = [];
     for (let i = 0; i < LAT_N; i++) {
@@ -71,7 +83,7 @@ async function openclaw(backend: 'sqlite' | 'postgres'): Promise<Result> {
       const j = await svc.store.get(id);
       if (j?.startedAt != null) lat.push(j.startedAt - j.createdAt);
     }
-    return { system: `OpenClaw ${backend}`, jobs: N, seconds, jobsPerSec: N / seconds, enqueueMs, p50: pct(lat, 50), p99: pct(lat, 99) };
+    return { system: `OpenClaw ${backend}`, jobs: N, seconds, jobsPerSec: N / seconds, enqueueMs, p50: pct(lat, 50), p99: pct(lat, 99), cpuUsPerJob, cpu: { daemonMs: cpu.daemonUserMs + cpu.daemonSysMs, hostsMs: cpu.hostsMs }, ...(cpu.topSelf ? { topSelf: cpu.topSelf } : {}) };
   } finally {
     await d.shutdown('bench end');
     if (store.kind === 'postgres') await dropSchemas([store.schema]);
@@ -183,15 +195,18 @@ async function main(): Promise<void> {
   removeTempDirs();
   table(
     `No-op jobs end to end (${N} jobs, handler concurrency ${CONC}; latency: ${LAT_N} jobs enqueued ${GAP_MS} ms apart)`,
-    ['system', 'jobs/s', 'enqueue 1k batches (ms)', 'enqueue→start p50 (ms)', 'p99 (ms)'],
-    results.map((r) => [r.system, r1(r.jobsPerSec), r1(r.enqueueMs), r3(r.p50), r3(r.p99)]),
+    ['system', 'jobs/s', 'enqueue 1k batches (ms)', 'enqueue→start p50 (ms)', 'p99 (ms)', 'CPU µs/job', 'daemon / hosts CPU ms'],
+    results.map((r) => [r.system, r1(r.jobsPerSec), r1(r.enqueueMs), r3(r.p50), r3(r.p99), r.cpuUsPerJob ?? '', r.cpu ? `${r.cpu.daemonMs} / ${r.cpu.hostsMs}` : '']),
   );
+  for (const r of results) {
+    if (r.topSelf) table(`Daemon main thread, top self time (${r.system})`, ['function', 'self ms', '%'], r.topSelf.map((t) => [t.fn, t.selfMs, t.pct]));
+  }
   // Side-by-side ratios (issue 9 asks for OpenClaw ahead of each peer in the same run).
   const by = (name: string) => results.find((r) => r.system.startsWith(name))?.jobsPerSec;
   const ratio = (a: number | undefined, b: number | undefined) => (a && b ? `${(a / b).toFixed(2)}×` : 'n/a');
   const ratios = { sqliteVsBullmq: ratio(by('OpenClaw sqlite'), by('BullMQ')), postgresVsGraphile: ratio(by('OpenClaw postgres'), by('graphile')) };
   console.log(`OpenClaw SQLite / BullMQ: ${ratios.sqliteVsBullmq}; OpenClaw PostgreSQL / graphile-worker: ${ratios.postgresVsGraphile}; load average ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-  jsonLine('jobs', { jobs: N, concurrency: CONC, results, ratios });
+  jsonLine('jobs', { jobs: N, concurrency: CONC, results: results.map((r) => ({ ...r, topSelf: r.topSelf?.slice(0, 8) })), ratios });
   process.exit(0);
 }
 

@@ -114,6 +114,7 @@ export class Daemon implements ControlPlane {
       now: () => this.clock.now(),
       agents: () => [...this.controllers.values()].map((c) => ({ name: c.name, status: c.status(), instances: c.instanceViews() })),
       pendingCounts: async () => (this.store ? this.store.pendingCounts() : {}),
+      eventLagMs: async (agent: string) => (this.bus && this.controllers.get(agent)?.subscriptions.length ? (await this.bus.stats(agent)).lagMs : 0),
       stateSize: async (agent: string) => (this.store ? this.store.stateSize(agent) : 0),
       logDrops: () => ({ follower: this.logs.followerDrops, file: this.logs.fileDrops(), agent: this.logs.agentDrops }),
       logBufferedBytes: () => this.logs.bufferedBytes(),

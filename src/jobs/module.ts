@@ -116,6 +116,7 @@ export class JobsModule implements DaemonModule {
     // config entry names them.
     const label = (q: string) => (bindings.has(q) || cfg.queues?.[q] ? q : 'other');
 
+    const debugAgents = new Set(ctx.config.agents.filter((a) => a.logging.level === 'debug').map((a) => a.name));
     const runner = new JobRunner({
       jobs: store,
       controller: (a) => ctx.agent(a),
@@ -123,6 +124,8 @@ export class JobsModule implements DaemonModule {
       now: () => ctx.clock.now(),
       setTimer: (fn, ms) => ctx.clock.setTimer(fn, ms),
       log: (line) => ctx.logs.write({ time: ctx.clock.now(), ...line }),
+      // The per-job "completed" line only for agents logging at debug (a line per job is CPU per job).
+      debug: (a) => debugAgents.has(a),
       metrics: {
         outcome: (q, status) => total.inc({ queue: label(q), status }),
         duration: (q, s) => duration.observe({ queue: label(q) }, s),

@@ -5,12 +5,16 @@
 //
 // Wake-ups: in process after a commit or an API enqueue, PostgreSQL NOTIFY from other daemons, a
 // timer for the next delayed job or rate-limit refill, and a slow safety poll. No tight polling.
-// Completions chain without any timer: a freed slot claims again on the next turn of the event
-// loop (setImmediate, coalesced), so throughput never waits on a clock. Every timer (delayed
-// jobs, rate-limit refills, heartbeats, the safety poll) runs on the injected Clock.
+// Completions chain without any timer. Complete-and-fetch-next: the group commit that completes a
+// turn's jobs also claims the queue's next ones in the same transaction (JobStore.claimStep, one
+// claim per batch, sized by the slots the batch freed), and they start as soon as it committed.
+// A slot freed otherwise (a failure, a lost lease) claims on the next turn of the event loop
+// (setImmediate, coalesced), so throughput never waits on a clock. Every timer (delayed jobs,
+// rate-limit refills, heartbeats, the safety poll) runs on the injected Clock.
 import type { AgentHandle, CallResult } from '../contracts/modules.js';
 import type { LogLine } from '../runtime/protocol.js';
-import type { JobStore, ClaimedJob } from './store.js';
+import type { BatchStep } from '../store/extension.js';
+import type { JobStore, ClaimedJob, ClaimResult } from './store.js';
 import type { QueuePolicy } from './config.js';
 import type { JobInfo } from './types.js';
 
@@ -39,6 +43,10 @@ export interface RunnerDeps {
   pollMs?: number;
   /** Test hook standing in for a frozen heartbeat (a paused process, a partition): no renewals. */
   heartbeat?: boolean;
+  /** Whether the agent's logging level takes debug lines (one per completed job); default no. */
+  debug?(agent: string): boolean;
+  /** Complete-and-fetch-next (default on); off: every freed slot claims in a transaction of its own. */
+  fetchNext?: boolean;
 }
 
 interface InFlight {
@@ -57,11 +65,52 @@ class QueueWorker {
   private heartbeatTimer: (() => void) | null = null;
   /** When expired leases were last recovered (every claim would cost two more statements). */
   private recoveredAt = -Infinity;
+  /** Slots promised to fetch steps whose batch has not ended yet (their jobs are not in `inflight`). */
+  reserved = 0;
+  /** The claim that rides on the group commit completing this queue's jobs (null: fetch-next off). */
+  private readonly next: BatchStep | null;
 
   constructor(
     readonly b: QueueBinding,
     private readonly runner: JobRunner,
-  ) {}
+  ) {
+    this.next =
+      runner.deps.fetchNext === false
+        ? null
+        : runner.deps.jobs.claimStep(b.queue, b.policy, (n) => this.planFetch(n), (claimed, limit, committed) => this.fetched(claimed, limit, committed));
+  }
+
+  /**
+   * Inside the batch's transaction: how many jobs to claim. `n` completions of this queue committed
+   * in the batch; their jobs are still in `inflight` (their callers resume after the commit), so
+   * their slots count as free here.
+   */
+  private planFetch(n: number): { limit: number; recover: boolean } {
+    const limit = Math.max(0, Math.min(this.room(n), this.b.policy.concurrency));
+    if (limit === 0) return { limit, recover: false };
+    this.reserve(limit);
+    return { limit, recover: this.recoverDue() };
+  }
+
+  /** After the batch ended: the fetched jobs start (only if it committed: else they were never claimed). */
+  private fetched(claimed: ClaimResult | null, limit: number, committed: boolean): void {
+    this.reserve(-limit);
+    if (committed && claimed) this.started(claimed);
+    // Whatever the fetch did not fill (rolled back, lock busy, fewer jobs): the usual claim.
+    this.freed();
+  }
+
+  private reserve(n: number): void {
+    this.reserved += n;
+    this.runner.reserved += n;
+  }
+
+  private recoverDue(): boolean {
+    const now = this.runner.deps.now();
+    if (now - this.recoveredAt < this.b.policy.leaseMs / 4) return false;
+    this.recoveredAt = now;
+    return true;
+  }
 
   start(): void {
     const every = Math.max(50, Math.floor(this.b.policy.leaseMs / 3));
@@ -125,14 +174,16 @@ class QueueWorker {
     }, Math.max(1, at - this.runner.deps.now()));
   }
 
-  private room(): number {
+  /** Free slots; `done` jobs of `inflight` have finished (their slots count as free). */
+  private room(done = 0): number {
+    if (this.runner.stopped) return 0;
     const c = this.runner.deps.controller(this.b.agent);
     if (!c || c.status() !== 'running') {
       // Starting, restarting or paused: look again shortly (claiming now would burn attempts).
       if (c && c.status() !== 'stopped') this.arm(this.runner.deps.now() + 200);
       return 0;
     }
-    return Math.min(this.b.policy.concurrency - this.inflight.size, this.runner.globalFree());
+    return Math.min(this.b.policy.concurrency - this.inflight.size - this.reserved, this.runner.globalFree()) + done;
   }
 
   private async pump(): Promise<void> {
@@ -143,34 +194,39 @@ class QueueWorker {
         const room = this.room();
         if (room <= 0) break;
         let claimed;
+        this.reserve(room);
         try {
-          const now = this.runner.deps.now();
-          const recover = now - this.recoveredAt >= this.b.policy.leaseMs / 4;
-          if (recover) this.recoveredAt = now;
-          claimed = await this.runner.deps.jobs.claim(this.b.queue, this.b.policy, room, recover);
+          claimed = await this.runner.deps.jobs.claim(this.b.queue, this.b.policy, room, this.recoverDue());
         } catch (err) {
           this.runner.deps.log({ level: 'error', agent: 'daemon', instance: 'daemon', msg: `jobs: claiming from '${this.b.queue}' failed: ${(err as Error).message}`, fields: { queue: this.b.queue } });
           this.arm(this.runner.deps.now() + 1000);
           break;
+        } finally {
+          this.reserve(-room);
         }
-        if (claimed.recovered > 0 || claimed.deadLettered > 0) {
-          this.runner.deps.log({
-            level: 'warning',
-            agent: this.b.agent,
-            instance: `${this.b.agent}#0`,
-            msg: `jobs: ${claimed.recovered} job(s) of '${this.b.queue}' came back after their lease expired${claimed.deadLettered ? `, ${claimed.deadLettered} dead-lettered (no attempts left)` : ''}`,
-            fields: { queue: this.b.queue },
-          });
-          for (let i = 0; i < claimed.deadLettered; i++) this.runner.deps.metrics.outcome(this.b.queue, 'dead');
-        }
-        for (const job of claimed.jobs) this.start1(job);
-        if (claimed.nextAt !== null) this.arm(claimed.nextAt);
+        this.started(claimed);
         // A full claim may leave more behind: go again while there is room.
         if (claimed.jobs.length >= room) this.again = true;
       } while (this.again && !this.runner.stopped);
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** Starts what a claim (the pump's or a fetch step's) leased. */
+  private started(claimed: ClaimResult): void {
+    if (claimed.recovered > 0 || claimed.deadLettered > 0) {
+      this.runner.deps.log({
+        level: 'warning',
+        agent: this.b.agent,
+        instance: `${this.b.agent}#0`,
+        msg: `jobs: ${claimed.recovered} job(s) of '${this.b.queue}' came back after their lease expired${claimed.deadLettered ? `, ${claimed.deadLettered} dead-lettered (no attempts left)` : ''}`,
+        fields: { queue: this.b.queue },
+      });
+      for (let i = 0; i < claimed.deadLettered; i++) this.runner.deps.metrics.outcome(this.b.queue, 'dead');
+    }
+    for (const job of claimed.jobs) this.start1(job);
+    if (claimed.nextAt !== null) this.arm(claimed.nextAt);
   }
 
   private start1(job: ClaimedJob): void {
@@ -194,7 +250,8 @@ class QueueWorker {
       ? await c.call(this.b.method, job.payload, {
           trigger: 'job',
           runId: job.runId ?? job.leaseToken,
-          effects: (value) => [jobs.completeEffect(job.id, job.leaseToken, () => value, deleteOnComplete)],
+          // The commit completing the job also claims the next ones (once per group commit).
+          effects: (value) => [jobs.completeEffect(job.id, job.leaseToken, () => value, deleteOnComplete, this.next ?? undefined)],
           ...(job.timeoutMs ? { deadlineMs: job.timeoutMs } : {}),
           signal: f.abort.signal,
           meta: info,
@@ -206,7 +263,7 @@ class QueueWorker {
     if (r.ok) {
       metrics.outcome(job.queue, 'completed');
       metrics.duration(job.queue, seconds);
-      line('debug', `job ${job.queue}/${job.id} completed (attempt ${job.attempts}, ${Math.round(seconds * 1000)} ms)`);
+      if (this.runner.deps.debug?.(this.b.agent)) line('debug', `job ${job.queue}/${job.id} completed (attempt ${job.attempts}, ${Math.round(seconds * 1000)} ms)`);
       return;
     }
     const code = r.error?.code;
@@ -272,6 +329,8 @@ export class JobRunner {
   private poll: (() => void) | null = null;
   stopped = false;
   active = 0;
+  /** Slots promised to claims not yet started (a claim in flight, a fetch step's batch). */
+  reserved = 0;
 
   constructor(readonly deps: RunnerDeps) {}
 
@@ -310,7 +369,7 @@ export class JobRunner {
   }
 
   globalFree(): number {
-    return this.deps.globalConcurrency - this.active;
+    return this.deps.globalConcurrency - this.active - this.reserved;
   }
 
   wake(queue: string): void {

@@ -15,7 +15,7 @@
 // cannot complete the job, even if nobody reclaimed it yet. Expired leases are recovered by the
 // next claim of the queue (crash recovery within the lease time, not hours later).
 import { randomUUID } from 'node:crypto';
-import type { StoreHandle, StoreModule, TxEffect } from '../store/extension.js';
+import type { BatchStep, StoreHandle, StoreModule, TxEffect } from '../store/extension.js';
 import { all, num, optNum, run, runPostgres, runSqlite, type Op, type Row } from '../store/sql-ops.js';
 import { LeaseLostError } from '../util/errors.js';
 import { backoffDelay, type QueuePolicy, type RateLimit } from './config.js';
@@ -219,8 +219,21 @@ export interface ClaimResult {
 }
 
 function* claimOp(d: Dialect, queue: string, p: QueuePolicy, limit: number, now: number, recover: boolean): Op<ClaimResult> {
-  const J = d.t('jobs');
   if (d.pg) yield all(`SELECT pg_advisory_xact_lock(hashtext(?))`, `openclaw.jobs:${d.schemaName}:${queue}`);
+  const base = recover ? yield* recoverOp(d, queue, now) : { recovered: 0, deadLettered: 0 };
+  return yield* claimRest(d, queue, p, limit, now, base);
+}
+
+/**
+ * The claim of complete-and-fetch-next, inside a group commit's transaction. PostgreSQL only TRIES
+ * the queue's lock: that transaction holds the namespace locks of its runs and must not wait on
+ * another daemon's claim; without the lock it claims nothing (the runner's own claim takes over).
+ */
+function* fetchOp(d: Dialect, queue: string, p: QueuePolicy, limit: number, now: number, recover: boolean): Op<ClaimResult | null> {
+  if (d.pg) {
+    const got = (yield all(`SELECT pg_try_advisory_xact_lock(hashtext(?)) AS ok`, `openclaw.jobs:${d.schemaName}:${queue}`)) as Row[];
+    if (got[0]?.ok !== true) return null;
+  }
   const base = recover ? yield* recoverOp(d, queue, now) : { recovered: 0, deadLettered: 0 };
   return yield* claimRest(d, queue, p, limit, now, base);
 }
@@ -502,12 +515,36 @@ export class JobStore {
    * read when the commit runs (after the handler returned). A lost or expired lease throws
    * LeaseLostError, which aborts the whole commit: none of the handler's effects apply.
    */
-  completeEffect(id: string, token: string, raw: () => unknown, deleteRow = false): TxEffect {
+  completeEffect(id: string, token: string, raw: () => unknown, deleteRow = false, next?: BatchStep): TxEffect {
     const d = this.d;
     const result = () => this.redact(raw());
     return {
       sqlite: (db, now) => runSqlite(db, completeOp(d, id, token, result(), deleteRow, now)),
       postgres: (c, _schema, now) => runPostgres(c, completeOp(d, id, token, result(), deleteRow, now)),
+      ...(next ? { after: next } : {}),
+    };
+  }
+
+  /**
+   * Complete-and-fetch-next (BullMQ's moveToFinished-and-fetch, graphile-worker's batched
+   * complete/get): the claim of a queue's next jobs as a batch step (store/extension.ts BatchStep)
+   * of the group commit that completes its jobs — once per batch, not per job, after the runs and
+   * outside their savepoints, sized by `plan(n)` (n = completions of this queue that committed in
+   * the batch). `done` gets the claim once the transaction ended: start its jobs only if
+   * `committed` (a rolled-back batch took the claim with it).
+   */
+  claimStep(queue: string, policy: QueuePolicy, plan: (n: number) => { limit: number; recover: boolean }, done: (claimed: ClaimResult | null, limit: number, committed: boolean) => void): BatchStep<{ limit: number; claimed: ClaimResult | null }> {
+    const d = this.d;
+    return {
+      sqlite: (db, now, n) => {
+        const { limit, recover } = plan(n);
+        return { limit, claimed: limit > 0 ? runSqlite(db, fetchOp(d, queue, policy, limit, now, recover)) : null };
+      },
+      postgres: async (c, _schema, now, n) => {
+        const { limit, recover } = plan(n);
+        return { limit, claimed: limit > 0 ? await runPostgres(c, fetchOp(d, queue, policy, limit, now, recover)) : null };
+      },
+      done: (answer, committed) => done(answer?.claimed ?? null, answer?.limit ?? 0, committed),
     };
   }
 

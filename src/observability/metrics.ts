@@ -79,6 +79,8 @@ export interface CoreMetricsSource {
     instances: Array<{ status: string; startedAt: number | null; ready: boolean; memory: { heapUsed: number; external: number; hostRss: number; elu?: number } | null }>;
   }>;
   pendingCounts(): Promise<Record<string, number>>;
+  /** Age in ms of the oldest unacknowledged event of each agent's consumer group (Bus.stats lag). */
+  eventLagMs?(agent: string): Promise<number>;
   stateSize(agent: string): Promise<number>;
   logDrops(): { follower: number; file: number; agent: number };
   /** Bytes held for log followers (queues and unsent socket data). */
@@ -164,6 +166,12 @@ export function coreMetrics(registry: Registry, src: CoreMetricsSource, agentNam
     const counts = await src.pendingCounts();
     this.reset();
     for (const a of src.agents()) this.set({ agent: a.name }, counts[a.name] ?? 0);
+  });
+  gaugeCollect(registry, 'openclaw_events_lag_seconds', "Age of the oldest event not yet acknowledged by the agent's consumer group (0 when none is pending)", A, async function () {
+    const agents = src.agents();
+    const lags = await Promise.all(agents.map((a) => (src.eventLagMs ? src.eventLagMs(a.name).catch(() => 0) : 0)));
+    this.reset();
+    agents.forEach((a, i) => this.set({ agent: a.name }, lags[i]! / 1000));
   });
   gaugeCollect(registry, 'openclaw_agent_state_size_bytes', 'Current size of the agent persistent state', A, async function () {
     const agents = src.agents();

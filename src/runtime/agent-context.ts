@@ -39,11 +39,22 @@ export class RunScope {
   /** Subsystem work committed with the run (job enqueues). */
   intents: RunIntent[] = [];
 
+  private composed: AbortSignal | null = null;
+
   constructor(
     readonly instance: InstanceContext,
     readonly inv: Invocation,
-    readonly signal: AbortSignal,
+    /** The run's abort sources (instance, deadline, run); combined only when agent code asks. */
+    private readonly sources: AbortSignal[],
   ) {}
+
+  /**
+   * The run's signal. Built on first use: most runs never look at it, and AbortSignal.any() per
+   * run was measurable CPU per event (bench/events). A source aborted before that shows as aborted.
+   */
+  get signal(): AbortSignal {
+    return (this.composed ??= this.sources.length === 1 ? this.sources[0]! : AbortSignal.any(this.sources));
+  }
 
   clear(): void {
     this.writes.clear();

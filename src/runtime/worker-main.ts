@@ -129,18 +129,19 @@ class AgentInstance {
     const started = performance.now();
     if (inv.commits) this.ctx.cache.committed(inv.commits);
     this.ctx.cache.sync(inv.versions ?? {});
-    const deadline = new AbortController();
+    const runAbort = new AbortController();
+    this.runAborts.set(inv.runId, runAbort);
+    const sources = [this.ctx.abortController.signal, runAbort.signal];
     let timer: NodeJS.Timeout | undefined;
     if (inv.deadlineMs !== undefined) {
       // An absolute epoch time (> year 2001) or, when small, a budget in ms from now.
       const ms = inv.deadlineMs > 1e12 ? inv.deadlineMs - Date.now() : inv.deadlineMs;
+      const deadline = new AbortController();
+      sources.push(deadline.signal);
       timer = setTimeout(() => deadline.abort(new OpenClawError('run_deadline', `run ${inv.runId} passed its deadline`)), Math.max(0, ms));
       timer.unref();
     }
-    const runAbort = new AbortController();
-    this.runAborts.set(inv.runId, runAbort);
-    const signal = AbortSignal.any([this.ctx.abortController.signal, deadline.signal, runAbort.signal]);
-    const scope = new RunScope(this.ctx, inv, signal);
+    const scope = new RunScope(this.ctx, inv, sources);
     try {
       const value = await runStorage.run(scope, () => this.call(inv));
       const result: InvocationResult = {

@@ -47,6 +47,25 @@ export interface StoreModule {
 export interface TxEffect {
   sqlite(db: Database.Database, now: number): void;
   postgres(c: pg.PoolClient, schema: string, now: number): Promise<void>;
+  /**
+   * Work for the whole batch, once, after its runs (the group commit's transaction): a job queue's
+   * claim of its next jobs (complete-and-fetch-next). Shared by the effects that name the same
+   * object; it runs only if at least one of their runs committed.
+   */
+  after?: BatchStep;
+}
+
+/**
+ * A step run ONCE per group-commit batch, in the batch's transaction, after every run of the batch
+ * settled (outside their savepoints, in one of its own: a throw rolls back the step alone). `n` is
+ * how many runs of the batch that carry it committed. Its answer reaches `done` once the shared
+ * transaction ended — `committed` false when it rolled back (the step's writes with it).
+ */
+export interface BatchStep<A = unknown> {
+  sqlite(db: Database.Database, now: number, n: number): A;
+  postgres(c: pg.PoolClient, schema: string, now: number, n: number): Promise<A>;
+  /** `answer` is undefined when the step did not run or threw. */
+  done(answer: A | undefined, committed: boolean): void;
 }
 
 export const MODULE_MIGRATIONS_SQLITE = `CREATE TABLE IF NOT EXISTS module_migrations (

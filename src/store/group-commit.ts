@@ -12,7 +12,28 @@
 // next batch. SQLite: 1 (one writer at a time is what it allows). PostgreSQL: a few, one pool
 // connection each; each batch locks all its namespaces up front in one sorted statement, so two
 // batches never take namespace locks in opposite orders.
+//
+// Batch steps (TxEffect.after): work that belongs to the batch rather than to one run — a job
+// queue claiming the next jobs for the slots its completions freed — runs once per batch after
+// the runs, in the same transaction; its answer is handed over after the commit (`stepsOf`).
+import type { BatchStep } from './extension.js';
 import type { CommitResult, CommitSettled, RunCommit } from './types.js';
+
+/** Answers of a batch's steps, filled by the dialect's commitBatch. */
+export type StepAnswers = Map<BatchStep, unknown>;
+
+/** Every batch step the commits carry (distinct), each with how many of its runs committed. */
+export function stepsOf(commits: RunCommit[], settled?: CommitSettled[]): Map<BatchStep, number> {
+  const out = new Map<BatchStep, number>();
+  commits.forEach((c, i) => {
+    if (!c.effects) return;
+    for (const e of c.effects) {
+      if (!e.after) continue;
+      out.set(e.after, (out.get(e.after) ?? 0) + (settled === undefined || settled[i]?.ok ? 1 : 0));
+    }
+  });
+  return out;
+}
 
 /** Largest batch one transaction takes (bounds the time a batch holds the write lock). */
 export const MAX_GROUP_COMMIT = 512;
@@ -23,8 +44,11 @@ export class GroupCommit {
   private scheduled = false;
 
   constructor(
-    /** Commits the batch in one transaction; settles every item (a throw fails the whole batch). */
-    private readonly commitBatch: (commits: RunCommit[]) => Promise<CommitSettled[]> | CommitSettled[],
+    /**
+     * Commits the batch in one transaction; settles every item (a throw fails the whole batch).
+     * Runs the batch steps of the runs that committed (`stepsOf`) and puts their answers in `answers`.
+     */
+    private readonly commitBatch: (commits: RunCommit[], answers: StepAnswers) => Promise<CommitSettled[]> | CommitSettled[],
     private readonly maxInFlight = 1,
   ) {}
 
@@ -58,13 +82,25 @@ export class GroupCommit {
     this.inFlight++;
     const batch = this.queue.splice(0, MAX_GROUP_COMMIT);
     let settled: CommitSettled[];
+    const commits = batch.map((b) => b.c);
+    const answers: StepAnswers = new Map();
+    let committed = true;
     try {
-      settled = await this.commitBatch(batch.map((b) => b.c));
+      settled = await this.commitBatch(commits, answers);
     } catch (error) {
       // The shared transaction itself failed (I/O error, lost connection): nothing committed.
       settled = batch.map(() => ({ ok: false, error }));
+      committed = false;
     }
     this.inFlight--;
+    // Steps first: what they claimed starts in this turn, before the runs' callers resume.
+    for (const step of stepsOf(commits).keys()) {
+      try {
+        step.done(answers.get(step), committed);
+      } catch {
+        // a step's consumer failing must not lose the batch's results
+      }
+    }
     batch.forEach((b, i) => b.resolve(settled[i] ?? { ok: false, error: new Error('group commit lost an item') }));
     if (this.queue.length > 0) this.schedule();
   }

@@ -57,6 +57,7 @@ describe('GET /api/metrics', () => {
     expect(sample(text, 'openclaw_events_emitted_total', { agent: 'busy' })).toBe(1); // the failed run's emit was discarded
     expect(sample(text, 'openclaw_events_consumed_total', { agent: 'sink' })).toBe(1);
     expect(sample(text, 'openclaw_events_pending', { agent: 'sink' })).toBe(0);
+    expect(sample(text, 'openclaw_events_lag_seconds', { agent: 'sink' })).toBe(0);
     expect(sample(text, 'openclaw_agent_state_size_bytes', { agent: 'busy' })).toBeGreaterThan(0);
     expect(sample(text, 'openclaw_agent_uptime_seconds', { agent: 'sink' })).toBeGreaterThan(0);
     // Agent metrics: prefixed, an agent label, counters with _total; a bad label name refused.
@@ -65,6 +66,14 @@ describe('GET /api/metrics', () => {
     expect(sample(text, 'openclaw_custom_item_seconds_count', { agent: 'busy' })).toBe(2);
     expect(sample(text, 'openclaw_custom_item_seconds_bucket', { agent: 'busy', le: '0.25' })).toBe(2);
     expect(sample(text, 'openclaw_custom_requests_total', { agent: 'busy', route: 'a', bad_name: 'x' })).toBe(2);
+    // Lag: an event the paused sink has not acknowledged ages in its consumer group.
+    await d.action('sink', 'pause');
+    await d.trigger('busy');
+    await waitFor('sink lag', async () => (sample((await scrape(d)).text, 'openclaw_events_lag_seconds', { agent: 'sink' }) ?? 0) > 0);
+    expect(sample((await scrape(d)).text, 'openclaw_events_pending', { agent: 'sink' })).toBe(1);
+    await d.action('sink', 'resume');
+    await waitFor('sink caught up', async () => sample((await scrape(d)).text, 'openclaw_events_lag_seconds', { agent: 'sink' }) === 0);
+    await waitFor('busy running again after its run', async () => (await d.getAgent('busy')).status === 'running');
     await waitFor('memory samples', async () => (sample((await scrape(d)).text, 'openclaw_agent_heap_bytes', { agent: 'busy' }) ?? 0) > 0);
 
     // Series cap: an agent cannot grow the registry without bound.

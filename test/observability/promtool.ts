@@ -51,6 +51,7 @@ export const EXTRA_METRICS: Record<string, string> = {
   openclaw_probe_failures_total: 'counter',
   openclaw_agent_worker_starts_total: 'counter',
   openclaw_events_pending: 'gauge',
+  openclaw_events_lag_seconds: 'gauge',
   openclaw_agent_event_loop_utilization: 'gauge',
   openclaw_agent_heap_bytes: 'gauge',
   openclaw_agent_host_rss_bytes: 'gauge',

@@ -57,7 +57,7 @@ import type {
   Transition,
 } from '../types.js';
 import { queries, type QueryName } from './queries.js';
-import { GroupCommit } from '../group-commit.js';
+import { GroupCommit, stepsOf, type StepAnswers } from '../group-commit.js';
 import { migrations, migrationsTable } from './schema.js';
 import { moduleMigrationsPostgres, type PostgresHandle, type StoreModule } from '../extension.js';
 
@@ -162,7 +162,7 @@ export class PostgresStore implements StoreLike {
   // Several batches may be in flight (one pool connection each): each locks every namespace it
   // touches up front, in one sorted statement, so two batches queue on a namespace instead of
   // taking its lock in opposite orders (deadlock).
-  private readonly group = new GroupCommit((commits) => this.commitBatch(commits), 4);
+  private readonly group = new GroupCommit((commits, answers) => this.commitBatch(commits, answers), 4);
 
   commitRun(c: RunCommit): Promise<CommitResult> {
     return this.group.commitRun(c);
@@ -172,7 +172,7 @@ export class PostgresStore implements StoreLike {
     return this.group.commitRuns(commits);
   }
 
-  private commitBatch(commits: RunCommit[]): Promise<CommitSettled[]> {
+  private commitBatch(commits: RunCommit[], answers: StepAnswers): Promise<CommitSettled[]> {
     return this.tx(async (cl) => {
       const now = this.clock.now();
       const failed = new Map<number, unknown>();
@@ -220,12 +220,22 @@ export class PostgresStore implements StoreLike {
       const inserted = emits.length > 0 ? await this.publishIn(cl, emits, now) : new Set<string>();
       const runs = ok.flatMap((i) => (commits[i]!.run ? [commits[i]!.run!] : []));
       if (runs.length > 0) await this.recordRunsIn(cl, runs);
-      return commits.map((c, i): CommitSettled => {
+      const settled = commits.map((c, i): CommitSettled => {
         if (failed.has(i)) return { ok: false, error: failed.get(i) };
         let published = 0;
         for (const e of c.emits) if (inserted.delete(e.id)) published++;
         return { ok: true, result: { versions: versions[i]!, published } };
       });
+      for (const [step, n] of stepsOf(commits, settled)) {
+        if (n === 0) continue;
+        await cl.query('SAVEPOINT step');
+        try {
+          answers.set(step, await step.postgres(cl, this.schema, now, n));
+        } catch {
+          await cl.query('ROLLBACK TO SAVEPOINT step'); // the step alone; `done` gets no answer
+        }
+      }
+      return settled;
     });
   }
 

@@ -64,7 +64,7 @@ import type {
   Transition,
 } from '../types.js';
 import { MIGRATIONS_TABLE, migrations } from './schema.js';
-import { GroupCommit } from '../group-commit.js';
+import { GroupCommit, stepsOf, type StepAnswers } from '../group-commit.js';
 import { MODULE_MIGRATIONS_SQLITE, type SqliteHandle, type StoreModule } from '../extension.js';
 
 const DELIVERY_COLUMNS = `d.id AS d_id, d.consumer AS d_consumer, d.attempts AS d_attempts, d.lease_token AS d_lease_token,
@@ -146,7 +146,7 @@ export class SqliteStore implements StoreLike {
    * after another. Statements here are in-process calls, so per-run statements inside the one
    * transaction cost microseconds; the shared COMMIT (one WAL write) is what the grouping saves.
    */
-  private readonly group = new GroupCommit((commits) => this.commitBatch(commits));
+  private readonly group = new GroupCommit((commits, answers) => this.commitBatch(commits, answers));
 
   commitRun(c: RunCommit): Promise<CommitResult> {
     return this.group.commitRun(c);
@@ -156,18 +156,31 @@ export class SqliteStore implements StoreLike {
     return this.group.commitRuns(commits);
   }
 
-  private commitBatch(commits: RunCommit[]): CommitSettled[] {
-    if (commits.length === 1) return [{ ok: true, result: this.write(() => this.commitOne(commits[0]!)) }];
-    return this.write(() =>
-      commits.map((c): CommitSettled => {
+  private commitBatch(commits: RunCommit[], answers: StepAnswers): CommitSettled[] {
+    return this.write(() => {
+      // Alone in its transaction a run needs no savepoint: its failure fails the transaction.
+      const settled =
+        commits.length === 1
+          ? [{ ok: true as const, result: this.commitOne(commits[0]!) }]
+          : commits.map((c): CommitSettled => {
+              try {
+                // Nested: better-sqlite3 runs it in a SAVEPOINT, rolled back alone if it throws.
+                return { ok: true, result: this.txn(() => this.commitOne(c)) as CommitResult };
+              } catch (error) {
+                return { ok: false, error };
+              }
+            });
+      const now = this.clock.now();
+      for (const [step, n] of stepsOf(commits, settled)) {
+        if (n === 0) continue;
         try {
-          // Nested: better-sqlite3 runs it in a SAVEPOINT, rolled back alone if it throws.
-          return { ok: true, result: this.txn(() => this.commitOne(c)) as CommitResult };
-        } catch (error) {
-          return { ok: false, error };
+          answers.set(step, this.txn(() => step.sqlite(this.db, now, n)));
+        } catch {
+          // rolled back alone (its savepoint); `done` gets no answer
         }
-      }),
-    );
+      }
+      return settled;
+    });
   }
 
   private commitOne(c: RunCommit): CommitResult {
