@@ -24,8 +24,8 @@ describe('first start', () => {
         `    source: ${fixture('gated-setup.ts')}`,
         '    schedule: every 10s',
         '    health_check: { startup: { timeout: 1h } }',
-        '    permissions: { sandbox: false }', // the gate file lives in the test's temp dir
-        `    config: { gate: ${path.join('GATE_DIR', 'open')} }`,
+        '    permissions: { write: [gates] }', // the gate file
+        `    config: { gate: ${path.join('GATE_DIR', 'gates', 'open')} }`,
         '',
       ].join('\n'),
     });
@@ -40,7 +40,7 @@ describe('first start', () => {
     const stillStarting = () => daemon.logs.recent('gated').filter((l) => /still starting/.test(l.msg));
     await waitFor('the fire times handled', () => stillStarting().length >= 2);
     const skipped = stillStarting().length;
-    fs.writeFileSync(path.join(dir, 'open'), '');
+    fs.writeFileSync(path.join(dir, 'gates', 'open'), '');
     await waitFor('the queued run ran once gated was up', async () => (await daemon.getState('gated')).state.runs === 1);
 
     const lines = daemon.logs.recent('gated');
