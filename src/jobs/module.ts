@@ -135,6 +135,8 @@ export class JobsModule implements DaemonModule {
       store,
       runner,
       policyOf,
+      handlerOf: (queue) => bindings.get(queue)?.agent ?? null,
+      ownerOf: (agent) => ctx.agent(agent)?.cfg.owner,
       enqueue: async (reqs) => {
         const jobs = reqs.map((r, i) => normalizeEnqueue(r, reqs.length > 1 ? `jobs[${i}]` : 'job'));
         const res = await store.enqueue(jobs, policyOf);

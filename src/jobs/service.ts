@@ -32,5 +32,9 @@ export interface JobsService {
   redrive(opts: { queue?: string; ids?: string[] }): Promise<{ redriven: number }>;
   queues(): Promise<QueueView[]>;
   policyOf(queue: string): QueuePolicy;
+  /** The agent whose @job handler serves the queue (a queue belongs to that agent's team), or null. */
+  handlerOf(queue: string): string | null;
+  /** An agent's owner team: null when it has none, undefined when there is no such agent. */
+  ownerOf(agent: string): string | null | undefined;
 }
 
