@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { defineRoute, LARGE_BODY_LIMIT, mayActOn, type RouteTarget } from '../contracts/route.js';
 import { queryInt } from '../contracts/params.js';
 import { NotFoundError, OpenClawError } from '../util/errors.js';
+import { parseTraceparent } from '../observability/tracing.js';
 import { enqueueOptionsSchema, QUEUE_NAME } from './options.js';
 import type { JobsService } from './service.js';
 
@@ -46,7 +47,7 @@ export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
     body: jobBody,
     target: ({ body }) => servers([body.name]),
     status: 201,
-    handler: async ({ body }) => (await svc.enqueue([body]))[0],
+    handler: async ({ body, req }) => (await svc.enqueue([body], { traceparent: callerTrace(req) }))[0],
   });
 
   defineRoute(app, {
@@ -57,7 +58,7 @@ export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
     body: z.object({ jobs: z.array(jobBody).min(1, 'must hold at least one job').max(10_000) }).strict(),
     target: ({ body }) => servers(body.jobs.map((j) => j.name)),
     status: 201,
-    handler: async ({ body }) => ({ jobs: await svc.enqueue(body.jobs) }),
+    handler: async ({ body, req }) => ({ jobs: await svc.enqueue(body.jobs, { traceparent: callerTrace(req) }) }),
   });
 
   defineRoute(app, {
@@ -132,4 +133,10 @@ export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
 
 function teamScoped(req: FastifyRequest): boolean {
   return req.principal !== undefined && req.principal.role !== 'agent' && req.principal.team !== null;
+}
+
+/** The W3C `traceparent` header of an API request, when well-formed: the enqueued jobs continue that trace. */
+function callerTrace(req: FastifyRequest): string | null {
+  const h = req.headers.traceparent;
+  return typeof h === 'string' && parseTraceparent(h) ? h : null;
 }

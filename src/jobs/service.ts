@@ -28,7 +28,8 @@ export interface QueueView extends QueueStats {
 export interface JobsService {
   store: JobStore;
   runner: JobRunner;
-  enqueue(reqs: EnqueueRequest[]): Promise<EnqueueResult[]>;
+  /** `traceparent`: the caller's trace context (an API request's W3C header); default: the active span. */
+  enqueue(reqs: EnqueueRequest[], opts?: { traceparent?: string | null }): Promise<EnqueueResult[]>;
   redrive(opts: { queue?: string; ids?: string[] }): Promise<{ redriven: number }>;
   queues(): Promise<QueueView[]>;
   policyOf(queue: string): QueuePolicy;
