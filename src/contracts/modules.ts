@@ -156,6 +156,8 @@ export interface CallOptions {
   signal?: AbortSignal;
   /** The method's second argument (plain data). */
   meta?: unknown;
+  /** W3C traceparent the call's run continues (a job's enqueuer, a workflow step); default: the active span. */
+  parentTrace?: string | null;
 }
 
 /** What AgentHandle.call() resolves to; it never rejects. */

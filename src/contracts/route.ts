@@ -54,6 +54,9 @@ export type RouteTarget = readonly string[] | undefined;
 /** Checks a principal against the parsed target; throws a 403 OpenClawError to refuse. */
 export type TargetCheck = (target: RouteTarget) => void;
 
+/** Checks that a principal may publish these event names; throws a 403 OpenClawError to refuse. */
+export type PublishCheck = (events: readonly string[]) => void;
+
 /**
  * The authorization seam, in two steps. As a preHandler: authenticate and check the role (throw an
  * OpenClawError, 401/403, to refuse); it may return the TargetCheck that `defineRoute` then runs on
@@ -92,6 +95,8 @@ declare module 'fastify' {
     principal?: Principal;
     /** Set by the authorize preHandler: the target check defineRoute runs after parsing. */
     targetCheck?: TargetCheck;
+    /** Set by the authorize preHandler on publishing routes: defineRoute runs it on `publishes`. */
+    publishCheck?: PublishCheck;
   }
 }
 
@@ -112,6 +117,8 @@ export interface RouteSpec<P extends ZodTypeAny | undefined, Q extends ZodTypeAn
    * body, ids that resolve to agents) must say so here; the handler must act on no other agent.
    */
   target?(input: { params: Input<P>; query: Input<Q>; body: Input<B>; req: FastifyRequest }): RouteTarget | Promise<RouteTarget>;
+  /** The event names the request publishes, from the parsed input (a team token may publish only some). */
+  publishes?(input: { body: Input<B> }): readonly string[];
   /** Largest request body this route accepts, in bytes (default: the server's, 1 MiB; bulk routes LARGE_BODY_LIMIT). */
   bodyLimit?: number;
   handler(input: { params: Input<P>; query: Input<Q>; body: Input<B>; req: FastifyRequest; reply: FastifyReply }): Promise<unknown> | unknown;
@@ -133,6 +140,7 @@ export function defineRoute<P extends ZodTypeAny | undefined = undefined, Q exte
       // One parse: the check sees exactly the target the handler is given.
       const target = spec.target ? await spec.target({ params, query, body, req }) : defaultTarget(spec.url, params);
       req.targetCheck?.(target);
+      if (spec.publishes) req.publishCheck?.(spec.publishes({ body }));
       const result = await spec.handler({ params, query, body, req, reply });
       if (spec.status !== undefined) reply.code(spec.status);
       return result;

@@ -745,6 +745,7 @@ export class AgentController implements AgentHandle {
             record: true,
             runId,
             effects: opts.effects,
+            parentTrace: opts.parentTrace ?? null,
             // The worker has no injected clock: it gets the budget left, not a time.
             ...(deadlineAt !== null ? { deadlineMs: Math.max(1, deadlineAt - now()) } : {}),
             admitCommit: () => {

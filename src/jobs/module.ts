@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import type { CheckContext, DaemonModule, ModuleContext } from '../contracts/modules.js';
 import { counter, gauge, histogram } from '../observability/metrics.js';
+import { traceparent } from '../observability/tracing.js';
 import { BadRequestError, OpenClawError, type ConfigIssue } from '../util/errors.js';
 import { DEFAULT_GLOBAL_CONCURRENCY, formatRateLimit, resolvePolicy, type JobsSection, type QueuePolicy } from './config.js';
 import { normalizeEnqueue, QUEUE_NAME, type NormalizedEnqueue } from './options.js';
@@ -138,8 +139,11 @@ export class JobsModule implements DaemonModule {
       store,
       runner,
       policyOf,
-      enqueue: async (reqs) => {
-        const jobs = reqs.map((r, i) => normalizeEnqueue(r, reqs.length > 1 ? `jobs[${i}]` : 'job'));
+      handlerOf: (queue) => bindings.get(queue)?.agent ?? null,
+      ownerOf: (agent) => ctx.agent(agent)?.cfg.owner,
+      enqueue: async (reqs, o) => {
+        const tp = o?.traceparent ?? traceparent() ?? null;
+        const jobs = reqs.map((r, i) => ({ ...normalizeEnqueue(r, reqs.length > 1 ? `jobs[${i}]` : 'job'), traceparent: tp }));
         const res = await store.enqueue(jobs, policyOf);
         for (const q of new Set(jobs.map((j) => j.queue))) runner.wake(q);
         const warnings = noteUnserved(jobs.map((j) => j.queue));
@@ -170,7 +174,11 @@ export class JobsModule implements DaemonModule {
     this.service = svc;
 
     ctx.intent('jobs.enqueue', {
-      effects: (data) => [store.enqueueEffect(data.map(checkIntent), policyOf)],
+      // In the run's commit: the jobs carry the run's trace (never a value the worker sent).
+      effects: (data) => {
+        const tp = traceparent() ?? null;
+        return [store.enqueueEffect(data.map((d) => ({ ...checkIntent(d), traceparent: tp })), policyOf)];
+      },
       committed: (data) => {
         noteUnserved(data.map((d) => (d as NormalizedEnqueue).queue));
         for (const q of new Set(data.map((d) => (d as NormalizedEnqueue).queue))) runner.wake(q);

@@ -50,6 +50,8 @@ export interface NormalizedEnqueue {
   key: string | null;
   mode: IdempotencyMode | null;
   concurrencyKey: string | null;
+  /** W3C traceparent of the span that enqueued it (tracing on): the handler's run continues that trace. */
+  traceparent?: string | null;
 }
 
 /** Milliseconds from an SDK/API duration: a number is milliseconds, a string has units. */

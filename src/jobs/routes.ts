@@ -1,11 +1,16 @@
 // /api/jobs and /api/queues: enqueue (one, batch), list, show, cancel; queue stats; dead letters
 // (list, re-drive). Permissions: jobs:read to look, jobs:write to enqueue and cancel, jobs:admin to
 // re-drive dead letters.
-import type { FastifyInstance } from 'fastify';
+//
+// Teams: a queue belongs to the team of the agent whose @job handler serves it. Each route names
+// that agent as its target (from the parsed queue name or the job's queue), so the authorizer lets a
+// team token reach only its team's queues; a queue no agent serves belongs to no team.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { defineRoute, LARGE_BODY_LIMIT } from '../contracts/route.js';
+import { defineRoute, LARGE_BODY_LIMIT, mayActOn, type RouteTarget } from '../contracts/route.js';
 import { queryInt } from '../contracts/params.js';
-import { NotFoundError } from '../util/errors.js';
+import { NotFoundError, OpenClawError } from '../util/errors.js';
+import { parseTraceparent } from '../observability/tracing.js';
 import { enqueueOptionsSchema, QUEUE_NAME } from './options.js';
 import type { JobsService } from './service.js';
 
@@ -15,13 +20,34 @@ const idParams = z.object({ id: z.string().min(1).max(200) });
 const status = z.enum(['waiting', 'delayed', 'active', 'completed', 'dead', 'cancelled']);
 
 export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
+  /** The agents serving these queues: the target of a request that acts on them. */
+  const servers = (queues: string[]): RouteTarget => [...new Set(queues.map((q) => svc.handlerOf(q) ?? `(no agent serves queue '${q}')`))];
+  const jobTarget = async (id: string): Promise<RouteTarget> => {
+    const job = await svc.store.get(id);
+    return job ? servers([job.queue]) : undefined; // none: the handler answers 404
+  };
+  /** Queues whose handler agent the caller may act on (a team token: its team's). */
+  const visibleQueues = async (req: FastifyRequest) =>
+    (await svc.queues()).filter((q) => (q.agent === null ? !teamScoped(req) : mayActOn(req.principal, q.agent, svc.ownerOf(q.agent) ?? null)));
+  /** A team token lists one of its queues at a time (the authorizer checked that it is the team's). */
+  const oneQueue = async (req: FastifyRequest, queue: string | undefined): Promise<void> => {
+    if (!teamScoped(req) || queue !== undefined) return;
+    const mine = (await visibleQueues(req)).map((q) => q.queue);
+    throw new OpenClawError(
+      'forbidden',
+      `${req.principal!.id} belongs to team '${req.principal!.team}': list the jobs of one of its queues with ?queue= (${mine.length ? mine.join(', ') : 'none: no agent of the team serves a queue'})`,
+      { status: 403 },
+    );
+  };
+
   defineRoute(app, {
     method: 'POST',
     url: '/api/jobs',
     permission: 'jobs:write',
     body: jobBody,
+    target: ({ body }) => servers([body.name]),
     status: 201,
-    handler: async ({ body }) => (await svc.enqueue([body]))[0],
+    handler: async ({ body, req }) => (await svc.enqueue([body], { traceparent: callerTrace(req) }))[0],
   });
 
   defineRoute(app, {
@@ -30,8 +56,9 @@ export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
     bodyLimit: LARGE_BODY_LIMIT,
     permission: 'jobs:write',
     body: z.object({ jobs: z.array(jobBody).min(1, 'must hold at least one job').max(10_000) }).strict(),
+    target: ({ body }) => servers(body.jobs.map((j) => j.name)),
     status: 201,
-    handler: async ({ body }) => ({ jobs: await svc.enqueue(body.jobs) }),
+    handler: async ({ body, req }) => ({ jobs: await svc.enqueue(body.jobs, { traceparent: callerTrace(req) }) }),
   });
 
   defineRoute(app, {
@@ -39,7 +66,11 @@ export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
     url: '/api/jobs',
     permission: 'jobs:read',
     query: z.object({ queue: queueName.optional(), status: status.optional(), limit: queryInt(1, 10_000).optional(), after: z.string().max(200).optional() }),
-    handler: async ({ query }) => ({ jobs: await svc.store.list({ queue: query.queue, status: query.status, limit: query.limit ?? 100, after: query.after }) }),
+    target: ({ query }) => (query.queue !== undefined ? servers([query.queue]) : undefined),
+    handler: async ({ query, req }) => {
+      await oneQueue(req, query.queue);
+      return { jobs: await svc.store.list({ queue: query.queue, status: query.status, limit: query.limit ?? 100, after: query.after }) };
+    },
   });
 
   defineRoute(app, {
@@ -47,7 +78,11 @@ export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
     url: '/api/jobs/dead',
     permission: 'jobs:read',
     query: z.object({ queue: queueName.optional(), limit: queryInt(1, 10_000).optional() }),
-    handler: async ({ query }) => ({ jobs: await svc.store.list({ queue: query.queue, status: 'dead', limit: query.limit ?? 100 }) }),
+    target: ({ query }) => (query.queue !== undefined ? servers([query.queue]) : undefined),
+    handler: async ({ query, req }) => {
+      await oneQueue(req, query.queue);
+      return { jobs: await svc.store.list({ queue: query.queue, status: 'dead', limit: query.limit ?? 100 }) };
+    },
   });
 
   defineRoute(app, {
@@ -66,6 +101,7 @@ export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
     url: '/api/jobs/:id',
     permission: 'jobs:read',
     params: idParams,
+    target: ({ params }) => jobTarget(params.id),
     handler: async ({ params }) => {
       const job = await svc.store.get(params.id);
       if (!job) throw new NotFoundError('job', params.id, 'list jobs with `openclaw jobs list`');
@@ -78,6 +114,7 @@ export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
     url: '/api/jobs/:id/cancel',
     permission: 'jobs:write',
     params: idParams,
+    target: ({ params }) => jobTarget(params.id),
     handler: async ({ params }) => {
       const job = await svc.store.cancel(params.id);
       if (!job) throw new NotFoundError('job', params.id, 'list jobs with `openclaw jobs list`');
@@ -89,6 +126,17 @@ export function jobRoutes(app: FastifyInstance, svc: JobsService): void {
     method: 'GET',
     url: '/api/queues',
     permission: 'jobs:read',
-    handler: async () => ({ queues: await svc.queues() }),
+    // A team token sees only its team's queues.
+    handler: async ({ req }) => ({ queues: await visibleQueues(req) }),
   });
+}
+
+function teamScoped(req: FastifyRequest): boolean {
+  return req.principal !== undefined && req.principal.role !== 'agent' && req.principal.team !== null;
+}
+
+/** The W3C `traceparent` header of an API request, when well-formed: the enqueued jobs continue that trace. */
+function callerTrace(req: FastifyRequest): string | null {
+  const h = req.headers.traceparent;
+  return typeof h === 'string' && parseTraceparent(h) ? h : null;
 }

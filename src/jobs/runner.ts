@@ -255,6 +255,8 @@ class QueueWorker {
           ...(job.timeoutMs ? { deadlineMs: job.timeoutMs } : {}),
           signal: f.abort.signal,
           meta: info,
+          // The handler's run continues the trace of whoever enqueued the job.
+          parentTrace: job.traceparent,
         })
       : { ok: false, runId: job.leaseToken, error: { name: 'Error', message: `agent '${this.b.agent}' is not configured`, code: 'agent_unavailable' } };
     const seconds = (this.runner.deps.now() - f.startedAt) / 1000;

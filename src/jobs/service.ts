@@ -28,9 +28,14 @@ export interface QueueView extends QueueStats {
 export interface JobsService {
   store: JobStore;
   runner: JobRunner;
-  enqueue(reqs: EnqueueRequest[]): Promise<EnqueueResult[]>;
+  /** `traceparent`: the caller's trace context (an API request's W3C header); default: the active span. */
+  enqueue(reqs: EnqueueRequest[], opts?: { traceparent?: string | null }): Promise<EnqueueResult[]>;
   redrive(opts: { queue?: string; ids?: string[] }): Promise<{ redriven: number }>;
   queues(): Promise<QueueView[]>;
   policyOf(queue: string): QueuePolicy;
+  /** The agent whose @job handler serves the queue (a queue belongs to that agent's team), or null. */
+  handlerOf(queue: string): string | null;
+  /** An agent's owner team: null when it has none, undefined when there is no such agent. */
+  ownerOf(agent: string): string | null | undefined;
 }
 

@@ -58,10 +58,19 @@ const TABLES = (t: (n: string, index?: boolean) => string, big: string, real: st
   `CREATE TABLE ${t('job_rate')} (scope TEXT PRIMARY KEY, tokens ${real} NOT NULL, updated_at ${big} NOT NULL)`,
 ];
 
+/** The trace context of the enqueuing span (issue 14, item 16). */
+const TRACE_COLUMN = (jobs: string) => [`ALTER TABLE ${jobs} ADD COLUMN traceparent TEXT`];
+
 export const jobsStoreModule: StoreModule = {
   name: 'jobs',
-  sqlite: [{ id: 1, name: 'jobs and rate buckets', statements: TABLES((n) => n, 'INTEGER', 'REAL', false) }],
-  postgres: (schema) => [{ id: 1, name: 'jobs and rate buckets', statements: TABLES((n, index) => (index ? n : `${schema}.${n}`), 'BIGINT', 'DOUBLE PRECISION', true) }],
+  sqlite: [
+    { id: 1, name: 'jobs and rate buckets', statements: TABLES((n) => n, 'INTEGER', 'REAL', false) },
+    { id: 2, name: 'the trace context of each job', statements: TRACE_COLUMN('jobs') },
+  ],
+  postgres: (schema) => [
+    { id: 1, name: 'jobs and rate buckets', statements: TABLES((n, index) => (index ? n : `${schema}.${n}`), 'BIGINT', 'DOUBLE PRECISION', true) },
+    { id: 2, name: 'the trace context of each job', statements: TRACE_COLUMN(`${schema}.jobs`) },
+  ],
 };
 
 // ---- the two drivers ------------------------------------------------------------------------
@@ -77,7 +86,7 @@ interface Dialect {
 // ---- rows -----------------------------------------------------------------------------------
 
 const COLUMNS =
-  'id, queue, payload, priority, run_at, attempts, max_attempts, backoff, timeout_ms, status, lease_token, lease_expires_at, idem_key, idem_mode, ckey, result, error, run_id, created_at, updated_at, started_at, finished_at';
+  'id, queue, payload, priority, run_at, attempts, max_attempts, backoff, timeout_ms, status, lease_token, lease_expires_at, idem_key, idem_mode, ckey, result, error, run_id, created_at, updated_at, started_at, finished_at, traceparent';
 
 const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : (v ?? null));
 
@@ -105,6 +114,7 @@ export function toRecord(r: Row): JobRecord {
     startedAt: optNum(r.started_at),
     finishedAt: optNum(r.finished_at),
     runId: (r.run_id as string | null) ?? null,
+    traceparent: (r.traceparent as string | null) ?? null,
   };
 }
 
@@ -113,16 +123,16 @@ export type ClaimedJob = JobRecord & { leaseToken: string; leaseExpiresAt: numbe
 
 // ---- transitions (generators, dialect-neutral) ----------------------------------------------
 
-const INSERT_COLS = 'id, queue, payload, priority, run_at, attempts, max_attempts, backoff, timeout_ms, status, idem_key, idem_mode, ckey, created_at, updated_at';
-const INSERT_ROW = "(?, ?, ?, ?, ?, 0, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?)";
-/** Rows per multi-row INSERT: 13 parameters each, well under PostgreSQL's 65,535. */
+const INSERT_COLS = 'id, queue, payload, priority, run_at, attempts, max_attempts, backoff, timeout_ms, status, idem_key, idem_mode, ckey, created_at, updated_at, traceparent';
+const INSERT_ROW = "(?, ?, ?, ?, ?, 0, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?)";
+/** Rows per multi-row INSERT: 14 parameters each, well under PostgreSQL's 65,535. */
 const INSERT_CHUNK = 500;
 
 function insertParams(j: NormalizedEnqueue, p: QueuePolicy, now: number): unknown[] {
   return [
     j.id, j.queue, JSON.stringify(j.payload ?? null), j.priority, j.runAt ?? now + j.delayMs,
     j.maxAttempts ?? p.maxAttempts, JSON.stringify(j.backoff ?? p.backoff), j.timeoutMs ?? p.timeoutMs,
-    j.key, j.mode, j.concurrencyKey, now, now,
+    j.key, j.mode, j.concurrencyKey, now, now, j.traceparent ?? null,
   ];
 }
 

@@ -81,6 +81,8 @@ export interface JobRecord {
   finishedAt: number | null;
   /** The run id of the last attempt (logs and the runs table carry it). */
   runId: string | null;
+  /** W3C traceparent of the span that enqueued it (tracing on); its handler runs continue that trace. */
+  traceparent: string | null;
 }
 
 /** What a job handler gets as its second argument. */

@@ -114,6 +114,20 @@ export function withSpan<T>(name: string, attrs: Attributes, fn: (span: Span) =>
   });
 }
 
+/**
+ * Opens and ends a span now — a child of the span `parent` names, else of the active one — and
+ * returns its traceparent: the parent of later work that is not one call, such as the steps of a
+ * workflow run (stored with the run, so steps after a restart join the same trace). Undefined when
+ * tracing is off.
+ */
+export function markSpan(name: string, attrs: Attributes, parent?: string | null): string | undefined {
+  if (!active) return undefined;
+  const span = tracer().startSpan(name, { attributes: attrs }, parent ? contextFromTraceparent(parent) : context.active());
+  const tp = traceparent(span);
+  span.end();
+  return tp;
+}
+
 /** The trace and span id of the active span, when tracing records one. */
 export function activeTraceIds(): { traceId: string; spanId: string } | null {
   const sc = trace.getActiveSpan()?.spanContext();

@@ -170,7 +170,11 @@ export function hostLaunch(opts: SandboxOptions, agent: string | null): { execAr
   // tsx probes whether the file system is case-sensitive with existsSync(cwd) and of its
   // case-inverted twin; both must be readable (the twin does not exist).
   read.add(invertCase(cwd));
-  if (!opts.readOnly) for (const p of [dataDir, ...perms.write]) write.add(p);
+  if (!opts.readOnly) {
+    for (const p of [dataDir, ...perms.write]) for (const g of writeGrants(p)) write.add(g);
+    // A path the agent may write it may read back.
+    for (const p of perms.write) for (const g of writeGrants(p)) read.add(g);
+  }
   const execArgv = ['--experimental-permission', '--allow-worker', '--disable-warning=ExperimentalWarning', '--disable-warning=SecurityWarning'];
   for (const p of read) execArgv.push(`--allow-fs-read=${p}`);
   for (const p of write) execArgv.push(`--allow-fs-write=${p}`);
@@ -180,6 +184,25 @@ export function hostLaunch(opts: SandboxOptions, agent: string | null): { execAr
   // JavaScript may not (docs/security.md). Agents the daemon compiled load plain JavaScript.
   if (perms.childProcess || needsTransformer(opts.compileCacheDir ? [] : files)) execArgv.push('--allow-child-process');
   return { execArgv, env, cwd };
+}
+
+/**
+ * What to grant for a writable path. Node's permission model decides once, at launch, whether a
+ * granted path is a directory (then everything below it is granted) or a single file: a directory
+ * made after the host started (`permissions.write: [out/reports]` before anything created it) was
+ * writable only as a file, and every write inside it refused. So a missing path is created as a
+ * directory first (docs/security.md). Granting both `p` and `p/*` instead would crash Node 20
+ * (an assertion in its permission tree) whenever `p` is a directory by the time the host starts.
+ */
+function writeGrants(p: string): string[] {
+  if (!fs.existsSync(p)) {
+    try {
+      fs.mkdirSync(p, { recursive: true });
+    } catch {
+      // Not ours to create (a parent we may not write): granted as named, as before.
+    }
+  }
+  return realpaths(p);
 }
 
 function needsTransformer(files: (string | undefined)[]): boolean {

@@ -4,6 +4,7 @@
 // file:line and a did-you-mean like every other key.
 import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
+import { eventsSecuritySchema } from './auth/publish-policy.js';
 import { GUARDRAILS_SHAPE } from './guardrails/config.js';
 
 const describe = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'a mapping' : JSON.stringify(v));
@@ -73,6 +74,8 @@ export const auditSchema = section({
 export const SECURITY_SHAPE = {
   secrets: secretsSchema,
   audit: auditSchema,
+  /** Which events team tokens may publish (src/security/auth/publish-policy.ts). */
+  events: eventsSecuritySchema,
   ...GUARDRAILS_SHAPE, // sandbox, validators, rate_limits
 };
 
@@ -85,6 +88,6 @@ export type AuditConfig = SecurityConfig['audit'];
 /** The parsed section (defaults when absent). */
 export function securityConfig(extensions: Record<string, unknown> | undefined): SecurityConfig {
   const raw = extensions?.security;
-  if (raw && typeof raw === 'object' && 'secrets' in raw && 'audit' in raw) return raw as SecurityConfig;
+  if (raw && typeof raw === 'object' && 'secrets' in raw && 'audit' in raw && 'events' in raw) return raw as SecurityConfig;
   return securitySchema.parse(raw ?? {});
 }

@@ -16,6 +16,7 @@ import type { Clock } from '../scheduler/types.js';
 import type { DaemonServices } from '../contracts/modules.js';
 import type { LogLine } from '../runtime/protocol.js';
 import { NotFoundError, OpenClawError } from '../util/errors.js';
+import { contextFromTraceparent, markSpan, tracingEnabled, withSpan } from '../observability/tracing.js';
 import { formatDuration } from '../config/units.js';
 import type { StepDef, TriggerRule, WorkflowDef } from './config.js';
 import { evaluate, evaluateBool, renderTemplates, type ExprContext } from './expr.js';
@@ -85,11 +86,12 @@ export class WorkflowEngine {
       throw new OpenClawError('input_too_large', `the input of workflow '${name}' is over ${MAX_INPUT_BYTES} bytes`, { status: 413 });
     }
     const now = this.o.clock.now();
+    const id = opts.id ?? randomUUID();
     const row: RunRow = {
-      id: opts.id ?? randomUUID(),
+      id,
       workflow: name,
       status: 'running',
-      trigger: opts.trigger ?? { type: 'manual' },
+      trigger: runTrace(opts.trigger ?? { type: 'manual' }, name, id),
       input: merged,
       definition: def,
       error: null,
@@ -357,7 +359,8 @@ export class WorkflowEngine {
       if (existing && existing.status !== 'running' && existing.status !== 'succeeded') await this.retry(childId).catch(() => undefined);
       else if (!existing) {
         try {
-          await this.start(step.workflow, params.input ?? {}, { id: childId, parent: { run: run.id, step: row.key }, trigger: { type: 'workflow', run: run.id, step: row.key } });
+          const trace = typeof run.trigger.traceparent === 'string' ? { traceparent: run.trigger.traceparent } : {};
+          await this.start(step.workflow, params.input ?? {}, { id: childId, parent: { run: run.id, step: row.key }, trigger: { type: 'workflow', run: run.id, step: row.key, ...trace } });
         } catch (err) {
           return this.put(rows, { ...row, status: 'failed', error: `sub-workflow: ${(err as Error).message}`, finishedAt: this.o.clock.now() });
         }
@@ -398,7 +401,13 @@ export class WorkflowEngine {
         });
       },
     };
-    void execute(step, params, exec).then(
+    // Each step is a span of the run's trace (agent calls in it are its children).
+    const tp = run.trigger.traceparent;
+    const executing =
+      tracingEnabled() && typeof tp === 'string'
+        ? withSpan('openclaw.workflow.step', { 'openclaw.workflow': run.workflow, 'openclaw.workflow.run_id': run.id, 'openclaw.workflow.step': row.key, 'openclaw.workflow.attempt': row.attempt }, () => execute(step, params, exec), { parent: contextFromTraceparent(tp) })
+        : execute(step, params, exec);
+    void executing.then(
       (output) => this.completed(run, step, row, ctl, { ok: true, output }, (Date.now() - t0) / 1000),
       (err: unknown) =>
         this.completed(run, step, row, ctl, { ok: false, error: err instanceof Error ? err.message : String(err), output: err instanceof StepFailure ? err.output : undefined, final: err instanceof StepFailure && err.final }, (Date.now() - t0) / 1000),
@@ -623,4 +632,15 @@ export function mayApprove(approvers: string[] | undefined, p: Principal): boole
     if (a.startsWith('team:')) return p.team === a.slice(5);
     return p.role === a || p.team === a;
   });
+}
+
+/**
+ * The run's trace (tracing on): a span marks its start — a child of the trigger's trace when it
+ * carries one (the event that triggered it, the parent run of a sub-workflow) — and its traceparent
+ * is kept in the run's trigger, so every step, also after a restart, continues one trace.
+ */
+function runTrace(trigger: Record<string, unknown>, workflow: string, runId: string): Record<string, unknown> {
+  const parent = typeof trigger.traceparent === 'string' ? trigger.traceparent : null;
+  const tp = markSpan('openclaw.workflow.run', { 'openclaw.workflow': workflow, 'openclaw.workflow.run_id': runId, 'openclaw.trigger': String(trigger.type) }, parent);
+  return tp ? { ...trigger, traceparent: tp } : trigger;
 }

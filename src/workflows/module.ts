@@ -3,6 +3,7 @@
 import path from 'node:path';
 import type { CheckContext, DaemonModule, ModuleContext } from '../contracts/modules.js';
 import { counter, histogram } from '../observability/metrics.js';
+import { traceparent } from '../observability/tracing.js';
 import fs from 'node:fs';
 import { suggest } from '../config/suggest.js';
 import { ConfigError, type ConfigIssue } from '../util/errors.js';
@@ -142,7 +143,8 @@ export function workflowsModule(): WorkflowsModule {
           const c = ctx.agent(agent);
           if (!c) throw new StepFailure(`agent '${agent}' is not an agent of this project; agents: ${ctx.agentNames().join(', ') || 'none'}`, undefined, true);
           if (c.cfg.kind !== 'module') throw new StepFailure(`agent '${agent}' is a command agent: it has no methods to call (agent steps call methods of TypeScript agents)`, undefined, true);
-          const r = await c.call(method, payload, { trigger: 'workflow', deadlineMs: o.deadlineMs, signal: o.signal, meta: o.meta });
+          // The call's run is a child of the step's span (the active one): one trace per workflow run.
+          const r = await c.call(method, payload, { trigger: 'workflow', deadlineMs: o.deadlineMs, signal: o.signal, meta: o.meta, parentTrace: traceparent() ?? null });
           if (!r.ok) {
             const code = r.error?.code;
             throw new StepFailure(`${agent}.${method}(): ${r.error?.message ?? 'failed'}${code ? ` [${code}]` : ''} (agent run ${r.runId})`, undefined, code !== undefined && FINAL_CALL_ERRORS.has(code));

@@ -151,7 +151,9 @@ export class Triggers {
             const e = d.event;
             for (const wf of this.match(e.name)) {
               const input = { id: e.id, name: e.name, data: e.payload ?? null, source: e.source ?? null, createdAt: e.createdAt };
-              if (!(await this.fire(wf, input, { type: 'event', event: e.name, eventId: e.id }, `event:${e.id}`))) {
+              // The run continues the trace of the run that emitted the event.
+              const trace = e.traceparent ? { traceparent: e.traceparent } : {};
+              if (!(await this.fire(wf, input, { type: 'event', event: e.name, eventId: e.id, ...trace }, `event:${e.id}`))) {
                 failed.push({ ...d, error: `workflow '${wf}' could not start`, retryAt: this.d.clock.now() + 1000, dead: d.attempts >= 5 });
                 break;
               }

@@ -48,9 +48,10 @@ describe.each(backends)('kill -9 of the daemon on %s', (backend) => {
 
     let child = startDaemon(dir, configFile);
     let url = await daemonUrl(dir, child.pid!);
+    // Every replica running (an agent is running once one of its instances is).
     await waitFor('agents running', async () => {
-      const agents = await api<Array<{ status: string }> | { agents: Array<{ status: string }> }>(url, '/api/agents');
-      return (Array.isArray(agents) ? agents : agents.agents).every((a) => a.status === 'running');
+      const agents = await api<Array<{ instances: { status: string }[] }> | { agents: Array<{ instances: { status: string }[] }> }>(url, '/api/agents');
+      return (Array.isArray(agents) ? agents : agents.agents).every((a) => a.instances.length > 0 && a.instances.every((i) => i.status === 'running'));
     }, 60_000);
     await api(url, '/api/agents/producer/trigger', { method: 'POST', body: JSON.stringify({ payload: { n: N } }) });
     await waitFor('all events produced', async () => (await state(url, 'producer')).state.produced === N, 60_000);

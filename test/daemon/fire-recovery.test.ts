@@ -50,16 +50,22 @@ describe.each(cases)('claimed schedule fires across kill -9 ($backend, missed_ru
     const work = fs.mkdtempSync(path.join(fs.realpathSync(process.env.TMPDIR ?? '/tmp'), 'openclaw-fires-'));
     const { dir, configFile } = makeProject({
       store,
-      agents: `  gated:\n    source: ${fixture('gated-run.ts')}\n    schedule: every 1s\n    overlap: queue\n    missed_runs: ${policy}\n    permissions: { sandbox: false }\n    config:\n      dir: ${work}\n`,
+      agents: `  gated:\n    source: ${fixture('gated-run.ts')}\n    schedule: every 1s\n    overlap: queue\n    missed_runs: ${policy}\n    permissions: { write: [${work}] }\n    config:\n      dir: ${work}\n`,
     });
     let child = startDaemon(dir, configFile);
     let url = await daemonUrl(dir, child.pid!);
-    // F0 started and waits on the gate; F1 was claimed and queued; a later fire was skipped (the queue holds one).
-    await waitFor('a fire skipped for overlap', async () => (await runs(url)).some((r) => r.status === 'skipped'), 60_000, 100);
+    // F0 started and waits on the gate; F1 was claimed and queued; the fire after F1 was skipped
+    // for overlap (the queue holds one). Fires while the sandboxed host still starts are skipped
+    // for that reason instead, so F1 is the fire before the first overlap skip, not F0 + 1 s.
+    const overlap = await waitFor('a fire skipped for overlap', async () => {
+      const skipped = (await runs(url)).filter((r) => r.status === 'skipped' && r.reason?.startsWith('overlap'));
+      return skipped.length > 0 ? skipped : null;
+    }, 60_000, 100);
     const started = fs.readdirSync(work).filter((f) => f.startsWith('started-'));
     expect(started.length).toBe(1);
     const f0 = Number(started[0]!.slice('started-'.length));
-    const f1 = f0 + 1000;
+    const f1 = Math.min(...overlap.map((r) => r.scheduledAt!)) - 1000;
+    expect(f1).toBeGreaterThan(f0);
 
     process.kill(child.pid!, 'SIGKILL');
     await new Promise((r) => child.once('exit', r));

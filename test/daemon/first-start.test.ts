@@ -24,8 +24,8 @@ describe('first start', () => {
         `    source: ${fixture('gated-setup.ts')}`,
         '    schedule: every 10s',
         '    health_check: { startup: { timeout: 1h } }',
-        '    permissions: { sandbox: false }', // the gate file lives in the test's temp dir
-        `    config: { gate: ${path.join('GATE_DIR', 'open')} }`,
+        '    permissions: { write: [gates] }', // the gate file
+        `    config: { gate: ${path.join('GATE_DIR', 'gates', 'open')} }`,
         '',
       ].join('\n'),
     });
@@ -42,7 +42,7 @@ describe('first start', () => {
     const skipped = stillStarting().length;
     // A manual trigger in that window is queued as well (not refused as "not running").
     const manual = await daemon.trigger('gated');
-    fs.writeFileSync(path.join(dir, 'open'), '');
+    fs.writeFileSync(path.join(dir, 'gates', 'open'), '');
     await waitFor('the queued runs ran once gated was up', async () => (await daemon.getState('gated')).state.runs === 2);
     expect((await daemon.listRuns('gated')).find((r) => r.id === manual.runId)?.status).toBe('succeeded');
 

@@ -44,7 +44,7 @@ async function conflictingStore(file: string) {
 }
 
 async function boot(store?: Store) {
-  const { dir, configFile } = makeProject({ agents: `  inflight:\n    source: ${fixture('inflight.ts')}\n    permissions: { sandbox: false }\n` }); // its gate files live in the test's temp dir
+  const { dir, configFile } = makeProject({ agents: `  inflight:\n    source: ${fixture('inflight.ts')}\n    permissions: { write: [gates] }\n` }); // its gate files
   const d = await Daemon.start(await loadConfig(configFile), { listen: false, ...(store ? { store } : {}) });
   daemons.push(d);
   await waitFor('agent running', async () => (await d.getAgent('inflight')).status === 'running', 60_000);
@@ -79,8 +79,8 @@ describe('run-transaction gaps', () => {
 
   it("a failing run waits for the instance's other runs in flight before the instance is replaced", async () => {
     const { d, dir } = await boot();
-    const gate = path.join(dir, 'gate');
-    const started = path.join(dir, 'started');
+    const gate = path.join(dir, 'gates', 'gate');
+    const started = path.join(dir, 'gates', 'started');
     await d.publishEvent({ name: 'work', data: { gate, started } });
     await waitFor('handler in flight', () => fs.existsSync(started));
     const { runId } = await d.trigger('inflight', { fail: true });

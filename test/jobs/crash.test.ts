@@ -51,7 +51,8 @@ describe.each(backends)('kill -9 of the daemon during 10,000 jobs on %s', (backe
 
     let child = startDaemon(dir, configFile);
     let url = await daemonUrl(dir, child.pid!);
-    await waitFor('worker running', async () => (await api<{ status: string }>(url, '/api/agents/worker')).status === 'running', 60_000);
+    // Both replicas (the agent is running once one of them is).
+    await waitFor('both worker replicas running', async () => (await api<{ instances: { status: string }[] }>(url, '/api/agents/worker')).instances.filter((i) => i.status === 'running').length === 2, 60_000);
     const ids: string[] = [];
     for (let b = 0; b < N / 1000; b++) {
       const res = await api<{ jobs: Array<{ id: string; created: boolean }> }>(url, '/api/jobs/batch', {

@@ -39,7 +39,12 @@ describe('log flood with a stalled follower', () => {
       }
     });
     const metrics = async () => (await fetch(`${info.url}/api/metrics`)).text();
-    await waitFor('flood running', async () => sample(await metrics(), 'openclaw_agent_up', { agent: 'flood' }) === 1);
+    // Both replicas running and ready (the agent is up once one of them is): the two triggers below
+    // go one to each.
+    await waitFor('both flood replicas running', async () => {
+      const a = (await (await fetch(`${info.url}/api/agents/flood`)).json()) as { instances: { status: string; ready: boolean }[] };
+      return a.instances.length === 2 && a.instances.every((i) => i.status === 'running' && i.ready);
+    });
     const rss = async () => sample(await metrics(), 'process_resident_memory_bytes')!;
     const before = await rss();
 

@@ -1,6 +1,8 @@
 // Tracing against a real OTLP/HTTP receiver on loopback: a daemon started with
 // OPENCLAW_OTEL_ENDPOINT exports spans for run cycles, state operations, emits and event handling,
 // parented as they happen; log lines and events carry the trace id; shutdown flushes the batch.
+// One trace links a run to the jobs it enqueued and to the workflow run its event started, with
+// that workflow's steps and the agent calls they make (issue 14, item 16).
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -9,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
+import { createModules } from '../../src/daemon/module-list.js';
 import { makeProject, waitFor } from '../helpers/project.js';
 
 const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -119,5 +122,50 @@ describe('tracing (OPENCLAW_OTEL_ENDPOINT)', () => {
     stopped = true;
     const failedSpan = otlp.spans.find((s) => s.name === 'openclaw.run' && s.attributes['openclaw.run_id'] === failed.runId);
     expect(failedSpan?.status?.code).toBe(2); // STATUS_CODE_ERROR
+  });
+
+  it('continues one trace from a run to the job it enqueued and to the workflow its event started, through the steps', { timeout: 60_000 }, async () => {
+    const otlp = await receiver();
+    cleanups.push(otlp.close);
+    process.env.OPENCLAW_OTEL_ENDPOINT = otlp.url;
+    const { configFile } = makeProject({
+      agents: [`  producer:\n    source: ${path.join(FIX, 'trace-producer.ts')}\n`, `  worker:\n    source: ${path.join(FIX, 'trace-worker.ts')}\n`].join(''),
+      extra: 'workflows:\n  traced:\n    triggers: [{ event: trace.go }]\n    steps:\n      - { id: call, type: agent, agent: worker, method: step, payload: { n: 1 } }\n',
+    });
+    const d = await Daemon.start(await loadConfig(configFile), { modules: createModules() });
+    cleanups.push(() => d.shutdown('test end'));
+    await waitFor('agents running', async () => (await d.listAgents()).every((a) => a.status === 'running'));
+
+    const { runId } = await d.trigger('producer');
+    const run = await waitFor('the producer run span', () => otlp.spans.find((s) => s.name === 'openclaw.run' && s.attributes['openclaw.run_id'] === runId));
+    const span = (what: string, pred: (s: Span) => boolean) => waitFor(what, () => otlp.spans.find(pred));
+    const call = (trigger: string) => (s: Span) => s.name === 'openclaw.call' && s.attributes['openclaw.trigger'] === trigger && s.attributes['openclaw.agent'] === 'worker';
+
+    // The job: stored with the enqueuing run's trace; its handler's run continues it.
+    const jobs = (await (await fetch(`${d.url}/api/jobs?queue=traced`)).json()) as { jobs: { traceparent: string | null }[] };
+    expect(jobs.jobs.map((j) => j.traceparent)).toEqual([expect.stringMatching(new RegExp(`^00-${run.traceId}-[0-9a-f]{16}-01$`))]);
+    const handled = await span('the job handler span', call('job'));
+    expect(handled.traceId).toBe(run.traceId);
+    expect(handled.parentSpanId).toBe(jobs.jobs[0]!.traceparent!.split('-')[2]);
+
+    // The workflow run its event started, its step, and the agent call the step made.
+    const wfRun = await span('the workflow run span', (s) => s.name === 'openclaw.workflow.run');
+    expect(wfRun.attributes).toMatchObject({ 'openclaw.workflow': 'traced', 'openclaw.trigger': 'event' });
+    expect(wfRun.traceId).toBe(run.traceId);
+    const step = await span('the step span', (s) => s.name === 'openclaw.workflow.step');
+    expect([step.traceId, step.parentSpanId, step.attributes['openclaw.workflow.step']]).toEqual([run.traceId, wfRun.spanId, 'call']);
+    const stepCall = await span('the step’s agent call span', call('workflow'));
+    expect([stepCall.traceId, stepCall.parentSpanId]).toEqual([run.traceId, step.spanId]);
+
+    // A job enqueued over the API continues the caller's W3C traceparent.
+    const caller = { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) };
+    const res = await fetch(`${d.url}/api/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${caller.traceId}-${caller.spanId}-01` },
+      body: JSON.stringify({ name: 'traced', payload: { n: 2 } }),
+    });
+    expect(res.status).toBe(201);
+    const apiJob = await span('the API job’s handler span', (s) => call('job')(s) && s.traceId === caller.traceId);
+    expect(apiJob.parentSpanId).toBe(caller.spanId);
   });
 });

@@ -51,6 +51,8 @@ export function eventRoutes(app: FastifyInstance, control: ControlPlane): void {
     url: '/api/events',
     permission: 'events:publish',
     body: publishBody,
+    // A team token publishes only its team's events and public ones (docs/security.md).
+    publishes: ({ body }) => [body.name],
     status: 202,
     handler: ({ body }) => control.publishEvent(body),
   });

@@ -20,6 +20,8 @@ export interface AuthorizerDeps {
   audit: () => AuditSink;
   /** An agent's owner team: null when it has none, undefined when there is no such agent. */
   ownerOf: (agent: string) => string | null | undefined;
+  /** Why a team may not publish an event (publish-policy.ts), or null when it may. Absent: any. */
+  publishRefusal?: (team: string, event: string) => string | null;
   /** Token use is audited (and `last used` written) at most once per token per this many ms. */
   useSampleMs?: number;
 }
@@ -92,7 +94,11 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
           `(it grants ${grants.length ? grants.join(', ') : 'nothing'}); use a token with a role that does (see docs/api.md, Roles)`,
       );
     }
-    if (p.role !== 'agent' && p.team !== null) teamlessCheck(p, permission, req);
+    if (p.role !== 'agent' && p.team !== null) {
+      teamlessCheck(p, permission, req);
+      const team = p.team;
+      if (permission === 'events:publish') req.publishCheck = (events) => checkPublish(p, team, events);
+    }
     // The target is checked after the route parsed its input (defineRoute), on the parsed values
     // the handler acts on: never on the raw query or body here.
     return (target) => checkTarget(p, permission, target);
@@ -128,6 +134,13 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
     }
   }
 
+  function checkPublish(p: Principal, team: string, events: readonly string[]): void {
+    for (const event of events) {
+      const why = deps.publishRefusal?.(team, event) ?? null;
+      if (why !== null) throw new ForbiddenError(`${describe(p)} belongs to team '${team}' and may not publish '${event}': ${why}`);
+    }
+  }
+
   function onResponse(req: FastifyRequest, reply: FastifyReply): void {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
     const route = req.routeOptions.url ?? null;
@@ -145,11 +158,12 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
 /**
  * What a team token may not do, whatever its role: act on things no team owns and that reach every
  * team — stop the daemon, read the audit log, write secrets (any agent may use them), manage LLM keys
- * and read the usage of every agent, job queues (no owner; a handler may be any team's agent), the
+ * and read the usage of every agent, redrive dead jobs across queues (a team reads and enqueues
+ * only the jobs of its queues: the job routes name the queue's handler agent as their target), the
  * Prometheus metrics (every agent's series, labelled by agent), and start, cancel or retry workflow runs (no owner; their steps call any agent). Of the workflow
  * routes it reads only the approvals it may decide (docs/api.md, Teams).
  */
-const TEAMLESS_ONLY = new Set<Permission>(['daemon:admin', 'audit:read', 'secrets:write', 'llm:keys', 'usage:read', 'jobs:read', 'jobs:write', 'jobs:admin', 'workflows:run', 'metrics:read']);
+const TEAMLESS_ONLY = new Set<Permission>(['daemon:admin', 'audit:read', 'secrets:write', 'llm:keys', 'usage:read', 'jobs:admin', 'workflows:run', 'metrics:read']);
 const TEAM_WORKFLOW_READS = new Set(['/api/approvals']);
 
 function teamlessCheck(p: Principal, permission: Permission, req: FastifyRequest): void {

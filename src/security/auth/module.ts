@@ -1,8 +1,12 @@
 // The 'auth' daemon module: API tokens in the store, the authorize seam of the control API,
 // command agents' scoped tokens, /api/tokens, and the bootstrap admin token.
-import type { DaemonModule, ModuleContext } from '../../contracts/modules.js';
+import type { CheckContext, DaemonModule, ModuleContext } from '../../contracts/modules.js';
+import { suggest } from '../../config/suggest.js';
+import type { ConfigIssue } from '../../util/errors.js';
 import { AgentTokens } from './agent-tokens.js';
+import { securityConfig } from '../config.js';
 import { createAuthorizer } from './authorizer.js';
+import { publishRefusal } from './publish-policy.js';
 import { resolveAuthMode } from './mode.js';
 import { TokenRepository } from './repository.js';
 import { tokenRoutes } from './routes.js';
@@ -13,6 +17,15 @@ const LIVE = new Set(['initializing', 'running', 'paused']);
 export function authModule(): DaemonModule {
   return {
     name: 'auth',
+    check(ctx: CheckContext): ConfigIssue[] {
+      const names = ctx.config.agents.map((a) => a.name);
+      return Object.keys(securityConfig(ctx.config.extensions).events.emits)
+        .filter((agent) => !names.includes(agent))
+        .map((agent) => {
+          const near = suggest(agent, names);
+          return ctx.locate.issue(['security', 'events', 'emits', agent], `no agent '${agent}' is configured${near ? `; did you mean ${near}?` : ''} (each key names an agent whose owner team may publish the events listed)`);
+        });
+    },
     async start(ctx: ModuleContext) {
       const mode = resolveAuthMode(ctx.config, ctx.dev);
       const now = () => ctx.clock.now();
@@ -22,17 +35,12 @@ export function authModule(): DaemonModule {
         return inst !== undefined && LIVE.has(inst.status);
       });
       const audit = () => ctx.services.audit;
-      const authz = createAuthorizer({
-        mode,
-        tokens,
-        agentTokens,
-        now,
-        audit,
-        ownerOf: (agent) => {
-          const c = ctx.agent(agent);
-          return c === undefined ? undefined : c.cfg.owner;
-        },
-      });
+      const ownerOf = (agent: string) => {
+        const c = ctx.agent(agent);
+        return c === undefined ? undefined : c.cfg.owner;
+      };
+      const events = securityConfig(ctx.config.extensions).events;
+      const authz = createAuthorizer({ mode, tokens, agentTokens, now, audit, ownerOf, publishRefusal: (team, event) => publishRefusal(events, team, event, ownerOf) });
       ctx.services.auth = {
         mode,
         authorize: authz.authorize,
