@@ -7,12 +7,16 @@ import path from 'node:path';
 import { waitFor } from './project.js';
 import { cliCommand } from './test-dist.js';
 
+/** `node` arguments for `openclaw daemon run --project PROJECT --port 0 --quiet` (`nodeArgs` first). */
+export function daemonRunArgv(project: string, nodeArgs: string[] = []): string[] {
+  const cli = cliCommand();
+  return [...nodeArgs, ...cli.execArgv, cli.script, 'daemon', 'run', '--project', project, '--port', '0', '--quiet'];
+}
+
 /** Starts the daemon of `configFile` (its own process group, as a daemon runs); adds it to `children`. */
 export function startDaemonProcess(dir: string, configFile: string, children: ChildProcess[]): ChildProcess {
   fs.rmSync(path.join(dir, '.openclaw', 'daemon.json'), { force: true });
-  const cli = cliCommand();
-  const args = [...cli.execArgv, cli.script, 'daemon', 'run', '--project', configFile, '--port', '0', '--quiet'];
-  const child = spawn(process.execPath, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, daemonRunArgv(configFile), { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   child.stdout!.on('data', (b) => (out += b));
   child.stderr!.on('data', (b) => (out += b));
