@@ -6,6 +6,8 @@ export default defineConfig({
     // test/pack: `npm run test:pack` (vitest.pack.config.ts), a separate CI step.
     exclude: ['test/pack/**', '**/node_modules/**'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
+    // Builds src/ once (esbuild, ~1 s) for the CLI and daemons tests spawn: test/helpers/test-dist.ts.
+    globalSetup: ['./test/helpers/test-dist.ts'],
     // Tests spawn real child processes, worker threads and databases: keep them in forks
     // and give slow machines room. No test asserts a timing.
     pool: 'forks',

@@ -1,11 +1,11 @@
-// Runs the real CLI in a child process: `node --import tsx src/cli/main.ts …` with a chosen cwd.
+// Runs the real CLI in a child process (built once per run by test/helpers/test-dist.ts; from
+// source through tsx without it) with a chosen cwd.
 import { spawn, type ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { cliCommand } from '../helpers/test-dist.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const TSX = pathToFileURL(path.join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-const MAIN = path.join(REPO, 'src', 'cli', 'main.ts');
+const CLI = cliCommand();
 
 export interface CliRun {
   child: ChildProcess;
@@ -17,7 +17,7 @@ export interface CliRun {
 export function spawnCli(args: string[], opts: { cwd: string; env?: Record<string, string> }): CliRun {
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...opts.env };
   if (!opts.env?.OPENCLAW_URL) delete env.OPENCLAW_URL;
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...CLI.execArgv, CLI.script, ...args], { cwd: opts.cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));

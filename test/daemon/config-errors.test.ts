@@ -5,12 +5,13 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fixture, tsxUrls } from '../helpers/project.js';
+import { fixture } from '../helpers/project.js';
+import { daemonRunArgv } from '../helpers/daemon-process.js';
 
 function run(yaml: string): { code: number | null; stderr: string; dir: string } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-bad-'));
   fs.writeFileSync(path.join(dir, 'openclaw.yaml'), yaml);
-  const r = spawnSync(process.execPath, ['--import', tsxUrls().loader, fixture('run-daemon.ts'), path.join(dir, 'openclaw.yaml')], { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, daemonRunArgv(path.join(dir, 'openclaw.yaml')), { cwd: dir, encoding: 'utf8', timeout: 60_000 });
   return { code: r.status, stderr: r.stderr + r.stdout, dir };
 }
 

@@ -1,5 +1,5 @@
-// End-to-end helpers: the REAL CLI (`node --import <tsx loader> src/cli/main.ts …`) as a child
-// process with a temp project as its cwd, daemons found through .openclaw/daemon.json, and
+// End-to-end helpers: the REAL CLI (built once per run by test/helpers/test-dist.ts; from
+// source through tsx without it) as a child process with a temp project as its cwd, daemons found through .openclaw/daemon.json, and
 // process bookkeeping so every test file can kill whatever it left behind.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -7,10 +7,13 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tsxUrls, waitFor } from '../helpers/project.js';
+import { waitFor } from '../helpers/project.js';
+import { cliCommand } from '../helpers/test-dist.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI_MAIN = path.join(REPO, 'src', 'cli', 'main.ts');
+/** What `openclaw()` runs: `node [execArgv…] script`. */
+export const CLI = cliCommand();
 export const E2E_FIXTURES = path.join(REPO, 'test', 'e2e', 'fixtures');
 
 export function e2eFixture(name: string): string {
@@ -62,7 +65,7 @@ function cliEnv(extra?: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Starts `openclaw ARGS…` in `cwd`; resolves `exit` when it has ended and its output is read. */
 export function spawnOpenclaw(args: string[], opts: { cwd: string; env?: Record<string, string> }): CliProcess {
-  const child = spawn(process.execPath, ['--import', tsxUrls().loader, CLI_MAIN, ...args], {
+  const child = spawn(process.execPath, [...CLI.execArgv, CLI.script, ...args], {
     cwd: opts.cwd,
     env: cliEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],

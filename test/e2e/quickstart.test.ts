@@ -69,14 +69,19 @@ describe('examples/quickstart', () => {
     expect(versions.versions.length).toBeGreaterThanOrEqual(1);
 
     // The reporter runs every 30 s; the README's `openclaw trigger reporter` gives a report now.
+    // The schedule may have fired a report already (before the monitor's check, even): wait for
+    // the one after the trigger.
+    const reporterState = async () => (await apiGet<{ state: { reports?: number; last_report?: Record<string, unknown> } }>(dir, '/api/agents/reporter/state')).state;
+    const reportsBefore = (await reporterState()).reports ?? 0;
     expect((await openclawOk(['trigger', 'reporter', ...project], opts)).stdout).toMatch(/^Triggered reporter/);
     const reporter = await waitFor('a report', async () => {
-      const s = (await apiGet<{ state: { reports?: number; last_report?: Record<string, unknown> } }>(dir, '/api/agents/reporter/state')).state;
-      return (s.reports ?? 0) >= 1 ? s : null;
+      const s = await reporterState();
+      return (s.reports ?? 0) > reportsBefore ? s : null;
     });
     expect(reporter.last_report).toMatchObject({ targets_healthy: '1/2', open_incidents: ['broken-api'] });
     expect((reporter.last_report!.checks as number) >= 1).toBe(true);
-    expect((await openclawOk(['logs', 'reporter', ...project], opts)).stdout).toMatch(/\[reporter\] report #1: \d+ checks, targets 1\/2 healthy, open incidents \[broken-api\]/);
+    const reportLine = new RegExp(`\\[reporter\\] report #${reporter.reports}: \\d+ checks, targets 1/2 healthy, open incidents \\[broken-api\\]`);
+    expect((await openclawOk(['logs', 'reporter', ...project], opts)).stdout).toMatch(reportLine);
 
     // daemon stop: everything it started is gone, daemon.json too.
     const pids = [...descendants(info.pid), ...(await apiGet<{ agents: AgentView[] }>(dir, '/api/agents')).agents.flatMap((a) => a.instances.map((i) => i.pid!))];

@@ -8,11 +8,11 @@ import { fileURLToPath } from 'node:url';
 import type { Socket } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { makeProject, tsxUrls, waitFor } from '../helpers/project.js';
+import { makeProject, waitFor } from '../helpers/project.js';
+import { daemonRunArgv } from '../helpers/daemon-process.js';
 import { sample } from './promtool.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const RUN_DAEMON = path.join(HERE, '..', 'daemon', 'fixtures', 'run-daemon.ts');
 const cleanups: Array<() => void | Promise<void>> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
@@ -27,7 +27,7 @@ describe('log flood with a stalled follower', () => {
     });
     // The daemon gets a 128 MB V8 heap: several times less than the flood below sends through it,
     // so a daemon that kept lines for the stalled follower would die of it (heap out of memory).
-    const child = spawn(process.execPath, ['--max-old-space-size=128', '--import', tsxUrls().loader, RUN_DAEMON, dir], { stdio: 'ignore' });
+    const child = spawn(process.execPath, daemonRunArgv(dir, ['--max-old-space-size=128']), { stdio: 'ignore' });
     cleanups.push(() => {
       if (child.exitCode === null) child.kill('SIGKILL');
     });

@@ -8,8 +8,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { drainBudgetMs, quoteArg, renderUnit, stopTimeoutSec, unitName } from '../../src/daemon/systemd.js';
-import { cleanup, CLI_MAIN, openclaw, openclawOk, tempDir } from '../e2e/helpers.js';
-import { fixture, tsxUrls } from '../helpers/project.js';
+import { cleanup, CLI, openclaw, openclawOk, tempDir } from '../e2e/helpers.js';
+import { fixture } from '../helpers/project.js';
 
 afterAll(cleanup);
 
@@ -64,7 +64,8 @@ describe('the systemd unit', () => {
     expect(r.stdout).toContain('sudo systemctl daemon-reload');
     expect(r.stdout).toContain('sudo systemctl enable --now openclaw-shop-floor.service');
     const text = fs.readFileSync(out, 'utf8');
-    expect(text).toContain(`ExecStart=${quoteArg(process.execPath)} --import ${quoteArg(tsxUrls().loader)} ${quoteArg(CLI_MAIN)} daemon run --project ${quoteArg(file)}`);
+    // The CLI that ran (built by test/helpers/test-dist.ts, or from source through tsx) names itself.
+    expect(text).toContain(`ExecStart=${[process.execPath, ...CLI.execArgv, CLI.script].map(quoteArg).join(' ')} daemon run --project ${quoteArg(file)}`);
 
     const home = tempDir('openclaw-home-');
     const u = await openclawOk(['daemon', 'install', '--user'], { cwd: dir, env: { HOME: home } });

@@ -6,6 +6,11 @@
 // agent counted) equal
 // those of an uninterrupted run of the same input (the window engine run straight through, in
 // process), with nothing lost or doubled. SQLite and PostgreSQL.
+//
+// Kills: 8 (20 with OPENCLAW_TEST_FULL=1, test/helpers/scale.ts). Each is a daemon start and a
+// random wait, about 3 s; the input is ingested a file per daemon life, so the first four kills
+// land during ingestion and the later ones during aggregation and delivery to the agent, which
+// the full count exercises twelve more times (about a minute more per backend).
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { fixture, makeProject, tsxUrls, waitFor } from '../helpers/project.js';
 import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
 import { daemonUrl, startDaemonProcess } from '../helpers/daemon-process.js';
+import { scaled } from '../helpers/scale.js';
 import { streamsSectionSchema } from '../../src/streams/config.js';
 import { querySpec } from '../../src/streams/module.js';
 import { WindowEngine, type WindowResult } from '../../src/streams/windows.js';
@@ -27,7 +33,7 @@ afterAll(async () => {
   await dropSchemas(schemas);
 });
 
-const KILLS = 20;
+const KILLS = scaled(20, 8);
 const FILES = 4;
 const PER_FILE = 2000;
 
