@@ -12,9 +12,11 @@
 //   claim returns at once with what is there.
 // - Leases and retry times follow the injected clock, as the Bus contract asks: a claimed message
 //   stays in flight at the server (kept so with +WPI while its lease or retry time has not come) and
-//   its lease lives here; when it expires, or its retry time comes, the next claim sends -NAK and
-//   pulls it again (JetStream redelivers only on a pull: nats-server#1716), so the delivery count is
-//   the server's. If this process dies, `ack_wait` runs out and the server redelivers to any node.
+//   its lease lives here. A nacked message waits here for its retry time and is handed out again
+//   by this process (a nack is a settled attempt, so it does not spend the server's max_deliver); a
+//   lease that runs out makes the next claim send -NAK and pull it again (JetStream redelivers only
+//   on a pull: nats-server#1716). If this process dies, `ack_wait` runs out and the server
+//   redelivers to any node.
 // - Every ack/nak/term waits for the server's reply (JetStream answers an ack sent with a reply
 //   subject), so `stats` after an ack sees it.
 import { randomUUID } from 'node:crypto';
@@ -38,6 +40,8 @@ export interface NatsBusOptions {
 
 interface Held {
   msg: Msg;
+  event: StoredEvent;
+  attempts: number;
   token: string;
   /** Lease expiry, or the retry time while waiting for one (token ''). */
   until: number;
@@ -56,6 +60,8 @@ export class NatsBus implements ExternalBus {
   private readonly subscribed = new Map<string, Set<string>>();
   /** group → stream seq → what this process holds. */
   private readonly held = new Map<string, Map<number, Held>>();
+  /** group → stream seq → retries handed out again here (attempts the server did not count). */
+  private readonly rehanded = new Map<string, Map<number, number>>();
   private keepalive: NodeJS.Timeout | null = null;
   private readonly maxDeliveries: number;
   private readonly ackWaitMs: number;
@@ -157,11 +163,33 @@ export class NatsBus implements ExternalBus {
   async claim(group: string, req: ClaimRequest): Promise<BusDelivery[]> {
     const now = this.opts.clock.now();
     const held = this.heldOf(group);
-    // Expired leases and due retries go back to the server, which redelivers them on this pull.
-    const due = [...held.entries()].filter(([, h]) => h.until <= now);
-    await Promise.all(due.map(([seq, h]) => (held.delete(seq), this.settle(h.msg, '-NAK'))));
-    const msgs = await this.pull(group, req.limit);
+    const rehanded = this.rehanded.get(group) ?? new Map<number, number>();
+    this.rehanded.set(group, rehanded);
     const out: BusDelivery[] = [];
+    const lease = (seq: number, h: Held): BusDelivery => {
+      h.token = `${group}\u0000${randomUUID()}`;
+      h.until = now + req.leaseMs;
+      held.set(seq, h);
+      return { deliveryId: seq, consumer: group, event: h.event, attempts: h.attempts, leaseToken: h.token, leaseExpiresAt: h.until };
+    };
+    const expired: Held[] = [];
+    for (const [seq, h] of [...held.entries()].sort((a, b) => a[0] - b[0])) {
+      if (h.until > now) continue;
+      if (h.token === '' && out.length < req.limit) {
+        // A retry whose time came: it stayed in flight at the server, so hand it out again here —
+        // a nack (handler failure, commit conflict) is not a lost delivery and must not spend
+        // the server's max_deliver.
+        rehanded.set(seq, (rehanded.get(seq) ?? 0) + 1);
+        h.attempts++;
+        out.push(lease(seq, h));
+      } else if (h.token !== '') {
+        // A lease that ran out (its handler hung): back to the server, which redelivers it on this pull.
+        held.delete(seq);
+        expired.push(h);
+      }
+    }
+    await Promise.all(expired.map((h) => this.settle(h.msg, '-NAK')));
+    const msgs = out.length < req.limit ? await this.pull(group, req.limit - out.length) : [];
     const subs = this.subscribed.get(group) ?? new Set<string>();
     const settling: Array<Promise<unknown>> = [];
     for (const msg of msgs) {
@@ -170,11 +198,10 @@ export class NatsBus implements ExternalBus {
       if (!subs.has('*') && !subs.has(event.name)) {
         settling.push(this.settle(msg, '+ACK'));
       } else if (info.delivered > this.maxDeliveries) {
+        rehanded.delete(info.streamSeq);
         settling.push(this.deadLetter(group, msg, event, info.delivered, `delivered ${info.delivered - 1} times without being settled (the consumer died each time)`));
       } else {
-        const token = `${group}\u0000${randomUUID()}`;
-        held.set(info.streamSeq, { msg, token, until: now + req.leaseMs });
-        out.push({ deliveryId: info.streamSeq, consumer: group, event, attempts: info.delivered, leaseToken: token, leaseExpiresAt: now + req.leaseMs });
+        out.push(lease(info.streamSeq, { msg, event, attempts: info.delivered + (rehanded.get(info.streamSeq) ?? 0), token: '', until: 0 }));
       }
     }
     await Promise.all(settling);
@@ -218,7 +245,7 @@ export class NatsBus implements ExternalBus {
 
   async ack(tokens: AckToken[]): Promise<number> {
     const held = tokens.map((t) => [t, this.take(t)] as const).filter(([, h]) => h !== null);
-    for (const [t] of held) this.held.get(groupOf(t))!.delete(t.deliveryId);
+    for (const [t] of held) this.forget(groupOf(t), t.deliveryId);
     await Promise.all(held.map(([, h]) => this.settle(h!.msg, '+ACK')));
     return held.length;
   }
@@ -231,10 +258,8 @@ export class NatsBus implements ExternalBus {
       n++;
       const group = groupOf(x);
       if (x.dead) {
-        this.held.get(group)!.delete(x.deliveryId);
-        const info = ackInfo(h.msg.reply!);
-        const event = fromJson(h.msg.string(), Number(h.msg.headers?.get(SEQ_HEADER) || info.streamSeq));
-        await this.deadLetter(group, h.msg, event, info.delivered, x.error);
+        this.forget(group, x.deliveryId);
+        await this.deadLetter(group, h.msg, h.event, h.attempts, x.error);
       } else {
         // Held (in flight at the server) until its retry time; the claim after that pulls it again.
         h.token = '';
@@ -242,6 +267,11 @@ export class NatsBus implements ExternalBus {
       }
     }
     return n;
+  }
+
+  private forget(group: string, seq: number): void {
+    this.held.get(group)?.delete(seq);
+    this.rehanded.get(group)?.delete(seq);
   }
 
   async extend(tokens: AckToken[], leaseMs: number): Promise<number> {

@@ -9,6 +9,7 @@
 //   P:subs:<g>    the event names group g receives ('*' = all); others are acked at claim
 //   P:lease:<g>   zset entry id → lease expiry (or retry time), by the daemon's clock
 //   P:tok:<g>     hash entry id → ack token of the current lease ('' while waiting for a retry)
+//   P:nack:<g>    hash entry id → times it was given back (nack): settled deliveries, not crashes
 //   P:dlq         dead letters (group, entry, event, attempts, error, time)
 //   P:wake        pub/sub channel: another node published events
 //
@@ -18,7 +19,9 @@
 // and extend is one Lua script, so a crash between "read from the group" and "record the lease"
 // cannot happen. Delivery counts are the PEL's own (XREADGROUP sets 1, each XCLAIM adds 1); a
 // delivery claimed more than `maxDeliveries` times without being settled (a poison event that kills
-// its consumer) goes to the DLQ at the next claim instead of being handed out again.
+// its consumer; nacks — handler failures, commit conflicts — do not count) goes to the DLQ at the
+// next claim instead of being handed out again. Handler failures are bounded by the consumer's own
+// max_attempts, which nacks with `dead`.
 //
 // XAUTOCLAIM (`sweep`) looks for what the scripts cannot: PEL entries with no lease record (written
 // by hand, or left by a script error), which it hands back to the claim path, and entries whose
@@ -55,8 +58,8 @@ for _, id in ipairs(due) do
     redis.call('ZREM', KEYS[2], id); redis.call('HDEL', KEYS[3], id); redis.call('XACK', KEYS[1], ARGV[1], id)
   else
     local count = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)[1][4]
-    if count > maxd then
-      redis.call('XACK', KEYS[1], ARGV[1], id); redis.call('ZREM', KEYS[2], id); redis.call('HDEL', KEYS[3], id)
+    if count - tonumber(redis.call('HGET', KEYS[6], id) or '0') > maxd then
+      redis.call('XACK', KEYS[1], ARGV[1], id); redis.call('ZREM', KEYS[2], id); redis.call('HDEL', KEYS[3], id); redis.call('HDEL', KEYS[6], id)
       redis.call('XADD', KEYS[5], '*', 'g', ARGV[1], 'id', id, 'attempts', count, 'at', now,
         'error', 'delivered ' .. (count - 1) .. ' times without being settled (the consumer died each time)', unpack(c[1][2]))
     else
@@ -89,7 +92,7 @@ local n = 0
 for i = 2, #ARGV, 2 do
   local id = ARGV[i]
   if redis.call('HGET', KEYS[3], id) == ARGV[i + 1] then
-    redis.call('XACK', KEYS[1], ARGV[1], id); redis.call('ZREM', KEYS[2], id); redis.call('HDEL', KEYS[3], id); n = n + 1
+    redis.call('XACK', KEYS[1], ARGV[1], id); redis.call('ZREM', KEYS[2], id); redis.call('HDEL', KEYS[3], id); redis.call('HDEL', KEYS[4], id); n = n + 1
   end
 end
 return n`;
@@ -104,12 +107,12 @@ for i = 3, #ARGV, 4 do
     if ARGV[i + 2] == 'dead' then
       local e = redis.call('XRANGE', KEYS[1], id, id)
       local count = redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1)[1][4]
-      redis.call('XACK', KEYS[1], ARGV[1], id); redis.call('ZREM', KEYS[2], id); redis.call('HDEL', KEYS[3], id)
+      redis.call('XACK', KEYS[1], ARGV[1], id); redis.call('ZREM', KEYS[2], id); redis.call('HDEL', KEYS[3], id); redis.call('HDEL', KEYS[5], id)
       if #e > 0 then
         redis.call('XADD', KEYS[4], '*', 'g', ARGV[1], 'id', id, 'attempts', count, 'at', ARGV[2], 'error', ARGV[i + 3], unpack(e[1][2]))
       end
     else
-      redis.call('ZADD', KEYS[2], ARGV[i + 2], id); redis.call('HSET', KEYS[3], id, '')
+      redis.call('ZADD', KEYS[2], ARGV[i + 2], id); redis.call('HSET', KEYS[3], id, ''); redis.call('HINCRBY', KEYS[5], id, 1)
     end
   end
 end
@@ -228,7 +231,7 @@ export class RedisBus implements ExternalBus {
 
   async claim(group: string, req: ClaimRequest): Promise<BusDelivery[]> {
     const now = this.opts.clock.now();
-    const keys = [...this.groupKeys(group), this.key(`subs:${group}`), this.key('dlq')];
+    const keys = [...this.groupKeys(group), this.key(`subs:${group}`), this.key('dlq'), this.key(`nack:${group}`)];
     const tokenPrefix = `${group}\u0000${randomUUID()}:`;
     const rows = (await this.scripts.claim(keys, [group, this.consumer, now, req.leaseMs, req.limit, tokenPrefix, this.maxDeliveries])) as Array<[string, string[], number, string]>;
     return rows.map(([id, fields, attempts, token]) => ({
@@ -242,13 +245,13 @@ export class RedisBus implements ExternalBus {
   }
 
   async ack(tokens: AckToken[]): Promise<number> {
-    return this.perGroup(tokens, (group, ts) => this.scripts.ack(this.groupKeys(group), [group, ...ts.flatMap((t) => [entryId(t.deliveryId), t.leaseToken])]));
+    return this.perGroup(tokens, (group, ts) => this.scripts.ack([...this.groupKeys(group), this.key(`nack:${group}`)], [group, ...ts.flatMap((t) => [entryId(t.deliveryId), t.leaseToken])]));
   }
 
   async nack(nacks: Nack[]): Promise<number> {
     const now = this.opts.clock.now();
     return this.perGroup(nacks, (group, ns) =>
-      this.scripts.nack([...this.groupKeys(group), this.key('dlq')], [group, now, ...ns.flatMap((n) => [entryId(n.deliveryId), n.leaseToken, n.dead ? 'dead' : (n.retryAt ?? now), n.error])]),
+      this.scripts.nack([...this.groupKeys(group), this.key('dlq'), this.key(`nack:${group}`)], [group, now, ...ns.flatMap((n) => [entryId(n.deliveryId), n.leaseToken, n.dead ? 'dead' : (n.retryAt ?? now), n.error])]),
     );
   }
 

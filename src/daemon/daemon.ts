@@ -20,7 +20,7 @@ import type { Runtime, RuntimeListener } from '../runtime/types.js';
 import type { LogLine, RpcRequest, RpcTrace } from '../runtime/protocol.js';
 import { context } from '@opentelemetry/api';
 import { LogHub } from '../observability/log-hub.js';
-import { EmbeddedBus } from '../bus/embedded.js';
+import { openBus, type Bus, type OpenedBus } from '../bus/index.js';
 import { DEFAULT_MAX_EVENT_BYTES, NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
 import { AgentController } from './agent-controller.js';
 import type { AgentAction, AgentView, ControlPlane, HealthView } from './control.js';
@@ -65,7 +65,8 @@ export class Daemon implements ControlPlane {
   /** Relays command agents' HTTP(S) under the network policy (security/egress.ts). */
   private egress: EgressProxy | null = null;
   readonly logs: LogHub;
-  private bus!: EmbeddedBus;
+  private bus!: Bus;
+  private openedBus: OpenedBus | null = null;
   private versions!: NamespaceVersions;
   private scheduler: Scheduler | null = null;
   private readonly controllers = new Map<string, AgentController>();
@@ -166,7 +167,11 @@ export class Daemon implements ControlPlane {
     this.fires = new FireLedger(this.store.handle(), () => this.clock.now());
 
     this.versions = new NamespaceVersions(this.store);
-    this.bus = new EmbeddedBus(this.store, this.clock);
+    this.openedBus = await openBus(this.config.bus, this.store, this.clock, {
+      project: this.config.project,
+      onError: (err) => this.log('warning', `bus relay: ${err.message}`),
+    });
+    this.bus = this.openedBus.bus;
     for (const a of this.config.agents) {
       const c = new AgentController(a, descriptions.get(a.name) ?? null, {
         store: this.store,
@@ -194,10 +199,11 @@ export class Daemon implements ControlPlane {
       await this.bus.subscribe(a.name, c.subscriptions);
       this.bus.onWake(a.name, () => c.wakeConsumer());
     }
-    // Consumers no longer in the config keep their rows but get no new deliveries.
+    // Consumers no longer in the config keep their rows but get no new deliveries. With an external
+    // bus no group takes delivery rows in the store (its subscriptions live on the bus).
     const persisted = await this.store.getSubscriptions();
     for (const consumer of Object.keys(persisted)) {
-      if (!this.controllers.has(consumer)) await this.store.setSubscriptions(consumer, []);
+      if (!this.controllers.has(consumer) || this.bus.kind !== 'embedded') await this.store.setSubscriptions(consumer, []);
     }
     // One node owns every lease: whatever the previous daemon held is free again now.
     await this.store.releaseDeliveries();
@@ -285,6 +291,7 @@ export class Daemon implements ControlPlane {
     await this.egress?.close();
     await this.stopModules();
     await this.api?.close().catch(() => undefined);
+    await this.openedBus?.close().catch(() => undefined);
     if (!this.opts.store) await this.store?.close().catch(() => undefined);
     await this.logs.close();
     if (this.tracing) await shutdownTracing();
@@ -727,6 +734,7 @@ export class Daemon implements ControlPlane {
       await this.egress?.close();
       await this.stopModules();
       await this.api?.close().catch(() => undefined);
+      await this.openedBus?.close().catch(() => undefined);
       if (!this.opts.store) await this.store.close().catch(() => undefined);
       this.log('info', 'daemon stopped');
       await this.logs.close();

@@ -10,6 +10,7 @@ import type { BusFixture } from '../../src/bus/types.js';
 import { FakeClock } from '../helpers/fake-clock.js';
 import { haveRedis, REDIS_URL, uniqueSchema } from '../helpers/services.js';
 import { busConformance } from './conformance.js';
+import { crashGuardTests } from './external.js';
 
 const prefixes: string[] = [];
 afterAll(() => dropRedisPrefixes(prefixes));
@@ -26,27 +27,7 @@ const up = await haveRedis();
 describe.runIf(up)('Redis Streams bus', () => {
   busConformance('redis', redisFixture);
 
-  it('dead-letters an event whose consumer dies at every delivery, by its delivery count, and moves on', async () => {
-    const fx = await redisFixture({ maxDeliveries: 3 });
-    try {
-      await fx.bus.subscribe('g', ['x']);
-      await fx.bus.append([{ id: 'poison', name: 'x', payload: 1, source: null, createdAt: fx.now() }]);
-      for (let i = 1; i <= 3; i++) {
-        const [d] = await fx.bus.claim('g', { limit: 10, leaseMs: 1000 });
-        expect(d!.attempts).toBe(i); // never settled: the consumer "died"
-        fx.advance(1001);
-      }
-      await fx.bus.append([{ id: 'next', name: 'x', payload: 2, source: null, createdAt: fx.now() }]);
-      const after = await fx.bus.claim('g', { limit: 10, leaseMs: 1000 });
-      expect(after.map((d) => d.event.id)).toEqual(['next']);
-      const dead = await fx.bus.deadLetters('g');
-      expect(dead.map((d) => [d.event.id, d.attempts])).toEqual([['poison', 4]]);
-      expect(await fx.bus.ack(after)).toBe(1);
-      expect((await fx.bus.stats('g')).depth).toBe(0);
-    } finally {
-      await fx.close();
-    }
-  });
+  crashGuardTests((o) => redisFixture(o), (bus) => (group) => (bus as RedisBus).deadLetters(group));
 
   it('sweep adopts a pending entry with no lease record (XAUTOCLAIM) and never deletes a consumer with pending entries', async () => {
     const fx = await redisFixture();

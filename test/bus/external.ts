@@ -1,0 +1,48 @@
+// What only an external bus (Redis Streams, NATS JetStream) must show beyond the conformance suite:
+// its delivery count bounds a poison event whose consumer dies at every delivery (into the DLQ),
+// while deliveries given back on purpose (nack: a handler failure, a commit conflict) do not spend it.
+import { expect, it } from 'vitest';
+import type { BusFixture, ExternalBus, StoredEvent } from '../../src/bus/types.js';
+
+type DeadLetters = (group: string) => Promise<Array<{ event: StoredEvent; attempts: number }>>;
+
+export function crashGuardTests(open: (opts: { maxDeliveries: number }) => Promise<BusFixture & { bus: ExternalBus }>, deadLetters: (bus: ExternalBus) => DeadLetters): void {
+  it('dead-letters an event whose consumer dies at every delivery, by its delivery count, and moves on', async () => {
+    const fx = await open({ maxDeliveries: 3 });
+    try {
+      await fx.bus.subscribe('g', ['x']);
+      await fx.bus.append([{ id: 'poison', name: 'x', payload: 1, source: null, createdAt: fx.now() }]);
+      for (let i = 1; i <= 3; i++) {
+        const [d] = await fx.bus.claim('g', { limit: 10, leaseMs: 1000 });
+        expect(d!.attempts).toBe(i); // never settled: the consumer "died"
+        fx.advance(1001);
+      }
+      await fx.bus.append([{ id: 'next', name: 'x', payload: 2, source: null, createdAt: fx.now() }]);
+      const after = await fx.bus.claim('g', { limit: 10, leaseMs: 1000 });
+      expect(after.map((d) => d.event.id)).toEqual(['next']);
+      const dead = await deadLetters(fx.bus)('g');
+      expect(dead.map((d) => [d.event.id, d.attempts])).toEqual([['poison', 4]]);
+      expect(await fx.bus.ack(after)).toBe(1);
+      expect((await fx.bus.stats('g')).depth).toBe(0);
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it('does not count nacked deliveries (failures, conflicts) against the crash bound', async () => {
+    const fx = await open({ maxDeliveries: 2 });
+    try {
+      await fx.bus.subscribe('g', ['x']);
+      await fx.bus.append([{ id: 'contended', name: 'x', payload: 1, source: null, createdAt: fx.now() }]);
+      for (let i = 1; i <= 5; i++) {
+        const [d] = await fx.bus.claim('g', { limit: 10, leaseMs: 1000 });
+        expect(d!.attempts).toBe(i);
+        if (i < 5) expect(await fx.bus.nack([{ ...d!, error: 'state conflict', retryAt: fx.now() }])).toBe(1);
+        else expect(await fx.bus.ack([d!])).toBe(1);
+      }
+      expect(await deadLetters(fx.bus)('g')).toEqual([]);
+    } finally {
+      await fx.close();
+    }
+  });
+}
