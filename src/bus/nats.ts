@@ -72,6 +72,10 @@ export class NatsBus implements ExternalBus {
     this.wakes = new WakeHub((names) => this.nc?.publish(this.subject('wake'), JSON.stringify({ from: this.id, names })));
   }
 
+  get stream(): string {
+    return this.opts.stream;
+  }
+
   private subject(s: string): string {
     return `${this.opts.stream}.${s}`;
   }

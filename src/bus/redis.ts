@@ -149,7 +149,7 @@ export class RedisBus implements ExternalBus {
   readonly kind = 'redis' as const;
   private readonly redis: Redis;
   private sub: Redis | null = null;
-  private readonly prefix: string;
+  readonly prefix: string;
   private readonly consumer = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly subscribed = new Map<string, string[]>();
   private readonly wakes: WakeHub;

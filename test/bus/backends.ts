@@ -13,7 +13,10 @@ import { haveNats, haveRedis, NATS_URL, REDIS_URL, uniqueSchema } from '../helpe
 
 export interface BackendFactory {
   name: string;
-  open(clock: Clock, opts?: { maxDeliveries?: number }): Promise<ExternalBus>;
+  /** A new bus on its own prefix / stream; `ackWaitMs` is the NATS server-side lease. */
+  open(clock: Clock, opts?: { maxDeliveries?: number; ackWaitMs?: number }): Promise<ExternalBus>;
+  /** Another process's view: a second connection on the same prefix / stream as `bus`. */
+  reopen(bus: ExternalBus, clock: Clock, opts?: { ackWaitMs?: number }): Promise<ExternalBus>;
   deadLetters(bus: ExternalBus, group: string): Promise<Array<{ event: StoredEvent; error: string }>>;
 }
 
@@ -38,7 +41,8 @@ export function redisPrefix(): string {
 
 export const redisBackend: BackendFactory = {
   name: 'redis',
-  open: (clock, opts = {}) => new RedisBus({ url: REDIS_URL, prefix: redisPrefix(), clock, ...opts }).connect(),
+  open: (clock, opts = {}) => new RedisBus({ url: REDIS_URL, prefix: redisPrefix(), clock, maxDeliveries: opts.maxDeliveries }).connect(),
+  reopen: (bus, clock) => new RedisBus({ url: REDIS_URL, prefix: (bus as RedisBus).prefix, clock }).connect(),
   deadLetters: (bus, group) => (bus as RedisBus).deadLetters(group),
 };
 
@@ -65,6 +69,7 @@ export function natsStream(): string {
 export const natsBackend: BackendFactory = {
   name: 'nats',
   open: (clock, opts = {}) => new NatsBus({ url: NATS_URL, stream: natsStream(), clock, ...opts }).connect(),
+  reopen: (bus, clock, opts = {}) => new NatsBus({ url: NATS_URL, stream: (bus as NatsBus).stream, clock, ...opts }).connect(),
   deadLetters: (bus, group) => (bus as NatsBus).deadLetters(group),
 };
 
