@@ -114,7 +114,7 @@ export class Daemon implements ControlPlane {
     return {
       now: () => this.clock.now(),
       agents: () => [...this.controllers.values()].map((c) => ({ name: c.name, status: c.status(), instances: c.instanceViews() })),
-      pendingCounts: async () => (this.store ? this.store.pendingCounts() : {}),
+      pendingCounts: async () => (this.store ? this.pendingCounts() : {}),
       stateSize: async (agent: string) => (this.store ? this.store.stateSize(agent) : 0),
       logDrops: () => ({ follower: this.logs.followerDrops, file: this.logs.fileDrops(), agent: this.logs.agentDrops }),
       logBufferedBytes: () => this.logs.bufferedBytes(),
@@ -516,9 +516,19 @@ export class Daemon implements ControlPlane {
     return c;
   }
 
+  /** Unacknowledged events per consumer group: the store's rows, or the external bus's groups. */
+  private async pendingCounts(): Promise<Record<string, number>> {
+    if (!this.bus || this.bus.kind === 'embedded') return this.store.pendingCounts();
+    const out: Record<string, number> = {};
+    for (const c of this.controllers.values()) {
+      if (c.subscriptions.length > 0) out[c.name] = (await this.bus.stats(c.name).catch(() => ({ depth: 0 }))).depth;
+    }
+    return out;
+  }
+
   async listAgents(): Promise<AgentView[]> {
     const stats = new Map((await this.store.agentStats()).map((s) => [s.agent, s]));
-    const pending = await this.store.pendingCounts();
+    const pending = await this.pendingCounts();
     const out: AgentView[] = [];
     for (const c of this.controllers.values()) out.push(await this.view(c, stats.get(c.name), pending[c.name] ?? 0));
     return out;
@@ -527,7 +537,8 @@ export class Daemon implements ControlPlane {
   async getAgent(name: string): Promise<AgentView> {
     const c = this.get(name);
     const [s] = await this.store.agentStats(name);
-    return this.view(c, s, await this.store.pendingCount(name));
+    const pending = this.bus.kind === 'embedded' ? await this.store.pendingCount(name) : (await this.pendingCounts())[name] ?? 0;
+    return this.view(c, s, pending);
   }
 
   private async view(c: AgentController, s: { runsTotal: number; runsFailed: number; lastRunAt: number | null } | undefined, pending: number): Promise<AgentView> {

@@ -72,6 +72,11 @@ describe.runIf(pgUp).each(backends)('daemon with bus.backend %s on PostgreSQL', 
     await waitFor('the API event counted', async () => (await d.getState('counter')).state.count === 41);
     expect((await d.getState('counter')).version).toBe(41);
     expect((await d.getAgent('relay')).runsTotal).toBe(40);
+    // Pending events are the bus group's (what autoscaling reads), not the store's rows.
+    await d.action('counter', 'stop');
+    for (let i = 0; i < 3; i++) await d.publishEvent({ name: 'tock', data: { seq: 100 + i } });
+    await waitFor('3 tocks pending on the bus', async () => (await d.getAgent('counter')).pendingEvents === 3);
+    expect((await d.listAgents()).find((a) => a.name === 'counter')!.pendingEvents).toBe(3);
   }, 120_000);
 
   it('shares consumer groups across two daemons on one store and bus: still exactly once', async () => {
