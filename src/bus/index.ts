@@ -15,6 +15,7 @@ import { OutboxRelay } from './relay.js';
 import type { Bus, ExternalBus } from './types.js';
 
 export type { Bus } from './types.js';
+export { OutboxBus } from './outbox-bus.js';
 
 export interface OpenedBus {
   bus: Bus;

@@ -23,6 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Clock } from '../scheduler/types.js';
+import type { DeadLetter } from '../store/types.js';
 import type { AckToken, BusDelivery, ClaimRequest, CommitAck, ExternalBus, GroupStats, Nack, NewEvent, StoredEvent, WakeFn } from './types.js';
 import { encodeEvent, fromJson, WakeHub } from './wire.js';
 
@@ -236,7 +237,7 @@ export class NatsBus implements ExternalBus {
   }
 
   private async deadLetter(group: string, msg: Msg, event: StoredEvent, attempts: number, error: string): Promise<void> {
-    const record = { group, event, attempts, error, deadAt: this.opts.clock.now() };
+    const record: DeadLetter = { deliveryId: ackInfo(msg.reply!).streamSeq, consumer: group, event, attempts, lastError: error, deadAt: this.opts.clock.now() };
     await this.js.publish(this.subject('dlq'), JSON.stringify(record), { msgID: `${group}:${event.id}:${ackInfo(msg.reply!).streamSeq}` });
     await this.settle(msg, '+TERM');
   }
@@ -304,16 +305,15 @@ export class NatsBus implements ExternalBus {
     return { depth, lagMs: Math.max(0, this.opts.clock.now() - createdAt) };
   }
 
-  /** Dead letters of a group (oldest first), read from the DLQ stream. */
-  async deadLetters(group: string | null, limit = 100): Promise<Array<{ group: string; event: StoredEvent; attempts: number; error: string; deadAt: number }>> {
+  /** Dead letters of a group (or all), oldest first, read from the DLQ stream. */
+  async deadLetters(group: string | null, limit = 100): Promise<DeadLetter[]> {
     const name = `${this.opts.stream}_dlq`;
     const si = await this.jsm.streams.info(name);
-    const out = [];
+    const out: DeadLetter[] = [];
     for (let seq = si.state.first_seq; seq <= si.state.last_seq && out.length < limit; seq++) {
       const m = await this.jsm.streams.getMessage(name, { seq }).catch(() => null);
-      if (!m) continue;
-      const r = JSON.parse(m.string()) as { group: string; event: StoredEvent; attempts: number; error: string; deadAt: number };
-      if (group === null || r.group === group) out.push(r);
+      const r = m ? (JSON.parse(m.string()) as DeadLetter) : null;
+      if (r && (group === null || r.consumer === group)) out.push(r);
     }
     return out;
   }

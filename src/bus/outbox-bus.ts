@@ -2,7 +2,7 @@
 // outbox, API appends) and reach Redis/NATS through the relay; consumers claim from the external
 // bus, drop what their inbox says they already handled, and commit an inbox row with their run
 // instead of a store ack — the bus ack follows the commit (docs/architecture.md, "External buses").
-import type { Store } from '../store/types.js';
+import type { DeadLetter, Store } from '../store/types.js';
 import { inboxEffect, type OutboxStore } from './outbox-store.js';
 import type { OutboxRelay } from './relay.js';
 import type { AckToken, Bus, BusDelivery, ClaimRequest, CommitAck, ExternalBus, GroupStats, Nack, NewEvent, WakeFn } from './types.js';
@@ -62,6 +62,11 @@ export class OutboxBus implements Bus {
 
   stats(group: string): Promise<GroupStats> {
     return this.external.stats(group);
+  }
+
+  /** Dead letters stay on the external bus (its DLQ stream). */
+  deadLetters(group: string | null, limit?: number): Promise<DeadLetter[]> {
+    return this.external.deadLetters(group, limit);
   }
 
   commitAck(group: string, d: BusDelivery): CommitAck {

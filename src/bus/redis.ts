@@ -32,6 +32,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { Redis } from 'ioredis';
 import type { Clock } from '../scheduler/types.js';
+import type { DeadLetter } from '../store/types.js';
 import type { AckToken, BusDelivery, ClaimRequest, CommitAck, ExternalBus, GroupStats, Nack, NewEvent, StoredEvent, WakeFn } from './types.js';
 import { decodeEvent, encodeEvent, WakeHub } from './wire.js';
 
@@ -330,15 +331,16 @@ export class RedisBus implements ExternalBus {
     return { adopted, trimmed };
   }
 
-  /** Dead letters of a group, newest first. */
-  async deadLetters(group: string | null, limit = 100): Promise<Array<{ group: string; event: StoredEvent; attempts: number; error: string; deadAt: number }>> {
-    const rows = (await this.redis.xrevrange(this.key('dlq'), '+', '-', 'COUNT', limit * 4)) as Array<[string, string[]]>;
-    const out = [];
+  /** Dead letters of a group (or all), oldest first. */
+  async deadLetters(group: string | null, limit = 100): Promise<DeadLetter[]> {
+    const rows = (await this.redis.xrange(this.key('dlq'), '-', '+', 'COUNT', Math.max(limit * 4, 100))) as Array<[string, string[]]>;
+    const out: DeadLetter[] = [];
     for (const [, f] of rows) {
       const m = pairs(f);
       if (group !== null && m.g !== group) continue;
-      const ev = decodeEvent(['n', String(m.n), 'e', String(m.e), ...(m.s !== undefined ? ['s', String(m.s)] : [])], entryNumber(String(m.id)));
-      out.push({ group: String(m.g), event: ev, attempts: Number(m.attempts), error: String(m.error), deadAt: Number(m.at) });
+      const id = entryNumber(String(m.id));
+      const event = decodeEvent(['e', String(m.e), ...(m.s !== undefined ? ['s', String(m.s)] : [])], id);
+      out.push({ deliveryId: id, consumer: String(m.g), event, attempts: Number(m.attempts), lastError: String(m.error), deadAt: Number(m.at) });
       if (out.length >= limit) break;
     }
     return out;

@@ -13,7 +13,7 @@
 // together. An external bus (Redis Streams, NATS JetStream) cannot join a store transaction: its
 // consumer's run commit writes an inbox row (group, event id) instead — a redelivered event already
 // in the inbox is dropped — and the bus ack follows the commit (src/bus/outbox-bus.ts).
-import type { Delivery, NewEvent, StoredEvent, TxEffect } from '../store/types.js';
+import type { DeadLetter, Delivery, NewEvent, StoredEvent, TxEffect } from '../store/types.js';
 
 export type { NewEvent, StoredEvent } from '../store/types.js';
 
@@ -111,6 +111,8 @@ export interface ExternalBus extends Bus {
   readonly kind: 'redis' | 'nats';
   /** Publishes committed events in the given order; ids already published recently are dropped. */
   publishStored(events: StoredEvent[]): Promise<number>;
+  /** Dead letters kept on the bus (a group's, or all), oldest first. */
+  deadLetters(group: string | null, limit?: number): Promise<DeadLetter[]>;
   close(): Promise<void>;
 }
 

@@ -20,7 +20,7 @@ import type { Runtime, RuntimeListener } from '../runtime/types.js';
 import type { LogLine, RpcRequest, RpcTrace } from '../runtime/protocol.js';
 import { context } from '@opentelemetry/api';
 import { LogHub } from '../observability/log-hub.js';
-import { openBus, type Bus, type OpenedBus } from '../bus/index.js';
+import { openBus, OutboxBus, type Bus, type OpenedBus } from '../bus/index.js';
 import { DEFAULT_MAX_EVENT_BYTES, NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
 import { AgentController } from './agent-controller.js';
 import type { AgentAction, AgentView, ControlPlane, HealthView } from './control.js';
@@ -687,11 +687,15 @@ export class Daemon implements ControlPlane {
 
   listDeadLetters(opts: { agent?: string; limit?: number } = {}): Promise<DeadLetter[]> {
     if (opts.agent) this.get(opts.agent);
+    if (this.bus instanceof OutboxBus) return this.bus.deadLetters(opts.agent ?? null, opts.limit);
     return this.store.listDeadLetters({ consumer: opts.agent, limit: opts.limit });
   }
 
   async redriveDeadLetters(opts: { agent?: string; ids?: number[] }): Promise<{ redriven: number }> {
     if (opts.agent) this.get(opts.agent);
+    if (this.bus.kind !== 'embedded') {
+      throw new BadRequestError(`re-driving dead letters of the ${this.bus.kind} bus is not supported yet: they stay listed on the bus's dead-letter stream; publish the event again (POST /api/events) to retry it`, 'not_supported');
+    }
     const redriven = await this.store.redriveDeadLetters({ consumer: opts.agent, ids: opts.ids });
     if (opts.agent) this.controllers.get(opts.agent)?.wakeConsumer();
     else for (const c of this.controllers.values()) c.wakeConsumer();

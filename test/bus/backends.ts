@@ -7,7 +7,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { NatsBus } from '../../src/bus/nats.js';
 import { RedisBus } from '../../src/bus/redis.js';
-import type { ExternalBus, StoredEvent } from '../../src/bus/types.js';
+import type { ExternalBus } from '../../src/bus/types.js';
 import type { Clock } from '../../src/scheduler/types.js';
 import { haveNats, haveRedis, NATS_URL, REDIS_URL, uniqueSchema } from '../helpers/services.js';
 
@@ -17,7 +17,6 @@ export interface BackendFactory {
   open(clock: Clock, opts?: { maxDeliveries?: number; ackWaitMs?: number }): Promise<ExternalBus>;
   /** Another process's view: a second connection on the same prefix / stream as `bus`. */
   reopen(bus: ExternalBus, clock: Clock, opts?: { ackWaitMs?: number }): Promise<ExternalBus>;
-  deadLetters(bus: ExternalBus, group: string): Promise<Array<{ event: StoredEvent; error: string }>>;
 }
 
 const redisPrefixes: string[] = [];
@@ -43,7 +42,6 @@ export const redisBackend: BackendFactory = {
   name: 'redis',
   open: (clock, opts = {}) => new RedisBus({ url: REDIS_URL, prefix: redisPrefix(), clock, maxDeliveries: opts.maxDeliveries }).connect(),
   reopen: (bus, clock) => new RedisBus({ url: REDIS_URL, prefix: (bus as RedisBus).prefix, clock }).connect(),
-  deadLetters: (bus, group) => (bus as RedisBus).deadLetters(group),
 };
 
 const natsStreams: string[] = [];
@@ -70,7 +68,6 @@ export const natsBackend: BackendFactory = {
   name: 'nats',
   open: (clock, opts = {}) => new NatsBus({ url: NATS_URL, stream: natsStream(), clock, ...opts }).connect(),
   reopen: (bus, clock, opts = {}) => new NatsBus({ url: NATS_URL, stream: (bus as NatsBus).stream, clock, ...opts }).connect(),
-  deadLetters: (bus, group) => (bus as NatsBus).deadLetters(group),
 };
 
 afterAll(async () => {

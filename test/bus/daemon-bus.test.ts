@@ -77,6 +77,9 @@ describe.runIf(pgUp).each(backends)('daemon with bus.backend %s on PostgreSQL', 
     for (let i = 0; i < 3; i++) await d.publishEvent({ name: 'tock', data: { seq: 100 + i } });
     await waitFor('3 tocks pending on the bus', async () => (await d.getAgent('counter')).pendingEvents === 3);
     expect((await d.listAgents()).find((a) => a.name === 'counter')!.pendingEvents).toBe(3);
+    // Dead letters are the bus's (none here); re-driving them is refused with a way out.
+    expect(await d.listDeadLetters({ agent: 'counter' })).toEqual([]);
+    await expect(d.redriveDeadLetters({ agent: 'counter' })).rejects.toThrow(/not supported yet.*POST \/api\/events/);
   }, 120_000);
 
   it('shares consumer groups across two daemons on one store and bus: still exactly once', async () => {

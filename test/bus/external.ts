@@ -2,11 +2,9 @@
 // its delivery count bounds a poison event whose consumer dies at every delivery (into the DLQ),
 // while deliveries given back on purpose (nack: a handler failure, a commit conflict) do not spend it.
 import { expect, it } from 'vitest';
-import type { BusFixture, ExternalBus, StoredEvent } from '../../src/bus/types.js';
+import type { BusFixture, ExternalBus } from '../../src/bus/types.js';
 
-type DeadLetters = (group: string) => Promise<Array<{ event: StoredEvent; attempts: number }>>;
-
-export function crashGuardTests(open: (opts: { maxDeliveries: number }) => Promise<BusFixture & { bus: ExternalBus }>, deadLetters: (bus: ExternalBus) => DeadLetters): void {
+export function crashGuardTests(open: (opts: { maxDeliveries: number }) => Promise<BusFixture & { bus: ExternalBus }>): void {
   it('dead-letters an event whose consumer dies at every delivery, by its delivery count, and moves on', async () => {
     const fx = await open({ maxDeliveries: 3 });
     try {
@@ -20,7 +18,7 @@ export function crashGuardTests(open: (opts: { maxDeliveries: number }) => Promi
       await fx.bus.append([{ id: 'next', name: 'x', payload: 2, source: null, createdAt: fx.now() }]);
       const after = await fx.bus.claim('g', { limit: 10, leaseMs: 1000 });
       expect(after.map((d) => d.event.id)).toEqual(['next']);
-      const dead = await deadLetters(fx.bus)('g');
+      const dead = await fx.bus.deadLetters('g');
       expect(dead.map((d) => [d.event.id, d.attempts])).toEqual([['poison', 4]]);
       expect(await fx.bus.ack(after)).toBe(1);
       expect((await fx.bus.stats('g')).depth).toBe(0);
@@ -40,7 +38,7 @@ export function crashGuardTests(open: (opts: { maxDeliveries: number }) => Promi
         if (i < 5) expect(await fx.bus.nack([{ ...d!, error: 'state conflict', retryAt: fx.now() }])).toBe(1);
         else expect(await fx.bus.ack([d!])).toBe(1);
       }
-      expect(await deadLetters(fx.bus)('g')).toEqual([]);
+      expect(await fx.bus.deadLetters('g')).toEqual([]);
     } finally {
       await fx.close();
     }

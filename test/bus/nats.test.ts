@@ -20,5 +20,5 @@ const up = await haveNats();
 describe.runIf(up)('NATS JetStream bus', () => {
   busConformance('nats', natsFixture);
 
-  crashGuardTests((o) => natsFixture(o), (bus) => (group) => (bus as NatsBus).deadLetters(group));
+  crashGuardTests((o) => natsFixture(o));
 });

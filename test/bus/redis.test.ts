@@ -27,7 +27,7 @@ const up = await haveRedis();
 describe.runIf(up)('Redis Streams bus', () => {
   busConformance('redis', redisFixture);
 
-  crashGuardTests((o) => redisFixture(o), (bus) => (group) => (bus as RedisBus).deadLetters(group));
+  crashGuardTests((o) => redisFixture(o));
 
   it('sweep adopts a pending entry with no lease record (XAUTOCLAIM) and never deletes a consumer with pending entries', async () => {
     const fx = await redisFixture();

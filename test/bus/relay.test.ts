@@ -201,7 +201,7 @@ describe.runIf(pgUp).each(backends)('outbox relay to $name', (backend: BackendFa
     expect(attempts).toEqual([1, 2, 3]);
     expect(handled.sort()).toEqual(['ok0', 'ok1', 'ok2', 'ok3', 'ok4']);
     expect((await bus.stats('g')).depth).toBe(0);
-    expect((await backend.deadLetters(bus.external, 'g')).map((d) => [d.event.id, d.error])).toEqual([['poison', 'boom']]);
+    expect((await bus.deadLetters('g')).map((d) => [d.event.id, d.consumer, d.attempts, d.lastError])).toEqual([['poison', 'g', 3, 'boom']]);
   });
 
   it('keeps one relay active per stream; a relay whose lease moved on cannot move the cursor', async () => {
