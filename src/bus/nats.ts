@@ -2,7 +2,10 @@
 // OpenClaw consumer group, a dead-letter stream `<stream>_dlq`.
 //
 // - Publishing sets `Nats-Msg-Id` to the event id, so the stream drops a batch the relay publishes
-//   twice (within `duplicate_window`, default 10 min here).
+//   twice (within `duplicate_window`, default 10 min here). A batch's publishes are in flight
+//   together (in order on the connection); if one of them fails, the relay publishes the batch
+//   again and the failed event lands after the batch-mates that made it — per-key order can break
+//   there (a publish failure, not a normal path). Atomic batch publish (nats-server 2.12) would close it.
 // - Consumers: explicit acks, `deliver_policy: new` (a new group sees only later events, as an
 //   embedded subscription does), `ack_wait` = the crash lease, and a BOUNDED `max_deliver`
 //   (maxDeliveries + 1; JetStream's default is unbounded, so a poison event that kills its

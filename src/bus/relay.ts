@@ -107,16 +107,19 @@ export class OutboxRelay {
       this.lease = { ...got, expiresAt: now + this.leaseMs };
     }
     let n = 0;
-    for (;;) {
-      const rows = await this.outbox.readAfter(this.lease.cursor, this.batch);
-      if (rows.length === 0) break;
-      await this.target.publishStored(rows.map((r) => r.event));
+    let rows = await this.outbox.readAfter(this.lease.cursor, this.batch);
+    while (rows.length > 0) {
       const cursor = rows[rows.length - 1]!.cursor;
+      // A full batch: read the next one while this one is published (the cursor it starts from is
+      // known; it is committed only after the publish).
+      const next = rows.length === this.batch ? this.outbox.readAfter(cursor, this.batch) : null;
+      next?.catch(() => undefined);
+      await this.target.publishStored(rows.map((r) => r.event));
       if (!(await this.move(cursor))) return n;
       n += rows.length;
       this.stats.published += rows.length;
       this.stats.batches++;
-      if (rows.length < this.batch) break;
+      rows = next ? await next : [];
     }
     if (n === 0 && this.lease.expiresAt - this.opts.clock.now() < (this.leaseMs * 2) / 3) await this.move();
     return n;
