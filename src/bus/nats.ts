@@ -24,7 +24,7 @@
 //   subject), so `stats` after an ack sees it.
 import { randomUUID } from 'node:crypto';
 import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, RetentionPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Clock } from '../scheduler/types.js';
 import type { DeadLetter } from '../store/types.js';
 import type { AckToken, BusDelivery, ClaimRequest, CommitAck, ExternalBus, GroupStats, Nack, NewEvent, StoredEvent, WakeFn } from './types.js';
@@ -89,11 +89,13 @@ export class NatsBus implements ExternalBus {
     this.jsm = await jetstreamManager(this.nc);
     this.js = jetstream(this.nc);
     const window = ns(this.opts.dedupeWindowMs ?? 600_000);
-    for (const [name, subject] of [
-      [this.opts.stream, this.subject('ev')],
-      [`${this.opts.stream}_dlq`, this.subject('dlq')],
+    // The log keeps a message while a consumer group still needs it (interest retention); the DLQ
+    // has no consumers, so it keeps everything (limits).
+    for (const [name, subject, retention] of [
+      [this.opts.stream, this.subject('ev'), RetentionPolicy.Interest],
+      [`${this.opts.stream}_dlq`, this.subject('dlq'), RetentionPolicy.Limits],
     ] as const) {
-      await this.jsm.streams.info(name).catch(() => this.jsm.streams.add({ name, subjects: [subject], duplicate_window: window }));
+      await this.jsm.streams.info(name).catch(() => this.jsm.streams.add({ name, subjects: [subject], duplicate_window: window, retention }));
     }
     const sub = this.nc.subscribe(this.subject('wake'), {
       callback: (_err, m) => {
@@ -115,9 +117,16 @@ export class NatsBus implements ExternalBus {
 
   async subscribe(group: string, eventNames: string[]): Promise<void> {
     const durable = consumerName(group);
+    this.subscribed.set(group, new Set(eventNames));
+    this.wakes.subscribe(group, eventNames);
+    if (eventNames.length === 0) {
+      // No longer subscribed: the group stops holding messages in the log (interest retention).
+      await this.jsm.consumers.delete(this.opts.stream, durable).catch(() => false);
+      return;
+    }
     const config = {
       durable_name: durable,
-      description: JSON.stringify(eventNames),
+      description: group,
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.New,
       ack_wait: ns(this.ackWaitMs),
@@ -126,10 +135,13 @@ export class NatsBus implements ExternalBus {
       filter_subject: this.subject('ev'),
     };
     const existing = await this.jsm.consumers.info(this.opts.stream, durable).catch(() => null);
-    if (existing) await this.jsm.consumers.update(this.opts.stream, durable, { description: config.description });
-    else await this.jsm.consumers.add(this.opts.stream, config);
-    this.subscribed.set(group, new Set(eventNames));
-    this.wakes.subscribe(group, eventNames);
+    if (!existing) await this.jsm.consumers.add(this.opts.stream, config);
+  }
+
+  async groups(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const c of this.jsm.consumers.list(this.opts.stream)) out.push(c.config.description ?? c.name);
+    return out;
   }
 
   append(events: NewEvent[]): Promise<number> {
@@ -197,8 +209,8 @@ export class NatsBus implements ExternalBus {
       }
     }
     await Promise.all(expired.map((h) => this.settle(h.msg, '-NAK')));
-    const msgs = out.length < req.limit ? await this.pull(group, req.limit - out.length) : [];
     const subs = this.subscribed.get(group) ?? new Set<string>();
+    const msgs = out.length < req.limit && subs.size > 0 ? await this.pull(group, req.limit - out.length) : [];
     const settling: Array<Promise<unknown>> = [];
     for (const msg of msgs) {
       const info = ackInfo(msg.reply!);

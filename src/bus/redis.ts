@@ -152,7 +152,6 @@ export class RedisBus implements ExternalBus {
   private sub: Redis | null = null;
   readonly prefix: string;
   private readonly consumer = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-  private readonly subscribed = new Map<string, string[]>();
   private readonly wakes: WakeHub;
   private readonly scripts: Record<'claim' | 'ack' | 'nack' | 'extend' | 'append', Script>;
   private readonly maxDeliveries: number;
@@ -197,12 +196,18 @@ export class RedisBus implements ExternalBus {
     const m = this.redis.multi().del(subs);
     if (eventNames.length > 0) m.sadd(subs, ...eventNames);
     await m.exec();
+    this.wakes.subscribe(group, eventNames);
+    // A group with no subscriptions keeps its pending entries but no longer holds the log (sweep).
+    if (eventNames.length === 0) return;
     // A new group starts at the end of the log, as an embedded subscription sees only later events.
     await this.redis.xgroup('CREATE', this.key('stream'), group, '$', 'MKSTREAM').catch((err: Error) => {
       if (!err.message.includes('BUSYGROUP')) throw err;
     });
-    this.subscribed.set(group, eventNames);
-    this.wakes.subscribe(group, eventNames);
+  }
+
+  async groups(): Promise<string[]> {
+    const groups = (await this.redis.xinfo('GROUPS', this.key('stream')).catch(() => [])) as Array<Array<string | number>>;
+    return groups.map((g) => String(pairs(g).name));
   }
 
   append(events: NewEvent[]): Promise<number> {
@@ -297,7 +302,8 @@ export class RedisBus implements ExternalBus {
   /**
    * Housekeeping (the relay owner runs it): XAUTOCLAIM finds PEL entries idle past `orphanIdleMs`
    * that have no lease record and hands them to the claim path; consumers with nothing pending and
-   * idle past `orphanIdleMs` are deleted; the stream is trimmed below what every group still needs.
+   * idle past `orphanIdleMs` are deleted; the stream is trimmed below what every group that still
+   * subscribes to something needs.
    */
   async sweep(orphanIdleMs: number): Promise<{ adopted: number; trimmed: number }> {
     const stream = this.key('stream');
@@ -323,6 +329,7 @@ export class RedisBus implements ExternalBus {
       for (const c of consumers) {
         if (Number(c.pending) === 0 && Number(c.idle) > orphanIdleMs && c.name !== this.consumer) await this.redis.xgroup('DELCONSUMER', stream, group, String(c.name));
       }
+      if ((await this.redis.scard(this.key(`subs:${group}`))) === 0) continue; // retired: does not hold the log
       const summary = (await this.redis.xpending(stream, group)) as [number, string | null];
       const needed = summary[0] > 0 && summary[1] ? entryNumber(summary[1]) : entryNumber(String(g['last-delivered-id'])) + 1;
       keep = Math.min(keep, needed);

@@ -111,6 +111,8 @@ export interface ExternalBus extends Bus {
   readonly kind: 'redis' | 'nats';
   /** Publishes committed events in the given order; ids already published recently are dropped. */
   publishStored(events: StoredEvent[]): Promise<number>;
+  /** The consumer groups that exist on the bus (whoever created them). */
+  groups(): Promise<string[]>;
   /** Dead letters kept on the bus (a group's, or all), oldest first. */
   deadLetters(group: string | null, limit?: number): Promise<DeadLetter[]>;
   close(): Promise<void>;

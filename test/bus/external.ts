@@ -4,7 +4,11 @@
 import { expect, it } from 'vitest';
 import type { BusFixture, ExternalBus } from '../../src/bus/types.js';
 
-export function crashGuardTests(open: (opts: { maxDeliveries: number }) => Promise<BusFixture & { bus: ExternalBus }>): void {
+export function crashGuardTests(
+  open: (opts: { maxDeliveries: number }) => Promise<BusFixture & { bus: ExternalBus }>,
+  /** Entries the bus still keeps in its log (Redis: after a sweep; NATS: interest retention). */
+  logLength: (bus: ExternalBus) => Promise<number>,
+): void {
   it('dead-letters an event whose consumer dies at every delivery, by its delivery count, and moves on', async () => {
     const fx = await open({ maxDeliveries: 3 });
     try {
@@ -39,6 +43,23 @@ export function crashGuardTests(open: (opts: { maxDeliveries: number }) => Promi
         else expect(await fx.bus.ack([d!])).toBe(1);
       }
       expect(await fx.bus.deadLetters('g')).toEqual([]);
+    } finally {
+      await fx.close();
+    }
+  });
+
+  it('a group that subscribes to nothing gets nothing and no longer holds the log', async () => {
+    const fx = await open({ maxDeliveries: 20 });
+    try {
+      await fx.bus.subscribe('kept', ['x']);
+      await fx.bus.subscribe('retired', ['x']);
+      expect((await fx.bus.groups()).sort()).toEqual(['kept', 'retired']);
+      await fx.bus.append([1, 2, 3].map((i) => ({ id: `r${i}`, name: 'x', payload: i, source: null, createdAt: fx.now() })));
+      await fx.bus.subscribe('retired', []);
+      expect(await fx.bus.claim('retired', { limit: 10, leaseMs: 1000 })).toEqual([]);
+      const got = await fx.bus.claim('kept', { limit: 10, leaseMs: 1000 });
+      expect(await fx.bus.ack(got)).toBe(3);
+      expect(await logLength(fx.bus)).toBe(0);
     } finally {
       await fx.close();
     }

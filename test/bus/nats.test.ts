@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import type { NatsBus } from '../../src/bus/nats.js';
 import type { BusFixture } from '../../src/bus/types.js';
 import { FakeClock } from '../helpers/fake-clock.js';
-import { haveNats } from '../helpers/services.js';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { haveNats, NATS_URL } from '../helpers/services.js';
 import { natsBackend } from './backends.js';
 import { busConformance } from './conformance.js';
 import { crashGuardTests } from './external.js';
@@ -20,5 +22,13 @@ const up = await haveNats();
 describe.runIf(up)('NATS JetStream bus', () => {
   busConformance('nats', natsFixture);
 
-  crashGuardTests((o) => natsFixture(o));
+  crashGuardTests(
+    (o) => natsFixture(o),
+    async (bus) => {
+      const nc = await connect({ servers: NATS_URL });
+      const info = await (await jetstreamManager(nc)).streams.info((bus as NatsBus).stream);
+      await nc.close();
+      return info.state.messages;
+    },
+  );
 });

@@ -27,7 +27,16 @@ const up = await haveRedis();
 describe.runIf(up)('Redis Streams bus', () => {
   busConformance('redis', redisFixture);
 
-  crashGuardTests((o) => redisFixture(o));
+  crashGuardTests(
+    (o) => redisFixture(o),
+    async (bus) => {
+      await (bus as RedisBus).sweep(60_000);
+      const r = new Redis(REDIS_URL);
+      const n = await r.xlen(`${(bus as RedisBus).prefix}:stream`);
+      await r.quit();
+      return n;
+    },
+  );
 
   it('sweep adopts a pending entry with no lease record (XAUTOCLAIM) and never deletes a consumer with pending entries', async () => {
     const fx = await redisFixture();
