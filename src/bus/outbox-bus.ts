@@ -19,8 +19,19 @@ export class OutboxBus implements Bus {
     this.kind = external.kind;
   }
 
+  private readonly subscribedHere = new Set<string>();
+
   subscribe(group: string, eventNames: string[]): Promise<void> {
+    if (eventNames.length > 0) this.subscribedHere.add(group);
+    else this.subscribedHere.delete(group);
     return this.external.subscribe(group, eventNames);
+  }
+
+  /** Retires the bus's groups that this daemon does not subscribe (same config on every daemon). */
+  async retireOthers(): Promise<string[]> {
+    const retired = (await this.external.groups()).filter((g) => !this.subscribedHere.has(g));
+    for (const g of retired) await this.external.subscribe(g, []);
+    return retired;
   }
 
   /** Into the store's log (the outbox); the relay publishes it. */

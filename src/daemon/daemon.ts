@@ -200,15 +200,13 @@ export class Daemon implements ControlPlane {
       this.bus.onWake(a.name, () => c.wakeConsumer());
     }
     // Consumers no longer in the config keep their rows but get no new deliveries. With an external
-    // bus no group takes delivery rows in the store (its subscriptions live on the bus), and its
-    // groups not in the config stop holding the bus's log (modules subscribe theirs again below).
+    // bus no group takes delivery rows in the store (its subscriptions live on the bus); its groups
+    // that nothing here subscribes are retired once the modules have started (below).
     const persisted = await this.store.getSubscriptions();
     for (const consumer of Object.keys(persisted)) {
       if (!this.controllers.has(consumer) || this.bus.kind !== 'embedded') await this.store.setSubscriptions(consumer, []);
     }
-    if (this.bus instanceof OutboxBus) {
-      for (const g of await this.bus.external.groups()) if (!this.controllers.has(g)) await this.bus.subscribe(g, []);
-    }
+
     // One node owns every lease: whatever the previous daemon held is free again now.
     await this.store.releaseDeliveries();
     await this.versions.load([...this.controllers.keys(), SHARED_NAMESPACE]);
@@ -218,6 +216,9 @@ export class Daemon implements ControlPlane {
       await m.start(ctx);
       this.startedModules.push(m);
     }
+    // A bus group that neither an agent nor a module of this daemon subscribes (an agent removed
+    // from the config) stops holding the external bus's log.
+    if (this.bus instanceof OutboxBus) await this.bus.retireOthers();
 
     if (this.opts.listen !== false) {
       const auth = this.services.auth;
