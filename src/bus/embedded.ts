@@ -11,13 +11,12 @@
 // atomic with the consumer's run.
 import type { Clock } from '../scheduler/types.js';
 import type { Store } from '../store/types.js';
-import type { AckToken, Bus, BusDelivery, ClaimRequest, GroupStats, Nack, NewEvent, WakeFn } from './types.js';
+import type { AckToken, Bus, BusDelivery, ClaimRequest, CommitAck, GroupStats, Nack, NewEvent, WakeFn } from './types.js';
+import { WakeHub } from './wire.js';
 
 export class EmbeddedBus implements Bus {
   readonly kind = 'embedded' as const;
-  /** event name → consumer groups subscribed; '*' holds wildcard subscribers. */
-  private readonly byEvent = new Map<string, Set<string>>();
-  private readonly wakers = new Map<string, Set<WakeFn>>();
+  private readonly wakes = new WakeHub();
 
   constructor(
     private readonly store: Store,
@@ -26,16 +25,7 @@ export class EmbeddedBus implements Bus {
 
   async subscribe(group: string, eventNames: string[]): Promise<void> {
     await this.store.setSubscriptions(group, eventNames);
-    for (const set of this.byEvent.values()) set.delete(group);
-    for (const name of eventNames) {
-      let set = this.byEvent.get(name);
-      if (!set) this.byEvent.set(name, (set = new Set()));
-      set.add(group);
-    }
-  }
-
-  subscribers(eventName: string): string[] {
-    return [...new Set([...(this.byEvent.get(eventName) ?? []), ...(this.byEvent.get('*') ?? [])])];
+    this.wakes.subscribe(group, eventNames);
   }
 
   async append(events: NewEvent[]): Promise<number> {
@@ -45,14 +35,7 @@ export class EmbeddedBus implements Bus {
   }
 
   published(eventNames: string[]): void {
-    const woken = new Set<string>();
-    for (const name of new Set(eventNames)) {
-      for (const g of this.subscribers(name)) {
-        if (woken.has(g)) continue;
-        woken.add(g);
-        for (const w of this.wakers.get(g) ?? []) w();
-      }
-    }
+    this.wakes.publish(eventNames);
   }
 
   claim(group: string, req: ClaimRequest): Promise<BusDelivery[]> {
@@ -78,12 +61,12 @@ export class EmbeddedBus implements Bus {
   }
 
   onWake(group: string, wake: WakeFn): () => void {
-    let set = this.wakers.get(group);
-    if (!set) this.wakers.set(group, (set = new Set()));
-    set.add(wake);
-    return () => {
-      set.delete(wake);
-    };
+    return this.wakes.onWake(group, wake);
+  }
+
+  /** The delivery is a store row: the run's commit deletes it (RunCommit.ack). */
+  commitAck(_group: string, d: BusDelivery): CommitAck {
+    return { ack: { deliveryId: d.deliveryId, leaseToken: d.leaseToken }, ackAfterCommit: false };
   }
 
   async stats(group: string): Promise<GroupStats> {

@@ -4,11 +4,16 @@
 // conformance suite (test/bus/conformance.ts) is what a backend must pass.
 //
 // Delivery is at-least-once per consumer group: a group claims a batch of deliveries, each with a
-// lease and an ack token; the ack commits inside the consumer's own run transaction (the store's
-// RunCommit.ack), so the effect of handling an event and its acknowledgement land together. A lease
-// that expires (the consumer died) makes the delivery claimable again; a stale token (the lease
-// moved on) is refused. After `maxAttempts` failed attempts a delivery becomes a dead letter.
-import type { Delivery, NewEvent } from '../store/types.js';
+// lease and an ack token. A lease that expires (the consumer died) makes the delivery claimable
+// again; a stale token (the lease moved on) is refused. After `maxAttempts` failed attempts a
+// delivery becomes a dead letter.
+//
+// How the ack joins the consumer's run (`commitAck`): on the embedded bus the delivery is a store
+// row, so the ack commits inside the run transaction (RunCommit.ack) and effect and ack land
+// together. An external bus (Redis Streams, NATS JetStream) cannot join a store transaction: its
+// consumer's run commit writes an inbox row (group, event id) instead — a redelivered event already
+// in the inbox is dropped — and the bus ack follows the commit (src/bus/outbox-bus.ts).
+import type { DeadLetter, Delivery, NewEvent, StoredEvent, TxEffect } from '../store/types.js';
 
 export type { NewEvent, StoredEvent } from '../store/types.js';
 
@@ -47,6 +52,16 @@ export interface GroupStats {
 
 export type WakeFn = () => void;
 
+/** What a consumer's run commit carries to acknowledge a delivery (see `Bus.commitAck`). */
+export interface CommitAck {
+  /** Acknowledged by the store inside the commit (the embedded bus's delivery row). */
+  ack?: AckToken;
+  /** Written inside the commit instead (an external bus: the inbox row that dedupes redelivery). */
+  effects?: TxEffect[];
+  /** After the commit landed, `ack` the delivery on the bus (external buses). */
+  ackAfterCommit: boolean;
+}
+
 export interface Bus {
   readonly kind: 'embedded' | 'redis' | 'nats';
 
@@ -83,6 +98,24 @@ export interface Bus {
 
   /** Pending depth and lag of one group. */
   stats(group: string): Promise<GroupStats>;
+
+  /** How a run that handled `d` for `group` acknowledges it with its commit. */
+  commitAck(group: string, d: BusDelivery): CommitAck;
+}
+
+/**
+ * A bus outside the store (Redis Streams, NATS JetStream). Events reach it through the outbox
+ * relay (`publishStored`, keeping the store's sequence numbers) or `append` (its own numbers).
+ */
+export interface ExternalBus extends Bus {
+  readonly kind: 'redis' | 'nats';
+  /** Publishes committed events in the given order; ids already published recently are dropped. */
+  publishStored(events: StoredEvent[]): Promise<number>;
+  /** The consumer groups that exist on the bus (whoever created them). */
+  groups(): Promise<string[]>;
+  /** Dead letters kept on the bus (a group's, or all), oldest first. */
+  deadLetters(group: string | null, limit?: number): Promise<DeadLetter[]>;
+  close(): Promise<void>;
 }
 
 /** Builds a fresh backend for the conformance suite; `close` releases it. */

@@ -135,6 +135,12 @@ class Loader {
     const agents = this.agents(data.agents);
     const store = this.storeOverrides(top_.success ? top_.data.store : null, data.store);
     const api = this.apiOverrides(top_.success ? top_.data.api : null);
+    const bus = top_.success ? top_.data.bus : null;
+    if (bus && bus.backend !== 'embedded' && store?.kind === 'sqlite') {
+      // An external bus is for several daemons sharing one fleet, which needs a shared store; on
+      // SQLite (one daemon, one file) it would only add a network hop and a second place to lose events.
+      this.add(['bus', 'backend'], `${bus.backend} needs a PostgreSQL store (store: postgres://…): an external bus lets several daemons share one fleet, and SQLite serves one daemon; use backend: embedded with SQLite`);
+    }
 
     // Sections are checked even when the rest has problems: every error of the file at once.
     const sections = (top_.success ? top_.data : data) as Record<string, unknown>;
@@ -158,6 +164,7 @@ class Loader {
       project: p.project,
       version: typeof data.version === 'number' ? this.sourceText(['version']) ?? p.version : p.version,
       store: store!,
+      ...(bus && bus.backend !== 'embedded' ? { bus } : {}),
       api: api!,
       dataDir: this.dataDir,
       agents,

@@ -17,6 +17,7 @@ import type {
   ResourcesConfig,
   RestartPolicyConfig,
   StoreConfig,
+  BusConfig,
 } from './types.js';
 import type { ScheduleSpec } from '../scheduler/types.js';
 import { OpenClawError } from '../util/errors.js';
@@ -623,6 +624,44 @@ export function storeSchema(root: string, dataDir: string) {
   });
 }
 
+const BUS_KEYS = ['backend', 'url', 'name', 'max_deliveries'];
+const BUS_SCHEMES: Record<string, RegExp> = { redis: /^rediss?:\/\//i, nats: /^(nats|tls):\/\//i };
+
+/** `bus:` (docs/configuration.md). Whether the store can carry it is checked by the loader. */
+export const busSchema = field<BusConfig>((v, r) => {
+  const out: BusConfig = { backend: 'embedded', url: null, name: null, maxDeliveries: 20 };
+  if (v === undefined || v === null) return out;
+  if (!isPlainObject(v)) return fail(`must be a mapping such as { backend: redis, url: redis://127.0.0.1:6379 } (got ${describe(v)})`);
+  for (const k of Object.keys(v)) if (!BUS_KEYS.includes(k)) r.issue(unknownKeyMessage(k, BUS_KEYS), [k], true);
+  const backend = v.backend ?? 'embedded';
+  if (backend !== 'embedded' && backend !== 'redis' && backend !== 'nats') {
+    const near = typeof backend === 'string' ? suggest(backend, ['embedded', 'redis', 'nats']) : null;
+    r.issue(`must be one of embedded | redis | nats (got ${describe(backend)})${near ? `; did you mean "${near}"?` : ''}`, ['backend']);
+    return out;
+  }
+  out.backend = backend;
+  if (v.url !== undefined && v.url !== null) {
+    if (typeof v.url !== 'string') r.issue(`must be a string (got ${describe(v.url)})`, ['url']);
+    else if (backend === 'embedded') r.issue('applies only to `backend: redis` or `backend: nats`; the embedded bus is the store', ['url'], true);
+    else if (!BUS_SCHEMES[backend]!.test(v.url)) r.issue(`must be a ${backend === 'redis' ? 'redis://host:6379 (or rediss://)' : 'nats://host:4222'} URL (got ${describe(v.url)})`, ['url']);
+    else out.url = v.url;
+  } else if (backend !== 'embedded') {
+    r.issue(`needs \`url\` for backend ${backend}, e.g. url: ${backend === 'redis' ? 'redis://127.0.0.1:6379' : 'nats://127.0.0.1:4222'}`, [], true);
+  }
+  if (v.name !== undefined && v.name !== null) {
+    if (typeof v.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(v.name)) r.issue(`must be 1-64 letters, digits, _ or - (got ${describe(v.name)})`, ['name']);
+    else out.name = v.name;
+  }
+  if (v.max_deliveries !== undefined && v.max_deliveries !== null) {
+    try {
+      out.maxDeliveries = checkInt(v.max_deliveries, 1, 1000);
+    } catch (err) {
+      r.issue((err as Error).message, ['max_deliveries']);
+    }
+  }
+  return out;
+});
+
 const mappingSection = field<Record<string, unknown> | undefined>((v) => {
   if (v === undefined || v === null) return undefined;
   if (!isPlainObject(v)) return fail(`must be a mapping (got ${describe(v)})`);
@@ -647,6 +686,7 @@ export function projectSchema(root: string, dataDir: string) {
         return t;
       }),
       store: storeSchema(root, dataDir),
+      bus: busSchema,
       api: section({
         host: field<string>((v) => {
           if (v === undefined || v === null) return '127.0.0.1';

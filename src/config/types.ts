@@ -126,6 +126,18 @@ export type StoreConfig =
   | { kind: 'sqlite'; path: string } // default: <root>/.openclaw/openclaw.db
   | { kind: 'postgres'; url: string; schema: string };
 
+/** `bus:` — what carries events between runs (docs/configuration.md, "bus"). */
+export interface BusConfig {
+  /** embedded: the store's own log (default); redis / nats: an external bus fed by the outbox relay. */
+  backend: 'embedded' | 'redis' | 'nats';
+  /** redis://… or nats://… (required for redis and nats). */
+  url: string | null;
+  /** Redis key prefix / NATS stream name; default derived from the project name. */
+  name: string | null;
+  /** Deliveries of one event never settled (its consumer died each time) before it is dead-lettered. */
+  maxDeliveries: number;
+}
+
 export interface ApiConfig {
   host: string; // default 127.0.0.1
   port: number; // default 8400; --port / OPENCLAW_PORT override
@@ -141,6 +153,8 @@ export interface ProjectConfig {
   project: string;
   version: string | null;
   store: StoreConfig;
+  /** Absent = embedded (the store's log). */
+  bus?: BusConfig;
   api: ApiConfig;
   /** Directory for pid, logs, token, sqlite file: <root>/.openclaw */
   dataDir: string;

@@ -84,6 +84,7 @@ class Instance {
 export class AgentController implements AgentHandle {
   readonly instances: Instance[];
   private readonly consumer: EventConsumer | null;
+  private readonly bus: Bus;
   private schedule: ScheduleSpec | null;
   private runningScheduled = 0;
   private queuedScheduled: Array<{ fireAt: number | null; payload?: unknown; runId: string; manual: boolean }> = [];
@@ -104,9 +105,10 @@ export class AgentController implements AgentHandle {
     this.schedule = cfg.schedule ?? description?.schedule ?? null;
     this.instances = Array.from({ length: cfg.replicas }, (_, i) => new Instance(`${cfg.name}#${i}`, i, deps.clock.now()));
     const handlers = description?.handlers ?? [];
+    this.bus = deps.bus ?? new EmbeddedBus(deps.store, deps.clock);
     this.consumer =
       cfg.kind === 'module' && handlers.length > 0
-        ? new EventConsumer(cfg.name, deps.bus ?? new EmbeddedBus(deps.store, deps.clock), deps.clock, cfg.events, {
+        ? new EventConsumer(cfg.name, this.bus, deps.clock, cfg.events, {
             capacity: () => this.eventCapacity(),
             handle: (d) => this.handleDelivery(d),
             onSettled: (d, o, fate) => this.onDeliverySettled(d, o, fate),
@@ -802,15 +804,24 @@ export class AgentController implements AgentHandle {
     try {
       // A conflict comes back to the lane (EventConsumer), which runs it again under the same lease
       // as its congestion window allows.
-      return await executeRun(this.deps.runContext, h, {
+      // Embedded bus: the store acks in the commit. External bus: the commit writes the inbox row,
+      // and the bus ack follows (lost → redelivered → dropped by the inbox).
+      const ca = this.bus.commitAck(this.cfg.name, d);
+      const outcome = await executeRun(this.deps.runContext, h, {
         trigger: 'event',
         kind: 'event',
         method: methods.join(','),
         event: { id: d.event.id, name: d.event.name, data: d.event.payload, source: d.event.source, createdAt: d.event.createdAt, attempt: d.attempts },
         parentTrace: d.event.traceparent ?? null,
-        ack: { deliveryId: d.deliveryId, leaseToken: d.leaseToken },
+        ack: ca.ack,
+        effects: ca.effects,
         record: true,
       });
+      if (!ca.ackAfterCommit) return outcome;
+      // A duplicate (its first delivery committed meanwhile) changed nothing: settle it as done.
+      const duplicate = !outcome.ok && outcome.error?.code === 'duplicate_delivery';
+      if (outcome.ok || duplicate) await this.bus.ack([d]).catch(() => 0);
+      return duplicate ? { ...outcome, ok: true } : outcome;
     } finally {
       inst.busy--;
     }

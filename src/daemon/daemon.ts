@@ -20,7 +20,7 @@ import type { Runtime, RuntimeListener } from '../runtime/types.js';
 import type { LogLine, RpcRequest, RpcTrace } from '../runtime/protocol.js';
 import { context } from '@opentelemetry/api';
 import { LogHub } from '../observability/log-hub.js';
-import { EmbeddedBus } from '../bus/embedded.js';
+import { openBus, OutboxBus, type Bus, type OpenedBus } from '../bus/index.js';
 import { DEFAULT_MAX_EVENT_BYTES, NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
 import { AgentController } from './agent-controller.js';
 import type { AgentAction, AgentView, ControlPlane, HealthView } from './control.js';
@@ -65,7 +65,8 @@ export class Daemon implements ControlPlane {
   /** Relays command agents' HTTP(S) under the network policy (security/egress.ts). */
   private egress: EgressProxy | null = null;
   readonly logs: LogHub;
-  private bus!: EmbeddedBus;
+  private bus!: Bus;
+  private openedBus: OpenedBus | null = null;
   private versions!: NamespaceVersions;
   private scheduler: Scheduler | null = null;
   private readonly controllers = new Map<string, AgentController>();
@@ -113,7 +114,7 @@ export class Daemon implements ControlPlane {
     return {
       now: () => this.clock.now(),
       agents: () => [...this.controllers.values()].map((c) => ({ name: c.name, status: c.status(), instances: c.instanceViews() })),
-      pendingCounts: async () => (this.store ? this.store.pendingCounts() : {}),
+      pendingCounts: async () => (this.store ? this.pendingCounts() : {}),
       eventLagMs: async (agent: string) => (this.bus && this.controllers.get(agent)?.subscriptions.length ? (await this.bus.stats(agent)).lagMs : 0),
       stateSize: async (agent: string) => (this.store ? this.store.stateSize(agent) : 0),
       logDrops: () => ({ follower: this.logs.followerDrops, file: this.logs.fileDrops(), agent: this.logs.agentDrops }),
@@ -167,7 +168,11 @@ export class Daemon implements ControlPlane {
     this.fires = new FireLedger(this.store.handle(), () => this.clock.now());
 
     this.versions = new NamespaceVersions(this.store);
-    this.bus = new EmbeddedBus(this.store, this.clock);
+    this.openedBus = await openBus(this.config.bus, this.store, this.clock, {
+      project: this.config.project,
+      onError: (err) => this.log('warning', `bus relay: ${err.message}`),
+    });
+    this.bus = this.openedBus.bus;
     for (const a of this.config.agents) {
       const c = new AgentController(a, descriptions.get(a.name) ?? null, {
         store: this.store,
@@ -195,11 +200,14 @@ export class Daemon implements ControlPlane {
       await this.bus.subscribe(a.name, c.subscriptions);
       this.bus.onWake(a.name, () => c.wakeConsumer());
     }
-    // Consumers no longer in the config keep their rows but get no new deliveries.
+    // Consumers no longer in the config keep their rows but get no new deliveries. With an external
+    // bus no group takes delivery rows in the store (its subscriptions live on the bus); its groups
+    // that nothing here subscribes are retired once the modules have started (below).
     const persisted = await this.store.getSubscriptions();
     for (const consumer of Object.keys(persisted)) {
-      if (!this.controllers.has(consumer)) await this.store.setSubscriptions(consumer, []);
+      if (!this.controllers.has(consumer) || this.bus.kind !== 'embedded') await this.store.setSubscriptions(consumer, []);
     }
+
     // One node owns every lease: whatever the previous daemon held is free again now.
     await this.store.releaseDeliveries();
     await this.versions.load([...this.controllers.keys(), SHARED_NAMESPACE]);
@@ -209,6 +217,9 @@ export class Daemon implements ControlPlane {
       await m.start(ctx);
       this.startedModules.push(m);
     }
+    // A bus group that neither an agent nor a module of this daemon subscribes (an agent removed
+    // from the config) stops holding the external bus's log.
+    if (this.bus instanceof OutboxBus) await this.bus.retireOthers();
 
     if (this.opts.listen !== false) {
       const auth = this.services.auth;
@@ -286,6 +297,7 @@ export class Daemon implements ControlPlane {
     await this.egress?.close();
     await this.stopModules();
     await this.api?.close().catch(() => undefined);
+    await this.openedBus?.close().catch(() => undefined);
     if (!this.opts.store) await this.store?.close().catch(() => undefined);
     await this.logs.close();
     if (this.tracing) await shutdownTracing();
@@ -510,9 +522,19 @@ export class Daemon implements ControlPlane {
     return c;
   }
 
+  /** Unacknowledged events per consumer group: the store's rows, or the external bus's groups. */
+  private async pendingCounts(): Promise<Record<string, number>> {
+    if (!this.bus || this.bus.kind === 'embedded') return this.store.pendingCounts();
+    const out: Record<string, number> = {};
+    for (const c of this.controllers.values()) {
+      if (c.subscriptions.length > 0) out[c.name] = (await this.bus.stats(c.name).catch(() => ({ depth: 0 }))).depth;
+    }
+    return out;
+  }
+
   async listAgents(): Promise<AgentView[]> {
     const stats = new Map((await this.store.agentStats()).map((s) => [s.agent, s]));
-    const pending = await this.store.pendingCounts();
+    const pending = await this.pendingCounts();
     const out: AgentView[] = [];
     for (const c of this.controllers.values()) out.push(await this.view(c, stats.get(c.name), pending[c.name] ?? 0));
     return out;
@@ -521,7 +543,8 @@ export class Daemon implements ControlPlane {
   async getAgent(name: string): Promise<AgentView> {
     const c = this.get(name);
     const [s] = await this.store.agentStats(name);
-    return this.view(c, s, await this.store.pendingCount(name));
+    const pending = this.bus.kind === 'embedded' ? await this.store.pendingCount(name) : (await this.pendingCounts())[name] ?? 0;
+    return this.view(c, s, pending);
   }
 
   private async view(c: AgentController, s: { runsTotal: number; runsFailed: number; lastRunAt: number | null } | undefined, pending: number): Promise<AgentView> {
@@ -670,11 +693,15 @@ export class Daemon implements ControlPlane {
 
   listDeadLetters(opts: { agent?: string; limit?: number } = {}): Promise<DeadLetter[]> {
     if (opts.agent) this.get(opts.agent);
+    if (this.bus instanceof OutboxBus) return this.bus.deadLetters(opts.agent ?? null, opts.limit);
     return this.store.listDeadLetters({ consumer: opts.agent, limit: opts.limit });
   }
 
   async redriveDeadLetters(opts: { agent?: string; ids?: number[] }): Promise<{ redriven: number }> {
     if (opts.agent) this.get(opts.agent);
+    if (this.bus.kind !== 'embedded') {
+      throw new BadRequestError(`re-driving dead letters of the ${this.bus.kind} bus is not supported yet: they stay listed on the bus's dead-letter stream; publish the event again (POST /api/events) to retry it`, 'not_supported');
+    }
     const redriven = await this.store.redriveDeadLetters({ consumer: opts.agent, ids: opts.ids });
     if (opts.agent) this.controllers.get(opts.agent)?.wakeConsumer();
     else for (const c of this.controllers.values()) c.wakeConsumer();
@@ -728,6 +755,7 @@ export class Daemon implements ControlPlane {
       await this.egress?.close();
       await this.stopModules();
       await this.api?.close().catch(() => undefined);
+      await this.openedBus?.close().catch(() => undefined);
       if (!this.opts.store) await this.store.close().catch(() => undefined);
       this.log('info', 'daemon stopped');
       await this.logs.close();

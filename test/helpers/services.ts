@@ -32,6 +32,30 @@ export async function havePostgres(): Promise<boolean> {
   return ok;
 }
 
+export const REDIS_URL = process.env.OPENCLAW_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const NATS_URL = process.env.OPENCLAW_TEST_NATS_URL ?? 'nats://127.0.0.1:4222';
+
+async function haveService(name: string, url: string, defaultPort: number, hint: string): Promise<boolean> {
+  const u = new URL(url);
+  const ok = await reachable(u.hostname, Number(u.port || defaultPort));
+  if (!ok) {
+    const msg = `${name} is not reachable at ${u.host}; ${hint}`;
+    if (process.env.CI === 'true') throw new Error(msg);
+    console.warn(`skipping ${name} tests: ${msg}`);
+  }
+  return ok;
+}
+
+/** True when Redis answers (OPENCLAW_TEST_REDIS_URL). Under CI=true an unreachable server throws. */
+export function haveRedis(): Promise<boolean> {
+  return haveService('Redis', REDIS_URL, 6379, 'start it with: redis-server --daemonize yes');
+}
+
+/** True when NATS answers (OPENCLAW_TEST_NATS_URL; JetStream on). Under CI=true an unreachable server throws. */
+export function haveNats(): Promise<boolean> {
+  return haveService('NATS', NATS_URL, 4222, 'start it with: nats-server -js -D &');
+}
+
 /** A fresh schema name per test so suites run in parallel without touching each other. */
 export function uniqueSchema(prefix = 'oc_test'): string {
   return `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;

@@ -1,0 +1,156 @@
+// Scale-out benchmark (issue 11). Part `relay`: the outbox relay from PostgreSQL to Redis Streams
+// and to NATS JetStream (src/bus/relay.ts), on the local services.
+//
+//   drain:  N events committed to the store's log (batches of 1,000) with the relay stopped, then the
+//           relay started: events/s = N / (start → the cursor passed the last one). This is the relay
+//           alone: read below the snapshot horizon → publish (Redis: one Lua script per batch; NATS:
+//           the batch's publishes in flight at once) → fenced cursor move.
+//   steady: writers commit `--rate` events/s for `--seconds` (batches every 20 ms) while the relay
+//           runs; lag = the moment the relay's publish of an event returned − the event's createdAt
+//           (taken just before its commit). p50 / p99 / max.
+// Both backends take the same store contents; each run uses its own schema / key prefix / stream
+// and removes them. The failover part of scale-out (leases, kill -9) is another part of this file's
+// issue and is not here.
+//
+//   node --import tsx scale-out.ts [--events 50000] [--rate 5000] [--seconds 8] [--only redis|nats]
+import { Redis } from 'ioredis';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { OutboxStore, outboxStoreModule } from '../src/bus/outbox-store.js';
+import { NatsBus } from '../src/bus/nats.js';
+import { RedisBus } from '../src/bus/redis.js';
+import { OutboxRelay } from '../src/bus/relay.js';
+import type { ExternalBus, NewEvent, StoredEvent } from '../src/bus/types.js';
+import { systemClock } from '../src/scheduler/types.js';
+import { openStore, type Store } from '../src/store/index.js';
+import { PG_URL, arg, dropSchemas, havePostgres, jsonLine, log, pct, r1, table, uniqueSchema, waitFor } from './lib/common.js';
+
+const N = arg('events', 50_000);
+const RATE = arg('rate', 5000);
+const SECONDS = Math.min(arg('seconds', 8), 20);
+const ONLY = arg('only', '');
+const REDIS_URL = process.env.OPENCLAW_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const NATS_URL = process.env.OPENCLAW_BENCH_NATS_URL ?? 'nats://127.0.0.1:4222';
+const PAYLOAD = { text: 'x'.repeat(160), n: 0 };
+
+let seq = 0;
+const events = (n: number, key: string): NewEvent[] => Array.from({ length: n }, () => ({ id: `e${++seq}`, name: 'tick', payload: PAYLOAD, source: 'bench', createdAt: Date.now(), key }));
+
+interface Backend {
+  name: 'redis' | 'nats';
+  open(): Promise<ExternalBus>;
+  cleanup(): Promise<void>;
+}
+
+const tag = uniqueSchema('oc_scale');
+const backends: Backend[] = [
+  {
+    name: 'redis',
+    open: () => new RedisBus({ url: REDIS_URL, prefix: `{${tag}}`, clock: systemClock }).connect(),
+    async cleanup() {
+      const r = new Redis(REDIS_URL);
+      const keys = await r.keys(`{${tag}}:*`);
+      if (keys.length > 0) await r.del(...keys);
+      await r.quit();
+    },
+  },
+  {
+    name: 'nats',
+    open: () => new NatsBus({ url: NATS_URL, stream: tag, clock: systemClock }).connect(),
+    async cleanup() {
+      const nc = await connect({ servers: NATS_URL });
+      const jsm = await jetstreamManager(nc);
+      for (const s of [tag, `${tag}_dlq`]) await jsm.streams.delete(s).catch(() => false);
+      await nc.close();
+    },
+  },
+];
+
+/** Wraps the bus so the relay's publish times are seen. */
+function timed(bus: ExternalBus, lags: number[]): Pick<ExternalBus, 'publishStored'> {
+  return {
+    async publishStored(evs: StoredEvent[]) {
+      const n = await bus.publishStored(evs);
+      const now = Date.now();
+      for (const e of evs) lags.push(now - e.createdAt);
+      return n;
+    },
+  };
+}
+
+async function runBackend(b: Backend): Promise<Record<string, number | string>> {
+  const schema = uniqueSchema('oc_scale');
+  const store: Store = await openStore({ kind: 'postgres', url: PG_URL, schema }, {});
+  const bus = await b.open();
+  try {
+    await store.migrateModule(outboxStoreModule);
+    await bus.subscribe('sink', ['tick']);
+    const outbox = new OutboxStore(store.handle());
+    const lags: number[] = [];
+    const relay = new OutboxRelay(outbox, timed(bus, lags), { stream: b.name, owner: 'bench', clock: systemClock, pollMs: 10 });
+    await relay.pass(); // the lease, at the head of the (empty) log
+
+    // Drain: a backlog committed first, then the relay alone.
+    for (let i = 0; i < N; i += 1000) await store.publish(events(Math.min(1000, N - i), `k${i % 16}`));
+    const t0 = performance.now();
+    relay.start();
+    await waitFor('backlog relayed', () => relay.stats.published >= N, 120_000, 5);
+    const drainS = (performance.now() - t0) / 1000;
+
+    // Steady: writers at RATE while the relay runs.
+    lags.length = 0;
+    const perTick = Math.max(1, Math.round(RATE / 50));
+    const target = relay.stats.published;
+    let written = 0;
+    const end = Date.now() + SECONDS * 1000;
+    while (Date.now() < end) {
+      const tick = Date.now();
+      await store.publish(events(perTick, `k${written % 16}`));
+      written += perTick;
+      const wait = 20 - (Date.now() - tick);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+    await waitFor('steady phase relayed', () => relay.stats.published >= target + written, 60_000, 5);
+    await relay.stop();
+    return {
+      backend: b.name,
+      drained: N,
+      drainEventsPerS: Math.round(N / drainS),
+      steadyRate: Math.round(written / SECONDS),
+      lagP50Ms: r1(pct(lags, 50)),
+      lagP99Ms: r1(pct(lags, 99)),
+      lagMaxMs: r1(Math.max(...lags)),
+      batches: relay.stats.batches,
+    };
+  } finally {
+    await bus.close();
+    await store.close();
+    await b.cleanup();
+    await dropSchemas([schema]);
+  }
+}
+
+async function main(): Promise<void> {
+  if (!(await havePostgres())) {
+    log('PostgreSQL is not reachable: the relay bench needs it (OPENCLAW_BENCH_PG_URL)');
+    return;
+  }
+  const rows: Array<Record<string, number | string>> = [];
+  for (const b of backends) {
+    if (ONLY && ONLY !== b.name) continue;
+    log(`relay PG → ${b.name}: ${N} events backlog, then ${RATE}/s for ${SECONDS} s`);
+    try {
+      rows.push(await runBackend(b));
+    } catch (err) {
+      log(`${b.name}: skipped (${(err as Error).message})`);
+    }
+  }
+  table(
+    'Outbox relay (PostgreSQL → bus)',
+    ['backend', 'backlog events/s', 'steady rate /s', 'lag p50 ms', 'lag p99 ms', 'lag max ms', 'batches'],
+    rows.map((r) => [r.backend!, r.drainEventsPerS!, r.steadyRate!, r.lagP50Ms!, r.lagP99Ms!, r.lagMaxMs!, r.batches!]),
+  );
+  jsonLine('scale-out', { part: 'relay', events: N, rate: RATE, seconds: SECONDS, rows });
+}
+
+await main();
