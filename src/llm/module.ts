@@ -157,7 +157,7 @@ export function llmModule(): DaemonModule {
             const cal = calendar(now(), cfg.budgets.timezone);
             for (const [window, limit, win] of [['daily', limits.daily_limit_usd, cal.day.win], ['monthly', limits.monthly_limit_usd, cal.month.win]] as const) {
               if (limit === undefined) continue;
-              const b = await ledger.bucket(scope, win, 'usd');
+              const b = router?.book.peek(scope, win, 'usd') ?? (await ledger.bucket(scope, win, 'usd'));
               remaining.set({ scope, window }, Math.max(0, limit - fromNano(b.used + b.reserved)));
             }
           } while (st.again);
@@ -347,7 +347,9 @@ export function llmModule(): DaemonModule {
 
       timers.push(
         setInterval(() => {
-          void ledger.expireReservations(now()).catch((err: Error) => ctx.log('warning', `LLM ledger sweep failed: ${err.message}`));
+          void r.book
+            .sweep(now())
+            .catch((err: Error) => ctx.log('warning', `LLM ledger sweep failed: ${err.message}`));
         }, 60_000),
         setInterval(() => {
           const t = now();
@@ -363,6 +365,7 @@ export function llmModule(): DaemonModule {
       for (const t of timers.splice(0)) clearInterval(t);
       for (const [id, s] of streams) cancel(id, s, 'the daemon is stopping');
       await Promise.all(providers.map((p) => p.close().catch(() => undefined)));
+      await router?.book.close().catch(() => undefined);
       router = null;
       void router;
     },
