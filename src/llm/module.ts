@@ -21,8 +21,9 @@ import { createProvider } from './providers/index.js';
 import { capOutput, countMessages, countText, fitInput, inputLimitFor } from './tokens.js';
 import type { ChatMessage, ChatRequest, Provider } from './types.js';
 import type { LlmRequest } from '../agents/context.js';
+import { refuseLlmOps } from './not-configured.js';
 
-export const notConfigured = () => new OpenClawError('llm_not_configured', 'no LLM provider configured: add an llm: section with providers to openclaw.yaml (docs/configuration.md#llm)', { status: 503 });
+export { notConfigured } from './not-configured.js';
 
 /** What an agent (or a workflow step) sends: a prompt or messages, options, maybe an LLMRouter's own settings. */
 export interface AgentLlmRequest extends Omit<LlmRequest, 'messages'> {
@@ -107,10 +108,7 @@ export function llmModule(): DaemonModule {
     async start(ctx: ModuleContext): Promise<void> {
       const cfg = ctx.config.extensions?.llm as LlmConfig | undefined;
       if (!cfg) {
-        const refuse = async () => {
-          throw notConfigured();
-        };
-        for (const op of ['llm.complete', 'llm.stream', 'llm.stream.next', 'llm.stream.cancel']) ctx.rpc(op, refuse);
+        refuseLlmOps(ctx);
         return;
       }
       await ctx.store.migrateModule(llmStoreModule);
