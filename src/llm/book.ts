@@ -24,6 +24,8 @@ import type { BucketCheck, Crossed, Ledger, Refusal, Unit, UsageRecord } from '.
 import { writeBatch, type Delta, type Extension, type SettleEntry, type Slot } from './book-batch.js';
 
 const SEP = '\u001f';
+/** Buckets kept in memory past which the idle ones are dropped at the sweep. */
+const MAX_SLOTS = 10_000;
 
 export class BudgetBook {
   /** Prefix of this daemon's lease rows in llm_reservations. */
@@ -228,7 +230,10 @@ export class BudgetBook {
   async sweep(now: number): Promise<number> {
     await this.sql.all(`UPDATE {p}llm_reservations SET expires_at = ? WHERE id LIKE ?`, now + this.ttlMs, `${this.owner}%`);
     const expired = await this.ledger.expireReservations(now);
-    const done = [...this.slots.values()].filter((s) => s.resetsAt <= now && s.inflight === 0 && s.pending === 0);
+    // Windows that are over go; so do idle buckets beyond MAX_SLOTS (sessions and users come and go):
+    // read again from the store if they come back.
+    const idle = [...this.slots.values()].filter((s) => s.inflight === 0 && s.pending === 0);
+    const done = idle.filter((s) => s.resetsAt <= now || (s.leased && this.slots.size > MAX_SLOTS));
     if (done.length > 0) await this.release(done);
     for (const s of done) this.forget(s);
     if (expired > 0) {
