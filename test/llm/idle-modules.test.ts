@@ -2,8 +2,9 @@
 // section does not load the LLM router, its providers and tokenizer, the stream engine (ajv), the
 // PostgreSQL driver, the Redis or NATS clients, esbuild (no TypeScript agent to compile) or the
 // OpenTelemetry SDK. Checked in a real daemon process: every module it resolves is reported by a
-// module hook (test/helpers/module-trace-hook.mjs).
-import { spawn } from 'node:child_process';
+// module hook (test/helpers/module-trace-hook.mjs). And an agent worker's network guard does not
+// load undici until a guarded connection is made (cold start and memory of every worker).
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -55,5 +56,22 @@ describe('idle daemon modules', () => {
       /^src\/(llm\/(module|router|api|book|tokens|http|providers\/(?!config))|streams\/module)|^node_modules\/(pg|pg-pool|ioredis|@nats-io\/[^/]+|nats|js-tiktoken|ajv|esbuild|@opentelemetry\/sdk-[^/]+)\//.test(f),
     );
     expect(forbidden).toEqual([]);
+  });
+
+  it("the agent worker's network guard loads undici only with the first guarded connection", () => {
+    const script = `
+      import { createRequire } from 'node:module';
+      const req = createRequire(import.meta.url);
+      const undici = () => Object.keys(req.cache).filter((k) => k.includes('/node_modules/undici/')).length;
+      const net = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'src', 'security', 'guardrails', 'network.ts')).href)});
+      await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'src', 'security', 'guardrails', 'socket-guard.ts')).href)});
+      const before = undici();
+      net.dispatcherFor({ allowed: [], blocked: [], dnsServers: [] });
+      console.log(JSON.stringify({ before, after: undici() }));`;
+    const r = spawnSync(process.execPath, ['--import', tsxUrls().loader, '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.stderr).toBe('');
+    const { before, after } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { before: number; after: number };
+    expect(before).toBe(0);
+    expect(after).toBeGreaterThan(0);
   });
 });
