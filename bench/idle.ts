@@ -1,5 +1,6 @@
 // The quickstart daemon at rest, as users run it (bin/openclaw.js → dist): RSS of the daemon
-// process after it has been idle for --seconds (target ≤ 60 MB), its agent hosts beside it, and
+// process after it has been idle for --seconds (target ≤ 60 MB; the median of one sample a second
+// over the last 10 s, as it moves with the agents' garbage), its agent hosts beside it, and
 // the wall time of `openclaw status` against it (target ≤ 150 ms; median of --status runs).
 //
 //   node --import tsx idle.ts [--seconds 60] [--status 10] [--root ..]
@@ -49,8 +50,17 @@ try {
   });
   const startMs = performance.now() - t0;
   log(`daemon pid ${info.pid} on ${info.url}; idle for ${SECONDS} s`);
-  await sleep(SECONDS * 1000);
-  const mem = treeRss(info.pid);
+  // The quickstart's agents run every 5–30 s, so the daemon's RSS moves with its garbage: sampled
+  // once a second over the last 10 s, the median is reported (with the range).
+  await sleep(Math.max(0, SECONDS - 10) * 1000);
+  const samples: Array<ReturnType<typeof treeRss>> = [];
+  for (let i = 0; i < Math.min(10, SECONDS); i++) {
+    samples.push(treeRss(info.pid));
+    await sleep(1000);
+  }
+  samples.sort((a, b) => a.daemonMb - b.daemonMb);
+  const mem = samples[Math.floor(samples.length / 2)]!;
+  const rssRange = `${r1(samples[0]!.daemonMb)}–${r1(samples[samples.length - 1]!.daemonMb)}`;
 
   const walls: number[] = [];
   for (let i = 0; i < STATUS_RUNS; i++) {
@@ -62,7 +72,7 @@ try {
   const st = summarize(walls);
   const load = os.loadavg();
   table(`Quickstart daemon at rest (from ${path.relative(process.cwd(), ROOT) || '.'}/dist; load average ${load.map((x) => x.toFixed(1)).join(' ')})`, ['what', 'value', 'target'], [
-    ['daemon RSS after idle', `${r1(mem.daemonMb)} MB`, '≤ 60 MB'],
+    ['daemon RSS after idle (median of the last 10 s)', `${r1(mem.daemonMb)} MB (${rssRange})`, '≤ 60 MB'],
     ['children RSS (agent hosts, command agents)', `${r1(mem.hostsMb)} MB in ${mem.hosts} process(es)`, ''],
     ['`daemon start` → daemon.json', `${Math.round(startMs)} ms`, ''],
     [`\`openclaw status\` wall p50 (n=${st.n})`, `${Math.round(st.p50)} ms`, '≤ 150 ms'],
@@ -72,6 +82,7 @@ try {
     root: ROOT,
     seconds: SECONDS,
     daemonRssMb: r1(mem.daemonMb),
+    daemonRssRangeMb: rssRange,
     hostsRssMb: r1(mem.hostsMb),
     hosts: mem.hosts,
     statusWallMs: { p50: r1(st.p50), p90: r1(st.p90), max: r1(st.max) },

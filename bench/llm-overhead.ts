@@ -7,6 +7,8 @@
 //   at rate      an open loop at --rate req/s for --seconds: achieved req/s, p50/p99, errors
 //   max          a closed loop with --concurrency requests in flight for --seconds: req/s
 //   ttft         N streamed completions: time to the first content chunk, added vs direct
+//   CPU µs/req   CPU time (user + system, /proc) of the serving process per sequential request:
+//                steadier than latency when the machine is shared
 //
 // The daemon runs with a global budget, so each request reserves and settles in the store (SQLite)
 // and writes its usage row — the real path. Loopback only; bounded; prints a table and a JSON line.
@@ -31,6 +33,8 @@ const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 30_000, pipel
 
 interface Target {
   name: string;
+  /** The process serving this path (its CPU per request is printed: less noisy than latency on a busy machine). */
+  pid?: number;
   url: string; // …/chat/completions
   headers: Record<string, string>;
 }
@@ -61,6 +65,16 @@ async function ttft(t: Target): Promise<number> {
     }
   }
   return first;
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return NaN;
+  }
 }
 
 async function sequential(t: Target, n: number): Promise<number[]> {
@@ -140,6 +154,7 @@ let daemonStop: (() => Promise<void>) | null = null;
 try {
   const fake = child(process.execPath, ['--import', 'tsx', path.join(BENCH_DIR, 'lib', 'fake-upstream.ts')], { cwd: BENCH_DIR });
   procs.push(fake.proc);
+  const fakePid = fake.proc.pid;
   const fakeUrl = await waitFor('fake upstream', () => /URL (\S+)/.exec(fake.out())?.[1], 30_000);
   log(`fake upstream at ${fakeUrl}`);
 
@@ -167,8 +182,8 @@ try {
   log(`daemon at ${daemon.url} (pid ${daemon.pid})`);
 
   const targets: Target[] = [
-    { name: 'direct', url: `${fakeUrl}/v1/chat/completions`, headers: { authorization: 'Bearer sk-bench', 'content-type': 'application/json' } },
-    { name: 'openclaw', url: `${daemon.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } },
+    { name: 'direct', pid: fakePid, url: `${fakeUrl}/v1/chat/completions`, headers: { authorization: 'Bearer sk-bench', 'content-type': 'application/json' } },
+    { name: 'openclaw', pid: daemon.pid, url: `${daemon.url}/v1/chat/completions`, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } },
   ];
 
   let portkeyNote = '';
@@ -178,6 +193,7 @@ try {
     procs.push(pk.proc);
     const pkTarget: Target = {
       name: 'portkey',
+      pid: pk.proc.pid,
       url: `http://127.0.0.1:${port}/v1/chat/completions`,
       headers: { authorization: 'Bearer sk-bench', 'content-type': 'application/json', 'x-portkey-provider': 'openai', 'x-portkey-custom-host': `${fakeUrl}/v1` },
     };
@@ -207,8 +223,13 @@ try {
   const streamFail: Record<string, string> = {};
   // Interleaved in rounds so machine noise spreads over all paths alike.
   const rounds = 5;
+  const cpu: Record<string, number> = {};
   for (let r = 0; r < rounds; r++) {
-    for (const t of targets) (seq[t.name] ??= []).push(...(await sequential(t, Math.ceil(SEQ / rounds))));
+    for (const t of targets) {
+      const c0 = cpuSeconds(t.pid);
+      (seq[t.name] ??= []).push(...(await sequential(t, Math.ceil(SEQ / rounds))));
+      cpu[t.name] = (cpu[t.name] ?? 0) + cpuSeconds(t.pid) - c0;
+    }
     for (const t of targets) {
       if (streamFail[t.name]) continue;
       try {
@@ -246,13 +267,14 @@ try {
     t.name === 'direct' ? '-' : r3(pct(rate[t.name]!.lat, 99) - r99),
     rate[t.name]!.errors,
     Math.round(max[t.name]!.rps),
+    Math.round((cpu[t.name]! / seq[t.name]!.length) * 1e6),
     streamFail[t.name] ? 'failed' : r3(pct(tt[t.name]!, 50)),
     t.name === 'direct' || streamFail[t.name] ? '-' : r3(pct(tt[t.name]!, 50) - t50),
     t.name === 'direct' || streamFail[t.name] ? '-' : r3(pct(tt[t.name]!, 99) - pct(tt.direct!, 99)),
   ]);
   table(
     `LLM /v1 overhead (ms; sequential ${SEQ}, open loop ${RATE} req/s × ${SECONDS} s, closed loop ${CONC} in flight, ${STREAMS} streams)`,
-    ['path', 'seq p50', 'seq p99', '+p50', '+p99', `@${RATE}/s rps`, 'p50', 'p99', '+p50', '+p99', 'errors', 'max rps', 'ttft p50', '+ttft p50', '+ttft p99'],
+    ['path', 'seq p50', 'seq p99', '+p50', '+p99', `@${RATE}/s rps`, 'p50', 'p99', '+p50', '+p99', 'errors', 'max rps', 'CPU µs/req', 'ttft p50', '+ttft p50', '+ttft p99'],
     rows,
   );
   if (portkeyNote) log(portkeyNote);
@@ -261,6 +283,7 @@ try {
     sequential: Object.fromEntries(targets.map((t) => [t.name, { p50: r3(pct(seq[t.name]!, 50)), p99: r3(pct(seq[t.name]!, 99)) }])),
     atRate: Object.fromEntries(targets.map((t) => [t.name, { target: RATE, rps: Math.round(rate[t.name]!.rps), p50: r3(pct(rate[t.name]!.lat, 50)), p99: r3(pct(rate[t.name]!.lat, 99)), errors: rate[t.name]!.errors }])),
     maxRps: Object.fromEntries(targets.map((t) => [t.name, Math.round(max[t.name]!.rps)])),
+    cpuMicrosPerRequest: Object.fromEntries(targets.map((t) => [t.name, Math.round((cpu[t.name]! / seq[t.name]!.length) * 1e6)])),
     ttft: Object.fromEntries(targets.map((t) => [t.name, streamFail[t.name] ? { failed: streamFail[t.name] } : { p50: r3(pct(tt[t.name]!, 50)), p99: r3(pct(tt[t.name]!, 99)) }])),
     portkey: portkeyNote || 'ran',
   });

@@ -161,13 +161,57 @@ function parse<S extends z.ZodTypeAny>(schema: S, body: unknown): z.output<S> {
   throw new V1Error(400, msg, 'invalid_request_error', null, param);
 }
 
+type ChatBody = z.output<typeof chatBody>;
+
+const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool']);
+const optNum = (v: unknown, min: number, max: number) => v === undefined || v === null || (typeof v === 'number' && v >= min && v <= max);
+const optInt = (v: unknown) => v === undefined || v === null || (typeof v === 'number' && Number.isInteger(v) && v > 0);
+const optStr = (v: unknown) => v === undefined || typeof v === 'string';
+const optBool = (v: unknown) => v === undefined || typeof v === 'boolean';
+
+function fastMessage(m: unknown): boolean {
+  if (typeof m !== 'object' || m === null) return false;
+  const o = m as Record<string, unknown>;
+  if (typeof o.role !== 'string' || !ROLES.has(o.role) || !optStr(o.name) || !optStr(o.tool_call_id) || o.tool_calls !== undefined) return false;
+  const c = o.content;
+  if (c === undefined || c === null || typeof c === 'string') return true;
+  if (!Array.isArray(c)) return false;
+  for (const p of c) if (typeof p !== 'object' || p === null || typeof p.type !== 'string' || !optStr(p.text)) return false;
+  return true;
+}
+
+/**
+ * The chat body checked by hand, once per request with no allocation: the shapes clients send every
+ * time (messages without tool calls, sampling options, stream). Anything else — tools, tool calls,
+ * and every invalid body — goes through the zod schema, which gives the error its wording.
+ */
+export function parseChatBody(body: unknown): ChatBody {
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) {
+    const b = body as Record<string, unknown>;
+    const msgs = b.messages;
+    if (
+      typeof b.model === 'string' && b.model.length > 0 && Array.isArray(msgs) && msgs.length > 0 && msgs.every(fastMessage) &&
+      optNum(b.temperature, 0, 2) && optNum(b.top_p, 0, 1) && optInt(b.max_tokens) && optInt(b.max_completion_tokens) &&
+      (b.stop === undefined || b.stop === null || typeof b.stop === 'string' || (Array.isArray(b.stop) && b.stop.every((x) => typeof x === 'string'))) &&
+      (b.stream === undefined || b.stream === null || typeof b.stream === 'boolean') &&
+      (b.stream_options === undefined || b.stream_options === null || (typeof b.stream_options === 'object' && optBool((b.stream_options as Record<string, unknown>).include_usage))) &&
+      (b.response_format === undefined || b.response_format === null || (typeof b.response_format === 'object' && ['text', 'json_object', 'json_schema'].includes((b.response_format as { type?: unknown }).type as string))) &&
+      (b.user === undefined || b.user === null || typeof b.user === 'string') &&
+      (b.n === undefined || b.n === null || b.n === 1) &&
+      (b.tools === undefined || b.tools === null) && (b.tool_choice === undefined || b.tool_choice === null)
+    ) {
+      return b as ChatBody;
+    }
+  }
+  return parse(chatBody, body);
+}
 function text(content: z.infer<typeof messageSchema>['content']): string {
   if (content === null || content === undefined) return '';
   if (typeof content === 'string') return content;
   return content.map((p) => (p.type === 'text' ? p.text ?? '' : '')).join('');
 }
 
-export function toChatRequest(b: z.output<typeof chatBody>): ChatRequest {
+export function toChatRequest(b: ChatBody): ChatRequest {
   const messages: ChatMessage[] = b.messages.map((m) => {
     const out: ChatMessage = { role: m.role === 'developer' ? 'system' : m.role, content: text(m.content) };
     if (m.name) out.name = m.name;
@@ -273,10 +317,10 @@ export function v1Routes(app: FastifyInstance, deps: ApiDeps): void {
     bodyLimit: LARGE_BODY_LIMIT,
     handler: async ({ req, reply }) => {
       let key: KeyRow;
-      let body: z.output<typeof chatBody>;
+      let body: ChatBody;
       try {
         key = await keys.authenticate(req);
-        body = parse(chatBody, req.body);
+        body = parseChatBody(req.body);
         checkModel(key, body.model);
       } catch (err) {
         return sendError(reply, err);
@@ -323,14 +367,33 @@ async function streamChat(req: FastifyRequest, reply: FastifyReply, router: LlmR
   reply.raw.on('close', onClose);
   let started = false;
   let model = request.model;
-  const frame = (delta: Record<string, unknown>, finish: string | null = null) =>
-    `data: ${JSON.stringify({ id: o.id, object: 'chat.completion.chunk', created: o.created, model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+  // Every chunk of the stream shares its head and tail: built once, around each delta's own JSON.
+  let head = '';
+  const frame = (delta: string, finish: string | null = null) => `${head}${delta},"logprobs":null,"finish_reason":${finish === null ? 'null' : JSON.stringify(finish)}}]}\n\n`;
+  // The writes of one event-loop turn leave in one socket write (one chunk from upstream often
+  // holds several events); the first one carries the headers with it.
+  const raw = reply.raw;
+  let corked = false;
+  const write = (s: string) => {
+    if (!corked) {
+      corked = true;
+      raw.cork();
+      setImmediate(() => {
+        corked = false;
+        raw.uncork();
+      });
+    }
+    raw.write(s);
+  };
   try {
     for await (const ev of gen as AsyncGenerator<RouterStreamEvent>) {
-      if (ev.type === 'start') {
+      if (ev.type === 'text') {
+        write(frame(`{"content":${JSON.stringify(ev.text)}}`));
+      } else if (ev.type === 'start') {
         model = ev.model;
+        head = `data: {"id":${JSON.stringify(o.id)},"object":"chat.completion.chunk","created":${o.created},"model":${JSON.stringify(model)},"choices":[{"index":0,"delta":`;
         reply.hijack();
-        reply.raw.writeHead(200, {
+        raw.writeHead(200, {
           'content-type': 'text/event-stream; charset=utf-8',
           'cache-control': 'no-cache',
           connection: 'keep-alive',
@@ -339,20 +402,18 @@ async function streamChat(req: FastifyRequest, reply: FastifyReply, router: LlmR
           'x-openclaw-cache': ev.cache ?? 'miss',
         });
         started = true;
-        reply.raw.write(frame({ role: 'assistant', content: '' }));
-      } else if (ev.type === 'text') {
-        reply.raw.write(frame({ content: ev.text }));
+        write(frame('{"role":"assistant","content":""}'));
       } else if (ev.type === 'tool_call') {
         const call: Record<string, unknown> = { index: ev.index, function: { arguments: ev.argumentsDelta, ...(ev.name ? { name: ev.name } : {}) } };
         if (ev.id) Object.assign(call, { id: ev.id, type: 'function' });
-        reply.raw.write(frame({ tool_calls: [call] }));
+        write(frame(JSON.stringify({ tool_calls: [call] })));
       } else if (ev.type === 'finish') {
-        reply.raw.write(frame({}, ev.finishReason === 'error' ? 'stop' : ev.finishReason));
+        write(frame('{}', ev.finishReason === 'error' ? 'stop' : ev.finishReason));
       } else if (ev.type === 'done') {
         if (o.includeUsage) {
-          reply.raw.write(`data: ${JSON.stringify({ id: o.id, object: 'chat.completion.chunk', created: o.created, model, choices: [], usage: usageBody(ev.usage), openclaw: { cost_usd: ev.costUsd, provider: ev.provider } })}\n\n`);
+          write(`data: ${JSON.stringify({ id: o.id, object: 'chat.completion.chunk', created: o.created, model, choices: [], usage: usageBody(ev.usage), openclaw: { cost_usd: ev.costUsd, provider: ev.provider } })}\n\n`);
         }
-        reply.raw.write('data: [DONE]\n\n');
+        write('data: [DONE]\n\n');
       }
     }
     if (started) reply.raw.end();

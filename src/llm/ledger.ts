@@ -138,6 +138,17 @@ export interface KeyRow {
   models: string[] | null;
 }
 
+/** The usage row of one request (inside a transaction body). */
+export function* insertUsage(u: UsageRecord): Tx<void> {
+  yield* q(
+    `INSERT INTO {p}llm_usage (id, ts, agent, key_id, session, user_id, scope, model, provider, input_tokens, output_tokens, cached_tokens,
+      cost_nusd, latency_ms, ttft_ms, status, cache_hit, estimated, stream) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    u.id, u.ts, u.agent, u.keyId, u.session, u.user, u.scope, u.model, u.provider,
+    u.inputTokens, u.outputTokens, u.cachedTokens, toNano(u.costUsd), Math.round(u.latencyMs),
+    u.ttftMs === null ? null : Math.round(u.ttftMs), u.status, u.cacheHit ? 1 : 0, u.estimated ? 1 : 0, u.stream ? 1 : 0,
+  );
+}
+
 /** Thrown inside the reservation transaction to roll it back. */
 class Refused extends Error {
   constructor(readonly refusal: Refusal) {
@@ -212,15 +223,7 @@ export class Ledger {
           }
         }
       }
-      if (usage) {
-        yield* q(
-          `INSERT INTO {p}llm_usage (id, ts, agent, key_id, session, user_id, scope, model, provider, input_tokens, output_tokens, cached_tokens,
-            cost_nusd, latency_ms, ttft_ms, status, cache_hit, estimated, stream) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          usage.id, usage.ts, usage.agent, usage.keyId, usage.session, usage.user, usage.scope, usage.model, usage.provider,
-          usage.inputTokens, usage.outputTokens, usage.cachedTokens, toNano(usage.costUsd), Math.round(usage.latencyMs),
-          usage.ttftMs === null ? null : Math.round(usage.ttftMs), usage.status, usage.cacheHit ? 1 : 0, usage.estimated ? 1 : 0, usage.stream ? 1 : 0,
-        );
-      }
+      if (usage) yield* insertUsage(usage);
       return crossed;
     });
   }

@@ -21,8 +21,9 @@ import { createProvider } from './providers/index.js';
 import { capOutput, countMessages, countText, fitInput, inputLimitFor } from './tokens.js';
 import type { ChatMessage, ChatRequest, Provider } from './types.js';
 import type { LlmRequest } from '../agents/context.js';
+import { refuseLlmOps } from './not-configured.js';
 
-export const notConfigured = () => new OpenClawError('llm_not_configured', 'no LLM provider configured: add an llm: section with providers to openclaw.yaml (docs/configuration.md#llm)', { status: 503 });
+export { notConfigured } from './not-configured.js';
 
 /** What an agent (or a workflow step) sends: a prompt or messages, options, maybe an LLMRouter's own settings. */
 export interface AgentLlmRequest extends Omit<LlmRequest, 'messages'> {
@@ -107,10 +108,7 @@ export function llmModule(): DaemonModule {
     async start(ctx: ModuleContext): Promise<void> {
       const cfg = ctx.config.extensions?.llm as LlmConfig | undefined;
       if (!cfg) {
-        const refuse = async () => {
-          throw notConfigured();
-        };
-        for (const op of ['llm.complete', 'llm.stream', 'llm.stream.next', 'llm.stream.cancel']) ctx.rpc(op, refuse);
+        refuseLlmOps(ctx);
         return;
       }
       await ctx.store.migrateModule(llmStoreModule);
@@ -157,7 +155,7 @@ export function llmModule(): DaemonModule {
             const cal = calendar(now(), cfg.budgets.timezone);
             for (const [window, limit, win] of [['daily', limits.daily_limit_usd, cal.day.win], ['monthly', limits.monthly_limit_usd, cal.month.win]] as const) {
               if (limit === undefined) continue;
-              const b = await ledger.bucket(scope, win, 'usd');
+              const b = router?.book.peek(scope, win, 'usd') ?? (await ledger.bucket(scope, win, 'usd'));
               remaining.set({ scope, window }, Math.max(0, limit - fromNano(b.used + b.reserved)));
             }
           } while (st.again);
@@ -347,7 +345,9 @@ export function llmModule(): DaemonModule {
 
       timers.push(
         setInterval(() => {
-          void ledger.expireReservations(now()).catch((err: Error) => ctx.log('warning', `LLM ledger sweep failed: ${err.message}`));
+          void r.book
+            .sweep(now())
+            .catch((err: Error) => ctx.log('warning', `LLM ledger sweep failed: ${err.message}`));
         }, 60_000),
         setInterval(() => {
           const t = now();
@@ -363,6 +363,7 @@ export function llmModule(): DaemonModule {
       for (const t of timers.splice(0)) clearInterval(t);
       for (const [id, s] of streams) cancel(id, s, 'the daemon is stopping');
       await Promise.all(providers.map((p) => p.close().catch(() => undefined)));
+      await router?.book.close().catch(() => undefined);
       router = null;
       void router;
     },

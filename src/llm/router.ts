@@ -12,6 +12,7 @@ import type { ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse, Pr
 import type { LlmConfig } from './config.js';
 import { budgetChecks, BudgetExceededError, type CallScope } from './budget.js';
 import type { Crossed, Ledger, UsageRecord } from './ledger.js';
+import { BudgetBook } from './book.js';
 import type { ResponseCache } from './cache.js';
 import { UnpricedModelError } from './prices.js';
 
@@ -29,6 +30,8 @@ export interface RouterDeps {
   config: LlmConfig;
   providers: Map<string, Provider>;
   ledger: Ledger;
+  /** Budgets in memory over the ledger (built from `ledger` when not given). */
+  book?: BudgetBook;
   price(model: string): ModelPrice | undefined;
   /** Applies max_input_tokens and its policy; returns the request to send (maybe truncated, maybe another model) and its input token count. */
   prepareInput(req: ChatRequest): { request: ChatRequest; inputTokens: number; estimated: boolean };
@@ -149,10 +152,12 @@ export class LlmRouter {
   private readonly modelIndex = new Map<string, { providerName: string; upstream: string }>();
   private readonly now: () => number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  readonly book: BudgetBook;
 
   constructor(private readonly deps: RouterDeps) {
     this.cfg = deps.config;
     this.now = deps.now ?? Date.now;
+    this.book = deps.book ?? new BudgetBook(deps.ledger, this.now);
     this.sleep = deps.sleep ?? defaultSleep;
     for (const [name, pc] of Object.entries(this.cfg.providers)) {
       for (const m of pc.models) {
@@ -319,18 +324,18 @@ export class LlmRouter {
       throw new UnpricedModelError(unpriced[0]!);
     }
     const ttl = Math.max(120_000, this.cfg.defaults.timeout * (this.cfg.defaults.max_retries + 2) * 3);
-    const refusal = await this.deps.ledger.reserve(id, checks, now, ttl);
+    const refusal = await this.book.reserve(id, checks, ttl);
     if (refusal) {
       const err = new BudgetExceededError(refusal, this.cfg.budgets.timezone);
       const rec = record({ status: err.code, inputTokens: 0 });
-      await this.deps.ledger.record(rec).catch(() => undefined);
+      await this.book.record(rec).catch(() => undefined);
       this.deps.onRecord?.(rec, { crossed: [], error: err, attempts: [] });
       throw err;
     }
   }
 
   private async settle(id: string, rec: UsageRecord, info: { error?: Error; attempts: Attempt[] }): Promise<void> {
-    const crossed = await this.deps.ledger.settle(id, { usd: Math.round(rec.costUsd * 1e9), tok: rec.inputTokens + rec.outputTokens }, rec, this.now());
+    const crossed = await this.book.settle(id, { usd: Math.round(rec.costUsd * 1e9), tok: rec.inputTokens + rec.outputTokens }, rec);
     this.deps.onRecord?.(rec, { crossed, ...info });
   }
 
@@ -342,7 +347,7 @@ export class LlmRouter {
       const hit = await this.deps.cache!.lookup(b.request, b.models[0]!);
       if (hit) {
         const rec = b.record({ model: hit.response.model, provider: hit.response.provider, inputTokens: hit.response.usage.inputTokens, outputTokens: hit.response.usage.outputTokens, cacheHit: true, costUsd: 0 });
-        await this.deps.ledger.record(rec);
+        await this.book.record(rec);
         this.deps.onRecord?.(rec, { crossed: [], attempts: [] });
         return { ...hit.response, costUsd: 0, latencyMs: rec.latencyMs, ttftMs: null, cache: hit.kind, estimated: false, attempts: [] };
       }
@@ -458,7 +463,7 @@ export class LlmRouter {
       if (hit) {
         const r = hit.response;
         const rec = b.record({ model: r.model, provider: r.provider, inputTokens: r.usage.inputTokens, outputTokens: r.usage.outputTokens, cacheHit: true });
-        await this.deps.ledger.record(rec);
+        await this.book.record(rec);
         this.deps.onRecord?.(rec, { crossed: [], attempts: [] });
         yield { type: 'start', provider: r.provider, model: r.model, cache: hit.kind };
         if (r.text) yield { type: 'text', text: r.text };

@@ -7,7 +7,8 @@
 import dns from 'node:dns';
 import net from 'node:net';
 import type { LookupFunction } from 'node:net';
-import { Agent, buildConnector, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { buildConnector, Dispatcher } from 'undici';
 import { OpenClawError } from '../../util/errors.js';
 import { NetworkPolicy, normaliseHost, type NetworkPolicyConfig } from './network-rules.js';
 
@@ -82,9 +83,14 @@ export function guardedLookup(policy: NetworkPolicy, resolver: dns.promises.Reso
   }) as LookupFunction;
 }
 
+// undici is loaded with the first guarded connection, not with this module: every agent worker
+// imports the lookup guard below, and most never open a connection through undici (cold start,
+// memory per worker).
+const undici = () => createRequire(import.meta.url)('undici') as typeof import('undici');
+
 /** The undici connector with the policy applied to IP literals and to every resolved name. */
 export function guardedConnector(policy: NetworkPolicy, opts: { connectTimeoutMs?: number } = {}): buildConnector.connector {
-  const base = buildConnector({ lookup: guardedLookup(policy), timeout: opts.connectTimeoutMs ?? 10_000 } as buildConnector.BuildOptions);
+  const base = undici().buildConnector({ lookup: guardedLookup(policy), timeout: opts.connectTimeoutMs ?? 10_000 } as buildConnector.BuildOptions);
   return (options, callback) => {
     const host = normaliseHost(options.hostname);
     if (net.isIP(host)) {
@@ -100,7 +106,7 @@ export function guardedConnector(policy: NetworkPolicy, opts: { connectTimeoutMs
 
 /** An undici dispatcher that enforces the policy on each connection it opens. */
 export function guardedDispatcher(policy: NetworkPolicy): Dispatcher {
-  return new Agent({ connect: guardedConnector(policy) });
+  return new (undici().Agent)({ connect: guardedConnector(policy) });
 }
 
 const dispatchers = new Map<string, Dispatcher>();
