@@ -9,8 +9,7 @@ import type { Store } from '../store/types.js';
 import { EmbeddedBus } from './embedded.js';
 import { OutboxBus } from './outbox-bus.js';
 import { OutboxStore, outboxStoreModule } from './outbox-store.js';
-import { NatsBus } from './nats.js';
-import { RedisBus } from './redis.js';
+import type { RedisBus } from './redis.js';
 import { OutboxRelay } from './relay.js';
 import type { Bus, ExternalBus } from './types.js';
 
@@ -31,9 +30,18 @@ const ORPHAN_IDLE_MS = 10 * 60_000;
 export async function openBus(cfg: BusConfig | undefined, store: Store, clock: Clock, opts: { project: string; onError?: (err: Error) => void }): Promise<OpenedBus> {
   if (!cfg || cfg.backend === 'embedded') return { bus: new EmbeddedBus(store, clock), close: async () => undefined };
   const name = cfg.name ?? opts.project.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
+  // The clients (ioredis, the NATS client) load only when configured: an embedded daemon never pays for them.
   let external: ExternalBus;
-  if (cfg.backend === 'redis') external = await new RedisBus({ url: cfg.url!, prefix: `{openclaw:${name}}`, clock, maxDeliveries: cfg.maxDeliveries }).connect();
-  else external = await new NatsBus({ url: cfg.url!, stream: `openclaw_${name}`, clock, maxDeliveries: cfg.maxDeliveries }).connect();
+  let sweep: ((idleMs: number) => Promise<unknown>) | null = null;
+  if (cfg.backend === 'redis') {
+    const { RedisBus } = await import('./redis.js');
+    const redis: RedisBus = await new RedisBus({ url: cfg.url!, prefix: `{openclaw:${name}}`, clock, maxDeliveries: cfg.maxDeliveries }).connect();
+    sweep = (idleMs) => redis.sweep(idleMs);
+    external = redis;
+  } else {
+    const { NatsBus } = await import('./nats.js');
+    external = await new NatsBus({ url: cfg.url!, stream: `openclaw_${name}`, clock, maxDeliveries: cfg.maxDeliveries }).connect();
+  }
   await store.migrateModule(outboxStoreModule);
   const outbox = new OutboxStore(store.handle());
   const owner = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
@@ -44,7 +52,7 @@ export async function openBus(cfg: BusConfig | undefined, store: Store, clock: C
   relay.start();
   const timers = [
     setInterval(() => {
-      if (relay.stats.active && external instanceof RedisBus) void external.sweep(ORPHAN_IDLE_MS).catch((err: Error) => opts.onError?.(err));
+      if (relay.stats.active && sweep) void sweep(ORPHAN_IDLE_MS).catch((err: Error) => opts.onError?.(err));
     }, 60_000),
     setInterval(() => void outbox.prune(clock.now() - INBOX_RETENTION_MS).catch((err: Error) => opts.onError?.(err)), 3_600_000),
   ];
