@@ -768,6 +768,8 @@ export class AgentController implements AgentHandle {
         }
         if (outcome.ok) return { ok: true, runId, value: outcome.result?.value };
         if (outcome.instanceGone) return { ok: false, runId, error: { ...(outcome.error ?? { name: 'InstanceGoneError', message: 'the instance ended during the call' }), code: 'instance_gone' } };
+        // The worker aborts the run at the same deadline; its error can arrive before our timer fires.
+        if (deadlineAt !== null && (now() >= deadlineAt || outcome.error?.code === 'run_deadline')) return fail('call_timeout', `call ${this.name}.${method}() passed its deadline`);
         return { ok: false, runId, error: outcome.error ?? { name: 'CallError', message: 'the call failed', code: 'call_failed' } };
       } finally {
         inst.busy--;

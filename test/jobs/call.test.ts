@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import type { DaemonModule, ModuleContext } from '../../src/daemon/modules.js';
 import type { TxEffect } from '../../src/store/types.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { makeProject, waitFor } from '../helpers/project.js';
 import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
 
@@ -71,7 +72,7 @@ async function marks(d: Daemon, ctx: ModuleContext): Promise<string[]> {
 }
 
 describe.each(backends)('AgentController.call on %s', (backend) => {
-  async function boot() {
+  async function boot(clock?: FakeClock) {
     let store: { kind: 'postgres'; url: string; schema: string } | undefined;
     if (backend === 'postgres') {
       const schema = uniqueSchema('oc_call');
@@ -80,7 +81,7 @@ describe.each(backends)('AgentController.call on %s', (backend) => {
     }
     const { configFile } = makeProject({ store, agents: `  callee:\n    source: ${path.join(here, 'fixtures', 'callee.ts')}\n` });
     const cap = capture();
-    const d = await Daemon.start(await loadConfig(configFile), { modules: [cap.mod] });
+    const d = await Daemon.start(await loadConfig(configFile), { modules: [cap.mod], ...(clock ? { clock } : {}) });
     daemons.push(d);
     await waitFor('callee running', async () => (await d.getAgent('callee')).status === 'running');
     return { d, ctx: cap.ctx(), intents: cap.intents, callee: cap.ctx().agent('callee')! };
@@ -132,6 +133,15 @@ describe.each(backends)('AgentController.call on %s', (backend) => {
     // result has been seen — and dropped. The instance is still usable.
     expect((await callee.call('add', { n: 1 }, { trigger: 'call' })).ok).toBe(true);
     expect((await d.getState('callee')).state.slow_done).toBeUndefined();
+  });
+
+  it('a method failing with its own deadline error before the daemon notices is still call_timeout', async () => {
+    // The daemon's clock never moves, so only the worker's deadline (wall clock) fires: the method
+    // throws its signal's reason, and that failure must read as the timeout it is.
+    const { callee } = await boot(new FakeClock());
+    const r = await callee.call('untilAborted', null, { trigger: 'job', deadlineMs: 200 });
+    expect(r.ok).toBe(false);
+    expect(r.error?.code).toBe('call_timeout');
   });
 
   it('an AbortSignal cancels the call (call_aborted), nothing commits', async () => {
