@@ -2,9 +2,10 @@
 // From source (vitest, `tsx`), every module is a .ts file and child processes and threads need the
 // tsx hooks to load them; from dist, plain node loads .js files and tsx is needed only for agents
 // written in TypeScript.
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** True when this module runs from TypeScript source rather than from dist. */
 export const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -26,6 +27,35 @@ export const runtimeFiles = {
   resolveHook: here('./sdk-resolve-hook'),
   sdk: { index: here('../index'), tools: here('../tools/index') } as SdkUrls,
 };
+
+/** The package's root (holds src/ and dist/). */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/**
+ * What agent hosts run: the host entry, the SDK their agents import, whether that is TypeScript
+ * source (the host needs tsx), and the package root the sandbox lets them read. The runtime's own
+ * files, except under the test suite: vitest runs the daemon from source, and a test build of src
+ * (test/helpers/test-dist.ts, its folder in OPENCLAW_TEST_DIST) lets hosts load plain JavaScript
+ * instead of tsx transforming ~200 modules in every host. Nothing else sets that variable.
+ */
+export interface HostFiles {
+  hostMain: string;
+  sdk: SdkUrls;
+  fromSource: boolean;
+  root: string;
+}
+
+function testBuild(): string | null {
+  const dir = FROM_SOURCE ? process.env.OPENCLAW_TEST_DIST : undefined;
+  return dir && fs.existsSync(path.join(dir, 'runtime', 'host-main.js')) ? dir : null;
+}
+
+export function hostFiles(): HostFiles {
+  const dist = testBuild();
+  if (!dist) return { hostMain: runtimeFiles.hostMain, sdk: runtimeFiles.sdk, fromSource: FROM_SOURCE, root: PACKAGE_ROOT };
+  const url = (rel: string) => pathToFileURL(path.join(dist, rel)).href;
+  return { hostMain: url('runtime/host-main.js'), sdk: { index: url('index.js'), tools: url('tools/index.js') }, fromSource: false, root: path.dirname(dist) };
+}
 
 let tsxCache: { loader: string; api: string } | null = null;
 

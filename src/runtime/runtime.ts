@@ -9,7 +9,7 @@ import type { AgentDescription, AgentSpec, InstanceExit, Invocation, InvocationR
 import type { CommandAgentSpec, CommandHandle, InstanceHandle, Runtime, RuntimeListener } from './types.js';
 import type { FromHost, HostOptions, InvokeItem, ToHost } from './host-protocol.js';
 import { serializeError, TurnBatcher } from './host-protocol.js';
-import { FROM_SOURCE, runtimeFiles, tsxUrls, type SdkUrls } from './paths.js';
+import { hostFiles, tsxUrls, type SdkUrls } from './paths.js';
 import { startCommand } from './command.js';
 import { AgentCompiler, isCompilable } from './compile.js';
 import os from 'node:os';
@@ -68,7 +68,7 @@ class Host {
     env: Record<string, string>,
     cwd?: string,
   ) {
-    this.child = fork(fileURLToPath(runtimeFiles.hostMain), [], {
+    this.child = fork(fileURLToPath(rt.hostMain), [], {
       execArgv,
       env, // never the daemon's own (sandbox.ts)
       ...(cwd ? { cwd } : {}),
@@ -316,6 +316,8 @@ class RuntimeImpl implements Runtime {
   readonly commands = new Set<CommandHandle>();
   readonly killEscalationMs: number;
   private readonly hostOpts: HostOptions;
+  /** The host entry (file: URL) every host process runs. */
+  readonly hostMain: string;
   private readonly execArgv: string[];
   private readonly hostsMax: number;
   private readonly sandbox: SandboxOptions | undefined;
@@ -329,9 +331,11 @@ class RuntimeImpl implements Runtime {
     opts: RuntimeOptions,
   ) {
     this.hostsMax = Math.max(1, opts.hostsMax ?? 1);
-    this.hostOpts = { sdk: opts.sdk ?? runtimeFiles.sdk, sharedWorkers: Math.max(1, opts.sharedWorkers ?? 2) };
+    const host = hostFiles();
+    this.hostMain = host.hostMain;
+    this.hostOpts = { sdk: opts.sdk ?? host.sdk, sharedWorkers: Math.max(1, opts.sharedWorkers ?? 2) };
     // From source the host itself is a .ts module: load tsx into it. From dist, plain node.
-    this.execArgv = opts.execArgv ?? (FROM_SOURCE ? ['--import', tsxUrls().loader] : []);
+    this.execArgv = opts.execArgv ?? (host.fromSource ? ['--import', tsxUrls().loader] : []);
     this.killEscalationMs = opts.killEscalationMs ?? 5000;
     const cacheDir = opts.compileCacheDir ?? path.join(os.tmpdir(), `openclaw-agents-${process.getuid?.() ?? 0}`);
     this.compiler = cacheDir === false ? null : new AgentCompiler({ cacheDir, sdk: this.hostOpts.sdk });

@@ -14,10 +14,9 @@
 //   write path at all.
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { AgentPermissions, ProjectConfig } from '../config/types.js';
 import { guardrailsConfig } from '../security/guardrails/config.js';
-import { FROM_SOURCE, isTypeScriptFile } from './paths.js';
+import { hostFiles, isTypeScriptFile } from './paths.js';
 import { ConfigError, type ConfigIssue } from '../util/errors.js';
 
 export interface SandboxAgent {
@@ -101,7 +100,6 @@ export function needsOwnHost(opts: SandboxOptions | undefined, agent: string): b
   return p !== undefined && (!p.sandbox || p.childProcess || p.read.length > 0 || p.write.length > 0);
 }
 
-const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Every directory from `dir` up to the root, for the package.json / tsconfig.json lookups of loaders. */
 function ancestors(dir: string): string[] {
@@ -156,7 +154,8 @@ export function hostLaunch(opts: SandboxOptions, agent: string | null): { execAr
   const write = new Set<string>();
   // The package's code, not its whole directory: a source checkout may hold example projects
   // with their own `.openclaw/`.
-  const pkg = ['src', 'dist', 'package.json', 'node_modules'].map((n) => path.join(PACKAGE_ROOT, n));
+  const root = hostFiles().root;
+  const pkg = ['src', 'dist', 'package.json', 'node_modules'].map((n) => path.join(root, n));
   const compiled = opts.compileCacheDir ? [opts.compileCacheDir] : [];
   for (const p of [...projectEntries(opts.projectRoot, opts.dataDir), ...pkg, dataDir, ...compiled, ...perms.read]) {
     for (const r of realpaths(p)) read.add(r);
@@ -164,7 +163,7 @@ export function hostLaunch(opts: SandboxOptions, agent: string | null): { execAr
   const files = agent === null ? [...opts.agents.values()].map((x) => x.file) : [a?.file];
   for (const f of files) if (f && !f.startsWith(opts.projectRoot + path.sep)) for (const r of realpaths(path.dirname(f))) read.add(r);
   // Module loaders look for package.json and tsconfig.json in every directory above a module.
-  for (const top of [opts.projectRoot, PACKAGE_ROOT, ...files.filter((f): f is string => !!f).map((f) => path.dirname(f))]) {
+  for (const top of [opts.projectRoot, root, ...files.filter((f): f is string => !!f).map((f) => path.dirname(f))]) {
     for (const d of ancestors(top)) for (const f of ['package.json', 'tsconfig.json']) read.add(path.join(d, f));
   }
   // tsx probes whether the file system is case-sensitive with existsSync(cwd) and of its
@@ -206,7 +205,7 @@ function writeGrants(p: string): string[] {
 }
 
 function needsTransformer(files: (string | undefined)[]): boolean {
-  return FROM_SOURCE || files.some((f) => f !== undefined && isTypeScriptFile(f));
+  return hostFiles().fromSource || files.some((f) => f !== undefined && isTypeScriptFile(f));
 }
 
 function invertCase(s: string): string {
