@@ -23,7 +23,10 @@ import { LogHub } from '../observability/log-hub.js';
 import { EmbeddedBus } from '../bus/embedded.js';
 import { DEFAULT_MAX_EVENT_BYTES, NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
 import { AgentController } from './agent-controller.js';
-import type { AgentAction, AgentView, ControlPlane, HealthView } from './control.js';
+import { Placement } from './placement.js';
+import { adoptOrphanFires, claimFireFenced } from '../cluster/fires.js';
+import { Counter } from 'prom-client';
+import type { AgentAction, AgentView, ControlPlane, HealthView, NodeView } from './control.js';
 import { BadRequestError, ConfigError, NotFoundError, OpenClawError } from '../util/errors.js';
 import { createApiServer, type RouteInfo } from '../api/server.js';
 import { checkBind, resolveAuthMode } from '../security/auth/mode.js';
@@ -61,6 +64,8 @@ export class Daemon implements ControlPlane {
   private readonly clock: Clock;
   private store!: Store;
   private fires!: FireLedger;
+  /** Cluster placement: which agent instances run on this daemon (all of them on SQLite). */
+  private placement: Placement | null = null;
   private runtime!: Runtime;
   /** Relays command agents' HTTP(S) under the network policy (security/egress.ts). */
   private egress: EgressProxy | null = null;
@@ -164,9 +169,10 @@ export class Daemon implements ControlPlane {
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
     await this.store.migrateModule(fireLedgerStoreModule);
     this.fires = new FireLedger(this.store.handle(), () => this.clock.now());
+    const placement = (this.placement = await Placement.open(this.config, this.store, this.placementHooks()));
 
     this.versions = new NamespaceVersions(this.store);
-    this.bus = new EmbeddedBus(this.store, this.clock);
+    this.bus = new EmbeddedBus(this.store, this.clock, placement.nodeId ?? undefined);
     for (const a of this.config.agents) {
       const c = new AgentController(a, descriptions.get(a.name) ?? null, {
         store: this.store,
@@ -178,6 +184,7 @@ export class Daemon implements ControlPlane {
         log: (level, msg, fields, instance) => this.log(level, msg, fields, a.name, instance),
         metrics: this.core,
         fires: this.fires,
+        placed: (instanceId) => placement.placed(instanceId),
         commandEnv: (agent, instance) => ({
           ...(this.egress?.env(this.url) ?? {}),
           OPENCLAW_URL: this.url,
@@ -199,8 +206,9 @@ export class Daemon implements ControlPlane {
     for (const consumer of Object.keys(persisted)) {
       if (!this.controllers.has(consumer)) await this.store.setSubscriptions(consumer, []);
     }
-    // One node owns every lease: whatever the previous daemon held is free again now.
-    await this.store.releaseDeliveries();
+    // Whatever this daemon's previous boot had claimed is free again now: every delivery on a single
+    // daemon, only this node's (lease tokens carry the node id) in a cluster — never another live node's.
+    await this.store.releaseDeliveries(undefined, placement.nodeId ?? undefined);
     await this.versions.load([...this.controllers.keys(), SHARED_NAMESPACE]);
 
     const ctx = this.moduleContext();
@@ -227,6 +235,9 @@ export class Daemon implements ControlPlane {
       this.port = Number(new URL(url).port);
     }
 
+    // Cluster: register the node and adopt the leases its previous boot held; the loop below starts
+    // only the instances this node holds (placement.placed), the others come as leases are taken.
+    await placement.join(this.url || null);
     for (const c of this.controllers.values()) {
       if (!c.cfg.enabled) continue;
       const desired = (await this.store.getDesired(c.name)) ?? 'running';
@@ -237,6 +248,7 @@ export class Daemon implements ControlPlane {
       await c.start({ paused: desired === 'paused' });
     }
     await this.startSchedules();
+    placement.start();
     this.timers.push(
       setInterval(() => void this.store.purgeExpired().catch(() => undefined), 60_000),
       setInterval(() => void this.store.setMeta('heartbeat', String(this.clock.now())).catch(() => undefined), 5_000),
@@ -281,6 +293,7 @@ export class Daemon implements ControlPlane {
   }
 
   private async abortBoot(): Promise<void> {
+    this.placement?.close();
     await this.runtime?.shutdown().catch(() => undefined);
     await this.egress?.close();
     await this.stopModules();
@@ -304,6 +317,7 @@ export class Daemon implements ControlPlane {
       redact: (value) => this.services.secrets.redact(value),
       onCommitted: (info) => this.auditCommit(a.name, info),
       metrics: this.core,
+      fence: this.placement?.fence(),
       intents: (intents, caller) => {
         const effects = [];
         for (const [kind, data] of groupIntents(intents)) {
@@ -378,7 +392,7 @@ export class Daemon implements ControlPlane {
       case 'state.checkpoint': {
         const c = this.controllers.get(agent);
         if (!c) throw new NotFoundError('agent', agent);
-        const result = await commitBuffer(this.runContext(c.cfg), req, { reason: 'checkpoint', runId: req.runId });
+        const result = await commitBuffer(this.runContext(c.cfg), req, { reason: 'checkpoint', runId: req.runId, fenceInstance: instanceId });
         return { versions: result.versions };
       }
       default:
@@ -393,20 +407,42 @@ export class Daemon implements ControlPlane {
       onError: (err, agent) => this.log('error', `scheduler: ${(err as Error).message}`, undefined, agent),
     });
     const now = this.clock.now();
-    for (const c of this.controllers.values()) {
-      const spec = c.scheduleSpec;
-      if (!spec || !c.cfg.enabled || c.cfg.kind !== 'module') continue;
-      const { lastFireAt } = await this.store.getSchedule(c.name);
-      await this.recoverFires(c, lastFireAt);
-      // `every` schedules keep their phase across restarts: fire times are anchor + k·every.
-      const stored = Number((await this.store.getMeta(`anchor:${c.name}`)) ?? NaN);
-      // A new `every` schedule gets a phase from its name, so agents with the same period do not
-      // all fire in the same millisecond.
-      const anchor = Number.isFinite(stored) ? stored : spec.kind === 'every' ? now + phaseOffset(c.name, spec.everyMs) : now;
-      if (!Number.isFinite(stored)) await this.store.setMeta(`anchor:${c.name}`, String(anchor));
-      const next = this.scheduler.add(c.name, spec, { anchor, lastFireAt: lastFireAt ?? now });
-      await this.store.setNextFire(c.name, next);
-    }
+    for (const c of this.controllers.values()) await this.addSchedule(c, now);
+  }
+
+  /** Arms an agent's schedule from its stored last fire (missed times fire at once, coalesced). */
+  private async addSchedule(c: AgentController, now: number): Promise<void> {
+    const spec = c.scheduleSpec;
+    if (!spec || !c.cfg.enabled || c.cfg.kind !== 'module' || !this.scheduler) return;
+    const { lastFireAt } = await this.store.getSchedule(c.name);
+    // In a cluster, the fires left open are recovered by the node that runs the agent.
+    if (this.placement?.runsAgent(c.name) !== false) await this.recoverFires(c, lastFireAt);
+    // `every` schedules keep their phase across restarts: fire times are anchor + k·every.
+    const stored = Number((await this.store.getMeta(`anchor:${c.name}`)) ?? NaN);
+    // A new `every` schedule gets a phase from its name, so agents with the same period do not
+    // all fire in the same millisecond.
+    const anchor = Number.isFinite(stored) ? stored : spec.kind === 'every' ? now + phaseOffset(c.name, spec.everyMs) : now;
+    if (!Number.isFinite(stored)) await this.store.setMeta(`anchor:${c.name}`, String(anchor));
+    const next = this.scheduler.add(c.name, spec, { anchor, lastFireAt: lastFireAt ?? now });
+    await this.store.setNextFire(c.name, next);
+  }
+
+  private placementHooks(): Parameters<typeof Placement.open>[2] {
+    const commits = new Counter({ name: 'openclaw_cluster_commits_total', help: 'Run commits conditional on a cluster lease, by result (fenced: refused, the lease had moved on)', labelNames: ['result'], registers: [this.metrics] });
+    return {
+      controller: (agent) => this.controllers.get(agent),
+      desired: async (agent) => (await this.store.getDesired(agent)) ?? 'running',
+      // The agent's schedule moves here: fires claimed by a node that is gone are run (or recorded
+      // missed) and the times nobody fired during the handover are caught up by the missed-run policy.
+      scheduleTakenOver: async (agent) => {
+        const c = this.controllers.get(agent);
+        if (!c || !this.scheduler) return;
+        this.scheduler.remove(agent);
+        await this.addSchedule(c, this.clock.now());
+      },
+      log: (level, msg) => this.log(level, msg),
+      counted: (result) => commits.inc({ result }),
+    };
   }
 
   /**
@@ -414,7 +450,12 @@ export class Daemon implements ControlPlane {
    * the overlap queue): run them now, or record them as missed when the policy is `skip`.
    */
   private async recoverFires(c: AgentController, lastFireAt: number | null): Promise<void> {
-    const open = await this.fires.pending(c.name);
+    const cluster = this.placement?.leases;
+    const h = this.store.handle();
+    const lease = cluster?.heldOf(c.name)[0];
+    // Cluster: the fires of owners that no longer run the agent (and this node's own, from before
+    // it took the agent back) are adopted in one UPDATE; another live owner's are its to finish.
+    const open = cluster && h.dialect === 'postgres' ? (lease ? await adoptOrphanFires(h, c.name, cluster.nodeId, lease.epoch, true) : []) : await this.fires.pending(c.name);
     if (open.length === 0) return;
     const withRan = await Promise.all(open.map(async (f) => ({ ...f, ran: await this.fires.ran(f.runId) })));
     const now = this.clock.now();
@@ -434,6 +475,13 @@ export class Daemon implements ControlPlane {
   /** Claims one fire time: the ledger row first, then the store's claim (see fire-ledger.ts). */
   private async claimFire(agent: string, fireAt: number): Promise<string | null> {
     const runId = randomUUID();
+    const cluster = this.placement?.leases;
+    if (cluster) {
+      const lease = cluster.heldOf(agent)[0];
+      const h = this.store.handle();
+      if (!lease || h.dialect !== 'postgres') return null;
+      return (await claimFireFenced(h, { ...lease, owner: cluster.nodeId }, fireAt, runId, this.clock.now())) === true ? runId : null;
+    }
     if (!(await this.fires.open(agent, fireAt, runId))) return null;
     if (await this.store.claimFire(agent, fireAt)) return runId;
     await this.fires.close(agent, fireAt);
@@ -445,6 +493,8 @@ export class Daemon implements ControlPlane {
     if (!c || !c.scheduleSpec) return;
     try {
       await this.store.setNextFire(agent, this.scheduler?.nextFire(agent) ?? null);
+      // In a cluster the node running the agent fires it; the store's claim keeps a time to one fire.
+      if (this.placement && !this.placement.runsAgent(agent)) return;
       if (ctx.coalesced.length === 0) {
         // The store decides: a time fires at most once, also across restarts and daemons.
         const runId = await this.claimFire(agent, fireAt);
@@ -512,19 +562,25 @@ export class Daemon implements ControlPlane {
   async listAgents(): Promise<AgentView[]> {
     const stats = new Map((await this.store.agentStats()).map((s) => [s.agent, s]));
     const pending = await this.store.pendingCounts();
+    const owners = await this.owners();
     const out: AgentView[] = [];
-    for (const c of this.controllers.values()) out.push(await this.view(c, stats.get(c.name), pending[c.name] ?? 0));
+    for (const c of this.controllers.values()) out.push(await this.view(c, stats.get(c.name), pending[c.name] ?? 0, owners));
     return out;
   }
 
   async getAgent(name: string): Promise<AgentView> {
     const c = this.get(name);
     const [s] = await this.store.agentStats(name);
-    return this.view(c, s, await this.store.pendingCount(name));
+    return this.view(c, s, await this.store.pendingCount(name), await this.owners());
   }
 
-  private async view(c: AgentController, s: { runsTotal: number; runsFailed: number; lastRunAt: number | null } | undefined, pending: number): Promise<AgentView> {
-    const instances = c.instanceViews();
+  /** instance → the node running it (cluster); null on a single daemon. */
+  private async owners(): Promise<Map<string, string> | null> {
+    return this.placement?.nodeId ? this.placement.owners() : null;
+  }
+
+  private async view(c: AgentController, s: { runsTotal: number; runsFailed: number; lastRunAt: number | null } | undefined, pending: number, owners: Map<string, string> | null): Promise<AgentView> {
+    const instances = owners ? c.instanceViews().map((i) => ({ ...i, node: owners.get(i.instanceId) ?? null })) : c.instanceViews();
     const status = c.status();
     const started = instances.map((i) => i.startedAt).filter((t): t is number => t != null);
     const now = this.clock.now();
@@ -709,6 +765,11 @@ export class Daemon implements ControlPlane {
     };
   }
 
+  async listNodes(): Promise<NodeView[]> {
+    const nodes = (await this.placement?.nodes()) ?? [];
+    return nodes.map((n) => (n.nodeId === this.placement?.nodeId ? { ...n, self: true } : n));
+  }
+
   probes(): { live: boolean; ready: boolean; started: boolean } {
     return { live: true, ready: this.started && !this.shuttingDown, started: this.started };
   }
@@ -720,6 +781,9 @@ export class Daemon implements ControlPlane {
       this.log('info', `daemon stopping: ${reason}`);
       for (const t of this.timers) clearInterval(t);
       this.scheduler?.close();
+      // Cluster: stop this node's instances while it still holds their leases (their runs commit),
+      // then hand the leases over; the other nodes take them at their next renewal.
+      await this.placement?.drain().catch((err: Error) => this.log('warning', `cluster: drain failed: ${err.message}`));
       // Stop agents in reverse order of declaration (OTP: children stop in reverse start order).
       const list = [...this.controllers.values()].reverse();
       await Promise.all(list.map((c) => c.stop('daemon shutdown').catch(() => undefined)));
