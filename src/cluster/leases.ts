@@ -97,7 +97,7 @@ export class LeaseManager {
    * the leases its previous boot still holds: a restart on the same node id resumes at once, with
    * new epochs (the old boot's late writes are fenced).
    */
-  async join(address: string | null): Promise<HeldLease[]> {
+  async join(address: string | null): Promise<Array<{ lease: HeldLease; prev: { owner: string | null; alive: boolean } }>> {
     const { s } = this;
     await this.h.pool.query(
       `INSERT INTO ${s}.cluster_nodes (node_id, address, weight, capacity, boot_id, pid, started_at, heartbeat_at, expires_at, draining)
@@ -119,7 +119,11 @@ export class LeaseManager {
       [this.nodeId, this.cfg.leaseMs, this.slots.map((x) => x.instance)],
     );
     this.deadline = sent + this.safeMs();
-    return res.rows.map((r) => this.take({ agent: r.agent, instance: r.instance, epoch: Number(r.epoch) }));
+    const adopted = res.rows.map((r) => ({ lease: this.take({ agent: r.agent, instance: r.instance, epoch: Number(r.epoch) }), prev: { owner: this.nodeId, alive: false } }));
+    // Its share of what is free now, before the agents start: a lone daemon starts every agent at
+    // boot, as a single daemon does (not one renewal later). The caller starts these instances.
+    const plan = step(this.nodeId, await this.loads(), this.slots.length);
+    return [...adopted, ...(plan.acquire > 0 ? await this.acquire(plan.acquire, false) : [])];
   }
 
   /** Starts renewing (every lease/3) and placing. */
@@ -189,7 +193,7 @@ export class LeaseManager {
     return res.rows.map((r) => ({ nodeId: r.node_id, weight: r.weight, capacity: r.capacity, held: Number(r.held) }));
   }
 
-  private async acquire(n: number): Promise<void> {
+  private async acquire(n: number, notify = true): Promise<Array<{ lease: HeldLease; prev: { owner: string | null; alive: boolean } }>> {
     const { s } = this;
     const mine = [...new Set([...this.held.values()].map((l) => l.agent))];
     const res = await this.h.pool.query<{ agent: string; instance: string; epoch: string; prev: string | null; alive: boolean }>(
@@ -204,10 +208,11 @@ export class LeaseManager {
          EXISTS (SELECT 1 FROM ${s}.cluster_nodes c WHERE c.node_id = pick.prev AND c.expires_at > ${DB_NOW}) AS alive`,
       [this.nodeId, this.slots.map((x) => x.instance), mine, n, this.cfg.leaseMs],
     );
-    for (const r of res.rows) {
-      const lease = this.take({ agent: r.agent, instance: r.instance, epoch: Number(r.epoch) });
-      await this.listener.acquired(lease, { owner: r.prev, alive: r.alive }).catch((err: Error) => this.listener.log('error', `cluster: starting ${r.instance} failed: ${err.message}`));
+    const out = res.rows.map((r) => ({ lease: this.take({ agent: r.agent, instance: r.instance, epoch: Number(r.epoch) }), prev: { owner: r.prev, alive: r.alive } }));
+    if (notify) {
+      for (const { lease, prev } of out) await this.listener.acquired(lease, prev).catch((err: Error) => this.listener.log('error', `cluster: starting ${lease.instance} failed: ${err.message}`));
     }
+    return out;
   }
 
   private take(l: HeldLease): HeldLease {

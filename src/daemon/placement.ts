@@ -40,13 +40,15 @@ export class Placement {
     await store.migrateModule(clusterStoreModule);
     const cfg = resolveCluster(section, config.dataDir);
     const slots = config.agents.filter((a) => a.enabled).flatMap((a) => Array.from({ length: a.replicas }, (_, i) => ({ agent: a.name, instance: `${a.name}#${i}` })));
+    const released = async (agent: string, prev: { owner: string | null; alive: boolean }) => {
+      if (!prev.owner || prev.owner === cfg.nodeId || prev.alive) return;
+      // The node died holding it: its claimed deliveries of this agent come back now, not at their lease's end.
+      const n = await store.releaseDeliveries(agent, prev.owner);
+      if (n > 0) hooks.log('info', `cluster: ${n} delivery(ies) of '${agent}' claimed by dead node '${prev.owner}' released`);
+    };
     const mgr = new LeaseManager(h, cfg, slots, {
       acquired: async (lease, prev) => {
-        if (prev.owner && prev.owner !== cfg.nodeId && !prev.alive) {
-          // The node died holding it: its claimed deliveries of this agent come back now, not at their lease's end.
-          const n = await store.releaseDeliveries(lease.agent, prev.owner);
-          if (n > 0) hooks.log('info', `cluster: ${n} delivery(ies) of '${lease.agent}' claimed by dead node '${prev.owner}' released`);
-        }
+        await released(lease.agent, prev);
         hooks.log('info', `cluster: ${lease.instance} runs here now (epoch ${lease.epoch}${prev.owner ? `, from '${prev.owner}'` : ''})`);
         const c = hooks.controller(lease.agent);
         if (!c) return;
@@ -59,11 +61,13 @@ export class Placement {
       log: hooks.log,
     });
     const p = new Placement(mgr);
+    p.released = released;
     p.counted = hooks.counted;
     return p;
   }
 
   private counted?: (result: 'accepted' | 'fenced' | 'failed') => void;
+  private released?: (agent: string, prev: { owner: string | null; alive: boolean }) => Promise<void>;
 
   get nodeId(): string | null {
     return this.leases?.nodeId ?? null;
@@ -91,9 +95,12 @@ export class Placement {
     };
   }
 
-  /** Registers the node and adopts what its previous boot held (before the agents start). */
+  /**
+   * Registers the node, adopts what its previous boot held and takes its share of the free
+   * leases — before the agents start, so the boot's start loop starts exactly these instances.
+   */
   async join(address: string | null): Promise<void> {
-    await this.leases?.join(address);
+    for (const { lease, prev } of (await this.leases?.join(address)) ?? []) await this.released?.(lease.agent, prev);
   }
 
   start(): void {
