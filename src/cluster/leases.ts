@@ -45,6 +45,8 @@ export class LeaseManager {
   readonly nodeId: string;
   private readonly bootId = randomUUID();
   private readonly held = new Map<string, HeldLease>();
+  /** Leases being handed over: renewed while their instance stops (its last runs commit), then freed. */
+  private readonly handing = new Map<string, { lease: HeldLease; done: Promise<void> }>();
   /** Leases this node held once: a late commit is fenced with its old epoch (and refused). */
   private readonly former = new Map<string, HeldLease>();
   private deadline = 0;
@@ -141,7 +143,7 @@ export class LeaseManager {
   private onTimer(): void {
     if (this.stopped) return;
     // Checked first, whatever the database does: a node that cannot renew stops before it expires.
-    if (this.held.size > 0 && performance.now() > this.deadline) void this.loseAll(`lease not renewed within ${this.safeMs()} ms`);
+    if (this.held.size + this.handing.size > 0 && performance.now() > this.deadline) void this.loseAll(`lease not renewed within ${this.safeMs()} ms`);
     if (this.ticking) return;
     this.ticking = this.tick()
       .catch((err: Error) => this.listener.log('warning', `cluster: renewal failed: ${err.message}`))
@@ -163,8 +165,8 @@ export class LeaseManager {
       await this.loseAll('node id taken by another daemon');
       return;
     }
-    if (this.held.size > 0) {
-      const list = [...this.held.values()];
+    if (this.held.size + this.handing.size > 0) {
+      const list = [...this.held.values(), ...[...this.handing.values()].map((x) => x.lease)];
       const res = await this.h.pool.query<{ instance: string }>(
         `UPDATE ${s}.agent_leases l SET expires_at = ${DB_NOW} + $2
          FROM unnest($3::text[], $4::bigint[]) AS h(instance, epoch)
@@ -173,7 +175,7 @@ export class LeaseManager {
       );
       const renewed = new Set(res.rows.map((r) => r.instance));
       this.deadline = sent + this.safeMs();
-      for (const l of list) if (!renewed.has(l.instance) && this.held.get(l.instance) === l) await this.lose(l, 'lease expired or taken over');
+      for (const l of list) if (!renewed.has(l.instance) && this.held.get(l.instance) === l) this.lose(l, 'lease expired or taken over');
     } else {
       this.deadline = sent + this.safeMs();
     }
@@ -181,7 +183,7 @@ export class LeaseManager {
     const total = this.slots.length;
     const plan = step(this.nodeId, loads, total);
     if (plan.acquire > 0) await this.acquire(plan.acquire);
-    else if (plan.release > 0) await this.handOver(1, 'rebalance: a node joined');
+    else if (plan.release > 0 && this.handing.size === 0) this.handOver(1, 'rebalance: a node joined');
   }
 
   private async loads(): Promise<NodeLoad[]> {
@@ -221,28 +223,45 @@ export class LeaseManager {
     return l;
   }
 
-  private async lose(l: HeldLease, reason: string): Promise<void> {
+  /** The lease is gone: its instance stops here, in the background (renewals never wait for a stop). */
+  private lose(l: HeldLease, reason: string): void {
     if (this.held.get(l.instance) !== l) return;
     this.held.delete(l.instance);
     this.former.set(l.instance, l);
     this.listener.log('warning', `cluster: lease of ${l.instance} (epoch ${l.epoch}) lost: ${reason}; stopping it here`);
-    await this.listener.lost(l, reason).catch(() => undefined);
+    void this.listener.lost(l, reason).catch(() => undefined);
   }
 
-  private async loseAll(reason: string): Promise<void> {
-    await Promise.all([...this.held.values()].map((l) => this.lose(l, reason)));
+  private loseAll(reason: string): void {
+    for (const l of [...this.held.values()]) this.lose(l, reason);
+    // Being handed over, but no longer renewed either: their stops go on, their commits are fenced.
+    for (const [instance, x] of [...this.handing]) {
+      this.handing.delete(instance);
+      this.former.set(instance, x.lease);
+    }
   }
 
-  /** Stops `n` instances here (gracefully: their runs commit under the lease), then frees their leases. */
-  private async handOver(n: number, reason: string): Promise<void> {
-    const list = [...this.held.values()].slice(0, n);
-    for (const l of list) {
+  /**
+   * Stops `n` instances here (gracefully, in the background: the tick keeps renewing their leases
+   * so their last runs commit), then frees each lease for the others.
+   */
+  private handOver(n: number, reason: string): Promise<void>[] {
+    return [...this.held.values()].slice(0, n).map((l) => {
       this.held.delete(l.instance);
       this.former.set(l.instance, l);
       this.listener.log('info', `cluster: handing ${l.instance} over (${reason})`);
-      await this.listener.lost(l, reason).catch(() => undefined);
-      await this.h.pool.query(`UPDATE ${this.s}.agent_leases SET owner = NULL, expires_at = 0 WHERE instance = $1 AND owner = $2 AND epoch = $3`, [l.instance, this.nodeId, l.epoch]);
-    }
+      const done = (async () => {
+        await this.listener.lost(l, reason).catch(() => undefined);
+        if (this.handing.has(l.instance)) {
+          await this.h.pool
+            .query(`UPDATE ${this.s}.agent_leases SET owner = NULL, expires_at = 0 WHERE instance = $1 AND owner = $2 AND epoch = $3`, [l.instance, this.nodeId, l.epoch])
+            .catch(() => undefined);
+        }
+        this.handing.delete(l.instance);
+      })();
+      this.handing.set(l.instance, { lease: l, done });
+      return done;
+    });
   }
 
   /**
@@ -259,7 +278,7 @@ export class LeaseManager {
     // Keep renewing while the instances stop, so their last runs still commit.
     const keep = setInterval(() => void this.renewOnly().catch(() => undefined), Math.max(100, Math.floor(this.cfg.leaseMs / 3)));
     try {
-      await this.handOver(this.held.size, 'the daemon is draining');
+      await Promise.all([...this.handOver(this.held.size, 'the daemon is draining'), ...[...this.handing.values()].map((x) => x.done)]);
     } finally {
       clearInterval(keep);
     }
@@ -267,7 +286,7 @@ export class LeaseManager {
   }
 
   private async renewOnly(): Promise<void> {
-    const list = [...this.held.values()];
+    const list = [...this.held.values(), ...[...this.handing.values()].map((x) => x.lease)];
     if (list.length === 0) return;
     await this.h.pool.query(
       `UPDATE ${this.s}.agent_leases l SET expires_at = ${DB_NOW} + $2 FROM unnest($3::text[], $4::bigint[]) AS h(instance, epoch)
