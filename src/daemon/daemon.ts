@@ -8,9 +8,9 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { ProjectConfig, AgentConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../scheduler/types.js';
-import { Scheduler, planMissed, type FireContext } from '../scheduler/index.js';
 import { describeSchedule } from '../scheduler/schedule.js';
-import { FireLedger, fireLedgerStoreModule, planRecovery } from '../scheduler/fire-ledger.js';
+import { FireLedger, fireLedgerStoreModule } from '../scheduler/fire-ledger.js';
+import { Schedules } from './schedules.js';
 import { openStore } from '../store/index.js';
 import { SHARED_NAMESPACE, type Store, type StoredEvent, type RunRecord, type StateVersionInfo, type Transition, type DeadLetter } from '../store/types.js';
 import { createRuntime } from '../runtime/index.js';
@@ -24,7 +24,6 @@ import { EmbeddedBus } from '../bus/embedded.js';
 import { DEFAULT_MAX_EVENT_BYTES, NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
 import { AgentController } from './agent-controller.js';
 import { Placement } from './placement.js';
-import { adoptOrphanFires, claimFireFenced } from '../cluster/fires.js';
 import { Counter } from 'prom-client';
 import type { AgentAction, AgentView, ControlPlane, HealthView, NodeView } from './control.js';
 import { BadRequestError, ConfigError, NotFoundError, OpenClawError } from '../util/errors.js';
@@ -72,7 +71,7 @@ export class Daemon implements ControlPlane {
   readonly logs: LogHub;
   private bus!: EmbeddedBus;
   private versions!: NamespaceVersions;
-  private scheduler: Scheduler | null = null;
+  private schedules!: Schedules;
   private readonly controllers = new Map<string, AgentController>();
   private api: Awaited<ReturnType<typeof createApiServer>> | null = null;
   private startedAt = 0;
@@ -170,6 +169,14 @@ export class Daemon implements ControlPlane {
     await this.store.migrateModule(fireLedgerStoreModule);
     this.fires = new FireLedger(this.store.handle(), () => this.clock.now());
     const placement = (this.placement = await Placement.open(this.config, this.store, this.placementHooks()));
+    this.schedules = new Schedules({
+      store: this.store,
+      fires: this.fires,
+      clock: this.clock,
+      controllers: this.controllers,
+      placement: () => this.placement,
+      log: (level, msg, fields, agent) => this.log(level, msg, fields, agent),
+    });
 
     this.versions = new NamespaceVersions(this.store);
     this.bus = new EmbeddedBus(this.store, this.clock, placement.nodeId ?? undefined);
@@ -247,7 +254,7 @@ export class Daemon implements ControlPlane {
       }
       await c.start({ paused: desired === 'paused' });
     }
-    await this.startSchedules();
+    await this.schedules.start();
     placement.start();
     this.timers.push(
       setInterval(() => void this.store.purgeExpired().catch(() => undefined), 60_000),
@@ -400,33 +407,6 @@ export class Daemon implements ControlPlane {
     }
   }
 
-  private async startSchedules(): Promise<void> {
-    this.scheduler = new Scheduler({
-      clock: this.clock,
-      onFire: (agent, fireAt, ctx) => void this.onFire(agent, fireAt, ctx),
-      onError: (err, agent) => this.log('error', `scheduler: ${(err as Error).message}`, undefined, agent),
-    });
-    const now = this.clock.now();
-    for (const c of this.controllers.values()) await this.addSchedule(c, now);
-  }
-
-  /** Arms an agent's schedule from its stored last fire (missed times fire at once, coalesced). */
-  private async addSchedule(c: AgentController, now: number): Promise<void> {
-    const spec = c.scheduleSpec;
-    if (!spec || !c.cfg.enabled || c.cfg.kind !== 'module' || !this.scheduler) return;
-    const { lastFireAt } = await this.store.getSchedule(c.name);
-    // In a cluster, the fires left open are recovered by the node that runs the agent.
-    if (this.placement?.runsAgent(c.name) !== false) await this.recoverFires(c, lastFireAt);
-    // `every` schedules keep their phase across restarts: fire times are anchor + k·every.
-    const stored = Number((await this.store.getMeta(`anchor:${c.name}`)) ?? NaN);
-    // A new `every` schedule gets a phase from its name, so agents with the same period do not
-    // all fire in the same millisecond.
-    const anchor = Number.isFinite(stored) ? stored : spec.kind === 'every' ? now + phaseOffset(c.name, spec.everyMs) : now;
-    if (!Number.isFinite(stored)) await this.store.setMeta(`anchor:${c.name}`, String(anchor));
-    const next = this.scheduler.add(c.name, spec, { anchor, lastFireAt: lastFireAt ?? now });
-    await this.store.setNextFire(c.name, next);
-  }
-
   private placementHooks(): Parameters<typeof Placement.open>[2] {
     const commits = new Counter({ name: 'openclaw_cluster_commits_total', help: 'Run commits conditional on a cluster lease, by result (fenced: refused, the lease had moved on)', labelNames: ['result'], registers: [this.metrics] });
     return {
@@ -434,100 +414,10 @@ export class Daemon implements ControlPlane {
       desired: async (agent) => (await this.store.getDesired(agent)) ?? 'running',
       // The agent's schedule moves here: fires claimed by a node that is gone are run (or recorded
       // missed) and the times nobody fired during the handover are caught up by the missed-run policy.
-      scheduleTakenOver: async (agent) => {
-        const c = this.controllers.get(agent);
-        if (!c || !this.scheduler) return;
-        this.scheduler.remove(agent);
-        await this.addSchedule(c, this.clock.now());
-      },
+      scheduleTakenOver: async (agent) => this.schedules.takeOver(agent),
       log: (level, msg) => this.log(level, msg),
       counted: (result) => commits.inc({ result }),
     };
-  }
-
-  /**
-   * Fires claimed before a crash or a restart whose run never committed (running, or waiting in
-   * the overlap queue): run them now, or record them as missed when the policy is `skip`.
-   */
-  private async recoverFires(c: AgentController, lastFireAt: number | null): Promise<void> {
-    const cluster = this.placement?.leases;
-    const h = this.store.handle();
-    const lease = cluster?.heldOf(c.name)[0];
-    // Cluster: the fires of owners that no longer run the agent (and this node's own, from before
-    // it took the agent back) are adopted in one UPDATE; another live owner's are its to finish.
-    const open = cluster && h.dialect === 'postgres' ? (lease ? await adoptOrphanFires(h, c.name, cluster.nodeId, lease.epoch, true) : []) : await this.fires.pending(c.name);
-    if (open.length === 0) return;
-    const withRan = await Promise.all(open.map(async (f) => ({ ...f, ran: await this.fires.ran(f.runId) })));
-    const now = this.clock.now();
-    const plan = planRecovery(withRan, lastFireAt, c.cfg.missed);
-    for (const f of plan) {
-      if (f.action === 'run') c.requeue({ fireAt: f.fireAt, runId: f.runId });
-      else {
-        if (f.action === 'missed') await this.store.recordRun({ ...missedRun(c.name, f.fireAt, now, 'daemon down (claimed, not run)'), id: f.runId });
-        await this.fires.close(c.name, f.fireAt);
-      }
-    }
-    const ran = plan.filter((f) => f.action === 'run').length;
-    const missed = plan.filter((f) => f.action === 'missed').length;
-    if (ran + missed > 0) this.log(missed > 0 ? 'warning' : 'info', `${ran + missed} scheduled run(s) claimed before the last stop had not run: ${ran} queued again, ${missed} recorded as missed (policy ${c.cfg.missed})`, undefined, c.name);
-  }
-
-  /** Claims one fire time: the ledger row first, then the store's claim (see fire-ledger.ts). */
-  private async claimFire(agent: string, fireAt: number): Promise<string | null> {
-    const runId = randomUUID();
-    const cluster = this.placement?.leases;
-    if (cluster) {
-      const lease = cluster.heldOf(agent)[0];
-      const h = this.store.handle();
-      if (!lease || h.dialect !== 'postgres') return null;
-      return (await claimFireFenced(h, { ...lease, owner: cluster.nodeId }, fireAt, runId, this.clock.now())) === true ? runId : null;
-    }
-    if (!(await this.fires.open(agent, fireAt, runId))) return null;
-    if (await this.store.claimFire(agent, fireAt)) return runId;
-    await this.fires.close(agent, fireAt);
-    return null;
-  }
-
-  private async onFire(agent: string, fireAt: number, ctx: FireContext): Promise<void> {
-    const c = this.controllers.get(agent);
-    if (!c || !c.scheduleSpec) return;
-    try {
-      await this.store.setNextFire(agent, this.scheduler?.nextFire(agent) ?? null);
-      // In a cluster the node running the agent fires it; the store's claim keeps a time to one fire.
-      if (this.placement && !this.placement.runsAgent(agent)) return;
-      if (ctx.coalesced.length === 0) {
-        // The store decides: a time fires at most once, also across restarts and daemons.
-        const runId = await this.claimFire(agent, fireAt);
-        if (runId) await c.admit({ fireAt, manual: false, runId });
-        return;
-      }
-      // Several fire times came due at once (the daemon was down, or the clock jumped): the
-      // missed-run policy decides which run; every other one is recorded with its reason.
-      const plan = planMissed({
-        spec: c.scheduleSpec,
-        anchor: Number((await this.store.getMeta(`anchor:${agent}`)) ?? fireAt),
-        lastFireAt: ctx.previousFireAt,
-        now: fireAt,
-        policy: c.cfg.missed,
-        reason: ctx.missedReason ?? 'daemon down',
-      });
-      const now = this.clock.now();
-      const runs = new Set(plan.toRun);
-      for (const t of [...plan.missed, ...plan.toRun].sort((x, y) => x - y)) {
-        const runId = await this.claimFire(agent, t);
-        if (!runId) continue;
-        if (runs.has(t)) await c.admit({ fireAt: t, manual: false, runId });
-        else {
-          await this.store.recordRun({ ...missedRun(agent, t, now, plan.missedReason ?? 'daemon down'), id: runId });
-          await this.fires.close(agent, t);
-        }
-      }
-      if (plan.missed.length > 0) {
-        this.log('warning', `${plan.missed.length} scheduled run(s) missed (${plan.missedReason}); policy ${c.cfg.missed} ran ${plan.toRun.length}`, undefined, agent);
-      }
-    } catch (err) {
-      this.log('error', `schedule fire failed: ${(err as Error).message}`, undefined, agent);
-    }
   }
 
   async reloadAgent(name: string, reason: string): Promise<void> {
@@ -599,7 +489,7 @@ export class Daemon implements ControlPlane {
       // A paused agent has no uptime (as in `openclaw status`: "paused │ -").
       uptimeMs: started.length > 0 && status !== 'paused' ? now - Math.min(...started) : null,
       lastRunAt: s?.lastRunAt ?? null,
-      nextRunAt: this.scheduler?.nextFire(c.name) ?? null,
+      nextRunAt: this.schedules?.nextFire(c.name) ?? null,
       runsTotal,
       runsFailed,
       successRate: runsTotal > 0 ? (runsTotal - runsFailed) / runsTotal : null,
@@ -780,7 +670,7 @@ export class Daemon implements ControlPlane {
     this.shuttingDown = (async () => {
       this.log('info', `daemon stopping: ${reason}`);
       for (const t of this.timers) clearInterval(t);
-      this.scheduler?.close();
+      this.schedules?.close();
       // Cluster: stop this node's instances while it still holds their leases (their runs commit),
       // then hand the leases over; the other nodes take them at their next renewal.
       await this.placement?.drain().catch((err: Error) => this.log('warning', `cluster: drain failed: ${err.message}`));
@@ -812,20 +702,6 @@ function groupIntents(intents: RunIntent[]): Map<string, unknown[]> {
     else m.set(i.kind, [i.data]);
   }
   return m;
-}
-
-/** A stable offset in [0, period) derived from the agent's name (FNV-1a). */
-function phaseOffset(name: string, periodMs: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) {
-    h ^= name.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h % Math.max(1, periodMs);
-}
-
-function missedRun(agent: string, fireAt: number, now: number, reason: string): RunRecord {
-  return { id: randomUUID(), agent, instance: null, trigger: 'schedule', status: 'missed', scheduledAt: fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
 }
 
 function readTls(tls: { cert: string; key: string }, file: string): { cert: Buffer; key: Buffer } {
