@@ -1,13 +1,16 @@
 // The wire shapes of the control API's answers: what the routes return and the CLI's client reads.
 // Collections are wrapped in an object (`{ agents: [...] }`) so fields can be added without breaking.
-import type { AgentView, HealthView } from '../daemon/control.js';
+import type { AgentView, HealthView, NodeView } from '../daemon/control.js';
 import type { DeadLetter, RunRecord, StateVersionInfo, StoredEvent, Transition } from '../store/types.js';
 import type { LogLine } from '../runtime/protocol.js';
 
-export type { AgentView, HealthView, DeadLetter, RunRecord, StateVersionInfo, StoredEvent, Transition, LogLine };
+export type { AgentView, HealthView, NodeView, DeadLetter, RunRecord, StateVersionInfo, StoredEvent, Transition, LogLine };
 
 export interface AgentsResponse {
   agents: AgentView[];
+}
+export interface NodesResponse {
+  nodes: NodeView[];
 }
 export interface TriggerResponse {
   agent: string;

@@ -21,6 +21,8 @@ export class EmbeddedBus implements Bus {
   constructor(
     private readonly store: Store,
     private readonly clock: Clock,
+    /** This daemon's cluster node id: stamped on its claims' lease tokens. */
+    private readonly owner?: string,
   ) {}
 
   async subscribe(group: string, eventNames: string[]): Promise<void> {
@@ -39,7 +41,7 @@ export class EmbeddedBus implements Bus {
   }
 
   claim(group: string, req: ClaimRequest): Promise<BusDelivery[]> {
-    return this.store.claimDeliveries(group, req);
+    return this.store.claimDeliveries(group, this.owner && !req.owner ? { ...req, owner: this.owner } : req);
   }
 
   ack(tokens: AckToken[]): Promise<number> {

@@ -27,8 +27,8 @@ const INBOX_RETENTION_MS = 24 * 3_600_000;
 /** PEL entries with no lease record and idle this long are adopted by the sweep (Redis). */
 const ORPHAN_IDLE_MS = 10 * 60_000;
 
-export async function openBus(cfg: BusConfig | undefined, store: Store, clock: Clock, opts: { project: string; onError?: (err: Error) => void }): Promise<OpenedBus> {
-  if (!cfg || cfg.backend === 'embedded') return { bus: new EmbeddedBus(store, clock), close: async () => undefined };
+export async function openBus(cfg: BusConfig | undefined, store: Store, clock: Clock, opts: { project: string; nodeId?: string; onError?: (err: Error) => void }): Promise<OpenedBus> {
+  if (!cfg || cfg.backend === 'embedded') return { bus: new EmbeddedBus(store, clock, opts.nodeId), close: async () => undefined };
   const name = cfg.name ?? opts.project.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 64);
   // The clients (ioredis, the NATS client) load only when configured: an embedded daemon never pays for them.
   let external: ExternalBus;

@@ -34,6 +34,8 @@ export interface ClaimRequest {
   limit: number;
   /** Lease length: unacknowledged past this, the delivery is claimable again. */
   leaseMs: number;
+  /** The claiming node (cluster): its id prefixes the lease tokens (see Store.releaseDeliveries). */
+  owner?: string;
 }
 
 /** A failed delivery given back: retried at `retryAt` (default now), or dead-lettered. */

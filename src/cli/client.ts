@@ -246,6 +246,9 @@ export class ApiClient {
   health(): Promise<T.HealthView> {
     return this.request('GET', '/api/health');
   }
+  listNodes(): Promise<T.NodesResponse> {
+    return this.request('GET', '/api/nodes');
+  }
   stopDaemon(reason?: string): Promise<T.DaemonStopResponse> {
     return this.request('POST', '/api/daemon/stop', { body: reason ? { reason } : undefined });
   }

@@ -21,7 +21,7 @@ export type RegisterCommands = (program: Command, ctx: CliContext) => void;
 export const COMMAND_GROUPS: Array<{ names: string[]; load: () => Promise<RegisterCommands> }> = [
   { names: ['init', 'agent', 'templates'], load: async () => (await import('./commands/project.js')).registerProject },
   { names: ['dev', 'daemon'], load: async () => (await import('./commands/daemon.js')).registerDaemon },
-  { names: ['status'], load: async () => (await import('./commands/status.js')).registerStatus },
+  { names: ['status', 'nodes'], load: async () => (await import('./commands/status.js')).registerStatus },
   { names: ['start', 'stop', 'pause', 'resume', 'restart', 'trigger'], load: async () => (await import('./commands/agents.js')).registerAgentActions },
   { names: ['logs'], load: async () => (await import('./commands/logs.js')).registerLogs },
   { names: ['state'], load: async () => (await import('./commands/state.js')).registerState },

@@ -669,7 +669,7 @@ const mappingSection = field<Record<string, unknown> | undefined>((v) => {
 });
 
 /** Sections accepted now and interpreted by later modules; kept raw on ProjectConfig.extensions. */
-export const EXTENSION_SECTIONS = ['llm', 'security', 'workflows', 'jobs', 'streams', 'defaults'] as const;
+export const EXTENSION_SECTIONS = ['llm', 'security', 'workflows', 'jobs', 'streams', 'cluster', 'defaults'] as const;
 
 export function projectSchema(root: string, dataDir: string) {
   return z
@@ -723,6 +723,7 @@ export function projectSchema(root: string, dataDir: string) {
       workflows: mappingSection,
       jobs: mappingSection,
       streams: mappingSection,
+      cluster: mappingSection,
       defaults: mappingSection,
     })
     .strict();

@@ -9,6 +9,7 @@ import { llmConfigSchema } from '../llm/config.js';
 import { workflowsSectionSchema } from '../workflows/config.js';
 import { jobsSectionSchema } from '../jobs/config.js';
 import { streamsSectionSchema } from '../streams/config.js';
+import { clusterSectionSchema } from '../cluster/config.js';
 
 export type ExtensionSection = (typeof EXTENSION_SECTIONS)[number];
 
@@ -19,4 +20,5 @@ export const sectionSchemas: Partial<Record<ExtensionSection, z.ZodTypeAny>> = {
   jobs: jobsSectionSchema,
   workflows: workflowsSectionSchema,
   streams: streamsSectionSchema,
+  cluster: clusterSectionSchema,
 };

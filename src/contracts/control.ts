@@ -20,6 +20,26 @@ export interface InstanceView {
   restarts: number;
   lastError: string | null;
   memory: { heapUsed: number; external: number; arrayBuffers: number; hostRss: number } | null;
+  /** The daemon (cluster node) running it; null when no node holds its lease (or on a single daemon: this one's id is null). */
+  node?: string | null;
+}
+
+/** A daemon of the fleet (cluster node, PostgreSQL). */
+export interface NodeView {
+  nodeId: string;
+  address: string | null;
+  weight: number;
+  capacity: number | null;
+  pid: number | null;
+  startedAt: number;
+  heartbeatAt: number;
+  alive: boolean;
+  draining: boolean;
+  /** Agent instances it holds leases of. */
+  leases: number;
+  instances: string[];
+  /** This daemon. */
+  self?: boolean;
 }
 
 export interface AgentView {
@@ -87,6 +107,8 @@ export interface ControlPlane {
   listEvents(opts?: { afterSeq?: number; limit?: number; name?: string }): Promise<StoredEvent[]>;
 
   health(): HealthView;
+  /** The daemons sharing this store (cluster); on a single daemon: an empty list. */
+  listNodes(): Promise<NodeView[]>;
   /** /healthz: the process serves. /readyz: store reachable and startup finished. /startupz: started. */
   probes(): { live: boolean; ready: boolean; started: boolean };
   /** Graceful stop of the whole daemon (drains). Used by POST /api/daemon/stop and signals. */

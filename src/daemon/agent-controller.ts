@@ -7,12 +7,13 @@ import type { Clock, ScheduleSpec } from '../scheduler/types.js';
 import type { Store, Delivery, RunRecord } from '../store/types.js';
 import type { CommandHandle, InstanceHandle, Runtime } from '../runtime/types.js';
 import type { AgentDescription, InstanceExit, LogLine } from '../runtime/protocol.js';
-import { transition, initialInstanceState, type InstanceState, type LifecycleEvent, type Effect } from '../supervisor/lifecycle.js';
+import { transition, type LifecycleEvent, type Effect } from '../supervisor/lifecycle.js';
 import { ProbeTracker } from '../supervisor/probes.js';
+import { Instance } from './instance.js';
 import { EventConsumer } from './event-consumer.js';
 import { EmbeddedBus } from '../bus/embedded.js';
 import type { Bus } from '../bus/types.js';
-import { executeRun, type RunContext, type RunOutcome } from './run-transaction.js';
+import { executeRun, recordRunFenced, type RunContext, type RunOutcome } from './run-transaction.js';
 import type { AgentStatus, InstanceView } from './control.js';
 import { InvalidStateTransitionError, OpenClawError } from '../util/errors.js';
 import { decideOverlap } from '../scheduler/timeline.js';
@@ -39,47 +40,18 @@ export interface ControllerDeps {
   metrics?: CoreMetrics;
   /** Claimed schedule fires not yet run: closed when their run is recorded (survives a crash). */
   fires?: FireLedger;
+  /** Cluster placement: whether this node holds the instance's lease (default: every instance runs here). */
+  placed?: (instanceId: string) => boolean;
 }
 
 export type { CallOptions, CallResult } from '../contracts/modules.js';
 import type { AgentHandle, CallOptions, CallResult } from '../contracts/modules.js';
 
-type Handle = { kind: 'module'; h: InstanceHandle } | { kind: 'command'; h: CommandHandle };
 /** Separate round-robin rotations: scheduled and manual runs, event deliveries, method calls. */
 type Rotation = 'run' | 'event' | 'call';
 
 /** Commit conflicts re-run a trigger at once this many times (events, calls, scheduled runs). */
 const MAX_CONFLICT_RETRIES = 20;
-
-class Instance {
-  lc: InstanceState;
-  handle: Handle | null = null;
-  generation = 0;
-  busy = 0;
-  ready = true;
-  restarts = 0;
-  startedAt: number | null = null;
-  lastError: string | null = null;
-  cancelRetry: (() => void) | null = null;
-  probeTimers: NodeJS.Timeout[] = [];
-  liveness: ProbeTracker | null = null;
-  readiness: ProbeTracker | null = null;
-  healthyTimer: (() => void) | null = null;
-  /** Resolves when the current stop sequence finishes. */
-  stopping: Promise<void> | null = null;
-  /** Taken out of admission while it drains before a memory soft-limit restart. */
-  draining = false;
-  /** Why it last went down (a fixed vocabulary), for openclaw_restarts_total{reason}. */
-  downReason = 'other';
-
-  constructor(
-    readonly id: string,
-    readonly replica: number,
-    now: number,
-  ) {
-    this.lc = initialInstanceState(now);
-  }
-}
 
 export class AgentController implements AgentHandle {
   readonly instances: Instance[];
@@ -137,9 +109,37 @@ export class AgentController implements AgentHandle {
   /** Starts every instance (desired: running) or holds them paused. */
   async start(opts: { paused?: boolean } = {}): Promise<void> {
     this.paused = opts.paused ?? false;
-    await Promise.all(this.instances.map((i) => this.dispatch(i, { type: 'start' })));
-    if (this.paused) for (const i of this.instances) await this.dispatch(i, { type: 'pause' });
+    const mine = this.instances.filter((i) => this.mayRun(i));
+    await Promise.all(mine.map((i) => this.dispatch(i, { type: 'start' })));
+    if (this.paused) for (const i of mine) await this.dispatch(i, { type: 'pause' });
     this.consumer?.start();
+  }
+
+  /** Whether this node may run the instance (cluster placement: it holds the instance's lease). */
+  private mayRun(i: Instance): boolean {
+    return this.deps.placed?.(i.id) ?? true;
+  }
+
+  /** Cluster placement: this node took the instance's lease; it starts unless the agent is stopped. */
+  async placeInstance(instanceId: string, desired: 'running' | 'paused' | 'stopped'): Promise<void> {
+    const inst = this.instances.find((i) => i.id === instanceId);
+    if (!inst || desired === 'stopped' || !this.cfg.enabled) return;
+    // Lost and taken again while its stop (after the loss) still runs: start it once that ends.
+    if (inst.stopping) await inst.stopping;
+    if (inst.lc.status !== 'stopped' && inst.lc.status !== 'crash_loop') return;
+    if (!this.mayRun(inst)) return;
+    this.paused = desired === 'paused';
+    await this.dispatch(inst, { type: 'start' });
+    if (this.paused) await this.dispatch(inst, { type: 'pause' });
+    this.consumer?.start();
+  }
+
+  /** Cluster placement: the instance's lease is gone (lost, or handed over on a drain); it stops here. */
+  async unplaceInstance(instanceId: string, reason: string): Promise<void> {
+    const inst = this.instances.find((i) => i.id === instanceId);
+    if (!inst) return;
+    await this.stopInstance(inst, reason);
+    if (this.instances.every((i) => i.lc.status === 'stopped')) this.consumer?.stop();
   }
 
   async stop(reason = 'stop requested'): Promise<void> {
@@ -176,7 +176,7 @@ export class AgentController implements AgentHandle {
   async restart(reason = 'restart requested'): Promise<void> {
     this.paused = false;
     // The lifecycle runs it as stopping → teardown → stopped → spawn (afterStop: start).
-    await Promise.all(this.instances.map((i) => this.dispatch(i, { type: 'restart', reason })));
+    await Promise.all(this.instances.filter((i) => this.mayRun(i)).map((i) => this.dispatch(i, { type: 'restart', reason })));
     this.consumer?.start();
   }
 
@@ -184,7 +184,7 @@ export class AgentController implements AgentHandle {
   async startExplicit(): Promise<void> {
     this.paused = false;
     for (const i of this.instances) {
-      if (i.lc.status === 'running' || i.lc.status === 'initializing') continue;
+      if (i.lc.status === 'running' || i.lc.status === 'initializing' || !this.mayRun(i)) continue;
       await this.dispatch(i, { type: 'start' });
     }
     this.consumer?.start();
@@ -228,7 +228,9 @@ export class AgentController implements AgentHandle {
         break;
       }
       case 'spawn':
-        void this.spawn(inst);
+        // A restart (crash, backoff) of an instance whose lease this node no longer holds: not here.
+        if (!this.mayRun(inst)) void this.dispatch(inst, { type: 'stop', reason: 'its lease is held by another node' }).catch(() => undefined);
+        else void this.spawn(inst);
         break;
       case 'kill':
         await this.killInstance(inst, e.reason);
@@ -531,8 +533,10 @@ export class AgentController implements AgentHandle {
     const now = this.deps.clock.now();
     const missed = async (status: 'missed' | 'skipped', reason: string, level: 'warning' | 'info' = 'warning') => {
       const run: RunRecord = { id: runId, agent: this.name, instance: null, trigger: req.manual ? 'manual' : 'schedule', status, scheduledAt: req.fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
-      await this.deps.store.recordRun(run).catch(() => undefined);
-      await this.closeFire(req);
+      // Fenced like a run (cluster): a node that lost the agent's lease meanwhile records nothing;
+      // the node that took it over runs this fire.
+      // Its fire stays open for that node unless the record was written.
+      if (await recordRunFenced(this.deps.runContext, run, (this.instances.find((i) => this.mayRun(i)) ?? this.instances[0]!).id)) await this.closeFire(req);
       this.deps.log(level, `run ${status} at ${new Date(req.fireAt ?? now).toISOString()}: ${reason}`, { reason });
       return { runId, admitted: status, reason } as const;
     };
@@ -618,24 +622,29 @@ export class AgentController implements AgentHandle {
       inst.busy--;
       this.runningScheduled--;
     }
+    // A fenced run (its lease moved on) leaves its fire open: the node that took the agent over runs it.
+    let closeFire = !outcome.ok && !outcome.fenced;
     if (!outcome.ok && outcome.instanceGone) {
       // The instance ended under the run: nothing committed. Recorded, so the fire is not lost silently.
       const now = this.deps.clock.now();
-      await this.deps.store
-        .recordRun({ id: req.runId, agent: this.name, instance: inst.id, trigger: req.manual ? 'manual' : 'schedule', status: 'failed', scheduledAt: req.fireAt, startedAt: outcome.startedAt, finishedAt: now, error: `the instance ended during the run: ${outcome.error?.message ?? 'gone'}`, reason: null, eventId: null })
-        .catch(() => undefined);
+      closeFire &&= await recordRunFenced(
+        this.deps.runContext,
+        { id: req.runId, agent: this.name, instance: inst.id, trigger: req.manual ? 'manual' : 'schedule', status: 'failed', scheduledAt: req.fireAt, startedAt: outcome.startedAt, finishedAt: now, error: `the instance ended during the run: ${outcome.error?.message ?? 'gone'}`, reason: null, eventId: null },
+        inst.id,
+      );
     }
-    if (!outcome.ok) await this.closeFire(req);
     if (outcome.conflict) {
       // Still conflicting after every retry (a hot key written elsewhere all the time): the run is
       // recorded as failed and the instance keeps serving; nothing of the run was committed.
       const now = this.deps.clock.now();
       const error = `state conflict: ${outcome.error?.message ?? 'a key this run read changed'} (retried ${MAX_CONFLICT_RETRIES} times)`;
-      await this.deps.store
-        .recordRun({ id: req.runId, agent: this.name, instance: inst.id, trigger: req.manual ? 'manual' : 'schedule', status: 'failed', scheduledAt: req.fireAt, startedAt: outcome.startedAt, finishedAt: now, error, reason: null, eventId: null })
-        .catch(() => undefined);
+      closeFire &&= await recordRunFenced(
+        this.deps.runContext,
+        { id: req.runId, agent: this.name, instance: inst.id, trigger: req.manual ? 'manual' : 'schedule', status: 'failed', scheduledAt: req.fireAt, startedAt: outcome.startedAt, finishedAt: now, error, reason: null, eventId: null },
+        inst.id,
+      );
       this.deps.log('warning', `run() not committed: ${error}`, { runId: req.runId }, inst.id);
-    } else if (!outcome.ok && !outcome.instanceGone && inst.generation === gen) {
+    } else if (!outcome.ok && !outcome.instanceGone && !outcome.fenced && inst.generation === gen) {
       const msg = `run() failed: ${outcome.error?.message ?? 'unknown error'}`;
       inst.lastError = msg;
       // seed 003: RUNNING --error--> ERROR --retry (backoff)--> RUNNING. The instance is

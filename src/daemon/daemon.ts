@@ -8,9 +8,9 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { ProjectConfig, AgentConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../scheduler/types.js';
-import { Scheduler, planMissed, type FireContext } from '../scheduler/index.js';
 import { describeSchedule } from '../scheduler/schedule.js';
-import { FireLedger, fireLedgerStoreModule, planRecovery } from '../scheduler/fire-ledger.js';
+import { FireLedger, fireLedgerStoreModule } from '../scheduler/fire-ledger.js';
+import { Schedules } from './schedules.js';
 import { openStore } from '../store/index.js';
 import { SHARED_NAMESPACE, type Store, type StoredEvent, type RunRecord, type StateVersionInfo, type Transition, type DeadLetter } from '../store/types.js';
 import { createRuntime } from '../runtime/index.js';
@@ -23,7 +23,9 @@ import { LogHub } from '../observability/log-hub.js';
 import { openBus, OutboxBus, type Bus, type OpenedBus } from '../bus/index.js';
 import { DEFAULT_MAX_EVENT_BYTES, NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
 import { AgentController } from './agent-controller.js';
-import type { AgentAction, AgentView, ControlPlane, HealthView } from './control.js';
+import { Placement } from './placement.js';
+import { Counter } from 'prom-client';
+import type { AgentAction, AgentView, ControlPlane, HealthView, NodeView } from './control.js';
 import { BadRequestError, ConfigError, NotFoundError, OpenClawError } from '../util/errors.js';
 import { createApiServer, type RouteInfo } from '../api/server.js';
 import { checkBind, resolveAuthMode } from '../security/auth/mode.js';
@@ -61,6 +63,8 @@ export class Daemon implements ControlPlane {
   private readonly clock: Clock;
   private store!: Store;
   private fires!: FireLedger;
+  /** Cluster placement: which agent instances run on this daemon (all of them on SQLite). */
+  private placement: Placement | null = null;
   private runtime!: Runtime;
   /** Relays command agents' HTTP(S) under the network policy (security/egress.ts). */
   private egress: EgressProxy | null = null;
@@ -68,7 +72,7 @@ export class Daemon implements ControlPlane {
   private bus!: Bus;
   private openedBus: OpenedBus | null = null;
   private versions!: NamespaceVersions;
-  private scheduler: Scheduler | null = null;
+  private schedules!: Schedules;
   private readonly controllers = new Map<string, AgentController>();
   private api: Awaited<ReturnType<typeof createApiServer>> | null = null;
   private startedAt = 0;
@@ -166,10 +170,20 @@ export class Daemon implements ControlPlane {
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
     await this.store.migrateModule(fireLedgerStoreModule);
     this.fires = new FireLedger(this.store.handle(), () => this.clock.now());
+    const placement = (this.placement = await Placement.open(this.config, this.store, this.placementHooks()));
+    this.schedules = new Schedules({
+      store: this.store,
+      fires: this.fires,
+      clock: this.clock,
+      controllers: this.controllers,
+      placement: () => this.placement,
+      log: (level, msg, fields, agent) => this.log(level, msg, fields, agent),
+    });
 
     this.versions = new NamespaceVersions(this.store);
     this.openedBus = await openBus(this.config.bus, this.store, this.clock, {
       project: this.config.project,
+      nodeId: placement.nodeId ?? undefined,
       onError: (err) => this.log('warning', `bus relay: ${err.message}`),
     });
     this.bus = this.openedBus.bus;
@@ -184,6 +198,7 @@ export class Daemon implements ControlPlane {
         log: (level, msg, fields, instance) => this.log(level, msg, fields, a.name, instance),
         metrics: this.core,
         fires: this.fires,
+        placed: (instanceId) => placement.placed(instanceId),
         commandEnv: (agent, instance) => ({
           ...(this.egress?.env(this.url) ?? {}),
           OPENCLAW_URL: this.url,
@@ -208,8 +223,9 @@ export class Daemon implements ControlPlane {
       if (!this.controllers.has(consumer) || this.bus.kind !== 'embedded') await this.store.setSubscriptions(consumer, []);
     }
 
-    // One node owns every lease: whatever the previous daemon held is free again now.
-    await this.store.releaseDeliveries();
+    // Whatever this daemon's previous boot had claimed is free again now: every delivery on a single
+    // daemon, only this node's (lease tokens carry the node id) in a cluster — never another live node's.
+    await this.store.releaseDeliveries(undefined, placement.nodeId ?? undefined);
     await this.versions.load([...this.controllers.keys(), SHARED_NAMESPACE]);
 
     const ctx = this.moduleContext();
@@ -239,6 +255,9 @@ export class Daemon implements ControlPlane {
       this.port = Number(new URL(url).port);
     }
 
+    // Cluster: register the node and adopt the leases its previous boot held; the loop below starts
+    // only the instances this node holds (placement.placed), the others come as leases are taken.
+    await placement.join(this.url || null);
     for (const c of this.controllers.values()) {
       if (!c.cfg.enabled) continue;
       const desired = (await this.store.getDesired(c.name)) ?? 'running';
@@ -248,7 +267,8 @@ export class Daemon implements ControlPlane {
       }
       await c.start({ paused: desired === 'paused' });
     }
-    await this.startSchedules();
+    await this.schedules.start();
+    placement.start();
     this.timers.push(
       setInterval(() => void this.store.purgeExpired().catch(() => undefined), 60_000),
       setInterval(() => void this.store.setMeta('heartbeat', String(this.clock.now())).catch(() => undefined), 5_000),
@@ -293,6 +313,7 @@ export class Daemon implements ControlPlane {
   }
 
   private async abortBoot(): Promise<void> {
+    this.placement?.close();
     await this.runtime?.shutdown().catch(() => undefined);
     await this.egress?.close();
     await this.stopModules();
@@ -317,6 +338,7 @@ export class Daemon implements ControlPlane {
       redact: (value) => this.services.secrets.redact(value),
       onCommitted: (info) => this.auditCommit(a.name, info),
       metrics: this.core,
+      fence: this.placement?.fence(),
       intents: (intents, caller) => {
         const effects = [];
         for (const [kind, data] of groupIntents(intents)) {
@@ -391,7 +413,7 @@ export class Daemon implements ControlPlane {
       case 'state.checkpoint': {
         const c = this.controllers.get(agent);
         if (!c) throw new NotFoundError('agent', agent);
-        const result = await commitBuffer(this.runContext(c.cfg), req, { reason: 'checkpoint', runId: req.runId });
+        const result = await commitBuffer(this.runContext(c.cfg), req, { reason: 'checkpoint', runId: req.runId, fenceInstance: instanceId });
         return { versions: result.versions };
       }
       default:
@@ -399,98 +421,17 @@ export class Daemon implements ControlPlane {
     }
   }
 
-  private async startSchedules(): Promise<void> {
-    this.scheduler = new Scheduler({
-      clock: this.clock,
-      onFire: (agent, fireAt, ctx) => void this.onFire(agent, fireAt, ctx),
-      onError: (err, agent) => this.log('error', `scheduler: ${(err as Error).message}`, undefined, agent),
-    });
-    const now = this.clock.now();
-    for (const c of this.controllers.values()) {
-      const spec = c.scheduleSpec;
-      if (!spec || !c.cfg.enabled || c.cfg.kind !== 'module') continue;
-      const { lastFireAt } = await this.store.getSchedule(c.name);
-      await this.recoverFires(c, lastFireAt);
-      // `every` schedules keep their phase across restarts: fire times are anchor + k·every.
-      const stored = Number((await this.store.getMeta(`anchor:${c.name}`)) ?? NaN);
-      // A new `every` schedule gets a phase from its name, so agents with the same period do not
-      // all fire in the same millisecond.
-      const anchor = Number.isFinite(stored) ? stored : spec.kind === 'every' ? now + phaseOffset(c.name, spec.everyMs) : now;
-      if (!Number.isFinite(stored)) await this.store.setMeta(`anchor:${c.name}`, String(anchor));
-      const next = this.scheduler.add(c.name, spec, { anchor, lastFireAt: lastFireAt ?? now });
-      await this.store.setNextFire(c.name, next);
-    }
-  }
-
-  /**
-   * Fires claimed before a crash or a restart whose run never committed (running, or waiting in
-   * the overlap queue): run them now, or record them as missed when the policy is `skip`.
-   */
-  private async recoverFires(c: AgentController, lastFireAt: number | null): Promise<void> {
-    const open = await this.fires.pending(c.name);
-    if (open.length === 0) return;
-    const withRan = await Promise.all(open.map(async (f) => ({ ...f, ran: await this.fires.ran(f.runId) })));
-    const now = this.clock.now();
-    const plan = planRecovery(withRan, lastFireAt, c.cfg.missed);
-    for (const f of plan) {
-      if (f.action === 'run') c.requeue({ fireAt: f.fireAt, runId: f.runId });
-      else {
-        if (f.action === 'missed') await this.store.recordRun({ ...missedRun(c.name, f.fireAt, now, 'daemon down (claimed, not run)'), id: f.runId });
-        await this.fires.close(c.name, f.fireAt);
-      }
-    }
-    const ran = plan.filter((f) => f.action === 'run').length;
-    const missed = plan.filter((f) => f.action === 'missed').length;
-    if (ran + missed > 0) this.log(missed > 0 ? 'warning' : 'info', `${ran + missed} scheduled run(s) claimed before the last stop had not run: ${ran} queued again, ${missed} recorded as missed (policy ${c.cfg.missed})`, undefined, c.name);
-  }
-
-  /** Claims one fire time: the ledger row first, then the store's claim (see fire-ledger.ts). */
-  private async claimFire(agent: string, fireAt: number): Promise<string | null> {
-    const runId = randomUUID();
-    if (!(await this.fires.open(agent, fireAt, runId))) return null;
-    if (await this.store.claimFire(agent, fireAt)) return runId;
-    await this.fires.close(agent, fireAt);
-    return null;
-  }
-
-  private async onFire(agent: string, fireAt: number, ctx: FireContext): Promise<void> {
-    const c = this.controllers.get(agent);
-    if (!c || !c.scheduleSpec) return;
-    try {
-      await this.store.setNextFire(agent, this.scheduler?.nextFire(agent) ?? null);
-      if (ctx.coalesced.length === 0) {
-        // The store decides: a time fires at most once, also across restarts and daemons.
-        const runId = await this.claimFire(agent, fireAt);
-        if (runId) await c.admit({ fireAt, manual: false, runId });
-        return;
-      }
-      // Several fire times came due at once (the daemon was down, or the clock jumped): the
-      // missed-run policy decides which run; every other one is recorded with its reason.
-      const plan = planMissed({
-        spec: c.scheduleSpec,
-        anchor: Number((await this.store.getMeta(`anchor:${agent}`)) ?? fireAt),
-        lastFireAt: ctx.previousFireAt,
-        now: fireAt,
-        policy: c.cfg.missed,
-        reason: ctx.missedReason ?? 'daemon down',
-      });
-      const now = this.clock.now();
-      const runs = new Set(plan.toRun);
-      for (const t of [...plan.missed, ...plan.toRun].sort((x, y) => x - y)) {
-        const runId = await this.claimFire(agent, t);
-        if (!runId) continue;
-        if (runs.has(t)) await c.admit({ fireAt: t, manual: false, runId });
-        else {
-          await this.store.recordRun({ ...missedRun(agent, t, now, plan.missedReason ?? 'daemon down'), id: runId });
-          await this.fires.close(agent, t);
-        }
-      }
-      if (plan.missed.length > 0) {
-        this.log('warning', `${plan.missed.length} scheduled run(s) missed (${plan.missedReason}); policy ${c.cfg.missed} ran ${plan.toRun.length}`, undefined, agent);
-      }
-    } catch (err) {
-      this.log('error', `schedule fire failed: ${(err as Error).message}`, undefined, agent);
-    }
+  private placementHooks(): Parameters<typeof Placement.open>[2] {
+    const commits = new Counter({ name: 'openclaw_cluster_commits_total', help: 'Run commits conditional on a cluster lease, by result (fenced: refused, the lease had moved on)', labelNames: ['result'], registers: [this.metrics] });
+    return {
+      controller: (agent) => this.controllers.get(agent),
+      desired: async (agent) => (await this.store.getDesired(agent)) ?? 'running',
+      // The agent's schedule moves here: fires claimed by a node that is gone are run (or recorded
+      // missed) and the times nobody fired during the handover are caught up by the missed-run policy.
+      scheduleTakenOver: async (agent) => this.schedules.takeOver(agent),
+      log: (level, msg) => this.log(level, msg),
+      counted: (result) => commits.inc({ result }),
+    };
   }
 
   async reloadAgent(name: string, reason: string): Promise<void> {
@@ -535,8 +476,9 @@ export class Daemon implements ControlPlane {
   async listAgents(): Promise<AgentView[]> {
     const stats = new Map((await this.store.agentStats()).map((s) => [s.agent, s]));
     const pending = await this.pendingCounts();
+    const owners = await this.owners();
     const out: AgentView[] = [];
-    for (const c of this.controllers.values()) out.push(await this.view(c, stats.get(c.name), pending[c.name] ?? 0));
+    for (const c of this.controllers.values()) out.push(await this.view(c, stats.get(c.name), pending[c.name] ?? 0, owners));
     return out;
   }
 
@@ -544,11 +486,16 @@ export class Daemon implements ControlPlane {
     const c = this.get(name);
     const [s] = await this.store.agentStats(name);
     const pending = this.bus.kind === 'embedded' ? await this.store.pendingCount(name) : (await this.pendingCounts())[name] ?? 0;
-    return this.view(c, s, pending);
+    return this.view(c, s, pending, await this.owners());
   }
 
-  private async view(c: AgentController, s: { runsTotal: number; runsFailed: number; lastRunAt: number | null } | undefined, pending: number): Promise<AgentView> {
-    const instances = c.instanceViews();
+  /** instance → the node running it (cluster); null on a single daemon. */
+  private async owners(): Promise<Map<string, string> | null> {
+    return this.placement?.nodeId ? this.placement.owners() : null;
+  }
+
+  private async view(c: AgentController, s: { runsTotal: number; runsFailed: number; lastRunAt: number | null } | undefined, pending: number, owners: Map<string, string> | null): Promise<AgentView> {
+    const instances = owners ? c.instanceViews().map((i) => ({ ...i, node: owners.get(i.instanceId) ?? null })) : c.instanceViews();
     const status = c.status();
     const started = instances.map((i) => i.startedAt).filter((t): t is number => t != null);
     const now = this.clock.now();
@@ -567,7 +514,7 @@ export class Daemon implements ControlPlane {
       // A paused agent has no uptime (as in `openclaw status`: "paused │ -").
       uptimeMs: started.length > 0 && status !== 'paused' ? now - Math.min(...started) : null,
       lastRunAt: s?.lastRunAt ?? null,
-      nextRunAt: this.scheduler?.nextFire(c.name) ?? null,
+      nextRunAt: this.schedules?.nextFire(c.name) ?? null,
       runsTotal,
       runsFailed,
       successRate: runsTotal > 0 ? (runsTotal - runsFailed) / runsTotal : null,
@@ -737,6 +684,11 @@ export class Daemon implements ControlPlane {
     };
   }
 
+  async listNodes(): Promise<NodeView[]> {
+    const nodes = (await this.placement?.nodes()) ?? [];
+    return nodes.map((n) => (n.nodeId === this.placement?.nodeId ? { ...n, self: true } : n));
+  }
+
   probes(): { live: boolean; ready: boolean; started: boolean } {
     return { live: true, ready: this.started && !this.shuttingDown, started: this.started };
   }
@@ -747,7 +699,10 @@ export class Daemon implements ControlPlane {
     this.shuttingDown = (async () => {
       this.log('info', `daemon stopping: ${reason}`);
       for (const t of this.timers) clearInterval(t);
-      this.scheduler?.close();
+      this.schedules?.close();
+      // Cluster: stop this node's instances while it still holds their leases (their runs commit),
+      // then hand the leases over; the other nodes take them at their next renewal.
+      await this.placement?.drain().catch((err: Error) => this.log('warning', `cluster: drain failed: ${err.message}`));
       // Stop agents in reverse order of declaration (OTP: children stop in reverse start order).
       const list = [...this.controllers.values()].reverse();
       await Promise.all(list.map((c) => c.stop('daemon shutdown').catch(() => undefined)));
@@ -777,20 +732,6 @@ function groupIntents(intents: RunIntent[]): Map<string, unknown[]> {
     else m.set(i.kind, [i.data]);
   }
   return m;
-}
-
-/** A stable offset in [0, period) derived from the agent's name (FNV-1a). */
-function phaseOffset(name: string, periodMs: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) {
-    h ^= name.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h % Math.max(1, periodMs);
-}
-
-function missedRun(agent: string, fireAt: number, now: number, reason: string): RunRecord {
-  return { id: randomUUID(), agent, instance: null, trigger: 'schedule', status: 'missed', scheduledAt: fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
 }
 
 function readTls(tls: { cert: string; key: string }, file: string): { cert: Buffer; key: Buffer } {

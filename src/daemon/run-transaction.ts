@@ -7,6 +7,7 @@ import type { Invocation, InvocationResult, RunIntent, SerializedError } from '.
 import {
   SHARED_NAMESPACE,
   type CommitResult,
+  type LeaseFence,
   type NewEvent,
   type RunRecord,
   type RunTrigger,
@@ -15,7 +16,7 @@ import {
   type Store,
   type TxEffect,
 } from '../store/types.js';
-import { OpenClawError, StateConflictError } from '../util/errors.js';
+import { FencedError, OpenClawError, StateConflictError } from '../util/errors.js';
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { CoreMetrics } from '../observability/metrics.js';
 import { activeTraceIds, contextFromTraceparent, traceparent, tracer, tracingEnabled, withSpan } from '../observability/tracing.js';
@@ -79,6 +80,8 @@ export interface RunOutcome {
   instanceGone?: boolean;
   /** True when admitCommit refused: the agent finished but nothing was committed. */
   discarded?: boolean;
+  /** True when the cluster fence refused the commit: the instance's lease moved to another node. */
+  fenced?: boolean;
   result?: InvocationResult;
   commit?: CommitResult;
   startedAt: number;
@@ -111,6 +114,43 @@ export interface RunContext {
   intents?: (intents: RunIntent[], caller: { agent: string; runId: string | null }) => TxEffect[];
   /** Called after a commit, with the intents it committed (wake-ups: a job queue's workers). */
   onIntentsCommitted?: (intents: RunIntent[]) => void;
+  /** Cluster leases (src/cluster): every commit of an instance's run is conditional on its lease. */
+  fence?: FenceSource;
+}
+
+/** Where a run's commit gets the lease it is conditional on, and reports what became of it. */
+export interface FenceSource {
+  /** The instance's current lease; null when not fenced (a single daemon). */
+  of(instanceId: string): LeaseFence | null;
+  /** One fenced commit attempt: accepted, refused by the fence, or failed otherwise (a conflict…). */
+  settled(instanceId: string, result: 'accepted' | 'fenced' | 'failed'): void;
+}
+
+type CommitExtra = {
+  run?: RunRecord;
+  ack?: { deliveryId: number; leaseToken: string };
+  reason?: string;
+  runId?: string | null;
+  effects?: TxEffect[];
+  instanceId?: string;
+  /** The lease taken when the run started (a later lease of the same instance must not admit it). */
+  fence?: LeaseFence | null;
+  /** Otherwise the instance whose current lease fences the commit (a checkpoint). */
+  fenceInstance?: string;
+};
+
+/**
+ * Records a run outside a commit (failed, missed, skipped), fenced like a commit: a node that
+ * lost the instance's lease records nothing (the run belongs to the new owner now). True when
+ * the record was written (always, on a single daemon).
+ */
+export async function recordRunFenced(ctx: RunContext, run: RunRecord, instanceId: string | null, startFence?: LeaseFence | null): Promise<boolean> {
+  const fence = startFence !== undefined ? startFence : instanceId ? ctx.fence?.of(instanceId) : null;
+  if (!fence) return ctx.store.recordRun(run).then(() => true, () => true);
+  return ctx.store.commitRun({ writes: [], reads: [], emits: [], run, fence }).then(
+    () => (ctx.fence?.settled(instanceId!, 'accepted'), true),
+    (err) => (ctx.fence?.settled(instanceId!, err instanceof FencedError ? 'fenced' : 'failed'), !(err instanceof FencedError)),
+  );
 }
 
 export function serializeError(err: unknown): SerializedError {
@@ -140,7 +180,7 @@ export function toEvents(agent: string | null, emits: Array<{ id: string; name: 
 export async function commitBuffer(
   ctx: RunContext,
   buf: { writes: StateWrite[]; reads: StateRead[]; emits: Array<{ id: string; name: string; data: unknown }>; intents?: RunIntent[] },
-  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null; effects?: TxEffect[]; instanceId?: string },
+  extra: CommitExtra,
 ): Promise<CommitResult> {
   checkSizes(buf, ctx);
   if (ctx.redact) buf = redactBuffer(buf, ctx.redact);
@@ -168,7 +208,7 @@ async function commitEmits(
   ctx: RunContext,
   buf: { writes: StateWrite[]; reads: StateRead[]; intents?: RunIntent[] },
   emits: NewEvent[],
-  extra: { run?: RunRecord; ack?: { deliveryId: number; leaseToken: string }; reason?: string; runId?: string | null; effects?: TxEffect[]; instanceId?: string },
+  extra: CommitExtra,
 ): Promise<CommitResult> {
   const intents = buf.intents ?? [];
   const effects = [...(extra.effects ?? [])];
@@ -176,17 +216,27 @@ async function commitEmits(
     if (!ctx.intents) throw new OpenClawError('intent_unsupported', `the run used ${[...new Set(intents.map((i) => i.kind))].join(', ')}, which this daemon does not serve (is the module enabled?)`);
     effects.push(...ctx.intents(intents, { agent: ctx.agent, runId: extra.runId ?? extra.run?.id ?? null }));
   }
-  const result = await ctx.store.commitRun({
-    writes: buf.writes,
-    reads: buf.reads,
-    emits,
-    ack: extra.ack,
-    run: extra.run,
-    maxStateSize: { [ctx.agent]: ctx.maxStateSizeBytes },
-    reason: extra.reason,
-    runId: extra.runId ?? extra.run?.id ?? null,
-    ...(effects.length > 0 ? { effects } : {}),
-  });
+  const fenceInstance = extra.fenceInstance ?? extra.instanceId;
+  const fence = extra.fence !== undefined ? extra.fence : fenceInstance ? ctx.fence?.of(fenceInstance) : null;
+  let result: CommitResult;
+  try {
+    result = await ctx.store.commitRun({
+      writes: buf.writes,
+      reads: buf.reads,
+      emits,
+      ack: extra.ack,
+      run: extra.run,
+      maxStateSize: { [ctx.agent]: ctx.maxStateSizeBytes },
+      reason: extra.reason,
+      runId: extra.runId ?? extra.run?.id ?? null,
+      ...(effects.length > 0 ? { effects } : {}),
+      ...(fence ? { fence } : {}),
+    });
+  } catch (err) {
+    if (fence) ctx.fence?.settled(fenceInstance!, err instanceof FencedError ? 'fenced' : 'failed');
+    throw err;
+  }
+  if (fence) ctx.fence?.settled(fenceInstance!, 'accepted');
   ctx.versions.apply(result);
   const runId = extra.runId ?? extra.run?.id;
   if (extra.instanceId && runId) ctx.versions.noteCommit(extra.instanceId, runId, result.versions);
@@ -286,8 +336,23 @@ export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts
   }, opts.parentTrace ? { parent: contextFromTraceparent(opts.parentTrace) } : {});
 }
 
+/**
+ * The lease an instance incarnation runs under: bound at its first invocation (setup(), right
+ * after it was started on this node), kept for all its runs and retries. If the node loses the
+ * lease — even if it takes the instance again later (a new incarnation, a new epoch) — nothing
+ * this incarnation still runs commits.
+ */
+const incarnationFences = new WeakMap<InstanceHandle, LeaseFence | null>();
+function fenceOf(ctx: RunContext, instance: InstanceHandle): LeaseFence | null {
+  if (!ctx.fence) return null;
+  let f = incarnationFences.get(instance);
+  if (f === undefined) incarnationFences.set(instance, (f = ctx.fence.of(instance.instanceId)));
+  return f;
+}
+
 async function invokeAndCommit(ctx: RunContext, instance: InstanceHandle, opts: ExecuteOptions, runId: string): Promise<RunOutcome> {
   const startedAt = ctx.now();
+  const fence = fenceOf(ctx, instance);
   let result: InvocationResult;
   try {
     result = await instance.invoke({
@@ -328,7 +393,7 @@ async function invokeAndCommit(ctx: RunContext, instance: InstanceHandle, opts: 
 
   if (!result.ok) {
     const run = record('failed', result.error ? `${result.error.name}: ${result.error.message}` : 'failed');
-    if (run) await ctx.store.recordRun(run).catch(() => undefined);
+    if (run) await recordRunFenced(ctx, run, instance.instanceId, fence);
     return { runId, ok: false, error: result.error, result, startedAt, finishedAt };
   }
   if (opts.admitCommit && !opts.admitCommit()) {
@@ -336,14 +401,16 @@ async function invokeAndCommit(ctx: RunContext, instance: InstanceHandle, opts: 
   }
   try {
     const effects = typeof opts.effects === 'function' ? opts.effects(result.value) : opts.effects;
-    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId, effects, instanceId: instance.instanceId });
+    const commit = await commitBuffer(ctx, result, { run: record('succeeded', null), ack: opts.ack, runId, effects, instanceId: instance.instanceId, fence });
     return { runId, ok: true, result, commit, startedAt, finishedAt };
   } catch (err) {
     if (err instanceof StateConflictError) {
       return { runId, ok: false, conflict: true, error: serializeError(err), result, startedAt, finishedAt };
     }
+    // Fenced: the instance's lease moved to another node, which runs the trigger again; no record here.
+    if (err instanceof FencedError) return { runId, ok: false, fenced: true, error: serializeError(err), result, startedAt, finishedAt };
     const run = record('failed', `commit failed: ${(err as Error).message}`);
-    if (run) await ctx.store.recordRun(run).catch(() => undefined);
+    if (run) await recordRunFenced(ctx, run, instance.instanceId, fence);
     return { runId, ok: false, error: serializeError(err), result, startedAt, finishedAt };
   }
 }

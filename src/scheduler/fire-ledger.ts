@@ -22,10 +22,20 @@ const TABLES = (t: (n: string, index?: boolean) => string, big: string) => [
   )`,
 ];
 
+// Migration 2: the node that claimed the fire (cluster, src/cluster) and its lease epoch, so a
+// node taking an agent over re-queues only the fires of owners that are gone.
+const OWNER = (t: string, big: string) => [`ALTER TABLE ${t} ADD COLUMN owner TEXT`, `ALTER TABLE ${t} ADD COLUMN epoch ${big}`];
+
 export const fireLedgerStoreModule: StoreModule = {
   name: 'scheduler',
-  sqlite: [{ id: 1, name: 'claimed schedule fires not yet run', statements: TABLES((n) => n, 'INTEGER') }],
-  postgres: (schema) => [{ id: 1, name: 'claimed schedule fires not yet run', statements: TABLES((n, index) => (index ? n : `${schema}.${n}`), 'BIGINT') }],
+  sqlite: [
+    { id: 1, name: 'claimed schedule fires not yet run', statements: TABLES((n) => n, 'INTEGER') },
+    { id: 2, name: 'owner of a claimed fire', statements: OWNER('schedule_fires', 'INTEGER') },
+  ],
+  postgres: (schema) => [
+    { id: 1, name: 'claimed schedule fires not yet run', statements: TABLES((n, index) => (index ? n : `${schema}.${n}`), 'BIGINT') },
+    { id: 2, name: 'owner of a claimed fire', statements: OWNER(`${schema}.schedule_fires`, 'BIGINT') },
+  ],
 };
 
 export interface PendingFire {
@@ -33,6 +43,9 @@ export interface PendingFire {
   fireAt: number;
   runId: string;
   claimedAt: number;
+  /** The cluster node that claimed it and its lease epoch (null on a single daemon). */
+  owner: string | null;
+  epoch: number | null;
 }
 
 export class FireLedger {
@@ -60,8 +73,15 @@ export class FireLedger {
   }
 
   /** Written before claimFire; false if a row for this fire already exists (another daemon's). */
-  async open(agent: string, fireAt: number, runId: string): Promise<boolean> {
-    const n = await this.exec(`INSERT INTO ${this.t('schedule_fires')} (agent, fire_at, run_id, claimed_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`, [agent, fireAt, runId, this.now()]);
+  async open(agent: string, fireAt: number, runId: string, owner?: { node: string; epoch: number }): Promise<boolean> {
+    const n = await this.exec(`INSERT INTO ${this.t('schedule_fires')} (agent, fire_at, run_id, claimed_at, owner, epoch) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, [
+      agent,
+      fireAt,
+      runId,
+      this.now(),
+      owner?.node ?? null,
+      owner?.epoch ?? null,
+    ]);
     return n === 1;
   }
 
@@ -81,11 +101,11 @@ export class FireLedger {
 
   /** Fires of the agent left open, oldest first. */
   async pending(agent: string): Promise<PendingFire[]> {
-    const rows = await this.rows<{ agent: string; fire_at: number | string; run_id: string; claimed_at: number | string }>(
-      `SELECT agent, fire_at, run_id, claimed_at FROM ${this.t('schedule_fires')} WHERE agent = ? ORDER BY fire_at`,
+    const rows = await this.rows<{ agent: string; fire_at: number | string; run_id: string; claimed_at: number | string; owner: string | null; epoch: number | string | null }>(
+      `SELECT agent, fire_at, run_id, claimed_at, owner, epoch FROM ${this.t('schedule_fires')} WHERE agent = ? ORDER BY fire_at`,
       [agent],
     );
-    return rows.map((r) => ({ agent: r.agent, fireAt: Number(r.fire_at), runId: r.run_id, claimedAt: Number(r.claimed_at) }));
+    return rows.map((r) => ({ agent: r.agent, fireAt: Number(r.fire_at), runId: r.run_id, claimedAt: Number(r.claimed_at), owner: r.owner, epoch: r.epoch === null ? null : Number(r.epoch) }));
   }
 
   /** Whether a run record with this id exists (the run finished but its row was not yet deleted). */

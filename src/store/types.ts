@@ -144,6 +144,20 @@ export interface RunCommit {
   runId?: string | null;
   /** Subsystem work in the same transaction (a job's completion, ...); a throw aborts the commit. */
   effects?: TxEffect[];
+  /**
+   * Cluster fencing (PostgreSQL, src/cluster): the run commits only if the agent instance's lease
+   * row still has this owner and epoch and has not expired (database clock); the row is locked
+   * FOR SHARE until COMMIT, so a takeover cannot slip in between. Otherwise FencedError.
+   */
+  fence?: LeaseFence;
+}
+
+/** The lease a run's writes are conditional on (`agent_leases`, src/cluster/schema.ts). */
+export interface LeaseFence {
+  agent: string;
+  instance: string;
+  owner: string;
+  epoch: number;
 }
 
 export interface CommitResult {
@@ -159,6 +173,8 @@ export type CommitSettled = { ok: true; result: CommitResult } | { ok: false; er
 export interface ClaimOptions {
   limit: number;
   leaseMs: number;
+  /** The claiming node (cluster): lease tokens start with `owner:`, so its deliveries can be released when it dies. */
+  owner?: string;
 }
 
 export interface StoreLike {
@@ -221,8 +237,11 @@ export interface StoreLike {
   ackDeliveries(tokens: Array<{ deliveryId: number; leaseToken: string }>): Promise<number>;
   /** Depth (unacknowledged, not dead) of a consumer group and the creation time of its oldest such event. */
   deliveryStats(consumer: string): Promise<{ depth: number; oldestCreatedAt: number | null }>;
-  /** Returns leased deliveries to pending immediately (daemon start / instance gone). */
-  releaseDeliveries(consumer?: string): Promise<number>;
+  /**
+   * Returns leased deliveries to pending immediately (daemon start / instance gone); with `owner`,
+   * only those claimed by that node (ClaimOptions.owner): a node never releases another live node's.
+   */
+  releaseDeliveries(consumer?: string, owner?: string): Promise<number>;
   pendingCount(consumer: string): Promise<number>;
   pendingCounts(): Promise<Record<string, number>>;
   listDeadLetters(opts?: { consumer?: string; limit?: number }): Promise<DeadLetter[]>;

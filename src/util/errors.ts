@@ -82,6 +82,13 @@ export class LeaseLostError extends OpenClawError {
   }
 }
 
+/** A run's commit refused: its agent instance's cluster lease moved on (RunCommit.fence). */
+export class FencedError extends OpenClawError {
+  constructor(instance: string, owner: string, epoch: number) {
+    super('lease_fenced', `commit of ${instance} refused: node '${owner}' no longer holds its lease (epoch ${epoch}); another node runs it now and nothing of this run was written`, { status: 409 });
+  }
+}
+
 export class InvalidStateTransitionError extends OpenClawError {
   constructor(agent: string, action: string, state: string) {
     super('invalid_transition', `cannot ${action} agent '${agent}' while it is ${state}`, { status: 409 });

@@ -140,7 +140,7 @@ describe('agent entries', () => {
   it('other unknown top-level keys are still errors', async () => {
     const { file } = project('project: x\nsharding: {}\n');
     const err = await configError(loadConfig(file, { env: {} }));
-    expect(err.message).toBe(`${file}:2:1: sharding: unknown key \`sharding\`; allowed here: project, version, store, bus, api, agents, llm, security, workflows, jobs, streams, defaults`);
+    expect(err.message).toBe(`${file}:2:1: sharding: unknown key \`sharding\`; allowed here: project, version, store, bus, api, agents, llm, security, workflows, jobs, streams, cluster, defaults`);
   });
 
   it('schedule and probe mistakes are specific', async () => {

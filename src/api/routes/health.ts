@@ -19,6 +19,14 @@ export function healthRoutes(app: FastifyInstance, control: ControlPlane): void 
     handler: () => control.health(),
   });
 
+  // The daemons sharing this store (cluster, PostgreSQL): load, leases, last heartbeat.
+  defineRoute(app, {
+    method: 'GET',
+    url: '/api/nodes',
+    permission: 'health:read',
+    handler: async () => ({ nodes: await control.listNodes() }),
+  });
+
   for (const probe of PROBES) {
     defineRoute(app, {
       method: 'GET',

@@ -100,12 +100,17 @@ export function queries(s: string) {
         SELECT id FROM (SELECT * FROM ready UNION ALL SELECT * FROM waiting) u ORDER BY event_seq LIMIT $3
       ), claimed AS (
         UPDATE ${s}.deliveries d
-        SET status = 'inflight', attempts = d.attempts + 1, lease_token = gen_random_uuid()::text, lease_expires_at = $4, available_at = $4
+        SET status = 'inflight', attempts = d.attempts + 1, lease_token = coalesce($5::text || ':', '') || gen_random_uuid()::text, lease_expires_at = $4, available_at = $4
         FROM picked WHERE d.id = picked.id
         RETURNING d.*
       )
       SELECT ${deliveryColumns} FROM claimed d JOIN ${s}.events e ON e.seq = d.event_seq ORDER BY d.event_seq`,
     ack: `DELETE FROM ${s}.deliveries WHERE ${leaseHeld}`,
+    // Cluster fencing (RunCommit.fence): the runs whose lease (owner, epoch) is still current on the
+    // database clock; the lease rows stay share-locked until COMMIT, so a takeover waits for it.
+    fence: `SELECT f.i FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS f(agent, instance, owner, epoch, i)
+      JOIN ${s}.agent_leases l ON l.agent = f.agent AND l.instance = f.instance AND l.owner = f.owner AND l.epoch = f.epoch
+      WHERE l.expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint FOR SHARE OF l`,
     // A group commit checks every ack up front and locks the rows it will delete (so the delete at
     // the end cannot miss); runs whose lease is gone drop out of the batch before doing any work.
     lockAcks: `SELECT d.id FROM ${s}.deliveries d JOIN unnest($1::bigint[], $2::text[]) AS a(id, token) ON d.id = a.id AND d.lease_token = a.token
@@ -120,7 +125,7 @@ export function queries(s: string) {
     failRetry: `UPDATE ${s}.deliveries SET status = CASE WHEN $5 > $3 THEN 'retry' ELSE 'pending' END, available_at = $5, lease_token = NULL, lease_expires_at = NULL, last_error = $4
       WHERE ${leaseHeld}`,
     release: `UPDATE ${s}.deliveries SET status = 'pending', available_at = $1, lease_token = NULL, lease_expires_at = NULL
-      WHERE status = 'inflight' AND ($2::text IS NULL OR consumer = $2)`,
+      WHERE status = 'inflight' AND ($2::text IS NULL OR consumer = $2) AND ($3::text IS NULL OR left(lease_token, length($3) + 1) = $3 || ':')`,
     pendingCount: `SELECT count(*) AS n FROM ${s}.deliveries WHERE consumer = $1 AND status <> 'dead'`,
     pendingCounts: `SELECT consumer, count(*) AS n FROM ${s}.deliveries WHERE status <> 'dead' GROUP BY consumer`,
     subscribers: `SELECT DISTINCT consumer FROM ${s}.subscriptions`,

@@ -8,7 +8,7 @@
 // than relying on search_path, which transaction-mode poolers (PgBouncer) do not carry.
 import pg from 'pg';
 import type { Clock } from '../../scheduler/types.js';
-import { LeaseLostError, StateConflictError } from '../../util/errors.js';
+import { FencedError, LeaseLostError, StateConflictError } from '../../util/errors.js';
 import { pendingMigrations } from '../migrations.js';
 import {
   DEFAULT_LIMIT,
@@ -176,12 +176,20 @@ export class PostgresStore implements StoreLike {
     return this.tx(async (cl) => {
       const now = this.clock.now();
       const failed = new Map<number, unknown>();
-      const acks = commits.flatMap((c) => (c.ack ? [c.ack] : []));
+      const fenced = commits.flatMap((c, i) => (c.fence ? [{ ...c.fence, i }] : []));
+      if (fenced.length > 0) {
+        const res = await this.q<{ i: string }>(cl, 'fence', [fenced.map((f) => f.agent), fenced.map((f) => f.instance), fenced.map((f) => f.owner), fenced.map((f) => f.epoch)]);
+        const held = new Set(res.rows.map((r) => Number(r.i) - 1));
+        fenced.forEach((f, k) => {
+          if (!held.has(k)) failed.set(f.i, new FencedError(f.instance, f.owner, f.epoch));
+        });
+      }
+      const acks = commits.flatMap((c, i) => (c.ack && !failed.has(i) ? [c.ack] : []));
       if (acks.length > 0) {
         const res = await this.q<{ id: number }>(cl, 'lockAcks', [acks.map((a) => a.deliveryId), acks.map((a) => a.leaseToken), now]);
         const held = new Set(res.rows.map((r) => r.id));
         commits.forEach((c, i) => {
-          if (c.ack && !held.has(c.ack.deliveryId)) failed.set(i, new LeaseLostError(`acknowledging delivery ${c.ack.deliveryId}`));
+          if (c.ack && !failed.has(i) && !held.has(c.ack.deliveryId)) failed.set(i, new LeaseLostError(`acknowledging delivery ${c.ack.deliveryId}`));
         });
       }
       const versions: Array<Record<string, number>> = commits.map(() => ({}));
@@ -467,7 +475,7 @@ export class PostgresStore implements StoreLike {
 
   async claimDeliveries(consumer: string, opts: ClaimOptions): Promise<Delivery[]> {
     const now = this.clock.now();
-    const res = await this.q<DeliveryRow>(this.pool, 'claim', [consumer, now, opts.limit, now + opts.leaseMs]);
+    const res = await this.q<DeliveryRow>(this.pool, 'claim', [consumer, now, opts.limit, now + opts.leaseMs, opts.owner ?? null]);
     return res.rows.map(toDelivery);
   }
 
@@ -494,8 +502,8 @@ export class PostgresStore implements StoreLike {
     return { depth: r?.n ?? 0, oldestCreatedAt: r?.oldest ?? null };
   }
 
-  async releaseDeliveries(consumer?: string): Promise<number> {
-    return (await this.q(this.pool, 'release', [this.clock.now(), consumer ?? null])).rowCount ?? 0;
+  async releaseDeliveries(consumer?: string, owner?: string): Promise<number> {
+    return (await this.q(this.pool, 'release', [this.clock.now(), consumer ?? null, owner ?? null])).rowCount ?? 0;
   }
 
   async pendingCount(consumer: string): Promise<number> {

@@ -419,7 +419,7 @@ export class SqliteStore implements StoreLike {
       const lease = this.st(`UPDATE deliveries SET status = 'inflight', attempts = attempts + 1, lease_token = ?, lease_expires_at = ?, available_at = ?
         WHERE id = ?`);
       for (const r of rows) {
-        r.d_lease_token = randomUUID();
+        r.d_lease_token = opts.owner ? `${opts.owner}:${randomUUID()}` : randomUUID();
         r.d_lease_expires_at = leaseExpiresAt;
         r.d_attempts += 1;
         lease.run(r.d_lease_token, leaseExpiresAt, leaseExpiresAt, r.d_id);
@@ -463,10 +463,11 @@ export class SqliteStore implements StoreLike {
     return { depth: r.n, oldestCreatedAt: r.oldest };
   }
 
-  async releaseDeliveries(consumer?: string): Promise<number> {
-    const set = `UPDATE deliveries SET status = 'pending', available_at = @now, lease_token = NULL, lease_expires_at = NULL WHERE status = 'inflight'`;
-    const now = this.clock.now();
-    const res = consumer === undefined ? this.st(set).run({ now }) : this.st(`${set} AND consumer = @consumer`).run({ now, consumer });
+  async releaseDeliveries(consumer?: string, owner?: string): Promise<number> {
+    const res = this.st(
+      `UPDATE deliveries SET status = 'pending', available_at = @now, lease_token = NULL, lease_expires_at = NULL
+       WHERE status = 'inflight' AND (@consumer IS NULL OR consumer = @consumer) AND (@owner IS NULL OR substr(lease_token, 1, length(@owner) + 1) = @owner || ':')`,
+    ).run({ now: this.clock.now(), consumer: consumer ?? null, owner: owner ?? null });
     return res.changes;
   }
 

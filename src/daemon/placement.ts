@@ -1,0 +1,127 @@
+// The daemon's side of cluster placement (src/cluster): on PostgreSQL every daemon is a node that
+// runs the agent instances it holds leases of; on SQLite there is one node and no leases (every
+// instance runs here, nothing is fenced). Starts and stops instances as leases come and go,
+// releases a dead node's event deliveries when its instances move here, and fences run commits.
+import type { ProjectConfig } from '../config/types.js';
+import type { Store } from '../store/types.js';
+import { clusterStoreModule } from '../cluster/schema.js';
+import { resolveCluster, type ClusterSection } from '../cluster/config.js';
+import { LeaseManager, type HeldLease } from '../cluster/leases.js';
+import type { NodeView } from './control.js';
+import type { AgentController } from './agent-controller.js';
+import type { FenceSource } from './run-transaction.js';
+import { ConfigError } from '../util/errors.js';
+
+export interface PlacementHooks {
+  controller(agent: string): AgentController | undefined;
+  desired(agent: string): Promise<'running' | 'paused' | 'stopped'>;
+  /** The first instance of a scheduled agent moved here: take its schedule over (catch up, recover fires). */
+  scheduleTakenOver(agent: string): Promise<void>;
+  log(level: 'info' | 'warning' | 'error', msg: string): void;
+  /** Fenced commit attempts, by result (openclaw_cluster_commits_total). */
+  counted?(result: 'accepted' | 'fenced' | 'failed'): void;
+}
+
+export class Placement {
+  private constructor(readonly leases: LeaseManager | null) {}
+
+  /** Solo on SQLite (a `cluster:` section there is a configuration error); a node on PostgreSQL. */
+  static async open(config: ProjectConfig, store: Store, hooks: PlacementHooks): Promise<Placement> {
+    const section = config.extensions?.cluster as ClusterSection | undefined;
+    const h = store.handle();
+    if (h.dialect !== 'postgres') {
+      if (section) {
+        throw new ConfigError([
+          { file: config.file, line: null, column: null, field: 'cluster', message: 'several daemons need a PostgreSQL store: a SQLite store has one daemon; remove `cluster:` or set `store: postgres://…`' },
+        ]);
+      }
+      return new Placement(null);
+    }
+    await store.migrateModule(clusterStoreModule);
+    const cfg = resolveCluster(section, config.dataDir);
+    const slots = config.agents.filter((a) => a.enabled).flatMap((a) => Array.from({ length: a.replicas }, (_, i) => ({ agent: a.name, instance: `${a.name}#${i}` })));
+    const released = async (agent: string, prev: { owner: string | null; alive: boolean }) => {
+      if (!prev.owner || prev.owner === cfg.nodeId || prev.alive) return;
+      // The node died holding it: its claimed deliveries of this agent come back now, not at their lease's end.
+      const n = await store.releaseDeliveries(agent, prev.owner);
+      if (n > 0) hooks.log('info', `cluster: ${n} delivery(ies) of '${agent}' claimed by dead node '${prev.owner}' released`);
+    };
+    const mgr = new LeaseManager(h, cfg, slots, {
+      acquired: async (lease, prev) => {
+        await released(lease.agent, prev);
+        hooks.log('info', `cluster: ${lease.instance} runs here now (epoch ${lease.epoch}${prev.owner ? `, from '${prev.owner}'` : ''})`);
+        const c = hooks.controller(lease.agent);
+        if (!c) return;
+        if (mgr.heldOf(lease.agent).length === 1 && c.scheduleSpec) await hooks.scheduleTakenOver(lease.agent);
+        await c.placeInstance(lease.instance, await hooks.desired(lease.agent));
+      },
+      lost: async (lease: HeldLease, reason) => {
+        await hooks.controller(lease.agent)?.unplaceInstance(lease.instance, `lease lost: ${reason}`);
+      },
+      log: hooks.log,
+    });
+    const p = new Placement(mgr);
+    p.released = released;
+    p.counted = hooks.counted;
+    return p;
+  }
+
+  private counted?: (result: 'accepted' | 'fenced' | 'failed') => void;
+  private released?: (agent: string, prev: { owner: string | null; alive: boolean }) => Promise<void>;
+
+  get nodeId(): string | null {
+    return this.leases?.nodeId ?? null;
+  }
+
+  /** Whether this node runs the instance (always, on a single daemon). */
+  placed(instanceId: string): boolean {
+    return this.leases ? this.leases.holds(instanceId) : true;
+  }
+
+  /** Whether this node runs any instance of the agent (its schedule fires here). */
+  runsAgent(agent: string): boolean {
+    return this.leases ? this.leases.heldOf(agent).length > 0 : true;
+  }
+
+  fence(): FenceSource | undefined {
+    const mgr = this.leases;
+    if (!mgr) return undefined;
+    return {
+      of: (instance) => mgr.fence(instance),
+      settled: (_instance, result) => {
+        mgr.settled(result);
+        this.counted?.(result);
+      },
+    };
+  }
+
+  /**
+   * Registers the node, adopts what its previous boot held and takes its share of the free
+   * leases — before the agents start, so the boot's start loop starts exactly these instances.
+   */
+  async join(address: string | null): Promise<void> {
+    for (const { lease, prev } of (await this.leases?.join(address)) ?? []) await this.released?.(lease.agent, prev);
+  }
+
+  start(): void {
+    this.leases?.start();
+  }
+
+  /** SIGTERM: hands every lease over after stopping its instance gracefully. */
+  async drain(): Promise<void> {
+    await this.leases?.drain();
+  }
+
+  close(): void {
+    this.leases?.close();
+  }
+
+  async nodes(): Promise<NodeView[]> {
+    return this.leases ? this.leases.nodes() : [];
+  }
+
+  /** instance → node running it (an empty map on a single daemon). */
+  async owners(): Promise<Map<string, string>> {
+    return this.leases ? this.leases.owners() : new Map();
+  }
+}
