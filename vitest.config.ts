@@ -3,8 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // test/pack: `npm run test:pack` (vitest.pack.config.ts), a separate CI step.
-    exclude: ['test/pack/**', '**/node_modules/**'],
+    // test/pack: `npm run test:pack` (vitest.pack.config.ts), a separate CI step. The 3-daemon fleet
+    // test runs after the rest, on its own (vitest.cluster.config.ts, part of `npm test`).
+    exclude: ['test/pack/**', 'test/cluster/fleet.test.ts', '**/node_modules/**'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
     // Builds src/ once (esbuild, ~1 s) for the CLI and daemons tests spawn: test/helpers/test-dist.ts.
     globalSetup: ['./test/helpers/test-dist.ts'],

@@ -50,12 +50,21 @@ function fleet(backend: 'redis' | 'nats', sink: 'counter' | 'tally') {
   const name = uniqueSchema('oc_busd');
   redisPrefixes.push(`{openclaw:${name}}`);
   natsStreams.push(`openclaw_${name}`);
-  return async () => {
+  return async (opts: { waitRunning?: boolean } = {}) => {
     const d = await Daemon.start(await loadConfig(project(backend, schema, name, sink)));
     daemons.push(d);
-    await waitFor('agents running', async () => (await d.listAgents()).every((a) => a.status === 'running'));
+    if (opts.waitRunning !== false) await waitFor('agents running', async () => (await d.listAgents()).every((a) => a.status === 'running'));
     return d;
   };
+}
+
+/** Each agent runs on exactly one of the daemons (the fleet's leases place it); which one, by name. */
+async function placed(ds: Daemon[]): Promise<Map<string, Daemon>> {
+  return waitFor('every agent running on one daemon', async () => {
+    const where = new Map<string, Daemon>();
+    for (const d of ds) for (const a of await d.listAgents()) if (a.status === 'running') where.set(a.name, d);
+    return where.size === 3 ? where : null;
+  });
 }
 
 describe.runIf(pgUp).each(backends)('daemon with bus.backend %s on PostgreSQL', (backend) => {
@@ -84,13 +93,16 @@ describe.runIf(pgUp).each(backends)('daemon with bus.backend %s on PostgreSQL', 
 
   it('shares consumer groups across two daemons on one store and bus: still exactly once', async () => {
     const start = fleet(backend, 'tally');
-    const [a, b] = await Promise.all([start(), start()]);
-    // The producer runs on one daemon (placing agents is the fleet's lease, not the bus's job); the
-    // relay and tally groups are consumed by both.
-    await a.trigger('producer', { n: 30, from: 0 });
-    await a.trigger('producer', { n: 30, from: 30 });
+    const ds = await Promise.all([start({ waitRunning: false }), start({ waitRunning: false })]);
+    // Each agent runs on one daemon (placing agents is the fleet's leases, not the bus's job); the
+    // events cross between the daemons through the bus.
+    const where = await placed(ds);
+    const producer = where.get('producer')!;
+    await producer.trigger('producer', { n: 30, from: 0 });
+    await producer.trigger('producer', { n: 30, from: 30 });
+    const other = ds.find((d) => d !== producer)!;
     const tallied = await waitFor('60 tocks tallied', async () => {
-      const s = await b.getState('tally');
+      const s = await other.getState('tally');
       return Object.keys(s.state).length === 60 ? s : null;
     });
     // Each tock handled once in effect (no key at 2), one state version each.

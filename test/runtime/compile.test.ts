@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AgentCompiler, AgentSyntaxError } from '../../src/runtime/compile.js';
 import { createRuntime } from '../../src/runtime/index.js';
-import { runtimeFiles } from '../../src/runtime/paths.js';
+import { hostFiles, runtimeFiles } from '../../src/runtime/paths.js';
 import { loadConfig } from '../../src/config/index.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { fixture, makeProject, tsxUrls, waitFor } from '../helpers/project.js';
@@ -65,10 +65,10 @@ describe('compiling agent sources', () => {
       expect(outputs).toHaveLength(1);
       expect(outputs[0]).toMatch(/^thrower-[0-9a-f]{16}\.mjs$/);
       const js = fs.readFileSync(path.join(cacheDir, outputs[0]!), 'utf8');
-      // Type annotations gone, the helper bundled in, the SDK imported by the daemon's own URL.
+      // Type annotations gone, the helper bundled in, the SDK imported by the URL hosts load it from.
       expect(js).not.toContain(': string');
       expect(js).toContain('boom: ${what}');
-      expect(js).toContain(JSON.stringify(runtimeFiles.sdk.index));
+      expect(js).toContain(JSON.stringify(hostFiles().sdk.index));
     } finally {
       await rt.shutdown();
     }

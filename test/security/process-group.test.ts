@@ -29,8 +29,9 @@ it('stopping the daemon kills what each agent spawned (dedicated, shared, proces
   const spawner = path.join(HERE, 'fixtures', 'spawner.ts');
   const { dir, configFile } = makeProject({
     agents:
-      ['dedicated', 'shared', 'process'].map((k) => `  spawn-${k}:\n    source: ${spawner}\n    isolation: ${k}\n`).join('') +
-      `  spawn-die:\n    source: ${spawner}#SpawnThenDie\n    isolation: process\n    restart_policy: { max_retries: 0 }\n` +
+      // Spawning is a permission (a sandboxed host that loads only JavaScript may not start processes).
+      ['dedicated', 'shared', 'process'].map((k) => `  spawn-${k}:\n    source: ${spawner}\n    isolation: ${k}\n    permissions: { child_process: true }\n`).join('') +
+      `  spawn-die:\n    source: ${spawner}#SpawnThenDie\n    isolation: process\n    restart_policy: { max_retries: 0 }\n    permissions: { child_process: true }\n` +
       `  spawn-command:\n    command: [sh, -c, 'sleep 1000 & echo $! > "$PID_FILE"; wait']\n    env: { PID_FILE: __DIR__/command.pid }\n`,
   });
   fs.writeFileSync(configFile, fs.readFileSync(configFile, 'utf8').replace('__DIR__', dir));
