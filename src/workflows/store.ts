@@ -76,7 +76,7 @@ function ddl(prefix: string, big: string): string[] {
 }
 
 // 2: the run's owner node (cluster) and `wake`, bumped when another node's API decided one of its
-// approvals (the owner polls for it, src/workflows/cluster.ts).
+// approvals (the owner polls for it: WorkflowEngine.poll).
 const ownerDdl = (prefix: string, big: string): string[] => [
   `ALTER TABLE ${prefix}workflow_runs ADD COLUMN owner TEXT`,
   `ALTER TABLE ${prefix}workflow_runs ADD COLUMN wake ${big} NOT NULL DEFAULT 0`,
