@@ -132,6 +132,8 @@ export interface ModuleContext {
   rpc(op: string, handler: RpcHandler): void;
   /** The API's base URL once it listens ('' when the API is off or not up yet). */
   apiUrl(): string;
+  /** This daemon as a cluster node (PostgreSQL store): its id and lease; null on a single daemon. */
+  readonly node?: { id: string; leaseMs: number } | null;
 }
 
 /** Options of AgentHandle.call(). */

@@ -292,6 +292,7 @@ export class Daemon implements ControlPlane {
       services: this.services,
       agent: (name) => this.controllers.get(name),
       agentNames: () => [...this.controllers.keys()],
+      node: this.placement?.leases ? { id: this.placement.leases.nodeId, leaseMs: this.placement.leases.leaseMs } : null,
       log: (level, msg, fields) => this.log(level, msg, fields),
       routes: (register) => void this.moduleRoutes.push(register),
       intent: (kind, handler) => {

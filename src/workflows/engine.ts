@@ -42,6 +42,11 @@ export interface EngineOptions {
   callAgent?: ExecContext['callAgent'];
   /** The network policy http steps go through (security.sandbox). */
   network?: ExecContext['network'];
+  /**
+   * This daemon's node id in a cluster (PostgreSQL): runs it starts are its own, it executes only
+   * runs it owns, and poll() adopts dead nodes' runs. Absent on a single daemon (SQLite).
+   */
+  node?: string | null;
 }
 
 export interface StartOptions {
@@ -101,6 +106,7 @@ export class WorkflowEngine {
       createdAt: now,
       finishedAt: null,
       updatedAt: now,
+      owner: this.o.node ?? null,
     };
     const created = await this.o.repo.createRun(row);
     if (created) {
@@ -110,9 +116,38 @@ export class WorkflowEngine {
     return { runId: row.id, created };
   }
 
-  /** Daemon start: picks up every run that was running when the previous daemon stopped or died. */
+  /**
+   * Daemon start: picks up the runs that were running when the previous daemon stopped or died —
+   * every one on a single daemon; in a cluster the node's own and those of dead nodes (claimed).
+   */
   async resume(): Promise<number> {
-    const runs = await this.o.repo.listRuns({ status: 'running', limit: 100_000 });
+    const node = this.o.node;
+    const all = await this.o.repo.listRuns({ status: 'running', limit: 100_000 });
+    if (!node) return this.pickUp(all);
+    const claimed = new Set(await this.o.repo.claimRuns(node, true));
+    return this.pickUp(all.filter((r) => claimed.has(r.id)));
+  }
+
+  /**
+   * Cluster, on every periodic tick: adopts the running runs of nodes without a live heartbeat
+   * (one conditional UPDATE, so one node adopts each) and continues the runs of this node whose
+   * approvals were decided through another node's API. Returns the number of runs adopted.
+   */
+  async poll(): Promise<number> {
+    const node = this.o.node;
+    if (!node || this.stopped) return 0;
+    const claimed = new Set(await this.o.repo.claimRuns(node, false));
+    let adopted = 0;
+    if (claimed.size > 0) {
+      const runs = (await this.o.repo.listRuns({ status: 'running', limit: 100_000 })).filter((r) => claimed.has(r.id));
+      for (const r of runs) this.o.log('warning', `workflow '${r.workflow}' run ${r.id}: its node died; continuing it here`, { workflow: r.workflow, run: r.id });
+      adopted = await this.pickUp(runs);
+    }
+    for (const id of await this.o.repo.takeWoken(node)) this.kick(id);
+    return adopted;
+  }
+
+  private async pickUp(runs: RunRow[]): Promise<number> {
     const now = this.o.clock.now();
     for (const run of runs) {
       const def = run.definition as WorkflowDef;
@@ -171,6 +206,7 @@ export class WorkflowEngine {
       const drop = rows.filter((r) => r.phase === 'on_failure' || (targets.has(r.step) && (r.itemIndex === null || r.status !== 'succeeded')));
       await this.o.repo.deleteSteps(runId, drop.map((r) => r.key));
       await this.o.repo.finishRun(runId, 'running', null, this.o.clock.now());
+      if (this.o.node) await this.o.repo.setOwner(runId, this.o.node); // the node that retries it runs it
       this.o.log('info', `workflow '${run.workflow}' run ${runId}: retrying ${[...targets].join(', ')}`, { workflow: run.workflow, run: runId });
       return [...targets];
     });
@@ -197,12 +233,13 @@ export class WorkflowEngine {
       const next: StepRow = approve
         ? { ...current, status: 'succeeded', output: { approved: true, by: who.id, comment: comment ?? null, at: now }, error: null, finishedAt: now, nextAt: null, decidedBy: who.id, comment: comment ?? null, updatedAt: now }
         : { ...current, status: 'failed', output: { approved: false, by: who.id, comment: comment ?? null, at: now }, error: `rejected by ${who.id}${comment ? `: ${comment}` : ''}`, finishedAt: now, nextAt: null, decidedBy: who.id, comment: comment ?? null, updatedAt: now };
-      await this.o.repo.putStep(next);
+      // Conditional: in a cluster the owner's approval deadline may have decided it meanwhile.
+      if (!(await this.o.repo.decideStep(next))) throw new ConflictError('not_waiting', `step '${stepId}' of run ${runId} was decided meanwhile`);
       this.clearTimer(`${runId}/${stepId}`);
       this.o.log('info', `workflow '${run.workflow}' run ${runId}: ${stepId} ${approve ? 'approved' : 'rejected'} by ${who.id}`, { workflow: run.workflow, run: runId, step: stepId });
       return next;
     });
-    this.kick(runId);
+    await this.nudge(runId);
     return row;
   }
 
@@ -228,6 +265,13 @@ export class WorkflowEngine {
   }
 
   // ---- the tick ------------------------------------------------------------------------------
+
+  /** Continues a run here when this node runs it, else tells its owner node (store poll). */
+  private async nudge(runId: string): Promise<void> {
+    const run = this.o.node ? await this.o.repo.getRun(runId) : undefined;
+    if (run && run.owner !== this.o.node) await this.o.repo.wake(runId);
+    else this.kick(runId);
+  }
 
   private kick(runId: string): void {
     if (this.stopped) return;
@@ -255,6 +299,7 @@ export class WorkflowEngine {
     if (this.stopped) return;
     const run = await this.o.repo.getRun(runId);
     if (!run || run.status !== 'running') return;
+    if (this.o.node && run.owner !== this.o.node) return; // another node runs it (adopted it, or never ours)
     const def = run.definition as WorkflowDef;
     const rows = new Map((await this.o.repo.getSteps(runId)).map((r) => [r.key, r]));
     if (!(await this.settle(run, def.steps, 'main', rows))) return;
@@ -424,6 +469,7 @@ export class WorkflowEngine {
       if (this.inflight.get(`${run.id}/${row.key}`) !== ctl) return;
       const cur = (await this.o.repo.getSteps(run.id)).find((r) => r.key === row.key);
       if (!cur || cur.status !== 'running' || cur.attempt !== row.attempt) return;
+      if (this.o.node && (await this.o.repo.getRun(run.id))?.owner !== this.o.node) return; // adopted by another node meanwhile
       const now = this.o.clock.now();
       const fields = { workflow: run.workflow, run: run.id, step: row.key, attempt: row.attempt };
       this.o.metrics?.stepDuration.observe({ workflow: run.workflow, step: step.id }, seconds);
@@ -514,7 +560,7 @@ export class WorkflowEngine {
   }
 
   private finished(run: RunRow): void {
-    if (run.parentRun) this.kick(run.parentRun);
+    if (run.parentRun) void this.nudge(run.parentRun).catch((err: Error) => this.o.log('error', `workflow run ${run.parentRun}: ${err.message}`));
     const waiters = this.finishWaiters.get(run.id);
     this.finishWaiters.delete(run.id);
     for (const w of waiters ?? []) w(run);

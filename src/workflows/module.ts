@@ -100,6 +100,7 @@ export function workflowsModule(): WorkflowsModule {
   let engine: WorkflowEngine | null = null;
   let triggers: Triggers | null = null;
   let checked: Map<string, WorkflowDef> | null = null;
+  let polling: ReturnType<typeof setInterval> | null = null;
   return {
     name: 'workflows',
     get engine() {
@@ -139,6 +140,7 @@ export function workflowsModule(): WorkflowsModule {
         log: (level, msg, fields) => ctx.log(level, msg, fields),
         metrics,
         network: networkPolicy(ctx.config.extensions),
+        node: ctx.node?.id ?? null,
         callAgent: async (agent, method, payload, o) => {
           const c = ctx.agent(agent);
           if (!c) throw new StepFailure(`agent '${agent}' is not an agent of this project; agents: ${ctx.agentNames().join(', ') || 'none'}`, undefined, true);
@@ -155,12 +157,26 @@ export function workflowsModule(): WorkflowsModule {
       const e = engine;
       ctx.routes(workflowRoutes({ engine: e, defs: () => defs, clock: ctx.clock, secrets: () => ctx.services.secrets }));
       const resumed = await e.resume();
-      if (resumed > 0) ctx.log('info', `workflows: resumed ${resumed} run(s) left running by the previous daemon`);
+      if (resumed > 0) ctx.log('info', `workflows: resumed ${resumed} run(s) left running by the previous daemon${ctx.node ? ' or by dead nodes' : ''}`);
+      // Cluster: at the lease renewals' pace, adopt dead nodes' runs and continue this node's runs
+      // whose approvals another node's API recorded (a store poll: no cross-node call).
+      if (ctx.node) {
+        let busy = false;
+        polling = setInterval(() => {
+          if (busy) return;
+          busy = true;
+          e.poll()
+            .catch((err: Error) => ctx.log('warning', `workflows: cluster poll failed: ${err.message}`))
+            .finally(() => (busy = false));
+        }, Math.max(100, Math.floor(ctx.node.leaseMs / 3)));
+        polling.unref();
+      }
       triggers = new Triggers({ store: ctx.store, repo, engine: e, clock: ctx.clock, root: ctx.config.root, log: (l, m, f) => ctx.log(l, m, f), bus: ctx.bus }, defs);
       await triggers.start();
       if (defs.size > 0) ctx.log('info', `workflows: ${defs.size} defined (${[...defs.keys()].join(', ')})`);
     },
     async stop() {
+      if (polling) clearInterval(polling);
       await triggers?.stop();
       await engine?.stop();
     },

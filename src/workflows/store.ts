@@ -5,6 +5,7 @@
 // schema prefix, which `q()` applies.
 import type { StoreModule, StoreHandle } from '../store/extension.js';
 import type { Store } from '../store/types.js';
+import { DB_NOW } from '../cluster/schema.js';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
 export type StepStatus = 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'cancelled';
@@ -25,6 +26,8 @@ export interface RunRow {
   createdAt: number;
   finishedAt: number | null;
   updatedAt: number;
+  /** The node (daemon) executing the run in a cluster; null on SQLite (one daemon). */
+  owner?: string | null;
 }
 
 export interface StepRow {
@@ -51,7 +54,7 @@ export interface StepRow {
   updatedAt: number;
 }
 
-const RUN_COLS = 'id, workflow, status, trigger, input, definition, error, parent_run, parent_step, dedupe_key, created_at, finished_at, updated_at';
+const RUN_COLS = 'id, workflow, status, trigger, input, definition, error, parent_run, parent_step, dedupe_key, created_at, finished_at, updated_at, owner';
 const STEP_COLS = 'run_id, key, step, phase, item_index, status, attempt, input, output, error, started_at, finished_at, next_at, pid, pid_start, decided_by, comment, updated_at';
 
 function ddl(prefix: string, big: string): string[] {
@@ -72,11 +75,24 @@ function ddl(prefix: string, big: string): string[] {
   ];
 }
 
+// 2: the run's owner node (cluster) and `wake`, bumped when another node's API decided one of its
+// approvals (the owner polls for it: WorkflowEngine.poll).
+const ownerDdl = (prefix: string, big: string): string[] => [
+  `ALTER TABLE ${prefix}workflow_runs ADD COLUMN owner TEXT`,
+  `ALTER TABLE ${prefix}workflow_runs ADD COLUMN wake ${big} NOT NULL DEFAULT 0`,
+];
+
 export const workflowsStoreModule: StoreModule = {
   name: 'workflows',
-  sqlite: [{ id: 1, name: 'workflow runs, steps, webhook replay guard', statements: ddl('', 'INTEGER') }],
+  sqlite: [
+    { id: 1, name: 'workflow runs, steps, webhook replay guard', statements: ddl('', 'INTEGER') },
+    { id: 2, name: 'workflow run owner node', statements: ownerDdl('', 'INTEGER') },
+  ],
   // Index names are per schema in PostgreSQL and must not be schema-qualified: strip the prefix there.
-  postgres: (schema) => [{ id: 1, name: 'workflow runs, steps, webhook replay guard', statements: ddl(`${schema}.`, 'BIGINT').map((s) => s.replace(/INDEX "[^"]+"\.(\w+)/, 'INDEX $1')) }],
+  postgres: (schema) => [
+    { id: 1, name: 'workflow runs, steps, webhook replay guard', statements: ddl(`${schema}.`, 'BIGINT').map((s) => s.replace(/INDEX "[^"]+"\.(\w+)/, 'INDEX $1')) },
+    { id: 2, name: 'workflow run owner node', statements: ownerDdl(`${schema}.`, 'BIGINT') },
+  ],
 };
 
 const json = (v: unknown): string | null => (v === undefined ? null : JSON.stringify(v));
@@ -98,6 +114,7 @@ function runFrom(r: Record<string, unknown>): RunRow {
     createdAt: Number(r.created_at),
     finishedAt: num(r.finished_at),
     updatedAt: Number(r.updated_at),
+    owner: (r.owner as string | null) ?? null,
   };
 }
 
@@ -166,8 +183,8 @@ export class WorkflowRepository {
   /** Inserts a run; false when a run with the same (workflow, dedupe key) exists (each event, file, fire time starts one run). */
   async createRun(r: RunRow): Promise<boolean> {
     const n = await this.run(
-      `INSERT INTO {runs} (${RUN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-      [r.id, r.workflow, r.status, json(r.trigger), json(this.redact(r.input)), json(r.definition), r.error, r.parentRun, r.parentStep, r.dedupeKey, r.createdAt, r.finishedAt, r.updatedAt],
+      `INSERT INTO {runs} (${RUN_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      [r.id, r.workflow, r.status, json(r.trigger), json(this.redact(r.input)), json(r.definition), r.error, r.parentRun, r.parentStep, r.dedupeKey, r.createdAt, r.finishedAt, r.updatedAt, r.owner ?? null],
     );
     return n > 0;
   }
@@ -225,6 +242,51 @@ export class WorkflowRepository {
          comment = excluded.comment, updated_at = excluded.updated_at`,
       [s.runId, s.key, s.step, s.phase, s.itemIndex, s.status, s.attempt, json(this.redact(s.input)), json(this.redact(s.output)), this.redact(s.error), s.startedAt, s.finishedAt, s.nextAt, s.pid, s.pidStart, s.decidedBy, s.comment, s.updatedAt],
     );
+  }
+
+  /**
+   * Records an approval decision only if the gate is still waiting (any node may write it; the
+   * condition keeps a decision and the owner's deadline from both landing). False: not waiting.
+   */
+  async decideStep(s: StepRow): Promise<boolean> {
+    const n = await this.run(
+      `UPDATE {steps} SET status = ?, output = ?, error = ?, finished_at = ?, next_at = NULL, decided_by = ?, comment = ?, updated_at = ? WHERE run_id = ? AND key = ? AND status = 'waiting'`,
+      [s.status, json(this.redact(s.output)), this.redact(s.error), s.finishedAt, s.decidedBy, s.comment, s.updatedAt, s.runId, s.key],
+    );
+    return n > 0;
+  }
+
+  /**
+   * PostgreSQL cluster: claims, in one conditional UPDATE, the running runs this node may execute —
+   * `mine` its own (a boot), and those without an owner or whose owner node has no live heartbeat
+   * in cluster_nodes. Two nodes never both claim a run: the second UPDATE sees the new owner.
+   */
+  async claimRuns(node: string, mine: boolean): Promise<string[]> {
+    if (this.h.dialect !== 'postgres') return [];
+    const nodes = `${this.h.schema}.cluster_nodes`;
+    const rows = await this.all(
+      `UPDATE {runs} r SET owner = ? WHERE r.status = 'running' AND (${mine ? 'r.owner = ? OR ' : ''}r.owner IS NULL OR (r.owner <> ? AND NOT EXISTS (
+         SELECT 1 FROM ${nodes} n WHERE n.node_id = r.owner AND n.expires_at > ${DB_NOW}))) RETURNING r.id`,
+      mine ? [node, node, node] : [node, node],
+    );
+    return rows.map((r) => String(r.id));
+  }
+
+  async setOwner(runId: string, node: string): Promise<void> {
+    await this.run(`UPDATE {runs} SET owner = ? WHERE id = ?`, [node, runId]);
+  }
+
+  /** Another node's API decided an approval of the run: its owner continues it on its next poll. */
+  async wake(runId: string): Promise<void> {
+    await this.run(`UPDATE {runs} SET wake = wake + 1 WHERE id = ?`, [runId]);
+  }
+
+  /** The running runs of `node` woken since it last looked, each cleared with the value it read. */
+  async takeWoken(node: string): Promise<string[]> {
+    const rows = await this.all(`SELECT id, wake FROM {runs} WHERE owner = ? AND status = 'running' AND wake > 0`, [node]);
+    const out: string[] = [];
+    for (const r of rows) if ((await this.run(`UPDATE {runs} SET wake = 0 WHERE id = ? AND wake = ?`, [r.id, r.wake])) > 0) out.push(String(r.id));
+    return out;
   }
 
   async deleteSteps(runId: string, keys: string[]): Promise<void> {
