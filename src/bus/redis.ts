@@ -327,7 +327,7 @@ export class RedisBus implements ExternalBus {
       }
       const consumers = ((await this.redis.xinfo('CONSUMERS', stream, group)) as Array<Array<string | number>>).map(pairs);
       for (const c of consumers) {
-        if (Number(c.pending) === 0 && Number(c.idle) > orphanIdleMs && c.name !== this.consumer) await this.redis.xgroup('DELCONSUMER', stream, group, String(c.name));
+        if (Number(c.pending) === 0 && Number(c.idle) >= orphanIdleMs && c.name !== this.consumer) await this.redis.xgroup('DELCONSUMER', stream, group, String(c.name));
       }
       if ((await this.redis.scard(this.key(`subs:${group}`))) === 0) continue; // retired: does not hold the log
       const summary = (await this.redis.xpending(stream, group)) as [number, string | null];
