@@ -41,10 +41,14 @@ export class Placement {
     const cfg = resolveCluster(section, config.dataDir);
     const slots = config.agents.filter((a) => a.enabled).flatMap((a) => Array.from({ length: a.replicas }, (_, i) => ({ agent: a.name, instance: `${a.name}#${i}` })));
     const released = async (agent: string, prev: { owner: string | null; alive: boolean }) => {
-      if (!prev.owner || prev.owner === cfg.nodeId || prev.alive) return;
-      // The node died holding it: its claimed deliveries of this agent come back now, not at their lease's end.
+      // A lease handed over has no owner left; one taken with an owner still on it expired: that node
+      // stopped renewing (dead, or paused — then fencing refuses whatever it commits on waking). Its
+      // claimed deliveries of this agent come back now, not at their own lease's end. Its heartbeat
+      // row may still look alive for a moment (renewed in the same tick as its leases), so `alive`
+      // is not the test: waiting on it left deliveries stuck for their 60 s lease after a kill -9.
+      if (!prev.owner || prev.owner === cfg.nodeId) return;
       const n = await store.releaseDeliveries(agent, prev.owner);
-      if (n > 0) hooks.log('info', `cluster: ${n} delivery(ies) of '${agent}' claimed by dead node '${prev.owner}' released`);
+      if (n > 0) hooks.log('info', `cluster: ${n} delivery(ies) of '${agent}' claimed by node '${prev.owner}' (lease expired${prev.alive ? '' : ', node gone'}) released`);
     };
     const mgr = new LeaseManager(h, cfg, slots, {
       acquired: async (lease, prev) => {

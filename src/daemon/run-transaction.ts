@@ -44,6 +44,16 @@ export class NamespaceVersions {
     this.versions.set(ns, v);
   }
 
+  /**
+   * After a conflict: the namespace moved without this daemon committing it (another node of the
+   * fleet, sharing the store). Re-read its version, so the retry's workers drop their read cache
+   * instead of reading the same stale value and conflicting again without end.
+   */
+  async refresh(ns: string): Promise<void> {
+    const v = await this.store.namespaceVersion(ns);
+    if (v > (this.versions.get(ns) ?? 0)) this.versions.set(ns, v);
+  }
+
   /** Commits of each instance's runs not yet told to its worker (see Invocation.commits). */
   private readonly unsent = new Map<string, Array<{ runId: string; versions: Record<string, number> }>>();
 
@@ -405,6 +415,7 @@ async function invokeAndCommit(ctx: RunContext, instance: InstanceHandle, opts: 
     return { runId, ok: true, result, commit, startedAt, finishedAt };
   } catch (err) {
     if (err instanceof StateConflictError) {
+      await ctx.versions.refresh(err.namespace).catch(() => undefined);
       return { runId, ok: false, conflict: true, error: serializeError(err), result, startedAt, finishedAt };
     }
     // Fenced: the instance's lease moved to another node, which runs the trigger again; no record here.

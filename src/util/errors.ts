@@ -60,7 +60,10 @@ export class BadRequestError extends OpenClawError {
 
 /** A run read a key that another run changed before it committed; the run is retried. */
 export class StateConflictError extends OpenClawError {
-  constructor(namespace: string, key: string) {
+  constructor(
+    readonly namespace: string,
+    key: string,
+  ) {
     super('state_conflict', `state key '${key}' in '${namespace}' changed during the run; the run will be retried`, { status: 409 });
   }
 }
