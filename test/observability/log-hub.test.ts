@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fromJsonLine, LogHub, toJsonLine } from '../../src/observability/log-hub.js';
 import type { LogLine } from '../../src/runtime/protocol.js';
 
@@ -32,36 +32,39 @@ describe('LogHub files', () => {
     const hub = new LogHub({ dir, maxFileBytes: 2000, retentionMs: () => 3 * DAY, now: () => now });
     const file = path.join(dir, 'a.log');
     const lines = (f: string) => fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((t) => fromJsonLine(t)!);
-    // Lines reach the disk through write streams, asynchronously: wait until what a step wrote is
-    // there (each step's proof below), rather than a fixed pause a loaded machine can outlast.
-    const landed = (check: () => void) => vi.waitFor(check, { timeout: 10_000, interval: 20 });
+    const settle = () => new Promise((r) => setTimeout(r, 50));
 
     for (let i = 0; i < 30; i++) hub.write(line(now, `size ${i} ${'y'.repeat(100)}`));
-    await landed(() => expect(hub.fromFiles('a', { limit: 1000 }).map((l) => l.msg.split(' ').slice(0, 2).join(' '))).toEqual(Array.from({ length: 30 }, (_, i) => `size ${i}`)));
+    await settle();
     expect(fs.existsSync(`${file}.1`)).toBe(true); // 30 × ~170 bytes > 2000
     expect(fs.statSync(`${file}.1`).size).toBeLessThanOrEqual(2000);
+    expect(hub.fromFiles('a', { limit: 1000 }).map((l) => l.msg.split(' ').slice(0, 2).join(' '))).toEqual(Array.from({ length: 30 }, (_, i) => `size ${i}`));
 
     // A day later one small line goes to a new file: files are cut by age too, so that the
     // retention can delete whole files.
     const filesBefore = fs.readdirSync(dir).length;
     now += DAY;
     hub.write(line(now, 'next day'));
-    await landed(() => expect(lines(file).map((l) => l.msg)).toEqual(['next day']));
+    await settle();
     expect(fs.readdirSync(dir).length).toBe(filesBefore + 1);
+    expect(lines(file).map((l) => l.msg)).toEqual(['next day']);
 
     // Everything whose newest line is older than the retention (3 days) goes at the next
     // rotation or hourly sweep; a quiet agent's current file is rotated out of the way first.
     now += 3 * DAY - 1000;
-    hub.sweep(); // synchronous: deletes and rotates before it returns
+    hub.sweep();
+    await settle();
     expect(fs.readdirSync(dir).sort()).toEqual(['a.log']); // the size-rotated files: their lines are from day 0
     expect(lines(file).map((l) => l.msg)).toEqual(['next day']); // 'next day' is just inside the retention
     now += 2000;
     hub.sweep();
+    await settle();
     // Now 'next day' is past it: the current file is rotated out and deleted.
     expect(fs.readdirSync(dir).sort()).toEqual(['a.log']);
     expect(lines(file)).toEqual([]);
     hub.write(line(now, 'later'));
-    await landed(() => expect(hub.fromFiles('a', { limit: 10 }).map((l) => l.msg)).toEqual(['later']));
+    await settle();
+    expect(hub.fromFiles('a', { limit: 10 }).map((l) => l.msg)).toEqual(['later']);
     await hub.close();
   });
 
