@@ -9,6 +9,8 @@ export default defineConfig({
   ...base,
   test: {
     ...base.test,
+    // Nothing here spawns the CLI or a daemon: no build of src/ (test/helpers/test-dist.ts).
+    globalSetup: [],
     include: [
       'test/scheduler/**/*.test.ts',
       'test/supervisor/lifecycle.test.ts',
