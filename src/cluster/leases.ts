@@ -212,7 +212,9 @@ export class LeaseManager {
     );
     const out = res.rows.map((r) => ({ lease: this.take({ agent: r.agent, instance: r.instance, epoch: Number(r.epoch) }), prev: { owner: r.prev, alive: r.alive } }));
     if (notify) {
-      for (const { lease, prev } of out) await this.listener.acquired(lease, prev).catch((err: Error) => this.listener.log('error', `cluster: starting ${lease.instance} failed: ${err.message}`));
+      // Starting instances takes a while (a thousand of them: many seconds): never hold the renewal
+      // tick up for it, or the node misses its own deadline and drops every lease it holds.
+      for (const { lease, prev } of out) void this.listener.acquired(lease, prev).catch((err: Error) => this.listener.log('error', `cluster: starting ${lease.instance} failed: ${err.message}`));
     }
     return out;
   }
