@@ -69,18 +69,8 @@ export interface DaemonStopResponse {
   reason: string;
 }
 
-/** /api/tokens (auth module). The token itself appears only in the answer to its creation. */
-export interface TokenInfo {
-  id: string;
-  name: string;
-  role: 'admin' | 'developer' | 'viewer' | 'ingest' | 'metrics';
-  team: string | null;
-  createdAt: number;
-  createdBy: string | null;
-  expiresAt: number | null;
-  lastUsedAt: number | null;
-  revokedAt: number | null;
-}
+import type { TokenInfo } from '../contracts/tokens.js';
+export type { TokenInfo } from '../contracts/tokens.js';
 export interface CreatedTokenResponse {
   token: string;
   record: TokenInfo;

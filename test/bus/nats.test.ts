@@ -1,7 +1,7 @@
 // The NATS JetStream bus against the bus conformance suite, on the real local nats-server (a
 // stream per test, deleted afterwards), plus the bounded redelivery: a poison event whose consumer
 // dies at every delivery is dead-lettered by its delivery count instead of coming back for ever.
-import { describe, expect, it } from 'vitest';
+import { describe } from 'vitest';
 import type { NatsBus } from '../../src/bus/nats.js';
 import type { BusFixture } from '../../src/bus/types.js';
 import { FakeClock } from '../helpers/fake-clock.js';

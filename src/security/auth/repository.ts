@@ -3,7 +3,7 @@
 import type { StoreModule, StoreHandle } from '../../store/extension.js';
 import type { Store } from '../../store/types.js';
 import type { TokenRole } from './roles.js';
-import type { TokenInfo } from '../../api/types.js';
+import type { TokenInfo } from '../../contracts/tokens.js';
 import { formatToken, hashSecret, newSecret, newTokenId } from './tokens.js';
 
 /** A token as stored and as /api/tokens shows it (never the secret). */
