@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 // The dashboard at scale (issue R14's bench): a daemon (child process) over a store seeded with
 // `--runs` runs (each with its triggering event, whose payload is full-text indexed) and `--usage`
 // LLM usage rows (rolled up by the trigger as they are inserted), then:
@@ -19,6 +18,14 @@ import { uiStoreModule } from '../src/api/ui/store.js';
 import { loadConfig } from '../src/config/index.js';
 import type { Store } from '../src/store/types.js';
 import { PG_URL, agentFile, arg, dropSchemas, jsonLine, log, makeProject, pct, removeTempDirs, startChildDaemon, table, uniqueSchema, type StoreChoice } from './lib/common.js';
+
+// The page.evaluate callbacks below run in the browser. Their few DOM globals are declared here
+// instead of `lib: dom`, which would retype `performance` and `Headers` for the whole program
+// (bench/tsconfig.json includes ../src, where those are Node's).
+declare const document: { querySelector(s: string): any; querySelectorAll(s: string): ArrayLike<any> };
+declare const requestAnimationFrame: (cb: (t: number) => void) => number;
+declare const location: { hash: string };
+declare const Event: new (type: string, init?: { bubbles?: boolean }) => unknown;
 
 const AGENTS = arg('agents', 10_000);
 const RUNS = arg('runs', 200_000);
@@ -128,12 +135,12 @@ async function browserPart(url: string): Promise<Record<string, unknown>> {
         async ({ action, value }) => {
           const t = performance.now();
           if (action === 'filter') {
-            const input = document.querySelector('input[type="search"]') as HTMLInputElement;
+            const input = document.querySelector('input[type="search"]');
             input.value = value;
             input.dispatchEvent(new Event('input', { bubbles: true }));
           } else {
-            const b = Array.from(document.querySelectorAll("th button")).find((x) => x.textContent?.startsWith(value)) as HTMLButtonElement;
-            b.click();
+            const b = Array.from(document.querySelectorAll("th button") as ArrayLike<{ textContent: string | null; click(): void }>).find((x) => x.textContent?.startsWith(value));
+            b!.click();
           }
           await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
           return performance.now() - t;
