@@ -256,6 +256,9 @@ async function commitEmits(
   return result;
 }
 
+/** Commit conflicts re-run a trigger at once this many times (events, calls, scheduled runs). */
+export const MAX_CONFLICT_RETRIES = 20;
+
 export const DEFAULT_MAX_VALUE_BYTES = 4 * 1024 ** 2;
 export const DEFAULT_MAX_EVENT_BYTES = 1024 ** 2;
 
