@@ -35,6 +35,8 @@ const QUERIES = arg('queries', 100);
 const CHANGES = arg('changes', 30);
 const NO_PG = arg('no-pg', false);
 const NO_SQLITE = arg('no-sqlite', false);
+/** Keep the seeded stores (SQLite under this dir, a PostgreSQL schema named after the sizes) and reuse them on the next run with the same sizes. */
+const KEEP = arg('keep', '');
 const CHROMIUM = '/usr/bin/chromium';
 
 const WORDS = Array.from({ length: 5000 }, (_, i) => `w${i.toString(36)}x`);
@@ -193,14 +195,23 @@ async function browserPart(url: string): Promise<Record<string, unknown>> {
 }
 
 async function runBackend(kind: 'sqlite' | 'postgres'): Promise<Record<string, unknown>> {
-  const choice: StoreChoice = kind === 'sqlite' ? { kind } : { kind, url: PG_URL, schema: uniqueSchema('oc_bench_ui') };
-  const { dir, configFile } = makeProject(Array.from({ length: 5 }, (_, i) => `  live-${i}:\n    source: ${agentFile('noop.ts')}\n    schedule: every 1h\n`).join(''), choice);
+  const kept = KEEP ? path.resolve(KEEP, `${kind}-${RUNS}-${USAGE}`) : undefined;
+  const choice: StoreChoice = kind === 'sqlite' ? { kind } : { kind, url: PG_URL, schema: kept ? `oc_bench_ui_keep_${RUNS}_${USAGE}` : uniqueSchema('oc_bench_ui') };
+  const { dir, configFile } = makeProject(Array.from({ length: 5 }, (_, i) => `  live-${i}:\n    source: ${agentFile('noop.ts')}\n    schedule: every 1h\n`).join(''), choice, kept);
+  const marker = kept ? path.join(kept, 'seeded.json') : undefined;
   try {
-    const cfg = await loadConfig(configFile);
-    const store = await openStore(cfg.store);
-    log(`${kind}: seeding ${RUNS} runs + events and ${USAGE} usage rows`);
-    const seeded = await seed(store, RUNS, USAGE);
-    await store.close();
+    let seeded: { seconds: number };
+    if (marker && fs.existsSync(marker)) {
+      seeded = JSON.parse(fs.readFileSync(marker, 'utf8')) as { seconds: number };
+      log(`${kind}: reusing the store seeded earlier in ${kept} (${seeded.seconds.toFixed(1)} s then)`);
+    } else {
+      const cfg = await loadConfig(configFile);
+      const store = await openStore(cfg.store);
+      log(`${kind}: seeding ${RUNS} runs + events and ${USAGE} usage rows`);
+      seeded = await seed(store, RUNS, USAGE);
+      await store.close();
+      if (marker) fs.writeFileSync(marker, JSON.stringify(seeded));
+    }
     log(`${kind}: seeded in ${seeded.seconds.toFixed(1)} s; starting the daemon`);
     const d = await startChildDaemon(dir, configFile);
     try {
@@ -215,7 +226,7 @@ async function runBackend(kind: 'sqlite' | 'postgres'): Promise<Record<string, u
       await d.stop();
     }
   } finally {
-    if (choice.kind === 'postgres') await dropSchemas([choice.schema]);
+    if (choice.kind === 'postgres' && !kept) await dropSchemas([choice.schema]);
   }
 }
 

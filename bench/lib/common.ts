@@ -114,9 +114,11 @@ export type StoreChoice = { kind: 'sqlite' } | { kind: 'postgres'; url: string; 
 const tempDirs: string[] = [];
 
 /** A throwaway project in a temp dir: openclaw.yaml with the given `agents:` body. */
-export function makeProject(agentsYaml: string, store: StoreChoice = { kind: 'sqlite' }): { dir: string; configFile: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-bench-'));
-  tempDirs.push(dir);
+export function makeProject(agentsYaml: string, store: StoreChoice = { kind: 'sqlite' }, keepDir?: string): { dir: string; configFile: string } {
+  // A kept dir (bench/ui.ts --keep) outlives the run, so a large seeded store can be measured again.
+  const dir = keepDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-bench-'));
+  if (keepDir) fs.mkdirSync(keepDir, { recursive: true });
+  else tempDirs.push(dir);
   const storeYaml = store.kind === 'postgres' ? `store:\n  url: ${store.url}\n  schema: ${store.schema}\n` : '';
   const text = `project: bench\nversion: "1.0"\n${storeYaml}api:\n  host: 127.0.0.1\n  port: 0\n  auth: local-trust\nagents:\n${agentsYaml}`;
   const configFile = path.join(dir, 'openclaw.yaml');
