@@ -117,6 +117,8 @@ export function uiDataRoutes(app: FastifyInstance, d: UiRouteDeps): void {
     url: '/api/ui/agents/:name',
     permission: 'agents:read',
     params: agentParams,
+    // /api/ui/… is not under /api/agents/:name, so the team check needs the target named here.
+    target: ({ params }) => [params.name],
     handler: async ({ params, req }) => {
       const name = params.name;
       const agent = await d.control.getAgent(name);
@@ -131,6 +133,18 @@ export function uiDataRoutes(app: FastifyInstance, d: UiRouteDeps): void {
         versions: canState ? await d.control.listStateVersions(name, { limit: 50 }) : null,
         state: canState ? await d.control.getState(name) : null,
       };
+    },
+  });
+
+  defineRoute(app, {
+    method: 'GET',
+    url: '/api/ui/agents/:name/runs/:run',
+    permission: 'agents:read',
+    params: agentParams.extend({ run: z.string().min(1).max(200) }),
+    target: ({ params }) => [params.name],
+    handler: async ({ params, req }) => {
+      const perms = new Set(permissionsOf(req.principal));
+      return d.queries.runTimeline(params.name, params.run, { state: perms.has('state:read'), events: perms.has('events:read') });
     },
   });
 

@@ -48,6 +48,11 @@ export const uiStoreModule: StoreModule = {
         `CREATE INDEX ui_runs_event ON runs (event_id)`,
       ],
     },
+    {
+      id: 2,
+      name: 'state versions by run (run timeline)',
+      statements: [`CREATE INDEX ui_state_versions_run ON state_versions (run_id) WHERE run_id IS NOT NULL`],
+    },
   ],
   postgres: (s) => [
     {
@@ -64,6 +69,11 @@ export const uiStoreModule: StoreModule = {
         `CREATE INDEX ui_runs_status ON ${s}.runs (status, seq)`,
         `CREATE INDEX ui_runs_event ON ${s}.runs (event_id)`,
       ],
+    },
+    {
+      id: 2,
+      name: 'state versions by run (run timeline)',
+      statements: [`CREATE INDEX ui_state_versions_run ON ${s}.state_versions (run_id) WHERE run_id IS NOT NULL`],
     },
   ],
 };
