@@ -32,6 +32,8 @@ export interface SpendReport {
 export interface SearchQuery {
   kind: 'runs' | 'events';
   q?: string;
+  /** An event id: that event (events), or the runs it triggered (runs). */
+  id?: string;
   agent?: string;
   status?: string;
   fromMs?: number;
@@ -157,6 +159,7 @@ export class UiQueries {
         if (pg) add(`to_tsvector('simple', e.name || ' ' || e.payload) @@ plainto_tsquery('simple', ?)`, text);
         else add(`e.seq IN (SELECT rowid FROM {p}ui_events_fts WHERE ui_events_fts MATCH ?)`, fts5Query(text));
       }
+      if (s.id) add(`e.id = ?`, s.id);
       if (s.agent) add(`e.source = ?`, s.agent);
       if (s.scope) add(`(e.source IN (${list(s.scope.agents)}) OR e.name IN (${list(s.scope.subscriptions)}))`, ...s.scope.agents, ...s.scope.subscriptions);
       if (s.fromMs !== undefined) add(`e.created_at >= ?`, s.fromMs);
@@ -169,6 +172,7 @@ export class UiQueries {
         if (pg) add(`r.event_id IN (SELECT m.id FROM {p}events m WHERE to_tsvector('simple', m.name || ' ' || m.payload) @@ plainto_tsquery('simple', ?))`, text);
         else add(`r.event_id IN (SELECT m.id FROM {p}events m WHERE m.seq IN (SELECT rowid FROM {p}ui_events_fts WHERE ui_events_fts MATCH ?))`, fts5Query(text));
       }
+      if (s.id) add(`r.event_id = ?`, s.id);
       if (s.agent) add(`r.agent = ?`, s.agent);
       if (s.scope) add(`r.agent IN (${list(s.scope.agents)})`, ...s.scope.agents);
       if (s.status) add(`r.status = ?`, s.status);
