@@ -52,8 +52,10 @@ describe.each(backends)('run timeline on %s', (backend) => {
 
     const emit = t.items.find((i: any) => i.kind === 'emit');
     expect(emit.name).toBe('report.ready');
-    const ev = (await get(`/api/ui/search?kind=events&agent=bot`)).body.rows.find((r: any) => r.id === emit.id);
-    expect(ev).toMatchObject({ name: 'report.ready', seq: emit.seq });
+    // The timeline links the event to the events search by its id.
+    const found = (await get(`/api/ui/search?kind=events&id=${encodeURIComponent(emit.id)}`)).body.rows;
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ id: emit.id, name: 'report.ready', source: 'bot', seq: emit.seq });
 
     const state = t.items.find((i: any) => i.kind === 'state');
     const versions = (await get('/api/agents/bot/state/versions')).body;
