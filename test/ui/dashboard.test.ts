@@ -192,6 +192,10 @@ describe.each<Backend>(['sqlite', 'postgres'])('dashboard in chromium on %s', (b
     await timeline.locator('td', { hasText: /^bravo v\d+: runs$/ }).waitFor();
     expect(await timeline.locator('tbody tr').first().textContent()).toContain('started');
     await timeline.locator('tbody tr').last().locator('.badge', { hasText: 'succeeded' }).waitFor();
+    if (shots) {
+      const axe = await new AxeBuilder({ page }).include('[data-testid="run-timeline"]').analyze();
+      expect(axe.violations.map((x) => `run timeline: ${x.id}`)).toEqual([]);
+    }
     const vs = (await d.api(d.admin, 'GET', '/api/agents/bravo/state/versions')).body.versions.map((v: { version: number }) => v.version) as number[];
     await page.getByLabel('From version').selectOption(String(vs[vs.length - 1]));
     await page.getByLabel('To version').selectOption(String(vs[0]));

@@ -63,7 +63,8 @@ export async function sessionAuth(sessions: SessionStore, req: FastifyRequest): 
   if (unsafe) checkOrigin(req, `${req.method} ${req.url.split('?')[0]}`);
   if (req.headers.authorization !== undefined) return;
   const sid = req.cookies?.[SESSION_COOKIE];
-  if (sid === undefined) return;
+  // The app's static files are public: no session read for each of them.
+  if (sid === undefined || req.url.startsWith('/ui/assets/')) return;
   const s = await sessions.get(sid);
   if (!s) return; // expired, signed out or unknown: the route's own check answers 401 with the way to sign in
   if (unsafe) {
