@@ -7,7 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeOpenAI, type FakeServer } from '../fakes/index.js';
-import { waitFor } from '../helpers/project.js';
+import WebSocket from 'ws';
+import { makeProject, waitFor } from '../helpers/project.js';
 import { backends, dropSchemas, llmProject, provider, startDaemon, stopDaemons } from '../llm/helpers.js';
 
 const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
@@ -74,5 +75,30 @@ describe.each(backends)('run timeline on %s', (backend) => {
     });
     expect(t2.items.filter((i: any) => i.kind === 'llm').map((i: any) => i.id)).not.toContain(calls[0].id);
     expect(t2.items.filter((i: any) => i.kind === 'emit')).toHaveLength(1);
+  }, 60_000);
+});
+
+describe('the agent page live channel', () => {
+  it('reports a new run that only emitted (no state write) without a reload', async () => {
+    const { configFile } = makeProject({ agents: `  quiet:\n    source: ${path.join(FIX, 'emit-only.ts')}\n` });
+    const d = await startDaemon(configFile);
+    await waitFor('quiet running', async () => (await d.getAgent('quiet')).status === 'running');
+    const frames: Array<{ type: string; kinds?: string[] }> = [];
+    const ws = new WebSocket(`${d.url.replace('http', 'ws')}/api/ui/live?view=agent&agent=quiet`);
+    await new Promise<void>((resolve, reject) => {
+      ws.on('message', (m) => {
+        const f = JSON.parse(String(m));
+        frames.push(f);
+        if (f.type === 'hello') resolve();
+      });
+      ws.on('error', reject);
+    });
+    try {
+      const { runId } = await d.trigger('quiet');
+      await waitFor('the run recorded', async () => (await fetch(`${d.url}/api/ui/agents/quiet/runs/${runId}`).then((r) => r.json()) as any).run);
+      await waitFor('a "runs changed" frame', () => frames.some((f) => f.type === 'changed' && f.kinds?.includes('runs')));
+    } finally {
+      ws.close();
+    }
   }, 60_000);
 });
