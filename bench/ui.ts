@@ -3,6 +3,8 @@
 // LLM usage rows (rolled up by the trigger as they are inserted), then:
 //   - payload search p50/p95 (GET /api/ui/search?q=…, runs and events; server time over loopback HTTP)
 //   - spend page p50/p95 (GET /api/ui/spend?days=30 and 1)
+//   - a run's timeline p50/p95 (GET /api/ui/agents/:name/runs/:run; every usage row names a run,
+//     so each run has about usage/runs LLM calls among all the rows)
 //   - in chromium: fleet filter and sort over `--agents` agents (the fleet answer is served to the
 //     page by Playwright's request routing, so 10,000 agents need not run: this measures the
 //     browser's work), a workflow DAG of `--dag` steps rendered, and state change → on screen
@@ -57,12 +59,13 @@ async function seed(store: Store, runs: number, usage: number): Promise<{ second
       run: [`run-${i}`, `agent-${i % 500}`, `agent-${i % 500}#0`, 'event', i % 17 === 0 ? 'failed' : 'succeeded', null, ts, ts + 5, i % 17 === 0 ? 'boom' : null, null, `ev-${i}`],
     };
   };
-  const usageRow = (i: number) => [`u-${i}`, now - (i % 90) * day - (i % 997) * 1000, `agent-${i % 500}`, `key-${i % 20}`, ['gpt-4o-mini', 'gpt-4o', 'claude-haiku', 'claude-sonnet'][i % 4], 100 + (i % 900), 50 + (i % 400), i % 3, 10_000 + ((i * 7919) % 5_000_000), i % 50 === 0 ? 'error' : 'ok', i % 9 === 0 ? 1 : 0];
+  // Usage row i belongs to run i % runs (same agent: runs is a multiple of 500 at every size used).
+  const usageRow = (i: number) => [`u-${i}`, now - (i % 90) * day - (i % 997) * 1000, `agent-${i % 500}`, `key-${i % 20}`, ['gpt-4o-mini', 'gpt-4o', 'claude-haiku', 'claude-sonnet'][i % 4], 100 + (i % 900), 50 + (i % 400), i % 3, 10_000 + ((i * 7919) % 5_000_000), i % 50 === 0 ? 'error' : 'ok', i % 9 === 0 ? 1 : 0, `run-${i % runs}`];
   if (h.dialect === 'sqlite') {
     const ev = h.db.prepare(`INSERT INTO events (id, name, payload, source, created_at) VALUES (?, ?, ?, ?, ?)`);
     const rn = h.db.prepare(`INSERT INTO runs (id, agent, instance, trigger, status, scheduled_at, started_at, finished_at, error, reason, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     const us = h.db.prepare(`INSERT INTO llm_usage (id, ts, agent, key_id, session, user_id, scope, model, provider, input_tokens, output_tokens, cached_tokens,
-      cost_nusd, latency_ms, ttft_ms, status, cache_hit, estimated, stream) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, 'fake', ?, ?, ?, ?, 10, NULL, ?, ?, 0, 0)`);
+      cost_nusd, latency_ms, ttft_ms, status, cache_hit, estimated, stream, run_id) VALUES (?, ?, ?, ?, NULL, NULL, NULL, ?, 'fake', ?, ?, ?, ?, 10, NULL, ?, ?, 0, 0, ?)`);
     for (let i = 0; i < runs; i += BATCH) {
       h.write(() => {
         for (let j = i; j < Math.min(runs, i + BATCH); j++) {
@@ -90,13 +93,13 @@ async function seed(store: Store, runs: number, usage: number): Promise<{ second
     for (let i = 0; i < usage; i += BATCH) {
       const rows = Array.from({ length: Math.min(BATCH, usage - i) }, (_, k) => usageRow(i + k));
       await h.pool.query(
-        `INSERT INTO ${s}.llm_usage (id, ts, agent, key_id, session, user_id, scope, model, provider, input_tokens, output_tokens, cached_tokens, cost_nusd, latency_ms, ttft_ms, status, cache_hit, estimated, stream)
-         SELECT id, ts, agent, key_id, NULL, NULL, NULL, model, 'fake', i, o, c, cost, 10, NULL, st, hit, 0, 0
-         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::int[]) AS u(id, ts, agent, key_id, model, i, o, c, cost, st, hit)`,
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((n) => rows.map((r) => r[n])),
+        `INSERT INTO ${s}.llm_usage (id, ts, agent, key_id, session, user_id, scope, model, provider, input_tokens, output_tokens, cached_tokens, cost_nusd, latency_ms, ttft_ms, status, cache_hit, estimated, stream, run_id)
+         SELECT id, ts, agent, key_id, NULL, NULL, NULL, model, 'fake', i, o, c, cost, 10, NULL, st, hit, 0, 0, run_id
+         FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::text[], $11::int[], $12::text[]) AS u(id, ts, agent, key_id, model, i, o, c, cost, st, hit, run_id)`,
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((n) => rows.map((r) => r[n])),
       );
     }
-    await h.pool.query(`ANALYZE ${s}.events; ANALYZE ${s}.runs; ANALYZE ${s}.ui_spend_daily`);
+    await h.pool.query(`ANALYZE ${s}.events; ANALYZE ${s}.runs; ANALYZE ${s}.ui_spend_daily; ANALYZE ${s}.llm_usage`);
   }
   return { seconds: (performance.now() - t0) / 1000 };
 }
@@ -220,8 +223,12 @@ async function runBackend(kind: 'sqlite' | 'postgres'): Promise<Record<string, u
       const searchEvents = await timeHttp(d.url, terms.map((t) => `/api/ui/search?kind=events&q=${t}&limit=50`));
       const page2 = await timeHttp(d.url, terms.slice(0, 20).map(() => `/api/ui/search?kind=runs&limit=50&before=${Math.floor(RUNS / 2)}`));
       const spend = await timeHttp(d.url, Array.from({ length: 40 }, (_, i) => `/api/ui/spend?days=${i % 2 ? 30 : 1}`));
+      const timeline = await timeHttp(d.url, Array.from({ length: QUERIES }, (_, i) => {
+        const j = (i * 104_729) % RUNS;
+        return `/api/ui/agents/agent-${j % 500}/runs/run-${j}`;
+      }));
       const browser = kind === 'sqlite' || NO_SQLITE ? await browserPart(d.url) : {};
-      return { kind, seededSeconds: seeded.seconds, searchRuns, searchEvents, page2, spend, ...browser };
+      return { kind, seededSeconds: seeded.seconds, searchRuns, searchEvents, page2, spend, timeline, ...browser };
     } finally {
       await d.stop();
     }
@@ -240,6 +247,7 @@ function report(r: Record<string, unknown>): void {
     [k, 'search events by payload text', p(r.searchEvents, 50), p(r.searchEvents, 95), p(r.searchEvents, 100), 'p95 ≤ 200'],
     [k, 'runs, keyset page mid-table', p(r.page2, 50), p(r.page2, 95), p(r.page2, 100), ''],
     [k, 'spend page (1 and 30 days)', p(r.spend, 50), p(r.spend, 95), p(r.spend, 100), 'p95 ≤ 300'],
+    [k, `a run's timeline (~${Math.round(USAGE / RUNS)} LLM calls each)`, p(r.timeline, 50), p(r.timeline, 95), p(r.timeline, 100), ''],
     ...(r.filterMs
       ? [
           [k, `fleet filter (${AGENTS} agents, browser)`, p(r.filterMs, 50), p(r.filterMs, 95), p(r.filterMs, 100), '≤ 100'],

@@ -97,6 +97,12 @@ declare module 'fastify' {
     targetCheck?: TargetCheck;
     /** Set by the authorize preHandler on publishing routes: defineRoute runs it on `publishes`. */
     publishCheck?: PublishCheck;
+    /**
+     * Set by the dashboard's session step (src/api/ui/session.ts) on a request that came with a live
+     * session cookie and no Authorization header: the id of the API token the session stands for.
+     * `authorize` checks that token (revoked, expired, role, team) as if its bearer had been sent.
+     */
+    sessionToken?: string;
   }
 }
 

@@ -179,11 +179,11 @@ function checkWrites(agent: string, writes: StateWrite[]): void {
   }
 }
 
-export function toEvents(agent: string | null, emits: Array<{ id: string; name: string; data: unknown; key?: string }>, now: number): NewEvent[] {
+export function toEvents(agent: string | null, emits: Array<{ id: string; name: string; data: unknown; key?: string }>, now: number, runId: string | null = null): NewEvent[] {
   // Events carry the trace of the run that emitted them (tracing on): handling one continues it.
   const traceId = activeTraceIds()?.traceId ?? null;
   const tp = traceparent() ?? null;
-  return emits.map((e) => ({ id: e.id, name: e.name, payload: e.data ?? null, source: agent, createdAt: now, traceId, traceparent: tp, ...(e.key ? { key: e.key } : {}) }));
+  return emits.map((e) => ({ id: e.id, name: e.name, payload: e.data ?? null, source: agent, createdAt: now, traceId, traceparent: tp, ...(e.key ? { key: e.key } : {}), ...(runId ? { runId } : {}) }));
 }
 
 /** Commits a buffer (a finished run or a checkpoint). */
@@ -198,7 +198,7 @@ export async function commitBuffer(
   if (ctx.beforeCommit) buf = ctx.beforeCommit(ctx.agent, buf);
   const attrs = { 'openclaw.agent': ctx.agent, 'openclaw.state.writes': buf.writes.length, 'openclaw.events.emitted': buf.emits.length };
   return withSpan('openclaw.state.commit', attrs, async () => {
-    const emits = toEvents(ctx.agent, buf.emits, ctx.now());
+    const emits = toEvents(ctx.agent, buf.emits, ctx.now(), extra.runId ?? extra.run?.id ?? null);
     // One span per emitted event, a child of the commit, ending when the event is durably published.
     const spans = tracingEnabled() ? emits.map((e) => tracer().startSpan('openclaw.emit', { attributes: { 'openclaw.agent': ctx.agent, 'openclaw.event.name': e.name, 'openclaw.event.id': e.id } })) : [];
     try {

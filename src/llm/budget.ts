@@ -67,6 +67,8 @@ export interface UsdBudget {
 
 export interface CallScope {
   agent?: string | null;
+  /** The agent run that made the call (an agent's RPC names it): the usage row's run_id. */
+  runId?: string | null;
   keyId?: string | null;
   /** An SDK LLMRouter's own budget: scope 'router:AGENT/NAME'. */
   router?: { scope: string; budget: UsdBudget } | null;

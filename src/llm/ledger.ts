@@ -37,6 +37,12 @@ export const llmStoreModule: StoreModule = {
         `CREATE INDEX llm_semantic_ctx ON llm_semantic (model, ctx)`,
       ],
     },
+    {
+      id: 2,
+      name: 'the agent run of a usage row',
+      // A run's timeline (the dashboard's run detail) finds its LLM calls by this; NULL = not from a run.
+      statements: [`ALTER TABLE llm_usage ADD COLUMN run_id TEXT`, `CREATE INDEX llm_usage_run ON llm_usage (run_id) WHERE run_id IS NOT NULL`],
+    },
   ],
   postgres: (s) => [
     {
@@ -59,6 +65,11 @@ export const llmStoreModule: StoreModule = {
           body TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)`,
         `CREATE INDEX llm_semantic_ctx ON ${s}.llm_semantic (model, ctx)`,
       ],
+    },
+    {
+      id: 2,
+      name: 'the agent run of a usage row',
+      statements: [`ALTER TABLE ${s}.llm_usage ADD COLUMN run_id TEXT`, `CREATE INDEX llm_usage_run ON ${s}.llm_usage (run_id) WHERE run_id IS NOT NULL`],
     },
   ],
 };
@@ -99,6 +110,8 @@ export interface UsageRecord {
   id: string;
   ts: number;
   agent: string | null;
+  /** The agent run that made the call, when an agent's RPC named it (the dashboard's run timeline). */
+  runId?: string | null;
   keyId: string | null;
   session: string | null;
   user: string | null;
@@ -142,10 +155,10 @@ export interface KeyRow {
 export function* insertUsage(u: UsageRecord): Tx<void> {
   yield* q(
     `INSERT INTO {p}llm_usage (id, ts, agent, key_id, session, user_id, scope, model, provider, input_tokens, output_tokens, cached_tokens,
-      cost_nusd, latency_ms, ttft_ms, status, cache_hit, estimated, stream) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      cost_nusd, latency_ms, ttft_ms, status, cache_hit, estimated, stream, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     u.id, u.ts, u.agent, u.keyId, u.session, u.user, u.scope, u.model, u.provider,
     u.inputTokens, u.outputTokens, u.cachedTokens, toNano(u.costUsd), Math.round(u.latencyMs),
-    u.ttftMs === null ? null : Math.round(u.ttftMs), u.status, u.cacheHit ? 1 : 0, u.estimated ? 1 : 0, u.stream ? 1 : 0,
+    u.ttftMs === null ? null : Math.round(u.ttftMs), u.status, u.cacheHit ? 1 : 0, u.estimated ? 1 : 0, u.stream ? 1 : 0, u.runId ?? null,
   );
 }
 

@@ -44,6 +44,11 @@ export interface AgentLlmCompletion {
 
 const ROLES = new Set(['system', 'user', 'assistant', 'tool']);
 
+/** The run an agent's llm.* RPC names (the worker sends its current run's id); the usage row keeps it. */
+function runIdOf(req: Record<string, unknown>): string | null {
+  return typeof req.runId === 'string' && req.runId.length > 0 && req.runId.length <= 200 ? req.runId : null;
+}
+
 function toRequest(r: AgentLlmRequest, where: string): { req: ChatRequest; opts: CallOptions } {
   if (!r || typeof r !== 'object') throw new OpenClawError('llm_request_invalid', `${where}: pass a prompt string or { messages: [...] }`, { status: 400 });
   let messages: ChatMessage[];
@@ -249,9 +254,9 @@ export function llmModule(): DaemonModule {
         managementRoutes(app, { router: r, keys, ledger, now });
       });
 
-      const complete = async (request: AgentLlmRequest, agent: string | null, where: string): Promise<AgentLlmCompletion> => {
+      const complete = async (request: AgentLlmRequest, agent: string | null, where: string, runId: string | null = null): Promise<AgentLlmCompletion> => {
         const { req, opts } = toRequest(request, where);
-        const res = await r.complete(req, { ...opts, agent, router: agent ? routerScope(agent, request) : null });
+        const res = await r.complete(req, { ...opts, agent, runId, router: agent ? routerScope(agent, request) : null });
         const out: AgentLlmCompletion = {
           text: res.text,
           usage: {
@@ -286,14 +291,14 @@ export function llmModule(): DaemonModule {
 
       // ---- agent RPC ----------------------------------------------------------------------
       const owner = (c: RpcCaller) => c.instanceId;
-      ctx.rpc('llm.complete', async (req, caller) => complete(req.request as AgentLlmRequest, caller.agent, `agent '${caller.agent}': this.llm.complete`));
+      ctx.rpc('llm.complete', async (req, caller) => complete(req.request as AgentLlmRequest, caller.agent, `agent '${caller.agent}': this.llm.complete`, runIdOf(req)));
 
       ctx.rpc('llm.stream', async (req, caller) => {
         const request = req.request as AgentLlmRequest;
         const { req: chat, opts } = toRequest(request, `agent '${caller.agent}': this.llm.stream`);
         const id = randomUUID();
         const abort = new AbortController();
-        const gen = r.stream(chat, { ...opts, agent: caller.agent, router: routerScope(caller.agent, request), signal: abort.signal });
+        const gen = r.stream(chat, { ...opts, agent: caller.agent, runId: runIdOf(req), router: routerScope(caller.agent, request), signal: abort.signal });
         const s: StreamSession = { owner: owner(caller), gen, chunks: [], done: false, error: null, final: null, wake: null, space: null, lastPull: now(), abort };
         streams.set(id, s);
         void (async () => {

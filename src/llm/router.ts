@@ -289,6 +289,7 @@ export class LlmRouter {
       id,
       ts: started,
       agent: opts.agent ?? null,
+      runId: opts.runId ?? null,
       keyId: opts.keyId ?? null,
       session: opts.session ?? req.session ?? null,
       user: opts.user ?? req.user ?? null,
@@ -551,7 +552,7 @@ export class LlmRouter {
     const attempts: Attempt[] = [];
     const p = this.deps.price(req.model);
     const worst = p ? (req.input.reduce((n, s) => n + Math.ceil(s.length / 2), 0) * p.input) / 1e6 : 0;
-    const base = { id, ts: started, agent: opts.agent ?? null, keyId: opts.keyId ?? null, session: opts.session ?? null, user: opts.user ?? null, scope: opts.router?.scope ?? null, model: req.model, provider: t.providerName, outputTokens: 0, cachedTokens: 0, ttftMs: null, cacheHit: false, estimated: false, stream: false };
+    const base = { id, ts: started, agent: opts.agent ?? null, runId: opts.runId ?? null, keyId: opts.keyId ?? null, session: opts.session ?? null, user: opts.user ?? null, scope: opts.router?.scope ?? null, model: req.model, provider: t.providerName, outputTokens: 0, cachedTokens: 0, ttftMs: null, cacheHit: false, estimated: false, stream: false };
     await this.reserve(id, opts, worst, 0, (o) => ({ ...base, inputTokens: 0, costUsd: 0, latencyMs: 0, status: 'ok', ...o }), [req.model]);
     try {
       const { value } = await this.dispatch([req.model], { ...opts, strict: true }, attempts, (tt, o) => tt.provider.embed!({ ...req, model: tt.upstream }, o));

@@ -348,7 +348,8 @@ export class InstanceContext {
   /** this.llm.complete / an SDK LLMRouter: one RPC; the daemon knows who is calling. */
   async llmComplete(prompt: unknown, router?: Record<string, unknown>): Promise<LlmCompletion> {
     const request = llmRequest(prompt, 'llm.complete', router);
-    const res = (await this.rpc({ op: 'llm.complete', request })) as Omit<LlmCompletion, 'toString'>;
+    const runId = this.scope()?.inv.runId;
+    const res = (await this.rpc({ op: 'llm.complete', request, ...(runId ? { runId } : {}) })) as Omit<LlmCompletion, 'toString'>;
     return Object.defineProperty({ ...res }, 'toString', { value: () => res.text, enumerable: false }) as LlmCompletion;
   }
 
@@ -366,7 +367,8 @@ export class InstanceContext {
         const open = async () => {
           if (streamId === null) {
             const request = llmRequest(prompt, 'llm.stream', router);
-            streamId = ((await self.rpc({ op: 'llm.stream', request })) as { streamId: string }).streamId;
+            const runId = self.scope()?.inv.runId;
+            streamId = ((await self.rpc({ op: 'llm.stream', request, ...(runId ? { runId } : {}) })) as { streamId: string }).streamId;
           }
           return streamId;
         };

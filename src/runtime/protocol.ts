@@ -168,9 +168,10 @@ export type RpcRequest =
   | { op: 'state.checkpoint'; runId: string; writes: StateWrite[]; reads: StateRead[]; emits: EmittedEvent[]; intents?: RunIntent[] }
   /** A replicated agent's agent-wide rate limit (guardrails); throws rate_limited when over. */
   | { op: 'guardrails.take'; limit: 'api_calls_per_minute'; call: string }
-  | { op: 'llm.complete'; request: unknown }
+  /** runId: the run making the call (its usage row names it); absent outside a run. */
+  | { op: 'llm.complete'; request: unknown; runId?: string }
   /** Opens a stream in the daemon → { streamId }; chunks are pulled with llm.stream.next. */
-  | { op: 'llm.stream'; request: unknown }
+  | { op: 'llm.stream'; request: unknown; runId?: string }
   /** → { chunks: string[], done: boolean }: what arrived since the last pull (waits for at least one). */
   | { op: 'llm.stream.next'; streamId: string }
   /** The agent stopped iterating: the daemon aborts the upstream call. */

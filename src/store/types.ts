@@ -62,6 +62,8 @@ export interface NewEvent {
    * trace. Stored in the trace_id column (it contains the trace id); read back into both fields.
    */
   traceparent?: string | null;
+  /** The run whose commit published it (written, never read back: the dashboard's run timeline). */
+  runId?: string | null;
 }
 
 export interface StoredEvent extends NewEvent {

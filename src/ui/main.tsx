@@ -79,7 +79,7 @@ function Page({ path, session }: { path: string; session: Session }) {
     case 'spend':
       return <SpendPage session={session} />;
     case 'search':
-      return <SearchPage session={session} />;
+      return <SearchPage session={session} initial={path.split('?')[1] ?? ''} />;
     case 'audit':
       return <AuditPage session={session} />;
     case 'nodes':

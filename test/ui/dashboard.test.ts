@@ -164,11 +164,13 @@ describe.each<Backend>(['sqlite', 'postgres'])('dashboard in chromium on %s', (b
     await ctx.close();
   });
 
-  it('agent page: trigger a run, see it and its state version live, diff two versions and roll back', async () => {
+  it('agent page: trigger a run, see it and its state version live, open its timeline, diff two versions and roll back', async () => {
     if (skip) return;
     const { ctx, page } = await signIn(d, d.admin);
     await page.goto(`${d.url}/ui/#/agents/bravo`);
     await live(page);
+    const runButtons = page.getByRole('button', { name: /^Timeline of run / });
+    const shown = await runButtons.count();
     const before = (await d.api(d.admin, 'GET', '/api/agents/bravo')).body.runsTotal as number;
     await page.getByRole('button', { name: 'Trigger' }).click();
     await page.getByRole('button', { name: 'Confirm' }).click();
@@ -181,6 +183,19 @@ describe.each<Backend>(['sqlite', 'postgres'])('dashboard in chromium on %s', (b
       return n >= 2 ? n : null;
     });
     expect(versions).toBeGreaterThanOrEqual(2);
+    // The finished runs are listed without a reload; the newest one's timeline: started, the state
+    // version it wrote (bravo's `runs` key), finished.
+    await waitFor('two more runs on screen', async () => ((await runButtons.count()) >= shown + 2 ? true : null));
+    const newest = (await d.api(d.admin, 'GET', '/api/agents/bravo/runs')).body.runs[0] as { id: string };
+    await page.getByRole('button', { name: `Timeline of run ${newest.id}` }).click();
+    const timeline = page.getByTestId('run-timeline');
+    await timeline.locator('td', { hasText: /^bravo v\d+: runs$/ }).waitFor();
+    expect(await timeline.locator('tbody tr').first().textContent()).toContain('started');
+    await timeline.locator('tbody tr').last().locator('.badge', { hasText: 'succeeded' }).waitFor();
+    if (shots) {
+      const axe = await new AxeBuilder({ page }).include('[data-testid="run-timeline"]').analyze();
+      expect(axe.violations.map((x) => `run timeline: ${x.id}`)).toEqual([]);
+    }
     const vs = (await d.api(d.admin, 'GET', '/api/agents/bravo/state/versions')).body.versions.map((v: { version: number }) => v.version) as number[];
     await page.getByLabel('From version').selectOption(String(vs[vs.length - 1]));
     await page.getByLabel('To version').selectOption(String(vs[0]));

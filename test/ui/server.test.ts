@@ -109,6 +109,18 @@ describe.each(backends)('dashboard server on %s', (backend) => {
     expect(sdk.status).toBe(202);
   });
 
+  it("a team token reads its own agents' detail and run timelines, not another team's", async () => {
+    if (skip) return;
+    const payments = await createToken(d.url, d.admin, '--role', 'viewer', '--team', 'payments', '--name', `payments-detail-${backend}`);
+    const search = await createToken(d.url, d.admin, '--role', 'viewer', '--team', 'search', '--name', `search-detail-${backend}`);
+    expect((await d.api(payments, 'GET', '/api/ui/agents/alpha')).status).toBe(200);
+    expect((await d.api(payments, 'GET', '/api/ui/agents/alpha/runs/some-run')).body).toMatchObject({ run: null, items: [] });
+    for (const route of ['/api/ui/agents/alpha', '/api/ui/agents/alpha/runs/some-run']) {
+      const r = await d.api(search, 'GET', route);
+      expect([route, r.status]).toEqual([route, 403]);
+    }
+  });
+
   it('bulk actions: a dry run counts "all matching" without acting; the real one acts, audited', async () => {
     if (skip) return;
     const dry = await d.api(d.admin, 'POST', '/api/ui/agents/bulk/pause', { filter: { q: 'search' }, dryRun: true });

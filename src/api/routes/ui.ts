@@ -15,7 +15,9 @@ import fastifyStatic from '@fastify/static';
 import { z } from 'zod';
 import { UnauthorizedError } from '../../security/auth/errors.js';
 import { defineRoute } from '../route.js';
-import { CSRF_HEADER, SESSION_COOKIE, checkOrigin, sessionAuth, type SessionStore } from '../ui/session.js';
+import { BadRequestError } from '../../util/errors.js';
+import { CSRF_HEADER, SESSION_COOKIE, checkOrigin, sessionAuth } from '../ui/session.js';
+import type { SessionStore } from '../ui/session-store.js';
 
 /** dist/ui next to dist/api (from src/api/routes or dist/api/routes: both three levels down). */
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../../dist/ui/', import.meta.url));
@@ -39,7 +41,7 @@ export function uiRoutes(app: FastifyInstance, opts: UiHttpOptions): void {
   const dir = opts.dir ?? DEFAULT_UI_DIR;
   void app.register(cookie);
   // preValidation: after @fastify/cookie parsed the cookie (onRequest), before `authorize` (preHandler).
-  app.addHook('preValidation', async (req) => sessionAuth(opts.sessions, req));
+  app.addHook('preValidation', (req) => sessionAuth(opts.sessions, req));
 
   void app.register(async (ui) => {
     await ui.register(helmet, {
@@ -97,9 +99,14 @@ export function uiRoutes(app: FastifyInstance, opts: UiHttpOptions): void {
           throw new UnauthorizedError(`sign-in refused: ${err?.message ?? `status ${res.statusCode}`}`);
         }
         const who = res.json() as { principal: { id: string } };
-        const s = opts.sessions.create(body.token, who.principal.id);
-        void reply.setCookie(SESSION_COOKIE, s.id, { path: '/', httpOnly: true, sameSite: 'strict', secure: opts.secure });
-        return { principal: who.principal, csrf: s.csrf };
+        // A session stands for an API token (its id): agent tokens end with their instance, and
+        // without authentication there is nothing to sign in to.
+        if (!who.principal.id.startsWith('token:')) {
+          throw new BadRequestError(`sign-in refused: sign in with an API token (oc_…, from \`openclaw token create\`), not ${who.principal.id === 'anonymous' ? 'on a daemon without authentication (open /ui directly)' : `a ${who.principal.id.split(':')[0]} credential`}`, 'api_token_required');
+        }
+        const { id, session } = await opts.sessions.create(who.principal.id.slice('token:'.length), who.principal.id);
+        void reply.setCookie(SESSION_COOKIE, id, { path: '/', httpOnly: true, sameSite: 'strict', secure: opts.secure });
+        return { principal: who.principal, csrf: session.csrf };
       },
     });
 
@@ -109,7 +116,7 @@ export function uiRoutes(app: FastifyInstance, opts: UiHttpOptions): void {
       permission: 'public',
       handler: async ({ req, reply }) => {
         checkOrigin(req, 'sign-out');
-        opts.sessions.delete(req.cookies[SESSION_COOKIE]);
+        await opts.sessions.delete(req.cookies[SESSION_COOKIE]);
         void reply.clearCookie(SESSION_COOKIE, { path: '/' });
         return { signedOut: true };
       },

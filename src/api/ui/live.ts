@@ -82,9 +82,12 @@ export class LiveFeed {
       case 'state.change':
         this.markAgent(e.actor.startsWith('agent:') ? e.actor.slice(6) : target, 'state', 'runs');
         return;
-      case 'event.emit':
+      case 'event.emit': {
         this.mark('events');
+        // A run that emitted without writing state is still a new run on its agent's page.
+        if (e.actor.startsWith('agent:')) this.markAgent(e.actor.slice(6), 'runs');
         return;
+      }
       case 'llm.call':
         this.mark('spend');
         return;

@@ -7,7 +7,7 @@ import { uiRoutes } from '../routes/ui.js';
 import { LiveFeed } from './live.js';
 import { UiQueries } from './queries.js';
 import { uiDataRoutes } from './routes.js';
-import { SessionStore } from './session.js';
+import { SessionStore } from './session-store.js';
 import { uiStoreModule } from './store.js';
 
 export interface UiModuleOptions {
@@ -24,7 +24,7 @@ export function uiModule(opts: UiModuleOptions = {}): DaemonModule {
       await ctx.store.migrateModule(llmStoreModule);
       await ctx.store.migrateModule(uiStoreModule);
       const queries = new UiQueries(ctx.store.handle());
-      const sessions = new SessionStore(() => ctx.clock.now());
+      const sessions = new SessionStore(ctx.store.handle(), () => ctx.clock.now());
       const feed = (live = new LiveFeed(ctx.control, ctx.logs));
       ctx.services.audit = feed.tee(ctx.services.audit);
       const dropped = counter(ctx.metrics, { name: 'openclaw_ui_live_dropped_total', help: 'Dashboard live messages dropped because a browser could not keep up', labelNames: [] as const });

@@ -3,6 +3,7 @@
 // server instead of letting the page fetch per row (LiteLLM's spend tab fired 51 requests per load).
 import { SqlRunner, num, type Row } from '../../llm/sql.js';
 import type { StoreHandle } from '../../store/extension.js';
+import { SHARED_NAMESPACE } from '../../store/types.js';
 import { DAY_MS } from './store.js';
 
 export interface SpendGroup {
@@ -31,6 +32,8 @@ export interface SpendReport {
 export interface SearchQuery {
   kind: 'runs' | 'events';
   q?: string;
+  /** An event id: that event (events), or the runs it triggered (runs). */
+  id?: string;
   agent?: string;
   status?: string;
   fromMs?: number;
@@ -47,6 +50,24 @@ export interface SearchPage {
   rows: Row[];
   /** Pass as `before` for the next page; null on the last page. */
   next: number | null;
+}
+
+/** One thing a run did, in time order (the agent page's run detail). */
+export type TimelineItem =
+  | { kind: 'started'; at: number; trigger: string; scheduledAt: number | null }
+  | { kind: 'llm'; at: number; id: string; model: string; provider: string | null; status: string; inputTokens: number; outputTokens: number; costNusd: number; latencyMs: number; cacheHit: boolean }
+  | { kind: 'emit'; at: number; id: string; name: string; seq: number }
+  | { kind: 'state'; at: number; namespace: string; version: number; keys: string[]; reason: string }
+  | { kind: 'finished'; at: number; status: string; error: string | null };
+
+export interface RunTimeline {
+  runId: string;
+  agent: string;
+  /** The run's row; null while it is still running (a run is recorded when it ends). */
+  run: { status: string; trigger: string; startedAt: number; finishedAt: number; error: string | null } | null;
+  items: TimelineItem[];
+  /** Sums over the LLM calls. */
+  llm: { calls: number; inputTokens: number; outputTokens: number; costNusd: number };
 }
 
 const dayString = (day: number): string => new Date(day * DAY_MS).toISOString().slice(0, 10);
@@ -138,6 +159,7 @@ export class UiQueries {
         if (pg) add(`to_tsvector('simple', e.name || ' ' || e.payload) @@ plainto_tsquery('simple', ?)`, text);
         else add(`e.seq IN (SELECT rowid FROM {p}ui_events_fts WHERE ui_events_fts MATCH ?)`, fts5Query(text));
       }
+      if (s.id) add(`e.id = ?`, s.id);
       if (s.agent) add(`e.source = ?`, s.agent);
       if (s.scope) add(`(e.source IN (${list(s.scope.agents)}) OR e.name IN (${list(s.scope.subscriptions)}))`, ...s.scope.agents, ...s.scope.subscriptions);
       if (s.fromMs !== undefined) add(`e.created_at >= ?`, s.fromMs);
@@ -150,6 +172,7 @@ export class UiQueries {
         if (pg) add(`r.event_id IN (SELECT m.id FROM {p}events m WHERE to_tsvector('simple', m.name || ' ' || m.payload) @@ plainto_tsquery('simple', ?))`, text);
         else add(`r.event_id IN (SELECT m.id FROM {p}events m WHERE m.seq IN (SELECT rowid FROM {p}ui_events_fts WHERE ui_events_fts MATCH ?))`, fts5Query(text));
       }
+      if (s.id) add(`r.event_id = ?`, s.id);
       if (s.agent) add(`r.agent = ?`, s.agent);
       if (s.scope) add(`r.agent IN (${list(s.scope.agents)})`, ...s.scope.agents);
       if (s.status) add(`r.status = ?`, s.status);
@@ -163,6 +186,72 @@ export class UiQueries {
     const more = rows.length > s.limit;
     const page = rows.slice(0, s.limit).map((r) => ({ ...r, seq: num(r.seq), ...(r.created_at !== undefined ? { created_at: num(r.created_at) } : {}), ...(r.started_at !== undefined ? { started_at: num(r.started_at), finished_at: num(r.finished_at) } : {}) }));
     return { kind: s.kind, rows: page, next: more ? num(page[page.length - 1]!.seq) : null };
+  }
+
+  /**
+   * Everything one run did, in ONE statement joined by run id: its row (started, finished/error),
+   * its LLM calls (llm_usage.run_id), the events its commits published (events.run_id) and the
+   * state versions they wrote (state_versions.run_id), each by its own index. Every part is also
+   * limited to `agent` (the route's authorized target), so a run id of another agent shows nothing.
+   */
+  async runTimeline(agent: string, runId: string, opts: { state: boolean; events: boolean }): Promise<RunTimeline> {
+    const parts = [
+      `SELECT 'run' AS kind, r.started_at AS at, r.id AS ref, r.status AS name, r.error AS detail, r.trigger AS extra,
+         r.finished_at AS n1, r.scheduled_at AS n2, NULL AS n3, NULL AS n4, NULL AS n5 FROM {p}runs r WHERE r.id = ? AND r.agent = ?`,
+      `SELECT 'llm', u.ts, u.id, u.model, u.status, u.provider, u.input_tokens, u.output_tokens, u.cost_nusd, u.latency_ms, u.cache_hit
+         FROM {p}llm_usage u WHERE u.run_id = ? AND u.agent = ?`,
+    ];
+    const params: unknown[] = [runId, agent, runId, agent];
+    if (opts.events) {
+      parts.push(`SELECT 'emit', e.created_at, e.id, e.name, NULL, NULL, e.seq, NULL, NULL, NULL, NULL FROM {p}events e WHERE e.run_id = ? AND e.source = ?`);
+      params.push(runId, agent);
+    }
+    if (opts.state) {
+      parts.push(`SELECT 'state', v.created_at, v.namespace, v.namespace, v.changed_keys, v.reason, v.version, NULL, NULL, NULL, NULL
+         FROM {p}state_versions v WHERE v.run_id = ? AND v.namespace IN (?, ?)`);
+      params.push(runId, agent, SHARED_NAMESPACE);
+    }
+    const rows = await this.sql.all(`${parts.join('\nUNION ALL\n')}\nORDER BY at, kind LIMIT 5000`, ...params);
+    const items: TimelineItem[] = [];
+    let run: RunTimeline['run'] = null;
+    const llm = { calls: 0, inputTokens: 0, outputTokens: 0, costNusd: 0 };
+    for (const r of rows) {
+      const at = num(r.at);
+      const str = (v: unknown) => (v === null || v === undefined ? null : String(v));
+      switch (r.kind) {
+        case 'run':
+          run = { status: String(r.name), trigger: String(r.extra), startedAt: at, finishedAt: num(r.n1), error: str(r.detail) };
+          items.push({ kind: 'started', at, trigger: run.trigger, scheduledAt: r.n2 === null || r.n2 === undefined ? null : num(r.n2) });
+          break;
+        case 'llm': {
+          const item = { kind: 'llm' as const, at, id: String(r.ref), model: String(r.name), provider: str(r.extra), status: String(r.detail), inputTokens: num(r.n1), outputTokens: num(r.n2), costNusd: num(r.n3), latencyMs: num(r.n4), cacheHit: num(r.n5) === 1 };
+          items.push(item);
+          llm.calls++;
+          llm.inputTokens += item.inputTokens;
+          llm.outputTokens += item.outputTokens;
+          llm.costNusd += item.costNusd;
+          break;
+        }
+        case 'emit':
+          items.push({ kind: 'emit', at, id: String(r.ref), name: String(r.name), seq: num(r.n1) });
+          break;
+        case 'state': {
+          let keys: string[] = [];
+          try {
+            keys = JSON.parse(String(r.detail)) as string[];
+          } catch {
+            // an unreadable list shows as none
+          }
+          items.push({ kind: 'state', at, namespace: String(r.ref), version: num(r.n1), keys, reason: String(r.extra) });
+          break;
+        }
+      }
+    }
+    if (run) items.push({ kind: 'finished', at: run.finishedAt, status: run.status, error: run.error });
+    // Started first and finished last even when a step shares their millisecond.
+    const rank = (i: TimelineItem) => (i.kind === 'started' ? 0 : i.kind === 'finished' ? 2 : 1);
+    items.sort((a, b) => rank(a) - rank(b) || a.at - b.at);
+    return { runId, agent, run, items, llm };
   }
 
   /** SUM(cost_nusd) straight from the usage ledger for the same days (reconciliation, tests, bench). */

@@ -12,7 +12,8 @@ import { defineRoute, mayActOn, validate, type Permission, type Principal } from
 import { agentParams, queryInt } from '../params.js';
 import type { LiveFeed, View } from './live.js';
 import type { UiQueries } from './queries.js';
-import { SESSION_COOKIE, checkOrigin, type SessionStore } from './session.js';
+import { checkOrigin, sessionOf } from './session.js';
+import type { SessionStore } from './session-store.js';
 
 export interface UiRouteDeps {
   control: ControlPlane;
@@ -64,6 +65,8 @@ const bulkBody = z
 const searchQuery = z.object({
   kind: z.enum(['runs', 'events']).default('runs'),
   q: z.string().max(500).optional(),
+  /** One event by id (kind=events), or the runs it triggered (kind=runs). */
+  id: z.string().max(200).optional(),
   agent: z.string().max(200).optional(),
   status: z.string().max(40).optional(),
   from: queryInt(0, Number.MAX_SAFE_INTEGER).optional(),
@@ -88,7 +91,8 @@ export function uiDataRoutes(app: FastifyInstance, d: UiRouteDeps): void {
     url: '/api/ui/session',
     permission: 'health:read',
     handler: ({ req }) => {
-      const s = d.sessions.get(req.cookies?.[SESSION_COOKIE]);
+      // Only when the request rode on the cookie: a bearer caller has no session (and no CSRF token).
+      const s = sessionOf(req);
       const p = req.principal;
       return {
         principal: p ? { id: p.id, role: p.role, team: p.team } : { id: 'anonymous', role: 'local', team: null },
@@ -117,6 +121,8 @@ export function uiDataRoutes(app: FastifyInstance, d: UiRouteDeps): void {
     url: '/api/ui/agents/:name',
     permission: 'agents:read',
     params: agentParams,
+    // /api/ui/… is not under /api/agents/:name, so the team check needs the target named here.
+    target: ({ params }) => [params.name],
     handler: async ({ params, req }) => {
       const name = params.name;
       const agent = await d.control.getAgent(name);
@@ -131,6 +137,18 @@ export function uiDataRoutes(app: FastifyInstance, d: UiRouteDeps): void {
         versions: canState ? await d.control.listStateVersions(name, { limit: 50 }) : null,
         state: canState ? await d.control.getState(name) : null,
       };
+    },
+  });
+
+  defineRoute(app, {
+    method: 'GET',
+    url: '/api/ui/agents/:name/runs/:run',
+    permission: 'agents:read',
+    params: agentParams.extend({ run: z.string().min(1).max(200) }),
+    target: ({ params }) => [params.name],
+    handler: async ({ params, req }) => {
+      const perms = new Set(permissionsOf(req.principal));
+      return d.queries.runTimeline(params.name, params.run, { state: perms.has('state:read'), events: perms.has('events:read') });
     },
   });
 
@@ -155,7 +173,7 @@ export function uiDataRoutes(app: FastifyInstance, d: UiRouteDeps): void {
         const mine = (await d.control.listAgents()).filter((a) => a.owner === p.team);
         scope = { agents: mine.map((a) => a.name), subscriptions: [...new Set(mine.flatMap((a) => a.subscriptions))] };
       }
-      return d.queries.search({ kind: query.kind, q: query.q, agent: query.agent, status: query.status, fromMs: query.from, toMs: query.to, before: query.before, limit: query.limit ?? 50, scope });
+      return d.queries.search({ kind: query.kind, q: query.q, id: query.id, agent: query.agent, status: query.status, fromMs: query.from, toMs: query.to, before: query.before, limit: query.limit ?? 50, scope });
     },
   });
 

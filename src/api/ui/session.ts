@@ -1,8 +1,9 @@
-// Browser sessions for the dashboard. The login page posts an API token once; the daemon keeps it
-// in memory under a random session id and gives the browser only that id, in an HttpOnly,
-// SameSite=Strict cookie (scripts cannot read it, other sites cannot send it). Every request that
-// authenticates by the cookie is turned into the same `Authorization: Bearer` the CLI sends, so the
-// roles, team scoping and audit of src/security/auth apply unchanged.
+// Browser sessions for the dashboard, the HTTP side. The login page posts an API token once; the
+// daemon checks it, stores a session row (session-store.ts: the session id's hash and the token's
+// id, never the token) and gives the browser only the session id, in an HttpOnly, SameSite=Strict
+// cookie (scripts cannot read it, other sites cannot send it). A request that comes with the cookie
+// gets `req.sessionToken` (the token's id), and `authorize` (src/security/auth) checks that token
+// afresh — revoked, expired, role, team — exactly as if its bearer had been sent.
 //
 // CSRF: a state-changing request authenticated by the cookie must carry the session's CSRF token
 // in `x-csrf-token` (the page reads it from /api/ui/session; a forged cross-site form cannot).
@@ -11,65 +12,15 @@
 // state-changing method and on the live WebSocket (CVE-2026-25253, "ClawJacked", was a cross-site
 // WebSocket to a local gateway); in local-trust mode the Host must also be a loopback name, so a
 // DNS-rebound name cannot borrow the loopback trust.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { isLoopbackHost } from '../../security/auth/mode.js';
 import { OpenClawError } from '../../util/errors.js';
+import type { Session, SessionStore } from './session-store.js';
 
 export const SESSION_COOKIE = 'oc_session';
 export const CSRF_HEADER = 'x-csrf-token';
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
-
-export interface Session {
-  id: string;
-  token: string;
-  csrf: string;
-  principal: string;
-  lastSeen: number;
-}
-
-export class SessionStore {
-  private readonly sessions = new Map<string, Session>();
-
-  constructor(
-    private readonly now: () => number,
-    /** Idle sessions end after this long (default 12 h). */
-    private readonly idleMs = 12 * 3_600_000,
-    /** At most this many live sessions; the least recently used goes first. */
-    private readonly max = 10_000,
-  ) {}
-
-  create(token: string, principal: string): Session {
-    const s: Session = { id: randomBytes(32).toString('base64url'), token, csrf: randomBytes(32).toString('base64url'), principal, lastSeen: this.now() };
-    this.sessions.set(s.id, s);
-    while (this.sessions.size > this.max) this.sessions.delete(this.sessions.keys().next().value!);
-    return s;
-  }
-
-  get(id: string | undefined): Session | undefined {
-    if (!id) return undefined;
-    const s = this.sessions.get(id);
-    if (!s) return undefined;
-    const now = this.now();
-    if (now - s.lastSeen > this.idleMs) {
-      this.sessions.delete(id);
-      return undefined;
-    }
-    s.lastSeen = now;
-    // Keep the Map in least-recently-used order for the size bound.
-    this.sessions.delete(id);
-    this.sessions.set(id, s);
-    return s;
-  }
-
-  delete(id: string | undefined): void {
-    if (id) this.sessions.delete(id);
-  }
-
-  size(): number {
-    return this.sessions.size;
-  }
-}
 
 export function sameSecret(a: string, b: string): boolean {
   const x = Buffer.from(a);
@@ -82,9 +33,6 @@ export function ownOrigin(req: FastifyRequest): string {
   return `${req.protocol}://${req.headers.host ?? ''}`;
 }
 
-/** Requests whose bearer came from the dashboard's cookie (an ambient credential). */
-const fromCookie = new WeakSet<FastifyRequest>();
-
 /**
  * Refuses a browser request from another site when it rides on an ambient credential (the session
  * cookie, or local-trust's "no credential from loopback"): an Origin that is not ours, or without
@@ -95,34 +43,43 @@ const fromCookie = new WeakSet<FastifyRequest>();
 export function checkOrigin(req: FastifyRequest, what: string): void {
   const origin = req.headers.origin;
   if (origin === undefined) return;
-  if (req.headers.authorization !== undefined && !fromCookie.has(req)) return;
+  if (req.headers.authorization !== undefined) return;
   if (origin !== ownOrigin(req)) {
     throw new OpenClawError('origin_refused', `${what} from origin ${origin} refused: the dashboard only accepts requests from its own origin ${ownOrigin(req)}; open it at that address`, { status: 403 });
   }
   const host = (req.headers.host ?? '').replace(/:\d+$/, '');
-  if (req.headers.authorization === undefined && req.cookies?.[SESSION_COOKIE] === undefined && !isLoopbackHost(host)) {
+  if (req.cookies?.[SESSION_COOKIE] === undefined && !isLoopbackHost(host)) {
     throw new OpenClawError('origin_refused', `${what} for host ${host} refused: without a session or token only loopback names (127.0.0.1, localhost) are trusted; sign in at /ui`, { status: 403 });
   }
 }
 
 /**
- * The onRequest step: cookie → bearer, CSRF on state-changing methods, Origin on browser requests.
- * Leaves requests with their own Authorization header alone (apart from the Origin check).
+ * The preValidation step: cookie → the session's token id, CSRF on state-changing methods, Origin
+ * on browser requests. Leaves requests with their own Authorization header alone (apart from the
+ * Origin check). One primary-key read per request; a write at most once a minute per session.
  */
-export function sessionAuth(sessions: SessionStore, req: FastifyRequest): void {
+export async function sessionAuth(sessions: SessionStore, req: FastifyRequest): Promise<void> {
   const unsafe = !SAFE.has(req.method);
   if (unsafe) checkOrigin(req, `${req.method} ${req.url.split('?')[0]}`);
   if (req.headers.authorization !== undefined) return;
   const sid = req.cookies?.[SESSION_COOKIE];
-  if (sid === undefined) return;
-  const s = sessions.get(sid);
-  if (!s) return; // expired or unknown: the route's own check answers 401 with the way to sign in
+  // The app's static files are public: no session read for each of them.
+  if (sid === undefined || req.url.startsWith('/ui/assets/')) return;
+  const s = await sessions.get(sid);
+  if (!s) return; // expired, signed out or unknown: the route's own check answers 401 with the way to sign in
   if (unsafe) {
     const sent = req.headers[CSRF_HEADER];
     if (typeof sent !== 'string' || !sameSecret(sent, s.csrf)) {
       throw new OpenClawError('csrf_required', `${req.method} ${req.url.split('?')[0]} refused: a request signed in by the dashboard's cookie must send the session's CSRF token in the ${CSRF_HEADER} header (GET /api/ui/session gives it)`, { status: 403 });
     }
   }
-  req.headers.authorization = `Bearer ${s.token}`;
-  fromCookie.add(req);
+  req.sessionToken = s.tokenId;
+  ofRequest.set(req, s);
+}
+
+const ofRequest = new WeakMap<FastifyRequest, Session>();
+
+/** The session a request was signed in by (its cookie), if any: read once by sessionAuth. */
+export function sessionOf(req: FastifyRequest): Session | undefined {
+  return ofRequest.get(req);
 }

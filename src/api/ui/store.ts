@@ -7,6 +7,8 @@
 //   later deleted from `llm_usage` stay counted (OpenClaw #20599 undercounted by 85% because reset
 //   sessions took their usage with them). The page reads a few hundred rollup rows instead of
 //   scanning millions of usage rows (LiteLLM #2235: 30 s at 300k rows).
+// - `ui_sessions`: signed-in browser sessions (session-store.ts): the session id's hash and the API
+//   token's id, never either secret.
 // - full-text search over event payloads: an FTS5 external-content index on SQLite (kept by
 //   triggers), a GIN `to_tsvector('simple', …)` expression index on PostgreSQL. Cost: one index
 //   insert per published event, paid inside the publish transaction.
@@ -48,6 +50,20 @@ export const uiStoreModule: StoreModule = {
         `CREATE INDEX ui_runs_event ON runs (event_id)`,
       ],
     },
+    {
+      id: 2,
+      name: 'state versions by run (run timeline)',
+      statements: [`CREATE INDEX ui_state_versions_run ON state_versions (run_id) WHERE run_id IS NOT NULL`],
+    },
+    {
+      id: 3,
+      name: 'dashboard sessions (session-store.ts)',
+      statements: [
+        `CREATE TABLE ui_sessions (id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, principal TEXT NOT NULL, created_at INTEGER NOT NULL,
+          last_seen_at INTEGER NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID`,
+        `CREATE INDEX ui_sessions_token ON ui_sessions (token_id, created_at)`,
+      ],
+    },
   ],
   postgres: (s) => [
     {
@@ -63,6 +79,20 @@ export const uiStoreModule: StoreModule = {
         `CREATE INDEX ui_events_fts ON ${s}.events USING GIN (to_tsvector('simple', name || ' ' || payload))`,
         `CREATE INDEX ui_runs_status ON ${s}.runs (status, seq)`,
         `CREATE INDEX ui_runs_event ON ${s}.runs (event_id)`,
+      ],
+    },
+    {
+      id: 2,
+      name: 'state versions by run (run timeline)',
+      statements: [`CREATE INDEX ui_state_versions_run ON ${s}.state_versions (run_id) WHERE run_id IS NOT NULL`],
+    },
+    {
+      id: 3,
+      name: 'dashboard sessions (session-store.ts)',
+      statements: [
+        `CREATE TABLE ${s}.ui_sessions (id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, principal TEXT NOT NULL, created_at BIGINT NOT NULL,
+          last_seen_at BIGINT NOT NULL, expires_at BIGINT NOT NULL)`,
+        `CREATE INDEX ui_sessions_token ON ${s}.ui_sessions (token_id, created_at)`,
       ],
     },
   ],

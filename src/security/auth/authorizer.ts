@@ -58,6 +58,8 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
   async function authenticate(req: FastifyRequest): Promise<Principal> {
     const header = req.headers.authorization;
     if (header === undefined || header === '') {
+      // A dashboard session (src/api/ui/session.ts) stands for an API token: check that token now.
+      if (req.sessionToken !== undefined) return apiToken(req.sessionToken, req, null);
       if (deps.mode === 'local-trust' && isLoopbackAddress(req.socket.remoteAddress)) return LOCAL;
       throw new UnauthorizedError(MISSING);
     }
@@ -72,12 +74,20 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
       noteUse(p, a.id, req);
       return p;
     }
-    const found = await deps.tokens.lookup(parsed.id);
-    if (!found || !secretMatches(parsed.secret, found.secretHash)) throw new UnauthorizedError(`invalid token ${parsed.id}: unknown or wrong secret; create one with \`openclaw token create\``);
+    return apiToken(parsed.id, req, parsed.secret);
+  }
+
+  /** An API token by id: with its secret (a bearer), or without (a dashboard session made with it). */
+  async function apiToken(id: string, req: FastifyRequest, secret: string | null): Promise<Principal> {
+    const session = secret === null ? ' (the token this dashboard session was signed in with; sign in again at /ui)' : '';
+    const found = await deps.tokens.lookup(id);
+    if (!found || (secret !== null && !secretMatches(secret, found.secretHash))) {
+      throw new UnauthorizedError(`invalid token ${id}${session}: unknown or wrong secret; create one with \`openclaw token create\``);
+    }
     const t = found.record;
-    if (t.revokedAt !== null) throw new UnauthorizedError(`token ${t.id} ('${t.name}') was revoked on ${new Date(t.revokedAt).toISOString()}; create a new one with \`openclaw token create\``);
+    if (t.revokedAt !== null) throw new UnauthorizedError(`token ${t.id} ('${t.name}')${session} was revoked on ${new Date(t.revokedAt).toISOString()}; create a new one with \`openclaw token create\``);
     if (t.expiresAt !== null && t.expiresAt <= deps.now()) {
-      throw new UnauthorizedError(`token ${t.id} ('${t.name}') expired on ${new Date(t.expiresAt).toISOString()}; create a new one with \`openclaw token create --expires 30d\``);
+      throw new UnauthorizedError(`token ${t.id} ('${t.name}')${session} expired on ${new Date(t.expiresAt).toISOString()}; create a new one with \`openclaw token create --expires 30d\``);
     }
     const p: Principal = { id: `token:${t.id}`, role: t.role, team: t.team };
     noteUse(p, t.id, req);

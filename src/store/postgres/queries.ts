@@ -68,10 +68,10 @@ export function queries(s: string) {
     // ---- events
     // Insert (duplicate ids skipped) and fan out to every subscribed consumer group, in one statement.
     publish: `WITH ev AS (
-        INSERT INTO ${s}.events (id, name, payload, source, created_at, trace_id, order_key)
-        SELECT id, name, payload, source, created_at, trace_id, order_key
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $8::text[])
-          WITH ORDINALITY AS u(id, name, payload, source, created_at, trace_id, order_key, ord)
+        INSERT INTO ${s}.events (id, name, payload, source, created_at, trace_id, order_key, run_id)
+        SELECT id, name, payload, source, created_at, trace_id, order_key, run_id
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $8::text[], $9::text[])
+          WITH ORDINALITY AS u(id, name, payload, source, created_at, trace_id, order_key, run_id, ord)
         ORDER BY ord
         ON CONFLICT (id) DO NOTHING
         RETURNING seq, id, name

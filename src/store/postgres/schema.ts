@@ -82,5 +82,11 @@ export function migrations(s: string): Migration[] {
       // The bus's per-key ordering (NewEvent.key); NULL = unordered.
       statements: [`ALTER TABLE ${s}.events ADD COLUMN order_key text`],
     },
+    {
+      id: 4,
+      name: 'the run that emitted an event',
+      // A run's timeline (the dashboard's run detail) finds its events by this; NULL = not from a run.
+      statements: [`ALTER TABLE ${s}.events ADD COLUMN run_id text`, `CREATE INDEX events_run ON ${s}.events (run_id) WHERE run_id IS NOT NULL`],
+    },
   ];
 }

@@ -455,6 +455,7 @@ export class PostgresStore implements StoreLike {
       batch.map((e) => e.traceparent ?? e.traceId ?? null),
       now,
       batch.map((e) => e.key ?? null),
+      batch.map((e) => e.runId ?? null),
     ]);
     return new Set(res.rows.map((r) => r.id));
   }

@@ -77,4 +77,10 @@ export const migrations: Migration[] = [
     // The bus's per-key ordering (NewEvent.key); NULL = unordered.
     statements: [`ALTER TABLE events ADD COLUMN order_key TEXT`],
   },
+  {
+    id: 3,
+    name: 'the run that emitted an event',
+    // A run's timeline (the dashboard's run detail) finds its events by this; NULL = not from a run.
+    statements: [`ALTER TABLE events ADD COLUMN run_id TEXT`, `CREATE INDEX events_run ON events (run_id) WHERE run_id IS NOT NULL`],
+  },
 ];

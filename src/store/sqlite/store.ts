@@ -370,13 +370,13 @@ export class SqliteStore implements StoreLike {
 
   /** Appends events (duplicate ids skipped) and fans each out to every subscribed consumer group. */
   private publishInTx(events: NewEvent[], now: number): number {
-    const insert = this.st(`INSERT INTO events (id, name, payload, source, created_at, trace_id, order_key) VALUES (?, ?, ?, ?, ?, ?, ?)
+    const insert = this.st(`INSERT INTO events (id, name, payload, source, created_at, trace_id, order_key, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT (id) DO NOTHING RETURNING seq`);
     const fanOut = this.st(`INSERT INTO deliveries (consumer, event_seq, status, attempts, available_at)
       SELECT DISTINCT consumer, ?, 'pending', 0, ? FROM subscriptions WHERE event_name IN (?, '*')`);
     let inserted = 0;
     for (const e of events) {
-      const r = insert.get(e.id, e.name, JSON.stringify(e.payload ?? null), e.source, e.createdAt, e.traceparent ?? e.traceId ?? null, e.key ?? null) as { seq: number } | undefined;
+      const r = insert.get(e.id, e.name, JSON.stringify(e.payload ?? null), e.source, e.createdAt, e.traceparent ?? e.traceId ?? null, e.key ?? null, e.runId ?? null) as { seq: number } | undefined;
       if (!r) continue;
       inserted++;
       fanOut.run(r.seq, now, e.name);

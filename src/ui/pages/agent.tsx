@@ -1,10 +1,11 @@
 // One agent: status and actions, config, lifecycle transitions, a live log tail with a level filter,
-// runs (each with the state version it committed), state keys and versions with a diff between any
+// runs (each with the state version it committed; a click opens its timeline), state keys and versions with a diff between any
 // two versions, and rollback. Loads with one request (/api/ui/agents/:name); the tail and the row
 // come over the view's live channel.
 import { useState } from 'preact/hooks';
 import { api, can, useView, type Session } from '../api';
 import { Head, Notice, PageTitle, post, Status, type PendingAction, useAction, when } from '../components';
+import { RunTimeline } from './run-timeline';
 
 interface Detail {
   agent: any;
@@ -41,6 +42,7 @@ export function AgentPage({ session, name }: { session: Session; name: string })
   const [cmp, setCmp] = useState<{ a: string; b: string }>({ a: '', b: '' });
   const [diff, setDiff] = useState<ReturnType<typeof diffStates> | null>(null);
   const [payload, setPayload] = useState('{}');
+  const [openRun, setOpenRun] = useState<string | null>(null);
   if (error) return <Notice kind="error">{error}</Notice>;
   if (!data) return <p>Loading {name}…</p>;
   const a = data.agent;
@@ -115,7 +117,11 @@ export function AgentPage({ session, name }: { session: Session; name: string })
             const v = versions.find((x) => x.runId === r.id);
             return (
               <tr key={r.id}>
-                <td class="mono">{r.id.slice(0, 12)}</td>
+                <td class="mono">
+                  <button type="button" class="link mono" aria-expanded={openRun === r.id} aria-label={`Timeline of run ${r.id}`} onClick={() => setOpenRun(openRun === r.id ? null : r.id)}>
+                    {r.id.slice(0, 12)}
+                  </button>
+                </td>
                 <td>
                   <Status value={r.status} />
                 </td>
@@ -129,6 +135,7 @@ export function AgentPage({ session, name }: { session: Session; name: string })
           })}
         </tbody>
       </table>
+      {openRun && <RunTimeline agent={name} runId={openRun} stamp={`${data.runs[0]?.id ?? ''}:${a.runsTotal}`} />}
 
       {data.versions && (
         <>

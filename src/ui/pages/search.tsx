@@ -11,9 +11,11 @@ interface Page {
   next: number | null;
 }
 
-export function SearchPage({ session }: { session: Session }) {
-  const [form, setForm] = useState({ kind: 'runs', q: '', agent: '', status: '' });
-  const [query, setQuery] = useState({ ...form, before: '' });
+/** `initial`: the query part of the page's hash (`#/search?kind=events&id=…`, linked from a run's timeline). */
+export function SearchPage({ session, initial = '' }: { session: Session; initial?: string }) {
+  const start = new URLSearchParams(initial);
+  const [form, setForm] = useState({ kind: start.get('kind') === 'events' ? 'events' : 'runs', q: start.get('q') ?? '', agent: start.get('agent') ?? '', status: start.get('status') ?? '' });
+  const [query, setQuery] = useState({ ...form, id: start.get('id') ?? '', before: '' });
   const params = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== '') as Array<[string, string]>);
   const { data, error, live } = useView<Page>(`search:${params}`, () => api('GET', `/api/ui/search?${params}`), 'search', []);
   const [editing, setEditing] = useState<{ name: string; payload: string } | null>(null);
@@ -26,7 +28,7 @@ export function SearchPage({ session }: { session: Session }) {
         class="row filters"
         onSubmit={(e) => {
           e.preventDefault();
-          setQuery({ ...form, before: '' });
+          setQuery({ ...form, id: '', before: '' });
         }}
       >
         <label>
@@ -57,6 +59,7 @@ export function SearchPage({ session }: { session: Session }) {
           Search
         </button>
       </form>
+      {query.id && <p class="meta">Showing the {query.kind === 'events' ? 'event' : 'runs of the event'} with id <span class="mono">{query.id}</span>.</p>}
       {error && <Notice kind="error">{error}</Notice>}
       {message && <Notice kind="info">{message}</Notice>}
       {data && (
