@@ -31,7 +31,7 @@ export interface ApiServerOptions {
   routes?: Array<(app: FastifyInstance) => void>;
   /** Applied to every response body (secret redaction): covers every route, errors and /api/metrics. */
   redact?: (body: string) => string;
-  /** Called after every response (the auth module audits mutations here). */
+  /** Called after every response (the auth module audits mutations here), except the 2xx/3xx answers of routes that declare `auditedAs`. */
   onResponse?: (req: FastifyRequest, reply: FastifyReply) => void;
   /** Serve HTTPS with this PEM certificate and key. */
   tls?: { cert: Buffer; key: Buffer };
@@ -70,7 +70,14 @@ export function createApiServer(control: ControlPlane, opts: ApiServerOptions): 
     for (const method of methods) if (method !== 'HEAD') routes.push({ method, url: r.url, permission });
   });
   const onResponse = opts.onResponse;
-  if (onResponse) app.addHook('onResponse', async (req, reply) => onResponse(req, reply));
+  if (onResponse) {
+    app.addHook('onResponse', (req, reply, done) => {
+      // A route whose module audits every answered request (the /v1 LLM calls: `llm.call`) is
+      // recorded here only when refused or failed, not twice per call.
+      if (req.routeOptions.config.auditedAs === undefined || reply.statusCode >= 400) onResponse(req, reply);
+      done();
+    });
+  }
 
   const authorize = opts.authorize ?? allowAll;
   app.addHook('preHandler', async (req) => {
