@@ -113,6 +113,15 @@ class Watchdog {
   }
 }
 
+/** A good JSON answer; its headers (rarely read) are parsed when they are. */
+class JsonAnswer<T> implements JsonResponse<T> {
+  private parsed: Record<string, string | string[] | undefined> | undefined;
+  constructor(readonly status: number, readonly body: T, private readonly raw: Buffer[]) {}
+  get headers(): Record<string, string | string[] | undefined> {
+    return (this.parsed ??= parseHeaders(this.raw));
+  }
+}
+
 /** undici's raw-header parser, loaded with undici (see the constructor). */
 let parseHeaders: (raw: Buffer[]) => Record<string, string | string[]>;
 
@@ -215,10 +224,9 @@ export class HttpClient {
     } finally {
       dog.dispose();
     }
-    const headers = parseHeaders(rawHeaders) as Record<string, string | string[] | undefined>;
-    if (status < 200 || status >= 300) throw errorFromResponse(this.provider, call.model, status, headers, text);
+    if (status < 200 || status >= 300) throw errorFromResponse(this.provider, call.model, status, parseHeaders(rawHeaders), text);
     try {
-      return { status, headers, body: JSON.parse(text) as T };
+      return new JsonAnswer<T>(status, JSON.parse(text) as T, rawHeaders);
     } catch {
       throw new ProviderError({
         kind: 'server',
