@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRepl
 import websocket from '@fastify/websocket';
 import type { ControlPlane } from '../daemon/control.js';
 import { frameworkError, installErrorHandling } from './errors.js';
-import { allowAll, type Authorize, type Permission } from './route.js';
+import { allowAll, type Authorize, type Permission, type TargetCheck } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { stateRoutes } from './routes/state.js';
 import { logRoutes, type LogFollowOptions } from './routes/logs.js';
@@ -31,7 +31,7 @@ export interface ApiServerOptions {
   routes?: Array<(app: FastifyInstance) => void>;
   /** Applied to every response body (secret redaction): covers every route, errors and /api/metrics. */
   redact?: (body: string) => string;
-  /** Called after every response (the auth module audits mutations here). */
+  /** Called after every response (the auth module audits mutations here), except the 2xx/3xx answers of routes that declare `auditedAs`. */
   onResponse?: (req: FastifyRequest, reply: FastifyReply) => void;
   /** Serve HTTPS with this PEM certificate and key. */
   tls?: { cert: Buffer; key: Buffer };
@@ -70,31 +70,56 @@ export function createApiServer(control: ControlPlane, opts: ApiServerOptions): 
     for (const method of methods) if (method !== 'HEAD') routes.push({ method, url: r.url, permission });
   });
   const onResponse = opts.onResponse;
-  if (onResponse) app.addHook('onResponse', async (req, reply) => onResponse(req, reply));
+  if (onResponse) {
+    app.addHook('onResponse', (req, reply, done) => {
+      // A route whose module audits every answered request (the /v1 LLM calls: `llm.call`) is
+      // recorded here only when refused or failed, not twice per call.
+      if (req.routeOptions.config.auditedAs === undefined || reply.statusCode >= 400) onResponse(req, reply);
+      done();
+    });
+  }
 
   const authorize = opts.authorize ?? allowAll;
-  app.addHook('preHandler', async (req) => {
+  // Callback-style hooks (no promise per request for the routes they leave alone: /v1 is 'public').
+  app.addHook('preHandler', (req, _reply, done) => {
     const permission = req.routeOptions.config.permission;
     // Routes without a declared permission are only the not-found handler.
-    if (permission !== undefined && permission !== 'public') {
-      const check = await authorize(req, permission);
-      if (check) req.targetCheck = check;
+    if (permission === undefined || permission === 'public') return done();
+    let check: ReturnType<Authorize>;
+    try {
+      check = authorize(req, permission);
+    } catch (err) {
+      return done(err as Error);
     }
+    if (check !== undefined && typeof (check as Promise<unknown>).then === 'function') {
+      (check as Promise<void | TargetCheck>).then((c) => {
+        if (c) req.targetCheck = c;
+        done();
+      }, done);
+      return;
+    }
+    if (check) req.targetCheck = check as TargetCheck;
+    done();
   });
 
   const redact = opts.redact;
   if (redact) {
-    app.addHook('onSend', async (_req, reply, payload) => {
-      if (typeof payload === 'string') return redact(payload);
-      if (Buffer.isBuffer(payload)) {
-        const text = payload.toString('utf8');
-        const out = redact(text);
-        if (out !== text) {
-          reply.header('content-length', Buffer.byteLength(out));
-          return out;
+    app.addHook('onSend', (_req, reply, payload, done) => {
+      let out: unknown = payload;
+      try {
+        if (typeof payload === 'string') out = redact(payload);
+        else if (Buffer.isBuffer(payload)) {
+          const text = payload.toString('utf8');
+          const red = redact(text);
+          if (red !== text) {
+            reply.header('content-length', Buffer.byteLength(red));
+            out = red;
+          }
         }
+      } catch (err) {
+        return done(err as Error);
       }
-      return payload;
+      done(null, out);
     });
   }
 

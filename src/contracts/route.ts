@@ -90,6 +90,11 @@ export function mayActOn(p: Principal | undefined, agent: string, owner: string 
 declare module 'fastify' {
   interface FastifyContextConfig {
     permission?: Permission;
+    /**
+     * The audit action the route's module records for each answered request (the LLM module's
+     * `llm.call`): a 2xx/3xx answer is not recorded again as `api.mutation`; refusals and failures are.
+     */
+    auditedAs?: string;
   }
   interface FastifyRequest {
     principal?: Principal;
@@ -127,6 +132,8 @@ export interface RouteSpec<P extends ZodTypeAny | undefined, Q extends ZodTypeAn
   publishes?(input: { body: Input<B> }): readonly string[];
   /** Largest request body this route accepts, in bytes (default: the server's, 1 MiB; bulk routes LARGE_BODY_LIMIT). */
   bodyLimit?: number;
+  /** See FastifyContextConfig.auditedAs: the module audits each answered request itself. */
+  auditedAs?: string;
   handler(input: { params: Input<P>; query: Input<Q>; body: Input<B>; req: FastifyRequest; reply: FastifyReply }): Promise<unknown> | unknown;
 }
 
@@ -137,7 +144,7 @@ export function defineRoute<P extends ZodTypeAny | undefined = undefined, Q exte
   app.route({
     method: spec.method,
     url: spec.url,
-    config: { permission: spec.permission },
+    config: { permission: spec.permission, ...(spec.auditedAs !== undefined ? { auditedAs: spec.auditedAs } : {}) },
     ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
     handler: async (req, reply) => {
       const params = validate(spec.params, req.params, 'params') as Input<P>;

@@ -290,6 +290,7 @@ export function v1Routes(app: FastifyInstance, deps: ApiDeps): void {
     url: '/v1/embeddings',
     bodyLimit: LARGE_BODY_LIMIT,
     permission: 'public',
+    auditedAs: 'llm.call',
     handler: async ({ req, reply }) => {
       try {
         const key = await keys.authenticate(req);
@@ -315,6 +316,7 @@ export function v1Routes(app: FastifyInstance, deps: ApiDeps): void {
     url: '/v1/chat/completions',
     permission: 'public',
     bodyLimit: LARGE_BODY_LIMIT,
+    auditedAs: 'llm.call',
     handler: async ({ req, reply }) => {
       let key: KeyRow;
       let body: ChatBody;

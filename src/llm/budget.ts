@@ -105,7 +105,8 @@ export function budgetChecks(cfg: LlmConfig, scope: CallScope, costUsd: number, 
     if (b.monthly_limit_usd !== undefined) out.push({ scope: name, win: cal.month.win, unit: 'usd', amount: nano, limit: toNano(b.monthly_limit_usd), resetsAt: cal.month.resetsAt, label: `monthly budget of ${label}`, kind: 'budget', alertAtPct });
   };
   usd('global', 'the project (llm.budgets.global)', cfg.budgets.global);
-  const perMinute = slidingWindow(now);
+  let perMinuteWin: ReturnType<typeof slidingWindow> | undefined;
+  const perMinute = () => (perMinuteWin ??= slidingWindow(now));
   const hour = Math.floor(now / 3_600_000);
   if (scope.agent) {
     const a = cfg.budgets.per_agent[scope.agent];
@@ -113,11 +114,11 @@ export function budgetChecks(cfg: LlmConfig, scope: CallScope, costUsd: number, 
     const perHour = a?.llm_tokens_per_hour;
     if (perHour !== undefined) out.push({ scope: `agent:${scope.agent}`, win: `h:${hour}`, unit: 'tok', amount: tokens, limit: perHour, resetsAt: (hour + 1) * 3_600_000, label: `llm_tokens_per_hour of agent '${scope.agent}'`, kind: 'tokens' });
     const tpm = a?.tokens_per_minute ?? cfg.limits.tokens_per_minute;
-    if (tpm !== undefined) out.push({ scope: `agent:${scope.agent}`, ...perMinute, unit: 'tok', amount: tokens, limit: tpm, label: `tokens per minute of agent '${scope.agent}'`, kind: 'rate' });
+    if (tpm !== undefined) out.push({ scope: `agent:${scope.agent}`, ...perMinute(), unit: 'tok', amount: tokens, limit: tpm, label: `tokens per minute of agent '${scope.agent}'`, kind: 'rate' });
   }
   if (scope.keyId && scope.key) {
     usd(`key:${scope.keyId}`, `key ${scope.keyId}`, scope.key.budget);
-    if (scope.key.tpm !== null) out.push({ scope: `key:${scope.keyId}`, ...perMinute, unit: 'tok', amount: tokens, limit: scope.key.tpm, label: `tokens per minute of key ${scope.keyId}`, kind: 'rate' });
+    if (scope.key.tpm !== null) out.push({ scope: `key:${scope.keyId}`, ...perMinute(), unit: 'tok', amount: tokens, limit: scope.key.tpm, label: `tokens per minute of key ${scope.keyId}`, kind: 'rate' });
   }
   if (scope.router) usd(scope.router.scope, `LLMRouter '${scope.router.scope.slice('router:'.length)}'`, scope.router.budget);
   if (scope.session && cfg.limits.per_session_tokens !== undefined) {

@@ -45,23 +45,55 @@ export interface StreamResponse {
 }
 
 /**
- * One call's deadlines and cancellation: a single AbortController that the timer or the caller's
- * signal aborts (a listener rather than AbortSignal.any, which retains signals on Node 20).
+ * One call's deadlines and cancellation: the timer or the caller's signal fires it once (a listener
+ * rather than AbortSignal.any, which retains signals on Node 20). A JSON call hands it undici's own
+ * abort function (`bind`); a streaming call takes an AbortSignal (`signal`, made on first use).
  */
 class Watchdog {
-  readonly controller = new AbortController();
+  private ctl: AbortController | undefined;
+  private abortFn: ((err: Error) => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
-  /** Why the watchdog fired, for the error message. */
+  /** What fired it (the caller's cancellation or a deadline), once it fired. */
+  private fired: Error | undefined;
+  /** Why the watchdog fired, for the error message (deadlines only). */
   reason: string | undefined;
-  private readonly onCallerAbort = () => this.controller.abort(new Error('cancelled by the caller'));
+  private readonly onCallerAbort = () => this.fire(new Error('cancelled by the caller'));
 
   constructor(private readonly callerSignal?: AbortSignal) {
     callerSignal?.addEventListener('abort', this.onCallerAbort, { once: true });
   }
 
+  /** An AbortSignal that aborts when the watchdog fires. */
+  get signal(): AbortSignal {
+    if (!this.ctl) {
+      this.ctl = new AbortController();
+      if (this.fired) this.ctl.abort(this.fired);
+    }
+    return this.ctl.signal;
+  }
+
+  /** The transport's abort for this call (undici's onConnect): called at once if it already fired. */
+  bind(abort: (err: Error) => void): void {
+    this.abortFn = abort;
+    if (this.fired) abort(this.fired);
+  }
+
+  /** Also told when it fires (a JSON call fails at once, even while its request still waits for a connection). */
+  onFire: ((err: Error) => void) | undefined;
+
+  private fire(err: Error): void {
+    if (this.fired) return;
+    this.fired = err;
+    this.ctl?.abort(err);
+    this.abortFn?.(err);
+    this.onFire?.(err);
+  }
+
   /** Stop the timer and forget the caller's signal (the call is over). */
   dispose(): void {
     this.clear();
+    this.abortFn = undefined;
+    this.onFire = undefined;
     this.callerSignal?.removeEventListener('abort', this.onCallerAbort);
   }
 
@@ -70,7 +102,7 @@ class Watchdog {
     if (!Number.isFinite(ms) || ms <= 0) return;
     this.timer = setTimeout(() => {
       this.reason = reason;
-      this.controller.abort(new Error(reason));
+      this.fire(new Error(reason));
     }, ms);
     this.timer.unref?.();
   }
@@ -81,6 +113,18 @@ class Watchdog {
   }
 }
 
+/** A good JSON answer; its headers (rarely read) are parsed when they are. */
+class JsonAnswer<T> implements JsonResponse<T> {
+  private parsed: Record<string, string | string[] | undefined> | undefined;
+  constructor(readonly status: number, readonly body: T, private readonly raw: Buffer[]) {}
+  get headers(): Record<string, string | string[] | undefined> {
+    return (this.parsed ??= parseHeaders(this.raw));
+  }
+}
+
+/** undici's raw-header parser, loaded with undici (see the constructor). */
+let parseHeaders: (raw: Buffer[]) => Record<string, string | string[]>;
+
 const fmt = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)}s` : `${ms}ms`);
 
 export class HttpClient {
@@ -89,6 +133,7 @@ export class HttpClient {
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly headers: Record<string, string>;
+  private readonly postHeaders: Record<string, string>;
   private closed = false;
 
   constructor(opts: HttpClientOptions) {
@@ -98,7 +143,11 @@ export class HttpClient {
     this.basePath = url.pathname.replace(/\/+$/, '');
     this.headers = { ...(opts.headers ?? {}) };
     // undici is loaded with the first provider, not with the daemon (idle-memory target).
-    const { Pool: UndiciPool } = createRequire(import.meta.url)('undici') as typeof import('undici');
+    const undici = createRequire(import.meta.url)('undici') as typeof import('undici');
+    const UndiciPool = undici.Pool;
+    parseHeaders ??= undici.util.parseHeaders;
+    // The headers of every JSON POST, built once (a call's own headers are added on top).
+    this.postHeaders = { 'content-type': 'application/json', accept: 'application/json', ...this.headers };
     this.pool = new UndiciPool(url.origin, {
       connections: opts.connections ?? 128,
       pipelining: 1,
@@ -120,7 +169,7 @@ export class HttpClient {
         path: `${this.basePath}${path}`,
         headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), accept: 'application/json', ...this.headers, ...(call.headers ?? {}) },
         body: body !== undefined ? JSON.stringify(body) : undefined,
-        signal: dog.controller.signal,
+        signal: dog.signal,
       });
     } catch (err) {
       throw this.mapError(err, call, dog, false);
@@ -135,33 +184,56 @@ export class HttpClient {
     return errorFromException(this.provider, call.model, err, { delivered });
   }
 
-  /** A JSON request; a non-2xx answer throws the normalised ProviderError. */
+  /**
+   * A JSON request; a non-2xx answer throws the normalised ProviderError. Dispatched with a handler
+   * that gathers the body's bytes (no response stream, AbortSignal or header object per call: this
+   * is the /v1 hot path); the watchdog aborts through undici's own abort.
+   */
   async json<T = unknown>(method: 'GET' | 'POST', path: string, body: unknown, call: CallOptions): Promise<JsonResponse<T>> {
+    if (this.closed) throw new ProviderError({ kind: 'connection', provider: this.provider, model: call.model, message: `${this.provider}: the provider was closed` });
+    if (call.signal?.aborted) throw new LlmAbortedError(this.provider, call.model);
     const dog = new Watchdog(call.signal);
     const total = call.timeoutMs ?? this.timeouts.totalMs;
     dog.arm(total, `no complete response within ${fmt(total)} (timeout)`);
-    let res: Dispatcher.ResponseData;
+    let status = 0;
+    let rawHeaders: Buffer[] = [];
     let text: string;
     try {
-      res = await this.send(method, path, body, call, dog);
-      try {
-        text = await res.body.text();
-      } catch (err) {
-        throw this.mapError(err, call, dog, false);
-      }
+      text = await new Promise<string>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        dog.onFire = reject;
+        const handler: Dispatcher.DispatchHandler = {
+          onConnect: (abort) => dog.bind(abort as (err: Error) => void),
+          onHeaders: (statusCode, headers) => {
+            status = statusCode;
+            rawHeaders = headers;
+            return true;
+          },
+          onData: (chunk) => {
+            chunks.push(chunk);
+            return true;
+          },
+          onComplete: () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')),
+          onError: reject,
+        };
+        const headers = body !== undefined ? (call.headers ? { ...this.postHeaders, ...call.headers } : this.postHeaders) : { accept: 'application/json', ...this.headers, ...(call.headers ?? {}) };
+        this.pool.dispatch({ method, path: `${this.basePath}${path}`, headers, body: body !== undefined ? JSON.stringify(body) : undefined }, handler);
+      });
+    } catch (err) {
+      throw this.mapError(err, call, dog, false);
     } finally {
       dog.dispose();
     }
-    if (res.statusCode < 200 || res.statusCode >= 300) throw errorFromResponse(this.provider, call.model, res.statusCode, res.headers, text);
+    if (status < 200 || status >= 300) throw errorFromResponse(this.provider, call.model, status, parseHeaders(rawHeaders), text);
     try {
-      return { status: res.statusCode, headers: res.headers, body: JSON.parse(text) as T };
+      return new JsonAnswer<T>(status, JSON.parse(text) as T, rawHeaders);
     } catch {
       throw new ProviderError({
         kind: 'server',
-        status: res.statusCode,
+        status,
         provider: this.provider,
         model: call.model,
-        message: `${this.provider} (${call.model}): HTTP ${res.statusCode} with a body that is not JSON: ${text.slice(0, 200)}`,
+        message: `${this.provider} (${call.model}): HTTP ${status} with a body that is not JSON: ${text.slice(0, 200)}`,
       });
     }
   }

@@ -71,6 +71,26 @@ describe('/v1 with the official openai client', () => {
     expect(usageRes.rows[0]!.requests).toBe(3);
   });
 
+  it('audits an answered call once, as llm.call, and a refused one as api.mutation', async () => {
+    const { configFile } = llmProject({ llm: llm() });
+    const d = await startDaemon(configFile);
+    const { key, id } = await createKey(d, { name: 'audited' });
+    const client = new OpenAI({ apiKey: key, baseURL: `${d.url}/v1`, maxRetries: 0 });
+    await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hello' }] });
+    await client.embeddings.create({ model: 'text-embedding-3-small', input: 'hello' });
+    const bad = new OpenAI({ apiKey: 'ock_nope', baseURL: `${d.url}/v1`, maxRetries: 0 });
+    expect(await bad.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] }).catch((e) => e)).toBeInstanceOf(OpenAI.AuthenticationError);
+
+    const { records } = (await (await fetch(`${d.url}/api/audit?limit=1000`)).json()) as { records: Array<{ actor: string; action: string; target: string | null; detail: Record<string, unknown> }> };
+    expect(records.filter((r) => r.action === 'llm.call').map((r) => [r.actor, r.target])).toEqual(
+      expect.arrayContaining([[`key:${id}`, 'gpt-4o-mini'], [`key:${id}`, 'text-embedding-3-small']]),
+    );
+    const v1 = records.filter((r) => r.action === 'api.mutation' && String(r.target).startsWith('/v1/'));
+    expect(v1.map((r) => r.detail)).toEqual([{ method: 'POST', route: '/v1/chat/completions', status: 401 }]);
+    // Other mutations are still recorded (creating the key).
+    expect(records.some((r) => r.action === 'api.mutation' && r.target === '/api/llm/keys')).toBe(true);
+  });
+
   it('refuses a missing, wrong or revoked key with 401 and a model outside the key with 403', async () => {
     const { configFile } = llmProject({ llm: llm() });
     const d = await startDaemon(configFile);
