@@ -33,7 +33,7 @@ import fs from 'node:fs';
 import { VERSION } from '../version.js';
 import { Registry } from 'prom-client';
 import { AgentCustomMetrics, coreMetrics, processMetrics, type CoreMetrics } from '../observability/metrics.js';
-import { contextFromTraceparent, initTracingFromEnv, shutdownTracing, activeTraceIds, withSpan } from '../observability/tracing.js';
+import { contextFromTraceparent, initTracingFromEnv, shutdownTracing, activeTraceIds, tracingEnabled, withSpan } from '../observability/tracing.js';
 import type { FastifyInstance } from 'fastify';
 import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type IntentHandler, type ModuleContext, type RpcHandler } from './modules.js';
 import type { RunIntent } from '../runtime/protocol.js';
@@ -376,6 +376,7 @@ export class Daemon implements ControlPlane {
   }
 
   private handleRpc(agent: string, req: RpcRequest, instanceId: string): Promise<unknown> {
+    if (!tracingEnabled()) return this.serveRpc(agent, req, instanceId);
     // State operations get a span, a child of the run that asked (its traceparent); others (LLM,
     // jobs) make their own spans with withSpan/trace.getTracer('openclaw') under this context.
     const parent = contextFromTraceparent((req as RpcRequest & RpcTrace).traceparent);
