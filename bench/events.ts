@@ -11,14 +11,19 @@
 // Latency: emit → handler start = the sink run's startedAt (taken in the daemon just before the
 // invocation leaves for the host) − the event's createdAt (its emitter's commit time), in ms.
 // `--fleet 1000` adds that many shared no-op agents scheduled `every 1s` beside the work.
+// `--host-profile` profiles the agent side: the emitter and the sink run with
+// `permissions: { sandbox: false }` (the permission model blocks every way to profile a thread,
+// src/runtime/thread-profile.ts) and each host main thread and worker writes a CPU profile of its
+// first `--host-profile-ms` (default 8000) from its first invocation to bench/profiles/.
 //
-//   node --import tsx events.ts [--events 5000] [--concurrency 1,16] [--fleet 0,1000] [--no-pg] [--profile]
+//   node --import tsx events.ts [--events 5000] [--concurrency 1,16] [--fleet 0,1000] [--no-pg] [--profile] [--host-profile]
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config/index.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { openStore, type RunCommit, type Store } from '../src/store/index.js';
 import {
+  BENCH_DIR,
   PG_URL,
   agentFile,
   arg,
@@ -34,7 +39,7 @@ import {
   waitFor,
   type StoreChoice,
 } from './lib/common.js';
-import { cpuWindow, type TopSelf } from './lib/profile.js';
+import { cpuWindow, summarizeProfile, type TopSelf } from './lib/profile.js';
 
 const K = arg('events', 5000);
 const CONC = arg('concurrency', '1,16')
@@ -48,6 +53,9 @@ const FLEETS = String(arg('fleet', '0'))
   .map((s) => Number(s.trim()))
   .filter((n) => n >= 0);
 const TIMEOUT_S = arg('timeout', 60);
+const HOST_PROFILE = arg('host-profile', false);
+const HOST_PROFILE_MS = arg('host-profile-ms', 8000);
+const HOST_PROFILE_DIR = path.join(BENCH_DIR, 'profiles', `hosts-${Date.now()}`);
 const TARGET = 50_000;
 
 interface Result {
@@ -68,7 +76,9 @@ interface Result {
 async function run(kind: 'sqlite' | 'postgres', concurrency: number, fleet: number, schemas: string[]): Promise<Result> {
   let storeChoice: StoreChoice;
   let store: Store;
-  const agents = `  emitter:\n    source: ${agentFile('emitter.ts')}\n  sink:\n    source: ${agentFile('sink.ts')}\n    events: { concurrency: ${concurrency} }\n` + fleetYaml(fleet);
+  const prof = HOST_PROFILE ? `    permissions: { sandbox: false }\n    env: { OPENCLAW_THREAD_PROFILE_DIR: '${HOST_PROFILE_DIR}', OPENCLAW_THREAD_PROFILE_MS: '${HOST_PROFILE_MS}' }\n` : '';
+  if (HOST_PROFILE) fs.mkdirSync(HOST_PROFILE_DIR, { recursive: true });
+  const agents = `  emitter:\n    source: ${agentFile('emitter.ts')}\n${prof}  sink:\n    source: ${agentFile('sink.ts')}\n${prof}    events: { concurrency: ${concurrency} }\n` + fleetYaml(fleet);
   let configFile: string;
   if (kind === 'sqlite') {
     const p = makeProject(agents);
@@ -150,6 +160,8 @@ async function run(kind: 'sqlite' | 'postgres', concurrency: number, fleet: numb
       topSelf,
     };
   } finally {
+    // The agent threads write their profiles HOST_PROFILE_MS after their first invocation.
+    if (HOST_PROFILE) await waitFor('host profiles', () => fs.readdirSync(HOST_PROFILE_DIR).length >= 4, HOST_PROFILE_MS + 20_000, 200).catch(() => undefined);
     await d.shutdown('bench done');
     await store.close();
   }
@@ -190,5 +202,11 @@ table(
 for (const r of results) {
   if (!r.topSelf) continue;
   table(`Daemon main thread, top self time (${r.backend}, concurrency ${r.concurrency})`, ['function', 'self ms', '%'], r.topSelf.map((t) => [t.fn, t.selfMs, t.pct]));
+}
+if (HOST_PROFILE) {
+  for (const f of fs.readdirSync(HOST_PROFILE_DIR).sort()) {
+    const top = summarizeProfile(JSON.parse(fs.readFileSync(path.join(HOST_PROFILE_DIR, f), 'utf8')), 15);
+    table(`Agent side, top self time: ${f} (the profiler's own work shows as 'post'/'dispatch')`, ['function', 'self ms', '%'], top.map((t) => [t.fn, t.selfMs, t.pct]));
+  }
 }
 jsonLine('events', { target: TARGET, results: results.map((r) => ({ ...r, topSelf: r.topSelf?.slice(0, 8) })), met: results.some((r) => r.eventsPerSec >= TARGET && r.handled === r.events) });

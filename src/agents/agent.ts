@@ -231,15 +231,21 @@ export abstract class Agent {
    * Publishes an event on the bus. Committed with the run's state writes, delivered after.
    * `key`: consumers with `events.ordering: key` handle events of one key one at a time, in order.
    */
-  async emit(name: string, data?: unknown, opts?: EmitOptions): Promise<void> {
-    if (typeof name !== 'string' || name.trim() === '') {
-      throw new OpenClawError('bad_request', `this.emit(): the event name must be a non-empty string, got ${JSON.stringify(name)}`, { status: 400 });
+  emit(name: string, data?: unknown, opts?: EmitOptions): Promise<void> {
+    // Not `async`: an emit is buffered synchronously, and each async frame is a promise (with the
+    // async hooks of the run's context, a costly one) per emitted event. Errors still reject.
+    try {
+      if (typeof name !== 'string' || name.trim() === '') {
+        throw new OpenClawError('bad_request', `this.emit(): the event name must be a non-empty string, got ${JSON.stringify(name)}`, { status: 400 });
+      }
+      if (opts !== undefined) checkOptions(`this.emit('${name}', data, options)`, opts, ['key']);
+      if (opts?.key !== undefined && (typeof opts.key !== 'string' || opts.key === '')) {
+        throw new OpenClawError('bad_request', `this.emit('${name}'): the ordering key must be a non-empty string, got ${JSON.stringify(opts.key)}`, { status: 400 });
+      }
+      return this.#need('emit').emit(name, data, opts);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    checkOptions(`this.emit('${name}', data, options)`, opts, ['key']);
-    if (opts?.key !== undefined && (typeof opts.key !== 'string' || opts.key === '')) {
-      throw new OpenClawError('bad_request', `this.emit('${name}'): the ordering key must be a non-empty string, got ${JSON.stringify(opts.key)}`, { status: 400 });
-    }
-    await this.#need('emit').emit(name, data, opts);
   }
 
   // ---- time and ids -------------------------------------------------------------------------

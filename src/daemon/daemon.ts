@@ -33,7 +33,7 @@ import fs from 'node:fs';
 import { VERSION } from '../version.js';
 import { Registry } from 'prom-client';
 import { AgentCustomMetrics, coreMetrics, processMetrics, type CoreMetrics } from '../observability/metrics.js';
-import { contextFromTraceparent, initTracingFromEnv, shutdownTracing, activeTraceIds, withSpan } from '../observability/tracing.js';
+import { contextFromTraceparent, initTracingFromEnv, shutdownTracing, activeTraceIds, tracingEnabled, withSpan } from '../observability/tracing.js';
 import type { FastifyInstance } from 'fastify';
 import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type IntentHandler, type ModuleContext, type RpcHandler } from './modules.js';
 import type { RunIntent } from '../runtime/protocol.js';
@@ -41,6 +41,7 @@ import { createModules } from './module-list.js';
 import { preflight } from './preflight.js';
 import { workerGuardrails } from '../security/guardrails/worker.js';
 import { expandSecrets } from '../security/redact.js';
+import { commitAuditEntries } from '../security/audit/commit.js';
 
 export interface DaemonOptions {
   dev?: boolean;
@@ -355,26 +356,11 @@ export class Daemon implements ControlPlane {
     };
   }
 
-  /** One audit record per namespace changed (keys, never values) and per event emitted. */
+  /** One audit record per namespace changed (keys, never values) and one summarising the events emitted. */
   private auditCommit(agent: string, info: Parameters<NonNullable<RunContext['onCommitted']>>[0]): void {
+    if (info.writes.length === 0 && info.emits.length === 0) return;
     const audit = this.services.audit;
-    const byNs = new Map<string, Set<string>>();
-    for (const w of info.writes) {
-      let keys = byNs.get(w.namespace);
-      if (!keys) byNs.set(w.namespace, (keys = new Set()));
-      keys.add(w.key);
-    }
-    const actor = info.reason === 'api' ? 'api' : `agent:${agent}`;
-    for (const [ns, keys] of byNs) {
-      const k = [...keys];
-      audit.record({
-        actor,
-        action: 'state.change',
-        target: ns,
-        detail: { version: info.result.versions[ns] ?? null, keys: k.slice(0, 100), ...(k.length > 100 ? { moreKeys: k.length - 100 } : {}), runId: info.runId, ...(info.reason ? { reason: info.reason } : {}) },
-      });
-    }
-    for (const e of info.emits) audit.record({ actor, action: 'event.emit', target: e.name, detail: { id: e.id, source: e.source } });
+    for (const e of commitAuditEntries(agent, { writes: info.writes, emits: info.emits, versions: info.result.versions, runId: info.runId, reason: info.reason })) audit.record(e);
   }
 
   private listener(): RuntimeListener {
@@ -390,6 +376,7 @@ export class Daemon implements ControlPlane {
   }
 
   private handleRpc(agent: string, req: RpcRequest, instanceId: string): Promise<unknown> {
+    if (!tracingEnabled()) return this.serveRpc(agent, req, instanceId);
     // State operations get a span, a child of the run that asked (its traceparent); others (LLM,
     // jobs) make their own spans with withSpan/trace.getTracer('openclaw') under this context.
     const parent = contextFromTraceparent((req as RpcRequest & RpcTrace).traceparent);

@@ -181,8 +181,9 @@ function checkWrites(agent: string, writes: StateWrite[]): void {
 
 export function toEvents(agent: string | null, emits: Array<{ id: string; name: string; data: unknown; key?: string }>, now: number, runId: string | null = null): NewEvent[] {
   // Events carry the trace of the run that emitted them (tracing on): handling one continues it.
-  const traceId = activeTraceIds()?.traceId ?? null;
-  const tp = traceparent() ?? null;
+  const on = tracingEnabled();
+  const traceId = on ? (activeTraceIds()?.traceId ?? null) : null;
+  const tp = on ? (traceparent() ?? null) : null;
   return emits.map((e) => ({ id: e.id, name: e.name, payload: e.data ?? null, source: agent, createdAt: now, traceId, traceparent: tp, ...(e.key ? { key: e.key } : {}), ...(runId ? { runId } : {}) }));
 }
 
@@ -196,11 +197,16 @@ export async function commitBuffer(
   if (ctx.redact) buf = redactBuffer(buf, ctx.redact);
   checkWrites(ctx.agent, buf.writes);
   if (ctx.beforeCommit) buf = ctx.beforeCommit(ctx.agent, buf);
+  if (!tracingEnabled()) {
+    const result = await commitEmits(ctx, buf, toEvents(ctx.agent, buf.emits, ctx.now()), extra);
+    ctx.metrics?.emitted(ctx.agent, result.published);
+    return result;
+  }
   const attrs = { 'openclaw.agent': ctx.agent, 'openclaw.state.writes': buf.writes.length, 'openclaw.events.emitted': buf.emits.length };
   return withSpan('openclaw.state.commit', attrs, async () => {
     const emits = toEvents(ctx.agent, buf.emits, ctx.now(), extra.runId ?? extra.run?.id ?? null);
     // One span per emitted event, a child of the commit, ending when the event is durably published.
-    const spans = tracingEnabled() ? emits.map((e) => tracer().startSpan('openclaw.emit', { attributes: { 'openclaw.agent': ctx.agent, 'openclaw.event.name': e.name, 'openclaw.event.id': e.id } })) : [];
+    const spans = emits.map((e) => tracer().startSpan('openclaw.emit', { attributes: { 'openclaw.agent': ctx.agent, 'openclaw.event.name': e.name, 'openclaw.event.id': e.id } }));
     try {
       const result = await commitEmits(ctx, buf, emits, extra);
       ctx.metrics?.emitted(ctx.agent, result.published);
@@ -335,18 +341,24 @@ export interface ExecuteOptions {
  */
 export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts: ExecuteOptions): Promise<RunOutcome> {
   const runId = opts.runId ?? randomUUID();
+  // Tracing off: no span, no attributes, no parent context — only the run and its counters.
+  if (!tracingEnabled()) return countRun(ctx, opts, await invokeAndCommit(ctx, instance, opts, runId));
   const attrs: Record<string, string | number> = { 'openclaw.agent': ctx.agent, 'openclaw.instance': instance.instanceId, 'openclaw.run_id': runId, 'openclaw.trigger': opts.trigger, 'openclaw.invocation': opts.kind };
   if (opts.event) Object.assign(attrs, { 'openclaw.event.name': opts.event.name, 'openclaw.event.id': opts.event.id, 'openclaw.event.attempt': opts.event.attempt });
   return withSpan(opts.kind === 'event' ? 'openclaw.event' : `openclaw.${opts.kind}`, attrs, async (span) => {
     const outcome = await invokeAndCommit(ctx, instance, opts, runId);
     if (!outcome.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.conflict ? 'state conflict' : outcome.error?.message });
     if (outcome.conflict) span.setAttribute('openclaw.conflict', true);
-    if (opts.record && !outcome.conflict) {
-      ctx.metrics?.run(ctx.agent, outcome.ok, Math.max(0, outcome.finishedAt - outcome.startedAt) / 1000);
-      if (outcome.ok && opts.ack) ctx.metrics?.consumed(ctx.agent);
-    }
-    return outcome;
+    return countRun(ctx, opts, outcome);
   }, opts.parentTrace ? { parent: contextFromTraceparent(opts.parentTrace) } : {});
+}
+
+function countRun(ctx: RunContext, opts: ExecuteOptions, outcome: RunOutcome): RunOutcome {
+  if (opts.record && !outcome.conflict) {
+    ctx.metrics?.run(ctx.agent, outcome.ok, Math.max(0, outcome.finishedAt - outcome.startedAt) / 1000);
+    if (outcome.ok && opts.ack) ctx.metrics?.consumed(ctx.agent);
+  }
+  return outcome;
 }
 
 /**

@@ -1,13 +1,13 @@
 // OpenTelemetry tracing, on when OPENCLAW_OTEL_ENDPOINT is set: spans for run cycles, event
 // handling, emits and state operations, exported as OTLP/HTTP JSON to `${endpoint}/v1/traces`
-// in batches. Off, the @opentelemetry/api no-op tracer makes every helper here nearly free.
+// in batches. Off, the helpers here make no span at all (not even the API's no-op ones).
 //
 // Other subsystems create spans with `withSpan(name, attrs, fn)` or with
 // `trace.getTracer('openclaw')` (the LLM router); both join the active context, which an
 // AsyncLocalStorage context manager carries across awaits. Agent code runs in other threads and
 // processes: the daemon passes the run span as a W3C `traceparent` in the Invocation, the worker
 // stamps its trace id on log lines and sends it back on state RPCs (parent of their spans).
-import { context, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { context, INVALID_SPAN_CONTEXT, ROOT_CONTEXT, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import { createRequire } from 'node:module';
 import type { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import type { BasicTracerProvider } from '@opentelemetry/sdk-trace-base';
@@ -24,6 +24,9 @@ interface Active {
 }
 
 let active: Active | null = null;
+
+/** What withSpan hands its function while tracing is off: records nothing, allocated once. */
+const NOOP_SPAN: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 const sdkRequire = createRequire(import.meta.url);
 
 export interface TracingOptions {
@@ -100,6 +103,14 @@ export function tracer() {
  * error when fn throws. `fn` may set the status itself for outcomes that are not exceptions.
  */
 export function withSpan<T>(name: string, attrs: Attributes, fn: (span: Span) => Promise<T> | T, opts: { parent?: Context } = {}): Promise<T> {
+  // Tracing off: no span object, no context switch — fn gets a shared non-recording span.
+  if (!active) {
+    try {
+      return Promise.resolve(fn(NOOP_SPAN));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
   const parent = opts.parent ?? context.active();
   return tracer().startActiveSpan(name, { attributes: attrs }, parent, async (span) => {
     try {
@@ -130,14 +141,16 @@ export function markSpan(name: string, attrs: Attributes, parent?: string | null
 
 /** The trace and span id of the active span, when tracing records one. */
 export function activeTraceIds(): { traceId: string; spanId: string } | null {
+  if (!active) return null;
   const sc = trace.getActiveSpan()?.spanContext();
   if (!sc || !trace.isSpanContextValid(sc)) return null;
   return { traceId: sc.traceId, spanId: sc.spanId };
 }
 
 /** W3C traceparent of a span (or the active one): `00-<trace id>-<span id>-<flags>`. */
-export function traceparent(span: Span | undefined = trace.getActiveSpan()): string | undefined {
-  const sc = span?.spanContext();
+export function traceparent(span?: Span): string | undefined {
+  if (!active) return undefined;
+  const sc = (span ?? trace.getActiveSpan())?.spanContext();
   if (!sc || !trace.isSpanContextValid(sc)) return undefined;
   return `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & TraceFlags.SAMPLED).toString(16)}`;
 }

@@ -110,6 +110,9 @@ function isLive(e: StateEntry | null | undefined, now: number): e is StateEntry 
 /** Writes of finished runs kept until the daemon says whether (and at which version) they committed. */
 const MAX_UNCONFIRMED_RUNS = 512;
 
+/** What a buffered emit returns: one settled promise, shared. */
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /**
  * Per-namespace read cache, valid while the namespace's committed version does not move — except
  * by this instance's own commits: a commit that moved a namespace from exactly the version the
@@ -328,7 +331,17 @@ export class InstanceContext {
     scope.clear();
   }
 
-  private async emit(name: string, data?: unknown, opts?: { key?: string }): Promise<void> {
+  /** Buffers the event in the run; resolved at once (not `async`: no promise of its own per emit). */
+  private emit(name: string, data?: unknown, opts?: { key?: string }): Promise<void> {
+    try {
+      this.bufferEmit(name, data, opts);
+      return RESOLVED;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  private bufferEmit(name: string, data?: unknown, opts?: { key?: string }): void {
     const scope = this.requireScope('emit');
     if (typeof name !== 'string' || name.trim() === '') {
       throw new OpenClawError('event_name_invalid', `emit(name, data): the event name must be a non-empty string, got ${JSON.stringify(name)}`, { status: 400 });

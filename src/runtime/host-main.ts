@@ -22,6 +22,7 @@ import {
 import { FROM_SOURCE, runtimeFiles, tsxUrls } from './paths.js';
 import { DEFAULT_MAX_LOG_LINES_PER_SECOND, LineSplitter, LogRateLimiter } from './log-flood.js';
 import { permissionExecArgv } from './sandbox-worker.js';
+import { profileThreadFromEnv } from './thread-profile.js';
 
 const HEARTBEAT_INTERVAL_MS = 100;
 const HEARTBEAT_POLL_MS = 100;
@@ -465,11 +466,13 @@ process.on('message', (m: ToHost) => {
     case 'describe':
       return describe(m.reqId, m.file, m.exportName, m.compiled);
     case 'invoke': {
+      if (m.inv.kind !== 'setup') profileThreadFromEnv('host');
       const inst = hosted.get(m.instanceId);
       if (inst) inst.slot.post({ t: 'invoke', instanceId: m.instanceId, inv: m.inv });
       return;
     }
     case 'invokes':
+      profileThreadFromEnv('host');
       return invokeMany(m.items);
     case 'probe':
       return probe(m.instanceId, m.reqId, m.kind);

@@ -14,6 +14,7 @@ import { OpenClawError } from '../util/errors.js';
 import { installHttpGuard } from '../security/guardrails/worker.js';
 import { installSocketGuard } from '../security/guardrails/socket-guard.js';
 import { applySandbox, lockWorkerPermissions, sandboxNetwork } from './sandbox-worker.js';
+import { profileThreadFromEnv } from './thread-profile.js';
 
 const port = parentPort!;
 const boot = workerData as WorkerBoot;
@@ -275,6 +276,7 @@ async function describeOnly(reqId: number, file: string, exportName?: string, co
 const results = new TurnBatcher<ResultItem>((items) => post(items.length === 1 ? { t: 'result', ...items[0]! } : { t: 'results', items }));
 
 function invoke(instanceId: string, inv: Invocation): void {
+  if (inv.kind !== 'setup') profileThreadFromEnv('worker');
   const inst = instances.get(instanceId);
   if (!inst) {
     const error = serializeError(new OpenClawError('instance_gone', `instance ${instanceId} is not loaded in this worker`));

@@ -140,10 +140,10 @@ export class SqliteStore implements StoreLike {
 
   /**
    * Group commit (../group-commit.ts): the run commits requested in one turn of the event loop
-   * (several handlers that finished together) share ONE BEGIN IMMEDIATE … COMMIT, each in its own
-   * SAVEPOINT. Each is still atomic with its own effects and fails alone (its savepoint is rolled
-   * back, the others commit); they apply in the order they were requested, as if committed one
-   * after another. Statements here are in-process calls, so per-run statements inside the one
+   * (several handlers that finished together) share ONE BEGIN IMMEDIATE … COMMIT: optimistically
+   * without savepoints, and only when one of them fails, again with one SAVEPOINT each. Each is
+   * still atomic with its own effects and fails alone (its savepoint is rolled back, the others
+   * commit); they apply in the order they were requested, as if committed one after another. Statements here are in-process calls, so per-run statements inside the one
    * transaction cost microseconds; the shared COMMIT (one WAL write) is what the grouping saves.
    */
   private readonly group = new GroupCommit((commits, answers) => this.commitBatch(commits, answers));
@@ -157,8 +157,24 @@ export class SqliteStore implements StoreLike {
   }
 
   private commitBatch(commits: RunCommit[], answers: StepAnswers): CommitSettled[] {
+    // Optimistic first: the batch's runs one after another with no savepoint each (a savepoint is
+    // two statements and a nested transaction per run). If any run fails, the whole attempt rolls
+    // back and the batch runs again with a savepoint per run, so that run fails alone and its
+    // batch-mates commit. Alone in its transaction a run needs no savepoint either way.
+    if (commits.length > 1) {
+      let settled: CommitSettled[] | null = null;
+      try {
+        settled = this.write(() => {
+          const all = commits.map((c): CommitSettled => ({ ok: true, result: this.commitOne(c) }));
+          this.runSteps(commits, all, answers);
+          return all;
+        });
+      } catch {
+        answers.clear();
+      }
+      if (settled) return settled;
+    }
     return this.write(() => {
-      // Alone in its transaction a run needs no savepoint: its failure fails the transaction.
       const settled =
         commits.length === 1
           ? [{ ok: true as const, result: this.commitOne(commits[0]!) }]
@@ -170,17 +186,22 @@ export class SqliteStore implements StoreLike {
                 return { ok: false, error };
               }
             });
-      const now = this.clock.now();
-      for (const [step, n] of stepsOf(commits, settled)) {
-        if (n === 0) continue;
-        try {
-          answers.set(step, this.txn(() => step.sqlite(this.db, now, n)));
-        } catch {
-          // rolled back alone (its savepoint); `done` gets no answer
-        }
-      }
+      this.runSteps(commits, settled, answers);
       return settled;
     });
+  }
+
+  /** The batch steps of the runs that committed, once each, each in its own savepoint. */
+  private runSteps(commits: RunCommit[], settled: CommitSettled[], answers: StepAnswers): void {
+    const now = this.clock.now();
+    for (const [step, n] of stepsOf(commits, settled)) {
+      if (n === 0) continue;
+      try {
+        answers.set(step, this.txn(() => step.sqlite(this.db, now, n)));
+      } catch {
+        // rolled back alone (its savepoint); `done` gets no answer
+      }
+    }
   }
 
   private commitOne(c: RunCommit): CommitResult {
