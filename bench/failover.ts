@@ -127,12 +127,25 @@ async function main(): Promise<void> {
 /** Every fire time of `cron` from the runs records: duplicates, gaps, and how each was accounted. */
 async function accountFires(url: string, since: number): Promise<Record<string, unknown>> {
   await sleep(3000); // a few more fires after the last handover
-  const runs = (await api<{ runs: Array<{ scheduledAt: number | null; status: string; trigger: string }> }>(url, '/api/agents/cron/runs?limit=10000')).runs.filter((r) => r.trigger === 'schedule' && r.scheduledAt !== null);
+  const runs = (await api<{ runs: Array<{ scheduledAt: number | null; status: string; trigger: string; reason?: string | null }> }>(url, '/api/agents/cron/runs?limit=10000')).runs.filter(
+    (r) => r.trigger === 'schedule' && r.scheduledAt !== null,
+  );
   const times = runs.map((r) => r.scheduledAt!).sort((a, b) => a - b);
   const duplicates = times.length - new Set(times).size;
   const missing = times.slice(1).reduce((a, t, i) => a + Math.max(0, Math.round((t - times[i]!) / 1000) - 1), 0);
   const byStatus: Record<string, number> = {};
-  for (const r of runs) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+  for (const r of runs) {
+    const k = r.reason ? `${r.status} (${r.reason})` : r.status;
+    byStatus[k] = (byStatus[k] ?? 0) + 1;
+  }
+  // Where the grid breaks: each gap other than 1 s, with the records around it.
+  const at = new Map(runs.map((r) => [r.scheduledAt!, r]));
+  const irregular = times.slice(1).flatMap((t, i) => {
+    const prev = times[i]!;
+    if (t - prev === 1000) return [];
+    return [`${new Date(prev).toISOString().slice(11, 23)} ${at.get(prev)!.status} → +${t - prev} ms ${at.get(t)!.status}`];
+  });
+  for (const g of irregular) log(`  gap: ${g}`);
   const during = times.filter((t) => t >= since).length;
   table(
     'cron every 1s through the handovers: every fire time accounted for',
@@ -140,7 +153,7 @@ async function accountFires(url: string, since: number): Promise<Record<string, 
     [[times.length, during, duplicates, missing, Object.entries(byStatus).map(([k, v]) => `${k} ${v}`).join(', ')]],
   );
   if (duplicates > 0 || missing > 0) log(`FAIL: ${duplicates} duplicate fire time(s), ${missing} missing second(s)`);
-  return { fires: times.length, during, duplicates, missing, byStatus };
+  return { fires: times.length, during, duplicates, missing, byStatus, irregular };
 }
 
 await main();
