@@ -4,16 +4,16 @@
 //   drain:  N events committed to the store's log (batches of 1,000) with the relay stopped, then the
 //           relay started: events/s = N / (start → the cursor passed the last one). This is the relay
 //           alone: read below the snapshot horizon → publish (Redis: one Lua script per batch; NATS:
-//           the batch's publishes in flight at once) → fenced cursor move.
-//   steady: writers commit `--rate` events/s for `--seconds` (batches every 20 ms, paced by the clock; the relay woken after
-//           each commit as in the daemon) while the relay runs; lag = the moment the relay's
-//           publish of an event returned − the moment its writer's commit returned (the relay's own
-//           delay, not the writer's commit time). p50 / p99 / max.
+//           up to 512 PubAcks outstanding) → fenced cursor move, overlapped across batches.
+//   steady: writers commit `--rate` events/s for `--seconds` (batches every 20 ms, paced by the
+//           clock; the relay woken after each commit as in the daemon) while the relay runs;
+//           lag = the moment the relay's publish of an event returned − the moment its writer's
+//           commit returned (the relay's own delay, not the writer's commit time). p50/p99/max.
 // Both backends take the same store contents; each run uses its own schema / key prefix / stream
-// and removes them. The failover part of scale-out (leases, kill -9) is another part of this file's
-// issue and is not here.
+// and removes them. Failover after kill -9 is bench/failover.ts; 1 vs 3 daemons end to end is
+// bench/scale-out-daemons.ts.
 //
-//   node --import tsx scale-out.ts [--events 50000] [--rate 5000] [--seconds 8] [--only redis|nats]
+//   node --import tsx scale-out.ts [--events 50000] [--rate 5000] [--seconds 8] [--only redis|nats] [--profile]
 import { Redis } from 'ioredis';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
