@@ -3,7 +3,7 @@
 //
 // - Publishing sets `Nats-Msg-Id` to the event id, so the stream drops a batch the relay publishes
 //   twice (within `duplicate_window`, default 10 min here). A batch's publishes are in flight
-//   together (in order on the connection); if one of them fails, the relay publishes the batch
+//   together, up to 512 PubAcks outstanding (nats-publish.ts; in order on the connection); if one of them fails, the relay publishes the batch
 //   again and the failed event lands after the batch-mates that made it — per-key order can break
 //   there (a publish failure, not a normal path). Atomic batch publish (nats-server 2.12) would close it.
 // - Consumers: explicit acks, `deliver_policy: new` (a new group sees only later events, as an
@@ -23,11 +23,12 @@
 // - Every ack/nak/term waits for the server's reply (JetStream answers an ack sent with a reply
 //   subject), so `stats` after an ack sees it.
 import { randomUUID } from 'node:crypto';
-import { connect, createInbox, headers, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, RetentionPolicy, jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { Clock } from '../scheduler/types.js';
 import type { DeadLetter } from '../store/types.js';
 import type { AckToken, BusDelivery, ClaimRequest, CommitAck, ExternalBus, GroupStats, Nack, NewEvent, StoredEvent, WakeFn } from './types.js';
+import { JsPublisher } from './nats-publish.js';
 import { encodeEvent, fromJson, WakeHub } from './wire.js';
 
 export interface NatsBusOptions {
@@ -40,6 +41,8 @@ export interface NatsBusOptions {
   /** The server-side lease: unacknowledged this long after a crash, a message is redelivered (default 60 s). */
   ackWaitMs?: number;
   dedupeWindowMs?: number;
+  /** PubAcks outstanding at once while publishing a batch (default 512). */
+  publishWindow?: number;
 }
 
 interface Held {
@@ -67,6 +70,7 @@ export class NatsBus implements ExternalBus {
   /** group → stream seq → retries handed out again here (attempts the server did not count). */
   private readonly rehanded = new Map<string, Map<number, number>>();
   private keepalive: NodeJS.Timeout | null = null;
+  private publisher!: JsPublisher;
   private readonly maxDeliveries: number;
   private readonly ackWaitMs: number;
 
@@ -85,9 +89,12 @@ export class NatsBus implements ExternalBus {
   }
 
   async connect(): Promise<this> {
-    this.nc = await connect({ servers: this.opts.url });
+    // noAsyncTraces: the client otherwise builds an Error (a stack capture) per request to locate a
+    // later failure, which was half the relay's CPU at one publish per event.
+    this.nc = await connect({ servers: this.opts.url, noAsyncTraces: true });
     this.jsm = await jetstreamManager(this.nc);
     this.js = jetstream(this.nc);
+    this.publisher = new JsPublisher(this.nc, this.opts.publishWindow ?? 512);
     const window = ns(this.opts.dedupeWindowMs ?? 600_000);
     // The log keeps a message while a consumer group still needs it (interest retention); the DLQ
     // has no consumers, so it keeps everything (limits).
@@ -152,18 +159,14 @@ export class NatsBus implements ExternalBus {
     return this.add(events, events.map((e) => e.seq));
   }
 
-  /** Publishes with up to the whole batch in flight (one PubAck round trip each would cap a relay near 2k/s). */
+  /** Publishes in order with a window of PubAcks outstanding (nats-publish.ts); the JSON is built once per event. */
   private async add(events: NewEvent[], seqs: number[] | null): Promise<number> {
-    const acks = await Promise.all(
-      events.map((e, i) => {
-        const h = headers();
-        if (seqs) h.set(SEQ_HEADER, String(seqs[i]));
-        return this.js.publish(this.subject('ev'), encodeEvent(e), { msgID: e.id, headers: h });
-      }),
+    const r = await this.publisher.publish(
+      this.subject('ev'),
+      events.map((e, i) => ({ msgId: e.id, data: encodeEvent(e), ...(seqs ? { headers: [[SEQ_HEADER, String(seqs[i])] as [string, string]] } : {}) })),
     );
-    const n = acks.filter((a) => !a.duplicate).length;
-    if (n > 0) this.published(events.map((e) => e.name));
-    return n;
+    if (r.stored > 0) this.published(events.map((e) => e.name));
+    return r.stored;
   }
 
   published(eventNames: string[]): void {
@@ -335,6 +338,7 @@ export class NatsBus implements ExternalBus {
 
   async close(): Promise<void> {
     if (this.keepalive) clearInterval(this.keepalive);
+    this.publisher?.close();
     await this.nc?.drain().catch(() => undefined);
   }
 }

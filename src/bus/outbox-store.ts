@@ -13,10 +13,12 @@
 // (a producer's own sequence) that is the producer's order. The cost: an open transaction holds
 // the relay back until it ends (any transaction in the cluster — keep them short).
 // On SQLite there is one writer at a time, so sequence order is commit order.
+import { randomUUID } from 'node:crypto';
 import type { SqliteHandle, StoreHandle, StoreModule, TxEffect } from '../store/extension.js';
 import { toEvent, type EventRow } from '../store/rows.js';
 import type { StoredEvent } from '../store/types.js';
 import { OpenClawError } from '../util/errors.js';
+import type { LogPosition } from './types.js';
 
 export const outboxStoreModule: StoreModule = {
   name: 'bus-outbox',
@@ -49,10 +51,7 @@ export const outboxStoreModule: StoreModule = {
 };
 
 /** Where the relay is in the log: (transaction, seq) on PostgreSQL, ('0', seq) on SQLite. */
-export interface Cursor {
-  tx: string;
-  seq: number;
-}
+export type Cursor = LogPosition;
 
 export interface RelayLease {
   epoch: number;
@@ -114,6 +113,27 @@ export class OutboxStore {
     }
     const r = await h.pool.query(`UPDATE ${h.schema}.bus_relay SET ${set} WHERE stream = $1 AND owner = $2 AND epoch = $3`, args);
     return r.rowCount === 1;
+  }
+
+  /**
+   * This store's relay origin: a random id written once into `meta` (the first writer wins), so a
+   * bus that keeps a high-water mark of relayed positions tells a new store from this one.
+   */
+  async origin(): Promise<string> {
+    const h = this.h;
+    const id = randomUUID();
+    if (h.dialect === 'sqlite') {
+      return h.write(() => {
+        h.db.prepare("INSERT INTO meta (key, value) VALUES ('bus.origin', ?) ON CONFLICT (key) DO NOTHING").run(id);
+        return (h.db.prepare("SELECT value FROM meta WHERE key = 'bus.origin'").get() as { value: string }).value;
+      });
+    }
+    const { rows } = await h.pool.query<{ value: string }>(
+      `WITH ins AS (INSERT INTO ${h.schema}.meta (key, value) VALUES ('bus.origin', $1) ON CONFLICT (key) DO NOTHING RETURNING value)
+       SELECT value FROM ins UNION ALL SELECT value FROM ${h.schema}.meta WHERE key = 'bus.origin'`,
+      [id],
+    );
+    return rows[0]!.value;
   }
 
   /** Committed events after `cursor`, in commit order (see the top of this file), with the cursor after each. */

@@ -1,8 +1,9 @@
 // The outbox relay: publishes the events committed to the store's log (the outbox every run commit
 // writes) to an external bus, in commit order (outbox-store.ts says how on PostgreSQL), one batch at
-// a time: read after the cursor → publish → move the cursor. A crash between publish and cursor
-// publishes that batch again; the bus drops ids it already has (Redis: a dedupe marker per id;
-// NATS: Nats-Msg-Id) and the consumers' inbox drops what still gets through.
+// a time: read after the cursor → publish → move the cursor (the three overlap across batches, see
+// `pass`). A crash between publish and cursor publishes that batch again; the bus drops what it
+// already has (Redis: a high-water mark of log positions per store origin; NATS: Nats-Msg-Id) and
+// the consumers' inbox drops what still gets through.
 //
 // One relay per stream is active: the cursor row is also a lease (owner, epoch, expires_at), and
 // every cursor move is conditional on (owner, epoch). A relay that was paused past its lease finds
@@ -19,7 +20,7 @@ export interface RelayOptions {
   clock: Clock;
   /** Lease length (default 10 s), renewed with every batch and every third of it while idle. */
   leaseMs?: number;
-  /** Events per read and publish (default 1000). */
+  /** Events per read and publish (default 2000). */
   batch?: number;
   /** Safety-net pass when no wake-up came (default 100 ms): rows held back by an open transaction. */
   pollMs?: number;
@@ -36,6 +37,7 @@ export interface RelayStats {
 
 export class OutboxRelay {
   private lease: { epoch: number; cursor: Cursor; expiresAt: number } | null = null;
+  private origin: string | undefined;
   private running = false;
   private again = false;
   private stopped = true;
@@ -51,7 +53,7 @@ export class OutboxRelay {
     private readonly opts: RelayOptions,
   ) {
     this.leaseMs = opts.leaseMs ?? 10_000;
-    this.batch = opts.batch ?? 1000;
+    this.batch = opts.batch ?? 2000;
   }
 
   start(): void {
@@ -97,7 +99,13 @@ export class OutboxRelay {
     }
   }
 
-  /** One pass: holds the lease, relays until the log is drained. Returns the events published. */
+  /**
+   * One pass: holds the lease, relays until the log is drained. Returns the events published.
+   * Three steps overlap: batch k+1 is read while batch k is published, and the cursor move after
+   * batch k is in flight while batch k+1 is published (at most one move outstanding, moves in
+   * order). A move refused (the lease was lost) stops the pass after the publish in flight: what
+   * that published again is deduplicated downstream, as after a crash.
+   */
   async pass(): Promise<number> {
     const now = this.opts.clock.now();
     if (!this.lease) {
@@ -106,22 +114,45 @@ export class OutboxRelay {
       if (!got) return 0;
       this.lease = { ...got, expiresAt: now + this.leaseMs };
     }
+    this.origin ??= await this.outbox.origin();
     let n = 0;
-    let rows = await this.outbox.readAfter(this.lease.cursor, this.batch);
-    while (rows.length > 0) {
-      const cursor = rows[rows.length - 1]!.cursor;
-      // A full batch: read the next one while this one is published (the cursor it starts from is
-      // known; it is committed only after the publish).
-      const next = rows.length === this.batch ? this.outbox.readAfter(cursor, this.batch) : null;
-      next?.catch(() => undefined);
-      await this.target.publishStored(rows.map((r) => r.event));
-      if (!(await this.move(cursor))) return n;
-      n += rows.length;
-      this.stats.published += rows.length;
-      this.stats.batches++;
-      rows = next ? await next : [];
+    let moving: Promise<boolean> | null = null;
+    const settle = async (): Promise<boolean> => {
+      const m = moving;
+      moving = null;
+      return m === null || (await m);
+    };
+    try {
+      let rows = await this.outbox.readAfter(this.lease.cursor, this.batch);
+      while (rows.length > 0) {
+        const cursor = rows[rows.length - 1]!.cursor;
+        // A full batch: read the next one while this one is published (the cursor it starts from is
+        // known; it is committed only after the publish).
+        const next = rows.length === this.batch ? this.outbox.readAfter(cursor, this.batch) : null;
+        next?.catch(() => undefined);
+        await this.target.publishStored(
+          rows.map((r) => r.event),
+          { origin: this.origin, positions: rows.map((r) => r.cursor) },
+        );
+        if (!(await settle())) return n;
+        const count = rows.length;
+        moving = this.move(cursor).then((ok) => {
+          if (ok) {
+            n += count;
+            this.stats.published += count;
+            this.stats.batches++;
+          }
+          return ok;
+        });
+        moving.catch(() => undefined);
+        rows = next ? await next : [];
+      }
+      if (!(await settle())) return n;
+    } finally {
+      // A failure (publish, read) leaves no move running behind the pass.
+      await (moving as Promise<boolean> | null)?.catch(() => false);
     }
-    if (n === 0 && this.lease.expiresAt - this.opts.clock.now() < (this.leaseMs * 2) / 3) await this.move();
+    if (n === 0 && this.lease && this.lease.expiresAt - this.opts.clock.now() < (this.leaseMs * 2) / 3) await this.move();
     return n;
   }
 

@@ -111,13 +111,29 @@ export interface Bus {
  */
 export interface ExternalBus extends Bus {
   readonly kind: 'redis' | 'nats';
-  /** Publishes committed events in the given order; ids already published recently are dropped. */
-  publishStored(events: StoredEvent[]): Promise<number>;
+  /**
+   * Publishes committed events in the given order; ids already published recently are dropped.
+   * The relay also passes where each event sits in the store's log (`relayed`): a bus may then
+   * drop what it already has by that position instead (Redis: one high-water mark per origin).
+   */
+  publishStored(events: StoredEvent[], relayed?: RelayedFrom): Promise<number>;
   /** The consumer groups that exist on the bus (whoever created them). */
   groups(): Promise<string[]>;
   /** Dead letters kept on the bus (a group's, or all), oldest first. */
   deadLetters(group: string | null, limit?: number): Promise<DeadLetter[]>;
   close(): Promise<void>;
+}
+
+/** A position in the store's log (the relay's cursor): (transaction, seq) on PostgreSQL, ('0', seq) on SQLite. */
+export interface LogPosition {
+  tx: string;
+  seq: number;
+}
+
+/** Where a relayed batch comes from: the store (`origin`, fixed for its lifetime) and each event's position, ascending. */
+export interface RelayedFrom {
+  origin: string;
+  positions: LogPosition[];
 }
 
 /** Builds a fresh backend for the conformance suite; `close` releases it. */

@@ -38,6 +38,31 @@ describe.runIf(up)('Redis Streams bus', () => {
     },
   );
 
+  it('drops a relayed batch published again by its store-log position (one mark per origin), not by a marker per event', async () => {
+    const fx = await redisFixture();
+    try {
+      await fx.bus.subscribe('g', ['x']);
+      const ev = (id: string, seq: number) => ({ seq, id, name: 'x', payload: seq, source: null, createdAt: fx.now(), traceId: null });
+      const at = (tx: string, seq: number) => ({ tx, seq });
+      const o1 = (positions: Array<{ tx: string; seq: number }>) => ({ origin: 'store-1', positions });
+      expect(await fx.bus.publishStored([ev('a', 1), ev('b', 2), ev('c', 3)], o1([at('10', 1), at('10', 2), at('10', 3)]))).toBe(3);
+      // The same batch again (a relay that crashed before moving its cursor): nothing.
+      expect(await fx.bus.publishStored([ev('a', 1), ev('b', 2), ev('c', 3)], o1([at('10', 1), at('10', 2), at('10', 3)]))).toBe(0);
+      // Overlapping the mark: only what lies above it.
+      expect(await fx.bus.publishStored([ev('c', 3), ev('d', 4), ev('e', 5)], o1([at('10', 3), at('10', 4), at('11', 5)]))).toBe(2);
+      // Positions compare as numbers: transaction 9 lies below 11 whatever its seq (new ids, still below).
+      expect(await fx.bus.publishStored([ev('late', 99)], o1([at('9', 99)]))).toBe(0);
+      expect(await fx.bus.publishStored([ev('f', 6)], o1([at('100', 6)]))).toBe(1);
+      // Another store (a new database) has its own mark.
+      expect(await fx.bus.publishStored([ev('other', 1)], { origin: 'store-2', positions: [at('1', 1)] })).toBe(1);
+      const got = await fx.bus.claim('g', { limit: 20, leaseMs: 1000 });
+      expect(got.map((d) => [d.event.id, d.event.seq])).toEqual([['a', 1], ['b', 2], ['c', 3], ['d', 4], ['e', 5], ['f', 6], ['other', 1]]);
+      expect(await fx.bus.ack(got)).toBe(7);
+    } finally {
+      await fx.close();
+    }
+  });
+
   it('sweep adopts a pending entry with no lease record (XAUTOCLAIM) and never deletes a consumer with pending entries', async () => {
     const fx = await redisFixture();
     const r = new Redis(REDIS_URL);

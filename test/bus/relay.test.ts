@@ -3,6 +3,9 @@
 // sequence numbers lose nothing and reorder nothing per key; a consumer killed mid-batch gets its
 // deliveries back and the inbox keeps each effect single; a poison event goes to the DLQ and the
 // group goes on; one relay is active per stream and a stale one cannot move the cursor.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OutboxBus } from '../../src/bus/outbox-bus.js';
 import { OutboxStore, outboxStoreModule } from '../../src/bus/outbox-store.js';
@@ -227,5 +230,48 @@ describe.runIf(pgUp).each(backends)('outbox relay to $name', (backend: BackendFa
     const got = await external.claim('g', { limit: 10, leaseMs: 60_000 });
     // 'three' was published by the stale relay too, then dropped by the bus's dedupe.
     expect(got.map((d) => d.event.id)).toEqual(['one', 'two', 'three']);
+  });
+
+  it('relays a backlog in order across many small batches (read, publish and cursor move overlapped)', async () => {
+    const { store, external } = await setup();
+    await external.subscribe('g', ['x']);
+    const outbox = new OutboxStore(store.handle());
+    const relay = new OutboxRelay(outbox, external, { stream: 's', owner: 'a', clock: new FakeClock(Date.now()), batch: 7 });
+    expect(await relay.pass()).toBe(0);
+    await store.publish(Array.from({ length: 50 }, (_, i) => ev(`b${i}`, 'x', i, `k${i % 3}`, i)));
+    expect(await relayed(relay, 50)).toBe(50);
+    expect(relay.stats.batches).toBe(8);
+    // A second relay after this one gave the lease up publishes nothing again: the cursor moved past all 50.
+    await relay.stop();
+    const next = new OutboxRelay(outbox, external, { stream: 's', owner: 'b', clock: new FakeClock(Date.now()), batch: 7 });
+    expect(await next.pass()).toBe(0);
+    const got = await external.claim('g', { limit: 100, leaseMs: 60_000 });
+    expect(got.map((d) => d.event.id)).toEqual(Array.from({ length: 50 }, (_, i) => `b${i}`));
+  });
+});
+
+describe('the store origin a bus keys its relayed-position mark by', () => {
+  it('is written once per store and read back the same, on SQLite and PostgreSQL', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'oc-origin-'));
+    const stores: Store[] = [];
+    try {
+      for (let i = 0; i < 2; i++) {
+        const s = await openStore({ kind: 'sqlite', path: path.join(dir, `s${i}.db`) });
+        await s.migrateModule(outboxStoreModule);
+        stores.push(s);
+      }
+      if (pgUp) stores.push(await pgStore());
+      const origins: string[] = [];
+      for (const s of stores) {
+        const o = new OutboxStore(s.handle());
+        const first = await o.origin();
+        expect(await Promise.all([o.origin(), o.origin()])).toEqual([first, first]);
+        origins.push(first);
+      }
+      expect(new Set(origins).size).toBe(stores.length);
+    } finally {
+      for (const s of stores.slice(0, 2)) await s.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
