@@ -198,7 +198,7 @@ export async function commitBuffer(
   checkWrites(ctx.agent, buf.writes);
   if (ctx.beforeCommit) buf = ctx.beforeCommit(ctx.agent, buf);
   if (!tracingEnabled()) {
-    const result = await commitEmits(ctx, buf, toEvents(ctx.agent, buf.emits, ctx.now()), extra);
+    const result = await commitEmits(ctx, buf, toEvents(ctx.agent, buf.emits, ctx.now(), extra.runId ?? extra.run?.id ?? null), extra);
     ctx.metrics?.emitted(ctx.agent, result.published);
     return result;
   }
