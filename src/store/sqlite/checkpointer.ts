@@ -11,9 +11,9 @@
 // So the daemon's connection raises its automatic checkpoint to a safety bound (SAFETY_PAGES), and
 // a worker thread with its own connection to the same file checkpoints when the WAL has grown past
 // START_BYTES: PASSIVE (copies what no reader needs, never blocks the writer; the fsyncs happen on
-// the worker), then, once the WAL is past RESTART_BYTES, a RESTART so the log starts over instead
-// of growing while writes never pause (it holds the writer for the few frames the PASSIVE one left,
-// at most BUSY_MS). Durability is unchanged: a commit is in the WAL before it resolves, as before;
+// the worker), then, once the WAL is past RESTART_BYTES and PASSIVE copied all of it, a RESTART so
+// the log starts over instead of growing while writes never pause (it holds the writer only to wait
+// for readers, and for frames committed since the PASSIVE one). Durability is unchanged: a commit is in the WAL before it resolves, as before;
 // a checkpoint only moves committed pages into the main file, and any connection may run it.
 //
 // The worker starts once the WAL first grows past START_BYTES, so a store that writes little (most
@@ -39,7 +39,9 @@ const restartFrames = Math.ceil(${RESTART_BYTES} / db.pragma('page_size', { simp
 const timer = setInterval(() => {
   try {
     const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
-    if (r && r.log >= restartFrames) db.pragma('wal_checkpoint(RESTART)');
+    // RESTART holds the writer while it runs: only once PASSIVE copied everything (nothing left to
+    // copy and fsync under that hold), unless the log is twice past the bound.
+    if (r && r.log >= restartFrames && (r.checkpointed === r.log || r.log >= 2 * restartFrames)) db.pragma('wal_checkpoint(RESTART)');
   } catch (err) {
     // SQLITE_BUSY and the like: the next tick tries again; the safety bound covers a stuck worker.
   }
