@@ -232,7 +232,7 @@ export interface WindowDeclaration {
   size?: string | number;
   slide?: string | number;
   gap?: string | number;
-  /** Output name → 'count' | 'sum(F)' | … | { op, field, where }. */
+  /** Output name → 'count' | 'sum(F)' | 'distinct(F)' | 'approx_distinct(F)' | … | { op, field, where }. */
   aggregate?: Record<string, string | { op: string; field?: string; where?: Record<string, unknown> }>;
   /** A user reducer; pure functions (they run in the daemon, compiled from their source, without Node APIs). */
   reduce?: { init?: unknown; step: ((acc: any, event: any) => unknown) | string; merge?: ((a: any, b: any) => unknown) | string };

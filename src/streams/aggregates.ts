@@ -3,12 +3,13 @@
 // serialise to JSON (the window state committed with each batch).
 //
 // `distinct` is exact, bounded to DISTINCT_BOUND values per window; past the bound it stops adding
-// and reports `{ value, capped: true }` (a lower bound). We measured the well-known npm HyperLogLog
-// (bloom-filters 3.0.4): ~3 ms per update on this machine (pure-JS xxhash over Long), 60× too
-// slow for a 50,000 events/s stream, so the exact set with a bound is the honest choice here.
+// and reports `{ value, capped: true }` (a lower bound). `approx_distinct` is a HyperLogLog
+// (hll.ts): at most 4 KB per window whatever the count, 1.6 % standard error, merged on session
+// joins; its registers are the window state (base64), committed with each batch like the others.
 import vm from 'node:vm';
 import { OpenClawError } from '../util/errors.js';
 import type { AggSpec } from './config.js';
+import { HyperLogLog } from './hll.js';
 
 export const DISTINCT_BOUND = 100_000;
 
@@ -88,6 +89,8 @@ export class Aggregator {
           return [0, 0];
         case 'distinct':
           return { set: new Set<string>(), capped: false } satisfies DistinctSlot;
+        case 'approx_distinct':
+          return new HyperLogLog();
       }
     });
     if (this.step) acc.push(JSON.parse(this.initJson));
@@ -110,6 +113,10 @@ export class Aggregator {
         const k = typeof raw === 'string' ? raw : JSON.stringify(raw);
         if (d.set.size < DISTINCT_BOUND || d.set.has(k)) d.set.add(k);
         else d.capped = true;
+        continue;
+      }
+      if (s.op === 'approx_distinct') {
+        if (raw !== undefined) (acc[i] as HyperLogLog).add(typeof raw === 'string' ? raw : JSON.stringify(raw));
         continue;
       }
       const n = num(raw);
@@ -159,6 +166,8 @@ export class Aggregator {
           }
           return { set, capped } satisfies DistinctSlot;
         }
+        case 'approx_distinct':
+          return HyperLogLog.merge(x as HyperLogLog, y as HyperLogLog);
       }
     });
     if (this.step) out.push(this.mergeFn!(a[this.specs.length], b[this.specs.length]));
@@ -175,7 +184,8 @@ export class Aggregator {
       } else if (s.op === 'distinct') {
         const d = v as DistinctSlot;
         out[this.names[i]!] = d.capped ? { value: d.set.size, capped: true } : d.set.size;
-      } else out[this.names[i]!] = v;
+      } else if (s.op === 'approx_distinct') out[this.names[i]!] = (v as HyperLogLog).count();
+      else out[this.names[i]!] = v;
     });
     if (this.step) out.value = acc[this.specs.length];
     return out;
@@ -188,6 +198,7 @@ export class Aggregator {
         const d = v as DistinctSlot;
         return { v: [...d.set], c: d.capped };
       }
+      if (s?.op === 'approx_distinct') return (v as HyperLogLog).serialize();
       return v;
     });
   }
@@ -199,6 +210,7 @@ export class Aggregator {
         const d = v as { v: string[]; c: boolean };
         return { set: new Set(d.v), capped: d.c } satisfies DistinctSlot;
       }
+      if (s?.op === 'approx_distinct') return HyperLogLog.parse(v as string);
       return v;
     });
   }

@@ -16,7 +16,7 @@
 //         errors_per_minute:
 //           type: tumbling                # tumbling | hopping (size, slide) | session (gap)
 //           size: 1m
-//           aggregate: { total: count, errors: { op: count, where: { level: error } }, p: avg(latency_ms) }
+//           aggregate: { total: count, errors: { op: count, where: { level: error } }, p: avg(latency_ms), users: approx_distinct(user) }
 //           allowed_lateness: 5s          # watermark = max event time − allowed_lateness, per partition
 //           grace: 10s                    # a window closes when watermark ≥ end + grace (default 0)
 //           idle_timeout: 1m              # an idle partition follows the stream's watermark
@@ -35,7 +35,7 @@ const rate = parsedBy(z.string(), parseRateLimit);
 
 const fieldPath = z.string().min(1).max(200).regex(/^[A-Za-z0-9_$@-]+(\.[A-Za-z0-9_$@-]+)*$/, 'a field path: names separated by dots, e.g. service or http.status');
 
-export const AGG_OPS = ['count', 'sum', 'min', 'max', 'avg', 'distinct'] as const;
+export const AGG_OPS = ['count', 'sum', 'min', 'max', 'avg', 'distinct', 'approx_distinct'] as const;
 export type AggOp = (typeof AGG_OPS)[number];
 
 export interface AggSpec {
@@ -46,8 +46,8 @@ export interface AggSpec {
   where: Array<[string[], unknown]>;
 }
 
-const AGG_TEXT = /^\s*(count|sum|min|max|avg|distinct)\s*(?:\(\s*([^)]*?)\s*\))?\s*$/;
-const AGG_HINT = "an aggregation: count, sum(FIELD), min(FIELD), max(FIELD), avg(FIELD), distinct(FIELD), or { op, field, where }";
+const AGG_TEXT = /^\s*(count|sum|min|max|avg|distinct|approx_distinct)\s*(?:\(\s*([^)]*?)\s*\))?\s*$/;
+const AGG_HINT = "an aggregation: count, sum(FIELD), min(FIELD), max(FIELD), avg(FIELD), distinct(FIELD), approx_distinct(FIELD), or { op, field, where }";
 
 /** 'sum(latency_ms)' | { op: sum, field: latency_ms, where: { level: error } } → AggSpec. Throws a message. */
 export function parseAgg(v: unknown): AggSpec {

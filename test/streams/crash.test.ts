@@ -1,6 +1,7 @@
 // Exactly-once under kill -9: a real daemon process ingests a seeded input (NDJSON files in a
 // watched directory, with bad lines and out-of-order events) and aggregates it into a tumbling, a
-// hopping and a session window, while the test kills it with SIGKILL 20 times at random moments.
+// hopping and a session window (approx_distinct in the tumbling and session ones: their sketches
+// must survive too), while the test kills it with SIGKILL 20 times at random moments.
 // After a last, undisturbed start: the stream holds every valid line once, the DLQ every bad line
 // once, and the final window results (in the results table; the per-minute ones also as events an
 // agent counted) equal
@@ -58,7 +59,7 @@ const STREAMS_YAML = `streams:
         type: tumbling
         size: 1m
         allowed_lateness: 5s
-        aggregate: { n: count, spent: sum(amount), top: max(amount), pages: distinct(page) }
+        aggregate: { n: count, spent: sum(amount), top: max(amount), pages: distinct(page), approx_pages: approx_distinct(page) }
       sliding:
         type: hopping
         size: 1m
@@ -68,7 +69,7 @@ const STREAMS_YAML = `streams:
         type: session
         gap: 30s
         grace: 10s
-        aggregate: { n: count, spent: sum(amount) }
+        aggregate: { n: count, spent: sum(amount), pages: approx_distinct(page) }
 `;
 
 /** The seeded input: lines in file order; ~5 % of events are up to 20 s out of order; a few bad lines. */
@@ -132,9 +133,9 @@ function parseYaml(): unknown {
       event_id: 'id',
       files: { dir: 'incoming', poll_interval: '50ms' },
       windows: {
-        per_minute: { type: 'tumbling', size: '1m', allowed_lateness: '5s', aggregate: { n: 'count', spent: 'sum(amount)', top: 'max(amount)', pages: 'distinct(page)' } },
+        per_minute: { type: 'tumbling', size: '1m', allowed_lateness: '5s', aggregate: { n: 'count', spent: 'sum(amount)', top: 'max(amount)', pages: 'distinct(page)', approx_pages: 'approx_distinct(page)' } },
         sliding: { type: 'hopping', size: '1m', slide: '20s', aggregate: { n: 'count', avg: 'avg(amount)' } },
-        visits: { type: 'session', gap: '30s', grace: '10s', aggregate: { n: 'count', spent: 'sum(amount)' } },
+        visits: { type: 'session', gap: '30s', grace: '10s', aggregate: { n: 'count', spent: 'sum(amount)', pages: 'approx_distinct(page)' } },
       },
     },
   };

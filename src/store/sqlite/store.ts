@@ -8,7 +8,9 @@
 // better-sqlite3 is synchronous, so each method runs its SQL to completion on the daemon's thread;
 // that is what makes a sub-millisecond commit possible (no round trips, no thread hops). Write
 // transactions are BEGIN IMMEDIATE so a second process (the CLI) waits on busy_timeout instead of
-// failing a lock upgrade. Statements are prepared once and cached by their SQL text.
+// failing a lock upgrade. Statements are prepared once and cached by their SQL text. WAL
+// checkpoints (the copy into the main file and its fsyncs) run on a worker thread with its own
+// connection, not inside a commit on this thread (checkpointer.ts: they were the tail of ingest acks).
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -66,6 +68,7 @@ import type {
 import { MIGRATIONS_TABLE, migrations } from './schema.js';
 import { GroupCommit, stepsOf, type StepAnswers } from '../group-commit.js';
 import { MODULE_MIGRATIONS_SQLITE, type SqliteHandle, type StoreModule } from '../extension.js';
+import { SAFETY_PAGES, WalCheckpointer } from './checkpointer.js';
 
 const DELIVERY_COLUMNS = `d.id AS d_id, d.consumer AS d_consumer, d.attempts AS d_attempts, d.lease_token AS d_lease_token,
   d.lease_expires_at AS d_lease_expires_at, d.last_error AS d_last_error, d.dead_at AS d_dead_at,
@@ -81,6 +84,7 @@ export class SqliteStore implements StoreLike {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private readonly txn: Database.Transaction<(fn: () => unknown) => unknown>;
+  private readonly checkpointer: WalCheckpointer | null = null;
 
   constructor(
     file: string,
@@ -92,6 +96,11 @@ export class SqliteStore implements StoreLike {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.txn = this.db.transaction((fn: () => unknown) => fn());
+    if (file !== ':memory:') {
+      // Checkpoints run on a worker thread (checkpointer.ts), not inside this thread's commits.
+      this.db.pragma(`wal_autocheckpoint = ${SAFETY_PAGES}`);
+      this.checkpointer = new WalCheckpointer(file);
+    }
   }
 
   /** Runs fn in one BEGIN IMMEDIATE transaction; a throw rolls everything back. */
@@ -118,6 +127,7 @@ export class SqliteStore implements StoreLike {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     if (this.db.open) this.db.close();
   }
 
