@@ -304,13 +304,18 @@ function onMemory(slot: WorkerSlot, heapUsed: number, external: number, arrayBuf
   // isolate holds.
   const used = heapUsed + external;
   let overHard: number | null = null;
+  const instanceIds: string[] = [];
+  const overSoft: string[] = [];
   for (const id of slot.instances) {
     const inst = hosted.get(id);
     if (!inst) continue;
     const { hardBytes, softBytes } = inst.spec.memory;
-    send({ t: 'memory', instanceId: id, sample, overSoft: !!softBytes && used > softBytes });
+    instanceIds.push(id);
+    if (softBytes && used > softBytes) overSoft.push(id);
     if (hardBytes && used > hardBytes) overHard = Math.min(overHard ?? hardBytes, hardBytes);
   }
+  if (instanceIds.length === 1) send({ t: 'memory', instanceId: instanceIds[0]!, sample, overSoft: overSoft.length > 0 });
+  else if (instanceIds.length > 1) send({ t: 'memories', instanceIds, sample, overSoft });
   if (overHard !== null) {
     slot.end('oom', `memory ${mb(used)} MB (heap ${mb(heapUsed)} + external ${mb(external)}) over the hard limit of ${mb(overHard)} MB`);
   }

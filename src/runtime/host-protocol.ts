@@ -95,6 +95,11 @@ export type FromHost =
   | { t: 'rpc'; instanceId: string; reqId: number; req: RpcRequest }
   | { t: 'output'; batch: OutputBatch }
   | { t: 'memory'; instanceId: string; sample: MemorySample; overSoft: boolean }
+  /**
+   * One sample of a worker for every instance in it (a shared worker holds thousands): one message
+   * per worker and second, not one per instance. overSoft: the ids over their soft limit.
+   */
+  | { t: 'memories'; instanceIds: string[]; sample: MemorySample; overSoft: string[] }
   | { t: 'exit'; instanceId: string; exit: InstanceExit };
 
 /** host → worker */

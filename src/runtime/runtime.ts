@@ -132,6 +132,11 @@ class Host {
       case 'results':
         for (const r of m.items) this.instances.get(r.instanceId)?.onHostMessage({ t: 'result', instanceId: r.instanceId, result: r.result });
         return;
+      case 'memories': {
+        const over = m.overSoft.length > 0 ? new Set(m.overSoft) : null;
+        for (const id of m.instanceIds) this.instances.get(id)?.onHostMessage({ t: 'memory', instanceId: id, sample: m.sample, overSoft: over?.has(id) === true });
+        return;
+      }
       case 'rpc': {
         const inst = this.instances.get(m.instanceId);
         if (!inst) return;
