@@ -4,7 +4,13 @@
 // host children), and how long the fleet took to come up.
 //
 //   node --import tsx agents-capacity.ts [--agents 1000] [--dedicated 100] [--seconds 15] [--same-phase-only] [--only shared|dedicated]
-//        [--describe memo|product] [--dist]
+//        [--describe memo|product] [--dist] [--no-schedule] [--startup-timeout-s 300]
+//   node --import tsx agents-capacity.ts --scenario idle-memory|boot-1000|shared-10k   (presets below; other flags still apply)
+//
+//   idle-memory  20 dedicated agents with no schedule, from dist: host RSS per idle dedicated agent (target ≤ 10 MB)
+//   boot-1000    1,000 shared agents of one file, --describe product, from dist: time to all running (target ≤ 5 s)
+//   shared-10k   10,000 shared agents of one file at 1 Hz for 60 s, --describe product, from dist: runs done,
+//                missed, lateness p50/p99, RSS
 //
 // --describe memo (default) works around product issue B1 (bench/README.md): the daemon's boot
 // describes each agent in its own fresh worker thread, all at once — 1,000 agents would need about
@@ -21,6 +27,23 @@ import { openStore } from '../src/store/index.js';
 import Database from 'better-sqlite3';
 import { agentFile, api, arg, jsonLine, log, makeProject, r1, removeTempDirs, roundSummary, sleep, startChildDaemon, summarize, table, treeRss, waitFor, type ChildDaemon, type Summary } from './lib/common.js';
 
+const PRESETS: Record<string, string[]> = {
+  'idle-memory': ['--only', 'dedicated', '--dedicated', '20', '--no-schedule', '--seconds', '10', '--describe', 'product', '--dist'],
+  'boot-1000': ['--only', 'shared', '--same-phase-only', '--agents', '1000', '--seconds', '10', '--describe', 'product', '--dist'],
+  'shared-10k': ['--only', 'shared', '--same-phase-only', '--agents', '10000', '--seconds', '60', '--describe', 'product', '--dist'],
+};
+const SCENARIO = arg('scenario', '');
+if (SCENARIO) {
+  const preset = PRESETS[SCENARIO];
+  if (!preset) throw new Error(`--scenario: one of ${Object.keys(PRESETS).join(', ')}`);
+  // A preset's flags, unless given on the command line.
+  for (let i = 0; i < preset.length; i++) {
+    const flag = preset[i]!;
+    const hasValue = preset[i + 1] !== undefined && !preset[i + 1]!.startsWith('--');
+    if (!process.argv.includes(flag)) process.argv.push(...(hasValue ? [flag, preset[i + 1]!] : [flag]));
+    if (hasValue) i++;
+  }
+}
 const AGENTS = arg('agents', 1000);
 const DEDICATED = arg('dedicated', 100);
 const SECONDS = arg('seconds', 15);
@@ -28,6 +51,8 @@ const ONLY = arg('only', '');
 const DESCRIBE = arg('describe', 'memo');
 const DIST = arg('dist', false);
 const SAME_ONLY = arg('same-phase-only', false);
+const NO_SCHEDULE = arg('no-schedule', false);
+const STARTUP_TIMEOUT_MS = arg('startup-timeout-s', 300) * 1000;
 const TARGET_P99_MS = 10;
 
 interface Result {
@@ -53,7 +78,7 @@ async function scenario(isolation: 'shared' | 'dedicated', n: number, phases: 's
   const src = agentFile('noop.ts');
   let yaml = '';
   for (let i = 0; i < n; i++) {
-    yaml += `  a${String(i).padStart(4, '0')}:\n    source: ${src}\n    isolation: ${isolation}\n    schedule: every 1s\n`;
+    yaml += `  a${String(i).padStart(4, '0')}:\n    source: ${src}\n    isolation: ${isolation}\n${NO_SCHEDULE ? '' : '    schedule: every 1s\n'}`;
   }
   const { dir, configFile } = makeProject(yaml);
   if (phases === 'spread') {
@@ -77,16 +102,26 @@ async function scenario(isolation: 'shared' | 'dedicated', n: number, phases: 's
       if (daemonPid) startupPeakMb = Math.max(startupPeakMb, treeRss(daemonPid).totalMb);
     }, 500);
     try {
-      const started = startChildDaemon(dir, configFile, { timeoutMs: 300_000, args });
+      const started = startChildDaemon(dir, configFile, { timeoutMs: STARTUP_TIMEOUT_MS, args });
       d = await started;
       daemonPid = d.pid;
       const daemon = d;
-      await waitFor(
-        `${n} agents running`,
-        async () => (await api<{ agents: { running: number } }>(daemon.url, '/api/health')).agents.running === n,
-        300_000,
-        100,
-      );
+      let seen = 'no answer yet';
+      try {
+        await waitFor(
+          `${n} agents running`,
+          async () => {
+            const h = await api<{ agents: Record<string, number> }>(daemon.url, '/api/health');
+            seen = JSON.stringify(h.agents);
+            return h.agents.running === n;
+          },
+          STARTUP_TIMEOUT_MS,
+          100,
+        );
+      } catch (err) {
+        const rss = treeRss(daemon.pid);
+        throw new Error(`${(err as Error).message}; last health answer: ${seen}; RSS daemon ${rss.daemonMb} MB, hosts ${rss.hostsMb} MB; daemon output tail:\n${daemon.output().slice(-2000)}`);
+      }
     } finally {
       clearInterval(sampler);
     }

@@ -67,6 +67,8 @@ interface HostedInstance {
   startedAt: number;
   /** Loaded into the host's spare worker (a hand-over, not a spawn). */
   fromSpare: boolean;
+  /** …and that spare had its SDK loaded when it was handed over. */
+  spareBooted: boolean;
   /** Set from load until the host's spare is replaced after this instance came up. */
   spareDue?: NodeJS.Timeout;
 }
@@ -77,6 +79,8 @@ class WorkerSlot {
   readonly instances = new Set<string>();
   lastBeatValue = 0;
   lastBeatAt = Date.now();
+  /** The worker has loaded the SDK ('booted'). */
+  booted = false;
   /** Set when the host ends the worker on purpose, so the exit gets that reason. */
   ending: { reason: ExitReason; message: string } | null = null;
   /** An error seen before the exit ('crashed' or 'oom'). */
@@ -242,9 +246,13 @@ function onWorkerMessage(slot: WorkerSlot, m: FromWorker): void {
         inst.spareDue = setTimeout(() => replaceSpareFor(inst), SPARE_AFTER_MS);
         inst.spareDue.unref();
       }
-      send({ t: 'described', instanceId: m.instanceId, description: m.description, coldStartMs: performance.now() - inst.startedAt, spare: inst.fromSpare });
+      send({ t: 'described', instanceId: m.instanceId, description: m.description, coldStartMs: performance.now() - inst.startedAt, spare: inst.fromSpare, spareBooted: inst.spareBooted });
       return;
     }
+    case 'booted':
+      slot.booted = true;
+      if (slot === spare) send({ t: 'spareReady' });
+      return;
     case 'loadFailed': {
       const inst = hosted.get(m.instanceId);
       if (inst) {
@@ -297,13 +305,18 @@ function onMemory(slot: WorkerSlot, heapUsed: number, external: number, arrayBuf
   // isolate holds.
   const used = heapUsed + external;
   let overHard: number | null = null;
+  const instanceIds: string[] = [];
+  const overSoft: string[] = [];
   for (const id of slot.instances) {
     const inst = hosted.get(id);
     if (!inst) continue;
     const { hardBytes, softBytes } = inst.spec.memory;
-    send({ t: 'memory', instanceId: id, sample, overSoft: !!softBytes && used > softBytes });
+    instanceIds.push(id);
+    if (softBytes && used > softBytes) overSoft.push(id);
     if (hardBytes && used > hardBytes) overHard = Math.min(overHard ?? hardBytes, hardBytes);
   }
+  if (instanceIds.length === 1) send({ t: 'memory', instanceId: instanceIds[0]!, sample, overSoft: overSoft.length > 0 });
+  else if (instanceIds.length > 1) send({ t: 'memories', instanceIds, sample, overSoft });
   if (overHard !== null) {
     slot.end('oom', `memory ${mb(used)} MB (heap ${mb(heapUsed)} + external ${mb(external)}) over the hard limit of ${mb(overHard)} MB`);
   }
@@ -413,7 +426,7 @@ function start(spec: AgentSpec): void {
     send({ t: 'startFailed', instanceId: spec.instanceId, error: serializeError(err) });
     return;
   }
-  hosted.set(spec.instanceId, { spec, slot, described: false, hasLiveness: false, startedAt: performance.now(), fromSpare: spareTaken });
+  hosted.set(spec.instanceId, { spec, slot, described: false, hasLiveness: false, startedAt: performance.now(), fromSpare: spareTaken, spareBooted: spareTaken && slot.booted });
   spareTaken = false;
   slot.instances.add(spec.instanceId);
   slot.post({ t: 'load', spec });

@@ -82,7 +82,10 @@ export interface OutputBatch {
 /** host → daemon */
 export type FromHost =
   | { t: 'ready'; pid: number }
-  | { t: 'described'; instanceId: string; description: AgentDescription; coldStartMs: number; spare?: boolean }
+  /** spare: the instance was loaded into the host's spare worker; spareBooted: that worker had its SDK loaded by then. */
+  | { t: 'described'; instanceId: string; description: AgentDescription; coldStartMs: number; spare?: boolean; spareBooted?: boolean }
+  /** The host's spare worker has loaded the SDK: a dedicated start now costs only the agent's own module. */
+  | { t: 'spareReady' }
   | { t: 'startFailed'; instanceId: string; error: SerializedError }
   | { t: 'describeResult'; reqId: number; description?: AgentDescription; error?: SerializedError }
   | { t: 'result'; instanceId: string; result: InvocationResult }
@@ -92,6 +95,11 @@ export type FromHost =
   | { t: 'rpc'; instanceId: string; reqId: number; req: RpcRequest }
   | { t: 'output'; batch: OutputBatch }
   | { t: 'memory'; instanceId: string; sample: MemorySample; overSoft: boolean }
+  /**
+   * One sample of a worker for every instance in it (a shared worker holds thousands): one message
+   * per worker and second, not one per instance. overSoft: the ids over their soft limit.
+   */
+  | { t: 'memories'; instanceIds: string[]; sample: MemorySample; overSoft: string[] }
   | { t: 'exit'; instanceId: string; exit: InstanceExit };
 
 /** host → worker */
@@ -116,6 +124,8 @@ export type FromWorker =
   | { t: 'rpc'; instanceId: string; reqId: number; req: RpcRequest }
   | { t: 'output'; batch: OutputBatch }
   | { t: 'memory'; heapUsed: number; external: number; arrayBuffers: number; elu?: number }
+  /** The worker has loaded the SDK (sent once). */
+  | { t: 'booted' }
   /** Uncaught exception or unhandled rejection: the host ends the worker with reason 'crashed'. */
   | { t: 'fatal'; error: SerializedError };
 

@@ -1,6 +1,6 @@
 // The runtime: agent hosts (child processes holding worker threads that run TypeScript agents),
 // command agents, and the protocol between them and the daemon.
-export { createRuntime, InstanceGoneError, coldStartMs, type RuntimeOptions } from './runtime.js';
+export { createRuntime, InstanceGoneError, coldStartMs, workerSource, sparesReady, type RuntimeOptions } from './runtime.js';
 export type { Runtime, RuntimeListener, InstanceHandle, CommandHandle, CommandAgentSpec } from './types.js';
 export type {
   AgentSpec,

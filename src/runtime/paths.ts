@@ -21,11 +21,21 @@ export interface SdkUrls {
   tools: string;
 }
 
+/**
+ * From dist, what a worker thread loads comes from dist/worker/ when the build made it
+ * (scripts/bundle-worker.mjs): worker-main and the SDK bundled, sharing chunks, a handful of files
+ * instead of ~50 loaded one by one. The SDK URL is what compiled agents import, so agent code and
+ * the worker share one copy of the SDK.
+ */
+const WORKER_BUNDLE = FROM_SOURCE ? null : new URL('../worker/', import.meta.url);
+const bundled = WORKER_BUNDLE !== null && fs.existsSync(new URL('worker-main.js', WORKER_BUNDLE));
+const inBundle = (name: string) => new URL(`${name}.js`, WORKER_BUNDLE!).href;
+
 export const runtimeFiles = {
   hostMain: here('./host-main'),
-  workerMain: here('./worker-main'),
+  workerMain: bundled ? inBundle('worker-main') : here('./worker-main'),
   resolveHook: here('./sdk-resolve-hook'),
-  sdk: { index: here('../index'), tools: here('../tools/index') } as SdkUrls,
+  sdk: (bundled ? { index: inBundle('index'), tools: inBundle('tools') } : { index: here('../index'), tools: here('../tools/index') }) as SdkUrls,
 };
 
 /** The package's root (holds src/ and dist/). */
@@ -54,7 +64,11 @@ export function hostFiles(): HostFiles {
   const dist = testBuild();
   if (!dist) return { hostMain: runtimeFiles.hostMain, sdk: runtimeFiles.sdk, fromSource: FROM_SOURCE, root: PACKAGE_ROOT };
   const url = (rel: string) => pathToFileURL(path.join(dist, rel)).href;
-  return { hostMain: url('runtime/host-main.js'), sdk: { index: url('index.js'), tools: url('tools/index.js') }, fromSource: false, root: path.dirname(dist) };
+  // The SDK the host's workers load with the bundled worker-main, as from dist (WORKER_BUNDLE).
+  const sdk = fs.existsSync(path.join(dist, 'worker', 'worker-main.js'))
+    ? { index: url('worker/index.js'), tools: url('worker/tools.js') }
+    : { index: url('index.js'), tools: url('tools/index.js') };
+  return { hostMain: url('runtime/host-main.js'), sdk, fromSource: false, root: path.dirname(dist) };
 }
 
 let tsxCache: { loader: string; api: string } | null = null;

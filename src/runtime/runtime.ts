@@ -57,6 +57,9 @@ class Host {
   readonly instances = new Map<string, Instance>();
   readonly describes = new Map<number, { resolve: (d: AgentDescription) => void; reject: (e: Error) => void }>();
   alive = true;
+  /** The host's spare worker has loaded the SDK and not been handed over since ('spareReady'). */
+  spareReady = false;
+  private spareWaiters: Array<() => void> = [];
   /** Set when the daemon kills the host on purpose: its instances exit 'killed', not 'host_died'. */
   killedFor: string | null = null;
 
@@ -112,7 +115,13 @@ class Host {
     switch (m.t) {
       case 'ready':
         return;
+      case 'spareReady':
+        this.spareReady = true;
+        for (const w of this.spareWaiters.splice(0)) w();
+        return;
       case 'described':
+        if (m.spare) this.spareReady = false;
+      // falls through
       case 'startFailed':
       case 'result':
       case 'probeResult':
@@ -123,6 +132,11 @@ class Host {
       case 'results':
         for (const r of m.items) this.instances.get(r.instanceId)?.onHostMessage({ t: 'result', instanceId: r.instanceId, result: r.result });
         return;
+      case 'memories': {
+        const over = m.overSoft.length > 0 ? new Set(m.overSoft) : null;
+        for (const id of m.instanceIds) this.instances.get(id)?.onHostMessage({ t: 'memory', instanceId: id, sample: m.sample, overSoft: over?.has(id) === true });
+        return;
+      }
       case 'rpc': {
         const inst = this.instances.get(m.instanceId);
         if (!inst) return;
@@ -152,8 +166,14 @@ class Host {
     }
   }
 
+  /** Resolves once the host's spare worker is ready (at once if it is); never if the host dies first. */
+  whenSpareReady(): Promise<void> {
+    return this.spareReady ? Promise.resolve() : new Promise((r) => this.spareWaiters.push(r));
+  }
+
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     this.alive = false;
+    this.spareWaiters = [];
     // Like a command agent's control group: what agent code left behind goes with the host.
     this.killGroup('agent host exited');
     this.rt.forget(this);
@@ -175,6 +195,7 @@ class Instance implements InstanceHandle {
   memory: MemorySample | null = null;
   coldStartMs = 0;
   spareWorker = false;
+  spareBooted = false;
   private answered = false;
   readonly exited: Promise<InstanceExit>;
   readonly described: Promise<this>;
@@ -210,6 +231,7 @@ class Instance implements InstanceHandle {
         this.description = m.description;
         this.coldStartMs = m.coldStartMs;
         this.spareWorker = m.spare === true;
+        this.spareBooted = m.spareBooted === true;
         this.isDescribed = true;
         this.resolveDescribed(this);
         return;
@@ -454,4 +476,16 @@ export function createRuntime(listener: RuntimeListener, opts: RuntimeOptions = 
 /** Cold start of an instance as measured by its host (worker spawn → described), for benches. */
 export function coldStartMs(handle: InstanceHandle): number | null {
   return handle instanceof Instance ? handle.coldStartMs : null;
+}
+
+/** How an instance's worker was had, for benches: a spawn, a spare still booting, or a ready spare. */
+export function workerSource(handle: InstanceHandle): 'spawned' | 'spare-booting' | 'spare-ready' | null {
+  if (!(handle instanceof Instance)) return null;
+  return handle.spareWorker ? (handle.spareBooted ? 'spare-ready' : 'spare-booting') : 'spawned';
+}
+
+/** Resolves once every live common host has a ready spare worker, for benches and tests. */
+export function sparesReady(runtime: Runtime): Promise<void> {
+  if (!(runtime instanceof RuntimeImpl)) return Promise.resolve();
+  return Promise.all([...runtime.hosts].filter((h) => h.kind === 'common' && h.alive).map((h) => h.whenSpareReady())).then(() => {});
 }

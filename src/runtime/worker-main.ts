@@ -234,8 +234,11 @@ const instances = new Map<string, AgentInstance>();
 let sdkPromise: Promise<Sdk> | null = null;
 const sdk = () => (sdkPromise ??= loadSdk(boot.sdk.index));
 // Load the SDK now: a worker is often booted ahead of need (a host's spare), and every agent
-// imports the SDK anyway.
-void sdk();
+// imports the SDK anyway. The host learns when it is loaded (a spare that is ready).
+void sdk().then(
+  () => post({ t: 'booted' }),
+  () => undefined,
+);
 
 async function instantiate(cls: AgentClass, file: string): Promise<AgentObject> {
   try {

@@ -63,6 +63,9 @@ export default async function setup(): Promise<(() => void) | undefined> {
   await build({ entryPoints, outdir: out, outbase: src, format: 'esm', platform: 'node', target: 'node20', sourcemap: 'inline', logLevel: 'warning' });
   for (const name of ['package.json', 'node_modules', 'templates']) fs.symlinkSync(fs.realpathSync(path.join(REPO, name)), path.join(root, name));
   fs.symlinkSync(path.join(REPO, 'dist', 'ui'), path.join(out, 'ui'));
+  // What agent workers load, bundled (once node_modules is linked) as `npm run build` does (scripts/bundle-worker.mjs).
+  const { bundleWorker } = (await import(path.join(REPO, 'scripts', 'bundle-worker.mjs'))) as { bundleWorker: (dist: string) => Promise<string> };
+  await bundleWorker(out);
   process.env[ENV] = out;
   return () => fs.rmSync(root, { recursive: true, force: true });
 }

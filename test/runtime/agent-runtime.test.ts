@@ -156,6 +156,16 @@ describe('module agents in agent hosts', () => {
     expect(basic.memory!.heapUsed).toBeGreaterThan(0);
   });
 
+  it("reports a shared worker's memory sample to each instance in it (one message for all of them)", async () => {
+    const shared = await Promise.all(['m1', 'm2', 'm3'].map((a) => rt.startAgent(spec(a, 'basic.ts', { isolation: 'shared' }))));
+    try {
+      await vi.waitFor(() => expect(shared.every((h) => (h.memory?.heapUsed ?? 0) > 0)).toBe(true), { timeout: 10_000 });
+      for (const id of ['m1#0', 'm2#0', 'm3#0']) expect(listener.memorySamples.get(id)?.hostRss).toBeGreaterThan(0);
+    } finally {
+      await Promise.all(shared.map((h) => h.dispose()));
+    }
+  });
+
   it('answers liveness and readiness probes', async () => {
     expect(await basic.probe('liveness', 2000)).toBe(true);
     expect(await basic.probe('readiness', 2000)).toBe(true);
