@@ -12,7 +12,6 @@ import { acquireDaemonLock, handDaemonLock, processAlive, readDaemonFile, releas
 import { formatLogLine } from '../observability/format.js';
 import { watchAgents } from './hot-reload.js';
 import { tsxUrls } from '../runtime/paths.js';
-import type { Agent } from 'undici';
 import { readTokenFile } from '../security/auth/token-file.js';
 import { ApiClient } from '../cli/client.js';
 
@@ -246,15 +245,21 @@ export async function daemonStatus(opts: EntryOptions): Promise<DaemonStatus> {
   return { running: true, pid: info.pid, url: info.url, health, logFile };
 }
 
-let insecureAgent: Agent | null = null;
-
 /**
  * Whether the daemon we just spawned answers /healthz. Over https its certificate is not checked
- * here (the probe sends nothing and only asks whether our own child is up); the CLI's commands do check.
+ * here (the probe sends nothing and only asks whether our own child is up); the CLI's commands do
+ * check. node:http(s), not fetch: fetch would compile Node's bundled undici in the CLI process.
  */
 async function live(url: string): Promise<boolean> {
-  if (!url.startsWith('https:')) return (await fetch(`${url}/healthz`)).ok;
-  const undici = await import('undici');
-  insecureAgent ??= new undici.Agent({ connect: { rejectUnauthorized: false } });
-  return (await undici.fetch(`${url}/healthz`, { dispatcher: insecureAgent })).ok;
+  const u = new URL(`${url}/healthz`);
+  const { get } = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise<boolean>((resolve, reject) => {
+    const req = get(u, { rejectUnauthorized: false, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300));
+      res.on('error', reject);
+    });
+    req.setTimeout(5_000, () => req.destroy(new Error('no answer from /healthz within 5 s')));
+    req.on('error', reject);
+  });
 }
