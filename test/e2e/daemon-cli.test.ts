@@ -42,6 +42,8 @@ describe('a detached daemon, driven by the CLI', () => {
     expect(info).not.toBeNull();
     trackPid(info.pid);
     expect(alive(info.pid)).toBe(true);
+    // Idle memory: the daemon runs with a young generation capped at 1 MB (src/daemon/entry.ts).
+    expect(fs.readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=1');
     expect(start.stdout).toContain(info.url);
 
     const second = await openclaw(['daemon', 'start', '--port', '0'], { cwd: dir });

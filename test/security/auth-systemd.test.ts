@@ -65,7 +65,8 @@ describe('the systemd unit', () => {
     expect(r.stdout).toContain('sudo systemctl enable --now openclaw-shop-floor.service');
     const text = fs.readFileSync(out, 'utf8');
     // The CLI that ran (built by test/helpers/test-dist.ts, or from source through tsx) names itself.
-    expect(text).toContain(`ExecStart=${[process.execPath, ...CLI.execArgv, CLI.script].map(quoteArg).join(' ')} daemon run --project ${quoteArg(file)}`);
+    // With the daemon's V8 flags (src/daemon/entry.ts daemonNodeFlags).
+    expect(text).toContain(`ExecStart=${[process.execPath, '--max-semi-space-size=1', ...CLI.execArgv, CLI.script].map(quoteArg).join(' ')} daemon run --project ${quoteArg(file)}`);
 
     const home = tempDir('openclaw-home-');
     const u = await openclawOk(['daemon', 'install', '--user'], { cwd: dir, env: { HOME: home } });
