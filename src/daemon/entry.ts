@@ -14,6 +14,7 @@ import { watchAgents } from './hot-reload.js';
 import { tsxUrls } from '../runtime/paths.js';
 import { readTokenFile } from '../security/auth/token-file.js';
 import { ApiClient } from '../cli/client.js';
+import { daemonEnv, daemonNodeFlags } from './process-tuning.js';
 
 export const EXIT_CONFIG = 78;
 
@@ -133,18 +134,7 @@ export function cliMain(): { execArgv: string[]; script: string } {
   return { execArgv: [], script: path.join(path.dirname(here), '..', 'cli', 'main.js') };
 }
 
-/**
- * V8 flags of a daemon process (`daemon start`, the systemd unit). `--max-semi-space-size=1`: the
- * young generation grows to 2 × 16 MB while the daemon boots (config, modules, agents described)
- * and V8 never gives it back on a daemon whose agents run every few seconds; capped at 1 MB, the
- * idle quickstart daemon holds ≈ 17 MB less RSS (bench/idle.ts). The cost is more frequent
- * scavenges under load (≈ 1 per MB allocated). A `--max-semi-space-size` in NODE_OPTIONS wins.
- */
-export function daemonNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
-  return /--max-semi-space-size/.test(env.NODE_OPTIONS ?? '') ? [] : ['--max-semi-space-size=1'];
-}
-
-/** How to run a daemon: the CLI (cliMain) with the daemon's V8 flags. */
+/** How to run a daemon: the CLI (cliMain) with the daemon's V8 flags (./process-tuning.ts). */
 export function daemonMain(env: NodeJS.ProcessEnv = process.env): { execArgv: string[]; script: string } {
   const { execArgv, script } = cliMain();
   return { execArgv: [...daemonNodeFlags(env), ...execArgv], script };
@@ -172,7 +162,7 @@ export async function startDetached(opts: EntryOptions & { waitMs?: number }): P
   const args = [...execArgv, script, 'daemon', 'run', '--project', config.file, '--quiet'];
   if (opts.port != null) args.push('--port', String(opts.port));
   if (opts.host) args.push('--host', opts.host);
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], cwd: config.root, env: process.env });
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], cwd: config.root, env: { ...process.env, ...daemonEnv() } });
   child.unref();
   fs.closeSync(out);
   if (child.pid !== undefined) handDaemonLock(config.dataDir, child.pid);

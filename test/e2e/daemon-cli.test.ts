@@ -42,8 +42,10 @@ describe('a detached daemon, driven by the CLI', () => {
     expect(info).not.toBeNull();
     trackPid(info.pid);
     expect(alive(info.pid)).toBe(true);
-    // Idle memory: the daemon runs with a young generation capped at 1 MB (src/daemon/entry.ts).
-    expect(fs.readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0')).toContain('--max-semi-space-size=1');
+    // Idle memory: the daemon runs with a young generation capped at 1 MB, two V8 background
+    // threads and two malloc arenas (src/daemon/process-tuning.ts).
+    expect(fs.readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--max-semi-space-size=1', '--v8-pool-size=2']));
+    expect(fs.readFileSync(`/proc/${info.pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
     expect(start.stdout).toContain(info.url);
 
     const second = await openclaw(['daemon', 'start', '--port', '0'], { cwd: dir });
