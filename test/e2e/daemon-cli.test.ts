@@ -164,6 +164,8 @@ describe('a detached daemon, driven by the CLI', () => {
     for (const pid of hosts) trackPid(pid);
     expect(agentPids.length).toBe(2);
     for (const pid of agentPids) expect(hosts).toContain(pid);
+    // Agent hosts run with two malloc arenas (src/runtime/sandbox.ts), as the daemon does.
+    for (const pid of agentPids) expect(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
     expect((await cli('daemon', 'stop')).stdout).toBe('Daemon stopped\n');
     expect(alive(info.pid)).toBe(false);
     for (const pid of [...hosts, ...agentPids]) await waitGone(pid, 'agent host');
