@@ -31,6 +31,12 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** RssAnon and RssFile (/proc/PID/status) and Pss (/proc/PID/smaps_rollup), in MB. */
+function rssSplit(pid: number): { anonMb: number; fileMb: number; pssMb: number } {
+  const kb = (file: string, key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(fs.readFileSync(file, 'utf8'))?.[1] ?? NaN);
+  return { anonMb: r1(kb(`/proc/${pid}/status`, 'RssAnon') / 1024), fileMb: r1(kb(`/proc/${pid}/status`, 'RssFile') / 1024), pssMb: r1(kb(`/proc/${pid}/smaps_rollup`, 'Pss') / 1024) };
+}
+
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-idle-'));
 fs.cpSync(path.join(ROOT, 'examples', 'quickstart'), dir, { recursive: true });
 const env = { ...process.env, QUICKSTART_PORT: String(await freePort()), OPENCLAW_URL: '' };
@@ -61,6 +67,10 @@ try {
   samples.sort((a, b) => a.daemonMb - b.daemonMb);
   const mem = samples[Math.floor(samples.length / 2)]!;
   const rssRange = `${r1(samples[0]!.daemonMb)}–${r1(samples[samples.length - 1]!.daemonMb)}`;
+  // What the daemon's RSS is made of: anonymous memory (V8 heap, malloc: what the code controls)
+  // vs file-backed pages (the node binary and shared libraries, shared with every node process),
+  // and its proportional share (Pss) of both.
+  const split = rssSplit(info.pid);
 
   const walls: number[] = [];
   for (let i = 0; i < STATUS_RUNS; i++) {
@@ -73,6 +83,7 @@ try {
   const load = os.loadavg();
   table(`Quickstart daemon at rest (from ${path.relative(process.cwd(), ROOT) || '.'}/dist; load average ${load.map((x) => x.toFixed(1)).join(' ')})`, ['what', 'value', 'target'], [
     ['daemon RSS after idle (median of the last 10 s)', `${r1(mem.daemonMb)} MB (${rssRange})`, '≤ 60 MB'],
+    ['daemon RSS: anonymous / file-backed / Pss', `${split.anonMb} / ${split.fileMb} / ${split.pssMb} MB`, ''],
     ['children RSS (agent hosts, command agents)', `${r1(mem.hostsMb)} MB in ${mem.hosts} process(es)`, ''],
     ['`daemon start` → daemon.json', `${Math.round(startMs)} ms`, ''],
     [`\`openclaw status\` wall p50 (n=${st.n})`, `${Math.round(st.p50)} ms`, '≤ 150 ms'],
@@ -83,6 +94,7 @@ try {
     seconds: SECONDS,
     daemonRssMb: r1(mem.daemonMb),
     daemonRssRangeMb: rssRange,
+    daemonRssSplitMb: split,
     hostsRssMb: r1(mem.hostsMb),
     hosts: mem.hosts,
     statusWallMs: { p50: r1(st.p50), p90: r1(st.p90), max: r1(st.max) },

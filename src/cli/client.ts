@@ -3,9 +3,9 @@
 // or the nearest folder above the cwd holding openclaw.yaml), then http://127.0.0.1:8400.
 import fs from 'node:fs';
 import path from 'node:path';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import type WebSocketType from 'ws';
-import type { Agent } from 'undici';
 import type { AgentAction } from '../daemon/control.js';
 import { processAlive, readDaemonFile } from '../daemon/daemon-file.js';
 import type * as T from '../api/types.js';
@@ -109,7 +109,6 @@ export class ApiClient {
   private readonly timeoutMs: number;
   private readonly token: string | null;
   private readonly ca: string | Buffer | null;
-  private dispatcher: Agent | null = null;
 
   constructor(baseUrl: string, opts: ClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
@@ -122,13 +121,13 @@ export class ApiClient {
     return this.token ? { authorization: `Bearer ${this.token}` } : {};
   }
 
-  /** fetch, through an agent that trusts `ca` when one is given. */
-  private async send(url: string, init: { method: string; headers: Record<string, string>; body?: string; signal: AbortSignal }): Promise<Response> {
-    if (!this.ca) return fetch(url, init);
-    // undici and ws are loaded when needed: most commands are one plain fetch (CLI latency).
-    const undici = await import('undici');
-    this.dispatcher ??= new undici.Agent({ connect: { ca: this.ca } });
-    return undici.fetch(url, { ...init, dispatcher: this.dispatcher }) as unknown as Promise<Response>;
+  /**
+   * One HTTP(S) exchange over node:http, the whole body read within `timeoutMs` (a TimeoutError
+   * otherwise). Not fetch: Node 20's global fetch compiles its bundled undici on first use, which
+   * cost `openclaw status` ≈ 40 MB of RSS and most of its wall time (issue 10 item 6).
+   */
+  private send(url: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<Answer> {
+    return exchange(url, init, this.timeoutMs, this.ca);
   }
 
   // ---- tokens ------------------------------------------------------------------------------
@@ -257,14 +256,14 @@ export class ApiClient {
   /** POSTs NDJSON text to a stream as is; a 429 comes back as { status: 429, retryAfter } (the caller waits and resends). */
   async ingest(stream: string, ndjson: string, wait: boolean): Promise<{ status: number; retryAfterMs: number; body: T.StreamIngestResponse | null }> {
     const url = this.url(`/api/streams/${enc(stream)}/events`, wait ? { wait: 'true' } : undefined);
-    let res: Response;
+    let res: Answer;
     try {
-      res = await this.send(url, { method: 'POST', headers: { ...this.authHeaders(), 'content-type': 'application/x-ndjson' }, body: ndjson, signal: AbortSignal.timeout(this.timeoutMs) });
+      res = await this.send(url, { method: 'POST', headers: { ...this.authHeaders(), 'content-type': 'application/x-ndjson' }, body: ndjson });
     } catch (err) {
       throw unreachable(this.baseUrl, err);
     }
-    const text = await res.text();
-    if (res.status === 429) return { status: 429, retryAfterMs: Math.max(1, Number(res.headers.get('retry-after') ?? 1)) * 1000, body: null };
+    const text = res.text;
+    if (res.status === 429) return { status: 429, retryAfterMs: Math.max(1, Number(res.header('retry-after') ?? 1)) * 1000, body: null };
     if (!res.ok) throw errorFromBody(text, res.status, this.baseUrl);
     return { status: res.status, retryAfterMs: 0, body: JSON.parse(text) as T.StreamIngestResponse };
   }
@@ -272,13 +271,12 @@ export class ApiClient {
   // ---- transport ---------------------------------------------------------------------------
   async request<R>(method: string, route: string, opts: { query?: Query; body?: unknown } = {}): Promise<R> {
     const url = this.url(route, opts.query);
-    let res: Response;
+    let res: Answer;
     try {
       res = await this.send(url, {
         method,
         headers: { ...this.authHeaders(), ...(opts.body === undefined ? {} : { 'content-type': 'application/json' }) },
         body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
-        signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
       if ((err as Error).name === 'TimeoutError') {
@@ -286,7 +284,7 @@ export class ApiClient {
       }
       throw unreachable(this.baseUrl, err);
     }
-    const text = await res.text();
+    const text = res.text;
     if (!res.ok) throw errorFromBody(text, res.status, this.baseUrl);
     try {
       return JSON.parse(text) as R;
@@ -300,6 +298,63 @@ export class ApiClient {
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
     return u.href;
   }
+}
+
+/** A whole HTTP answer: the CLI reads every body in full. */
+interface Answer {
+  status: number;
+  ok: boolean;
+  text: string;
+  header(name: string): string | undefined;
+}
+
+/**
+ * `init` sent to `url` (http, or https trusting `ca` when given; node:https is loaded only then).
+ * Rejects with the socket error (ECONNREFUSED, a certificate code) or, after `timeoutMs` without
+ * the whole answer, with an error named TimeoutError.
+ */
+async function exchange(url: string, init: { method: string; headers: Record<string, string>; body?: string }, timeoutMs: number, ca: string | Buffer | null): Promise<Answer> {
+  const u = new URL(url);
+  const request = u.protocol === 'https:' ? (await import('node:https')).request : http.request;
+  return new Promise<Answer>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      fn();
+    };
+    const headers: Record<string, string | number> = { ...init.headers };
+    if (init.body !== undefined) headers['content-length'] = Buffer.byteLength(init.body);
+    const req = request(u, { method: init.method, headers, ...(ca ? { ca } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', (err) => settle(() => reject(err)));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        const text = Buffer.concat(chunks).toString('utf8');
+        settle(() =>
+          resolve({
+            status,
+            ok: status >= 200 && status < 300,
+            text,
+            header: (name) => {
+              const v = res.headers[name.toLowerCase()];
+              return Array.isArray(v) ? v[0] : v;
+            },
+          }),
+        );
+      });
+    });
+    const timer = setTimeout(() => {
+      const err = new Error(`no answer within ${timeoutMs} ms`);
+      err.name = 'TimeoutError';
+      settle(() => reject(err));
+      req.destroy();
+    }, timeoutMs);
+    req.on('error', (err) => settle(() => reject(err)));
+    req.end(init.body);
+  });
 }
 
 function enc(name: string): string {

@@ -12,9 +12,9 @@ import { acquireDaemonLock, handDaemonLock, processAlive, readDaemonFile, releas
 import { formatLogLine } from '../observability/format.js';
 import { watchAgents } from './hot-reload.js';
 import { tsxUrls } from '../runtime/paths.js';
-import type { Agent } from 'undici';
 import { readTokenFile } from '../security/auth/token-file.js';
 import { ApiClient } from '../cli/client.js';
+import { daemonEnv, daemonNodeFlags } from './process-tuning.js';
 
 export const EXIT_CONFIG = 78;
 
@@ -134,6 +134,12 @@ export function cliMain(): { execArgv: string[]; script: string } {
   return { execArgv: [], script: path.join(path.dirname(here), '..', 'cli', 'main.js') };
 }
 
+/** How to run a daemon: the CLI (cliMain) with the daemon's V8 flags (./process-tuning.ts). */
+export function daemonMain(env: NodeJS.ProcessEnv = process.env): { execArgv: string[]; script: string } {
+  const { execArgv, script } = cliMain();
+  return { execArgv: [...daemonNodeFlags(env), ...execArgv], script };
+}
+
 /** One daemon per project: refuses when daemon.json names another live process. */
 function refuseIfRunning(config: ProjectConfig): void {
   const existing = readDaemonFile(config.dataDir);
@@ -152,11 +158,11 @@ export async function startDetached(opts: EntryOptions & { waitMs?: number }): P
   fs.mkdirSync(config.dataDir, { recursive: true });
   const logFile = path.join(config.dataDir, 'daemon.log');
   const out = fs.openSync(logFile, 'a');
-  const { execArgv, script } = cliMain();
+  const { execArgv, script } = daemonMain();
   const args = [...execArgv, script, 'daemon', 'run', '--project', config.file, '--quiet'];
   if (opts.port != null) args.push('--port', String(opts.port));
   if (opts.host) args.push('--host', opts.host);
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], cwd: config.root, env: process.env });
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', out, out], cwd: config.root, env: { ...process.env, ...daemonEnv() } });
   child.unref();
   fs.closeSync(out);
   if (child.pid !== undefined) handDaemonLock(config.dataDir, child.pid);
@@ -246,15 +252,21 @@ export async function daemonStatus(opts: EntryOptions): Promise<DaemonStatus> {
   return { running: true, pid: info.pid, url: info.url, health, logFile };
 }
 
-let insecureAgent: Agent | null = null;
-
 /**
  * Whether the daemon we just spawned answers /healthz. Over https its certificate is not checked
- * here (the probe sends nothing and only asks whether our own child is up); the CLI's commands do check.
+ * here (the probe sends nothing and only asks whether our own child is up); the CLI's commands do
+ * check. node:http(s), not fetch: fetch would compile Node's bundled undici in the CLI process.
  */
 async function live(url: string): Promise<boolean> {
-  if (!url.startsWith('https:')) return (await fetch(`${url}/healthz`)).ok;
-  const undici = await import('undici');
-  insecureAgent ??= new undici.Agent({ connect: { rejectUnauthorized: false } });
-  return (await undici.fetch(`${url}/healthz`, { dispatcher: insecureAgent })).ok;
+  const u = new URL(`${url}/healthz`);
+  const { get } = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise<boolean>((resolve, reject) => {
+    const req = get(u, { rejectUnauthorized: false, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300));
+      res.on('error', reject);
+    });
+    req.setTimeout(5_000, () => req.destroy(new Error('no answer from /healthz within 5 s')));
+    req.on('error', reject);
+  });
 }

@@ -5,6 +5,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { ProjectConfig } from '../config/types.js';
+import { daemonEnv } from './process-tuning.js';
 
 /** Margin on top of the agents' drain budget: module shutdown, store close, log flush. */
 export const STOP_MARGIN_MS = 30_000;
@@ -78,6 +79,7 @@ export function renderUnit(o: UnitOptions): string {
     `WorkingDirectory=${quoteArg(c.root)}`,
     `ExecStart=${exec}`,
     'Environment=NODE_ENV=production',
+    ...Object.entries(daemonEnv({})).map(([k, v]) => `Environment=${envValue(k, v)}`),
     ...(o.pathEnv ? [`Environment=${envValue('PATH', o.pathEnv)}`] : []),
     '# Secrets and overrides (OPENCLAW_MASTER_KEY, OPENCLAW_DB_URL, provider keys), one NAME=value a line;',
     '# keep the file mode 0600. The leading "-" makes it optional.',

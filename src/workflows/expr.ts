@@ -10,7 +10,8 @@
 //
 // `process`, `globalThis`, `this`, `constructor`… are unknown variables or missing map keys, and
 // are refused when the workflow loads (type check) or at evaluation with a clear error.
-import { Environment } from '@marcbachmann/cel-js';
+import { createRequire } from 'node:module';
+import type { Environment } from '@marcbachmann/cel-js';
 import { OpenClawError } from '../util/errors.js';
 
 /** Longest expression accepted; CEL's own limits bound its AST size and depth. */
@@ -18,15 +19,25 @@ export const MAX_EXPRESSION_LENGTH = 4096;
 /** Largest context (JSON bytes of inputs + step outputs) an expression is evaluated over. */
 export const MAX_CONTEXT_BYTES = 4 * 1024 * 1024;
 
-const env = new Environment({
-  homogeneousAggregateLiterals: false,
-  limits: { maxAstNodes: 1000, maxDepth: 32, maxListElements: 1000, maxMapEntries: 1000, maxCallArguments: 16 },
-})
-  .registerVariable('inputs', 'map')
-  .registerVariable('steps', 'map')
-  .registerVariable('trigger', 'map')
-  .registerVariable('item', 'dyn')
-  .registerVariable('index', 'int');
+/**
+ * The CEL environment, built with the first expression: cel-js (≈ 1 MB of heap) is required then,
+ * not when the daemon loads the workflows module (a project without workflows never uses it).
+ */
+let celEnv: Environment | null = null;
+function env(): Environment {
+  if (celEnv) return celEnv;
+  const { Environment: Env } = createRequire(import.meta.url)('@marcbachmann/cel-js') as typeof import('@marcbachmann/cel-js');
+  celEnv = new Env({
+    homogeneousAggregateLiterals: false,
+    limits: { maxAstNodes: 1000, maxDepth: 32, maxListElements: 1000, maxMapEntries: 1000, maxCallArguments: 16 },
+  })
+    .registerVariable('inputs', 'map')
+    .registerVariable('steps', 'map')
+    .registerVariable('trigger', 'map')
+    .registerVariable('item', 'dyn')
+    .registerVariable('index', 'int');
+  return celEnv;
+}
 
 export interface ExprContext {
   inputs: unknown;
@@ -59,7 +70,7 @@ function compile(expression: string): Compiled {
   if (expression.length > MAX_EXPRESSION_LENGTH) throw new ExpressionError(expression, `longer than ${MAX_EXPRESSION_LENGTH} characters`);
   let fn: Compiled;
   try {
-    fn = env.parse(expression) as unknown as Compiled;
+    fn = env().parse(expression) as unknown as Compiled;
   } catch (err) {
     throw new ExpressionError(expression, firstLine(err));
   }
@@ -75,7 +86,7 @@ function compile(expression: string): Compiled {
 export function checkExpression(expression: string): string | null {
   try {
     compile(expression);
-    const r = env.check(expression) as { valid: boolean; error?: Error };
+    const r = env().check(expression) as { valid: boolean; error?: Error };
     if (!r.valid) return firstLine(r.error?.message ?? 'invalid expression') + ' (expressions may use inputs, steps, trigger, item and index)';
     return null;
   } catch (err) {

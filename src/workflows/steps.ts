@@ -4,16 +4,22 @@
 // Each executor honours `signal` (cancel, timeout) and throws StepFailure with a message that says
 // what went wrong; its return value is the step's output.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import path from 'node:path';
 import { baseEnv } from '../runtime/sandbox.js';
 import { OpenClawError } from '../util/errors.js';
-import { fetch as undiciFetch } from 'undici';
 import type { DaemonServices } from '../contracts/modules.js';
 import { dispatcherFor, findNetworkBlocked } from '../security/guardrails/network.js';
 import type { NetworkPolicyConfig } from '../security/guardrails/network-rules.js';
 import { DEFAULT_NETWORK } from '../security/guardrails/worker.js';
 import type { StepDef } from './config.js';
+
+/**
+ * undici (its fetch takes the guarded dispatcher) is required with the first HTTP step: ≈ 110
+ * files and 4.7 MB of heap that a daemon without HTTP steps never needs (idle RSS, issue 10).
+ */
+const undici = () => createRequire(import.meta.url)('undici') as typeof import('undici');
 
 export class StepFailure extends OpenClawError {
   /** `final`: another attempt cannot succeed (no such method, a refused address): retries are not spent. */
@@ -217,9 +223,9 @@ async function runHttp(p: Params<'http'>, ctx: ExecContext): Promise<unknown> {
   // The project's network policy (security.sandbox), as for agents' HTTP: the address checked is
   // the address connected to, redirects included; cloud metadata is refused unless allowed exactly.
   const dispatcher = dispatcherFor(ctx.network ?? DEFAULT_NETWORK);
-  let res: Awaited<ReturnType<typeof undiciFetch>>;
+  let res: Awaited<ReturnType<typeof import('undici').fetch>>;
   try {
-    res = await undiciFetch(url, { method: p.method, headers, body, signal: ctx.signal, redirect: 'follow', dispatcher });
+    res = await undici().fetch(url, { method: p.method, headers, body, signal: ctx.signal, redirect: 'follow', dispatcher });
   } catch (err) {
     const blocked = findNetworkBlocked(err);
     if (blocked) throw new StepFailure(`${where}: ${blocked.message}`, undefined, true);

@@ -3,7 +3,8 @@
 // starts at most one run per (workflow, key): a restart, a replayed event page or a re-scanned
 // directory cannot start a second run for the same cause.
 import path from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { createRequire } from 'node:module';
+import type { FSWatcher } from 'chokidar';
 import fs from 'node:fs';
 import { Scheduler } from '../scheduler/index.js';
 import type { Clock } from '../scheduler/types.js';
@@ -175,13 +176,15 @@ export class Triggers {
   // ---- files: chokidar on a directory; each file (path + mtime) starts one run ---------------
 
   private startFiles(): void {
+    // chokidar is required only when a workflow has a files trigger (most daemons have none).
+    const chokidar = () => createRequire(import.meta.url)('chokidar') as typeof import('chokidar');
     for (const def of this.defs.values()) {
       for (const t of def.triggers) {
         if (!('files' in t)) continue;
         const dir = path.resolve(this.d.root, t.files.dir);
         fs.mkdirSync(dir, { recursive: true });
         const re = t.files.pattern ? globToRegExp(t.files.pattern) : null;
-        const w = watch(dir, { depth: 0, ignoreInitial: false, awaitWriteFinish: { stabilityThreshold: 200, pollInterval: 50 } });
+        const w = chokidar().watch(dir, { depth: 0, ignoreInitial: false, awaitWriteFinish: { stabilityThreshold: 200, pollInterval: 50 } });
         w.on('add', (file, stats) => {
           const base = path.basename(file);
           if (re && !re.test(base)) return;

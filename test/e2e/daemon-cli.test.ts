@@ -42,6 +42,10 @@ describe('a detached daemon, driven by the CLI', () => {
     expect(info).not.toBeNull();
     trackPid(info.pid);
     expect(alive(info.pid)).toBe(true);
+    // Idle memory: the daemon runs with a young generation capped at 1 MB, two V8 background
+    // threads and two malloc arenas (src/daemon/process-tuning.ts).
+    expect(fs.readFileSync(`/proc/${info.pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['--max-semi-space-size=1', '--v8-pool-size=2']));
+    expect(fs.readFileSync(`/proc/${info.pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
     expect(start.stdout).toContain(info.url);
 
     const second = await openclaw(['daemon', 'start', '--port', '0'], { cwd: dir });
@@ -160,6 +164,8 @@ describe('a detached daemon, driven by the CLI', () => {
     for (const pid of hosts) trackPid(pid);
     expect(agentPids.length).toBe(2);
     for (const pid of agentPids) expect(hosts).toContain(pid);
+    // Agent hosts run with two malloc arenas (src/runtime/sandbox.ts), as the daemon does.
+    for (const pid of agentPids) expect(fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
     expect((await cli('daemon', 'stop')).stdout).toBe('Daemon stopped\n');
     expect(alive(info.pid)).toBe(false);
     for (const pid of [...hosts, ...agentPids]) await waitGone(pid, 'agent host');

@@ -65,7 +65,9 @@ describe('the systemd unit', () => {
     expect(r.stdout).toContain('sudo systemctl enable --now openclaw-shop-floor.service');
     const text = fs.readFileSync(out, 'utf8');
     // The CLI that ran (built by test/helpers/test-dist.ts, or from source through tsx) names itself.
-    expect(text).toContain(`ExecStart=${[process.execPath, ...CLI.execArgv, CLI.script].map(quoteArg).join(' ')} daemon run --project ${quoteArg(file)}`);
+    // With the daemon's V8 flags and malloc arenas (src/daemon/process-tuning.ts).
+    expect(text).toContain('Environment=MALLOC_ARENA_MAX=2');
+    expect(text).toContain(`ExecStart=${[process.execPath, '--max-semi-space-size=1', '--v8-pool-size=2', ...CLI.execArgv, CLI.script].map(quoteArg).join(' ')} daemon run --project ${quoteArg(file)}`);
 
     const home = tempDir('openclaw-home-');
     const u = await openclawOk(['daemon', 'install', '--user'], { cwd: dir, env: { HOME: home } });

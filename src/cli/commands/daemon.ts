@@ -100,7 +100,7 @@ export function registerDaemon(program: Command, ctx: CliContext): void {
       const [{ loadConfig }, e, systemd] = await Promise.all([import('../../config/index.js'), entry(), import('../../daemon/systemd.js')]);
       const config = await loadConfig(e.resolveConfigFile(project));
       const user = opts.user === true;
-      const { execArgv, script } = e.cliMain();
+      const { execArgv, script } = e.daemonMain(ctx.env);
       const me = os.userInfo().username;
       const runAs = opts.runAs ?? (me === 'root' ? (ctx.env.SUDO_USER ?? null) : me);
       const text = systemd.renderUnit({ config, node: process.execPath, execArgv, script, user, runAs, pathEnv: ctx.env.PATH });
