@@ -12,7 +12,7 @@
 // invocation leaves for the host) − the event's createdAt (its emitter's commit time), in ms.
 // `--fleet 1000` adds that many shared no-op agents scheduled `every 1s` beside the work.
 //
-//   node --import tsx events.ts [--events 5000] [--concurrency 1,16] [--fleet 0,1000] [--no-pg] [--profile]
+//   node --import tsx events.ts [--events 5000] [--concurrency 1,16] [--fleet 0,1000] [--no-pg] [--no-sqlite] [--profile]
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config/index.js';
@@ -42,6 +42,7 @@ const CONC = arg('concurrency', '1,16')
   .map((s) => Number(s.trim()))
   .filter((n) => n > 0);
 const NO_PG = arg('no-pg', false);
+const NO_SQLITE = arg('no-sqlite', false);
 const PROFILE = arg('profile', false);
 const FLEETS = String(arg('fleet', '0'))
   .split(',')
@@ -165,7 +166,7 @@ function fleetYaml(n: number): string {
 const schemas: string[] = [];
 const results: Result[] = [];
 try {
-  const backends: Array<'sqlite' | 'postgres'> = ['sqlite'];
+  const backends: Array<'sqlite' | 'postgres'> = NO_SQLITE ? [] : ['sqlite'];
   if (!NO_PG && (await havePostgres())) backends.push('postgres');
   else log('PostgreSQL skipped');
   for (const b of backends) {

@@ -42,7 +42,7 @@ export async function claimFireFenced(
   const s = h.schema;
   return h
     .tx(async (c) => {
-      const lease = await c.query(`SELECT 1 FROM ${s}.agent_leases WHERE instance = $1 AND owner = $2 AND epoch = $3 AND expires_at > ${DB_NOW} FOR SHARE`, [f.instance, f.owner, f.epoch]);
+      const lease = await c.query(`SELECT 1 FROM ${s}.agent_leases WHERE instance = $1 AND owner = $2 AND epoch = $3 AND expires_at > ${DB_NOW} FOR KEY SHARE`, [f.instance, f.owner, f.epoch]);
       if (lease.rowCount === 0) return 'fenced' as const;
       const row = await c.query(
         `INSERT INTO ${s}.schedule_fires (agent, fire_at, run_id, claimed_at, owner, epoch) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,

@@ -62,6 +62,13 @@ export class Placement {
       lost: async (lease: HeldLease, reason) => {
         await hooks.controller(lease.agent)?.unplaceInstance(lease.instance, `lease lost: ${reason}`);
       },
+      // A late renewal kept leases that had lapsed: fire claims in the gap were refused; the
+      // schedule is re-armed as on a take-over, so the missed-run policy accounts for those times.
+      lapsed: (leases) => {
+        for (const agent of new Set(leases.map((l) => l.agent))) {
+          if (hooks.controller(agent)?.scheduleSpec) void hooks.scheduleTakenOver(agent).catch((err: Error) => hooks.log('warning', `cluster: re-arming the schedule of '${agent}' failed: ${err.message}`));
+        }
+      },
       log: hooks.log,
     });
     const p = new Placement(mgr);
