@@ -15,7 +15,7 @@
 // before anything is stopped: it extends a lease whose (owner, epoch) is unchanged even if it
 // lapsed meanwhile (nobody took it: the epoch would have moved; and nothing of this node was
 // committed in the gap: the fence checks expiry). Only what the database refuses is stopped.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { PostgresHandle } from '../store/extension.js';
 import type { LeaseFence } from '../store/types.js';
@@ -406,6 +406,26 @@ export class LeaseManager {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.timer = this.deadlineTimer = null;
     void this.conn.close();
+  }
+
+  /** Lifecycle actions asked on any node (openclaw pause|resume|stop|start|restart): every node hears them. */
+  async onAnnounce(fn: (msg: { agent: string; action: string; from: string }) => void): Promise<void> {
+    await this.conn.listen(this.channel(), (payload) => {
+      try {
+        const msg = JSON.parse(payload) as { agent: string; action: string; from: string };
+        if (msg.from !== this.nodeId) fn(msg);
+      } catch {
+        // not ours
+      }
+    });
+  }
+
+  async announce(agent: string, action: string): Promise<void> {
+    await this.h.pool.query(`SELECT pg_notify($1, $2)`, [this.channel(), JSON.stringify({ agent, action, from: this.nodeId })]);
+  }
+
+  private channel(): string {
+    return `oc_lifecycle_${createHash('sha256').update(this.h.schemaName).digest('hex').slice(0, 24)}`;
   }
 
   /** Every node known (live and recently dead) with its leases. */

@@ -7,7 +7,7 @@ import type { Store } from '../store/types.js';
 import { clusterStoreModule } from '../cluster/schema.js';
 import { resolveCluster, type ClusterSection } from '../cluster/config.js';
 import { LeaseManager, type HeldLease } from '../cluster/leases.js';
-import type { NodeView } from './control.js';
+import type { AgentAction, NodeView } from './control.js';
 import type { AgentController } from './agent-controller.js';
 import type { FenceSource } from './run-transaction.js';
 import { ConfigError } from '../util/errors.js';
@@ -71,6 +71,13 @@ export class Placement {
       },
       log: hooks.log,
     });
+    // A lifecycle action asked on another node: act on this node's instances of the agent.
+    await mgr.onAnnounce(({ agent, action, from }) => {
+      const c = hooks.controller(agent);
+      if (!c || mgr.heldOf(agent).length === 0) return;
+      hooks.log('info', `cluster: '${action}' of '${agent}' asked on node '${from}'; applying it to the instances here`);
+      void applyAction(c, action as AgentAction).catch((err: Error) => hooks.log('warning', `cluster: '${action}' of '${agent}' (asked on '${from}') failed here: ${err.message}`));
+    });
     const p = new Placement(mgr);
     p.released = released;
     p.counted = hooks.counted;
@@ -127,6 +134,16 @@ export class Placement {
     this.leases?.close();
   }
 
+  /** Whether a lifecycle action asked here acts on local instances (a single daemon: always). */
+  actsHere(agent: string): boolean {
+    return this.runsAgent(agent);
+  }
+
+  /** After a lifecycle action asked here (its desired state stored): the other nodes act on theirs. */
+  async announce(agent: string, action: AgentAction): Promise<void> {
+    await this.leases?.announce(agent, action);
+  }
+
   async nodes(): Promise<NodeView[]> {
     return this.leases ? this.leases.nodes() : [];
   }
@@ -134,5 +151,21 @@ export class Placement {
   /** instance → node running it (an empty map on a single daemon). */
   async owners(): Promise<Map<string, string>> {
     return this.leases ? this.leases.owners() : new Map();
+  }
+}
+
+/** A lifecycle action on the instances of this node (those it holds leases of, in a cluster). */
+export async function applyAction(c: AgentController, action: AgentAction): Promise<void> {
+  switch (action) {
+    case 'start':
+      return c.startExplicit();
+    case 'stop':
+      return c.stop('stop requested');
+    case 'pause':
+      return c.pause();
+    case 'resume':
+      return c.resume();
+    case 'restart':
+      return c.restart('restart requested');
   }
 }
