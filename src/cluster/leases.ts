@@ -25,6 +25,7 @@ import { DB_NOW } from './schema.js';
 import { step, type NodeLoad } from './placement.js';
 import { DedicatedConnection } from './conn.js';
 import { leaseOwners, listNodes } from './views.js';
+import * as SQL from './lease-sql.js';
 
 export interface LeaseSlot {
   agent: string;
@@ -115,6 +116,23 @@ export class LeaseManager {
     this.counts[result]++;
   }
 
+  private registered = false;
+
+  /**
+   * Registers the node (a live heartbeat, renewed from now on) before the daemon's modules start:
+   * a booting node's workflow runs must not look orphaned to the others (they adopt the runs of
+   * nodes without a live heartbeat), or a step could run on both. `join()` then takes leases.
+   */
+  async register(address: string | null): Promise<void> {
+    await this.h.pool.query(
+      SQL.register(this.s),
+      [this.nodeId, this.cfg.address ?? address, this.cfg.weight, this.cfg.capacity, this.bootId, process.pid, this.cfg.leaseMs],
+    );
+    this.registered = true;
+    this.deadline = performance.now() + this.safeMs();
+    this.arm();
+  }
+
   /**
    * Registers the node (taking its id over from a previous boot) and the lease rows, and adopts
    * the leases its previous boot still holds: a restart on the same node id resumes at once, with
@@ -122,13 +140,8 @@ export class LeaseManager {
    */
   async join(address: string | null): Promise<Array<{ lease: HeldLease; prev: { owner: string | null; alive: boolean } }>> {
     const { s } = this;
-    await this.h.pool.query(
-      `INSERT INTO ${s}.cluster_nodes (node_id, address, weight, capacity, boot_id, pid, started_at, heartbeat_at, expires_at, draining)
-       VALUES ($1, $2, $3, $4, $5, $6, ${DB_NOW}, ${DB_NOW}, ${DB_NOW} + $7, false)
-       ON CONFLICT (node_id) DO UPDATE SET address = $2, weight = $3, capacity = $4, boot_id = $5, pid = $6, started_at = ${DB_NOW},
-         heartbeat_at = ${DB_NOW}, expires_at = ${DB_NOW} + $7, draining = false`,
-      [this.nodeId, this.cfg.address ?? address, this.cfg.weight, this.cfg.capacity, this.bootId, process.pid, this.cfg.leaseMs],
-    );
+    if (!this.registered) await this.register(address);
+    else await this.h.pool.query(`UPDATE ${s}.cluster_nodes SET address = $3 WHERE node_id = $1 AND boot_id = $2`, [this.nodeId, this.bootId, this.cfg.address ?? address]);
     if (this.slots.length > 0) {
       await this.h.pool.query(`INSERT INTO ${s}.agent_leases (agent, instance) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, [
         this.slots.map((x) => x.agent),
@@ -137,10 +150,7 @@ export class LeaseManager {
     }
     const sent = performance.now();
     const res = await this.h.pool.query<{ agent: string; instance: string; epoch: string }>(
-      // FOR UPDATE: waits for an old boot's commit in flight (it holds the row KEY SHARE) before the epoch moves.
-      `WITH mine AS (SELECT agent, instance FROM ${s}.agent_leases WHERE owner = $1 AND instance = ANY($3::text[]) ORDER BY agent, instance FOR UPDATE)
-       UPDATE ${s}.agent_leases l SET epoch = l.epoch + 1, expires_at = ${DB_NOW} + $2, acquired_at = ${DB_NOW}
-       FROM mine WHERE l.agent = mine.agent AND l.instance = mine.instance RETURNING l.agent, l.instance, l.epoch`,
+      SQL.adopt(s),
       [this.nodeId, this.cfg.leaseMs, this.slots.map((x) => x.instance)],
     );
     this.deadline = sent + this.safeMs();
@@ -202,7 +212,7 @@ export class LeaseManager {
   /**
    * Heartbeat and renewal in one statement on the lease connection. On time, it must answer before
    * the deadline; late (the event loop was blocked past it), it is tried before anything stops,
-   * within one margin, and keeps every lease the database still gives this node.
+   * within one renewal period, and keeps every lease the database still gives this node.
    */
   private async renew(): Promise<void> {
     const { s } = this;
@@ -219,19 +229,9 @@ export class LeaseManager {
     let res: { beat: number; renewed: string[] | null; lapsed: string[] | null };
     try {
       const q = await this.conn.query<{ beat: number; renewed: string[] | null; lapsed: string[] | null }>(
-        `WITH beat AS (
-           UPDATE ${s}.cluster_nodes SET heartbeat_at = ${DB_NOW}, expires_at = ${DB_NOW} + $2 WHERE node_id = $1 AND boot_id = $5 RETURNING 1
-         ), renewed AS (
-           UPDATE ${s}.agent_leases l SET expires_at = ${DB_NOW} + $2
-           FROM unnest($3::text[], $4::bigint[]) AS h(instance, epoch), ${s}.agent_leases o
-           WHERE l.instance = h.instance AND l.epoch = h.epoch AND l.owner = $1 AND o.agent = l.agent AND o.instance = l.instance
-             AND ($6::boolean OR l.expires_at > ${DB_NOW}) AND EXISTS (SELECT 1 FROM beat)
-           RETURNING l.instance, o.expires_at <= ${DB_NOW} AS lapsed
-         )
-         SELECT (SELECT count(*) FROM beat)::int AS beat, (SELECT array_agg(instance) FROM renewed) AS renewed,
-           (SELECT array_agg(instance) FROM renewed WHERE lapsed) AS lapsed`,
+        SQL.renew(s),
         [this.nodeId, this.cfg.leaseMs, list.map((l) => l.instance), list.map((l) => l.epoch), this.bootId, late],
-        late ? this.marginMs() : Math.max(100, this.deadline - sent),
+        late ? this.periodMs() : Math.max(100, this.deadline - sent),
       );
       res = q.rows[0]!;
     } catch (err) {
@@ -292,15 +292,7 @@ export class LeaseManager {
     const { s } = this;
     const mine = [...new Set([...this.held.values()].map((l) => l.agent))];
     const res = await this.h.pool.query<{ agent: string; instance: string; epoch: string; prev: string | null; alive: boolean }>(
-      `WITH pick AS (
-         SELECT agent, instance, owner AS prev FROM ${s}.agent_leases
-         WHERE (owner IS NULL OR expires_at <= ${DB_NOW}) AND instance = ANY($2::text[])
-         ORDER BY (agent = ANY($3::text[])), random() LIMIT $4 FOR UPDATE SKIP LOCKED
-       )
-       UPDATE ${s}.agent_leases l SET owner = $1, epoch = l.epoch + 1, expires_at = ${DB_NOW} + $5, acquired_at = ${DB_NOW}
-       FROM pick WHERE l.agent = pick.agent AND l.instance = pick.instance
-       RETURNING l.agent, l.instance, l.epoch, pick.prev,
-         EXISTS (SELECT 1 FROM ${s}.cluster_nodes c WHERE c.node_id = pick.prev AND c.expires_at > ${DB_NOW}) AS alive`,
+      SQL.acquire(s),
       [this.nodeId, this.slots.map((x) => x.instance), mine, n, this.cfg.leaseMs],
     );
     const out = res.rows.map((r) => ({ lease: this.take({ agent: r.agent, instance: r.instance, epoch: Number(r.epoch) }), prev: { owner: r.prev, alive: r.alive } }));
@@ -350,10 +342,7 @@ export class LeaseManager {
         if (this.handing.has(l.instance)) {
           await this.h.pool
             .query(
-              // FOR UPDATE: waits for a commit or fire claim of this lease still in flight (it holds the
-              // row KEY SHARE), so the next owner's adoption of open fires sees what it claimed.
-              `WITH x AS (SELECT agent, instance FROM ${this.s}.agent_leases WHERE instance = $1 AND owner = $2 AND epoch = $3 FOR UPDATE)
-               UPDATE ${this.s}.agent_leases l SET owner = NULL, expires_at = 0 FROM x WHERE l.agent = x.agent AND l.instance = x.instance`,
+              SQL.release(this.s),
               [l.instance, this.nodeId, l.epoch],
             )
             .catch(() => undefined);

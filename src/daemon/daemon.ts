@@ -228,6 +228,8 @@ export class Daemon implements ControlPlane {
     await this.store.releaseDeliveries(undefined, placement.nodeId ?? undefined);
     await this.versions.load([...this.controllers.keys(), SHARED_NAMESPACE]);
 
+    // Cluster: a live node before the modules start (workflow runs it resumes are not orphans).
+    await placement.register();
     const ctx = this.moduleContext();
     for (const m of this.modules) {
       await m.start(ctx);

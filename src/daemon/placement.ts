@@ -117,6 +117,11 @@ export class Placement {
    * Registers the node, adopts what its previous boot held and takes its share of the free
    * leases — before the agents start, so the boot's start loop starts exactly these instances.
    */
+  /** Registers the node (live heartbeat) before the modules start; no leases yet. */
+  async register(): Promise<void> {
+    await this.leases?.register(null);
+  }
+
   async join(address: string | null): Promise<void> {
     for (const { lease, prev } of (await this.leases?.join(address)) ?? []) await this.released?.(lease.agent, prev);
   }

@@ -17,7 +17,7 @@ const pgAvailable = await havePostgres();
 const schemas: string[] = [];
 afterAll(() => dropSchemas(schemas));
 
-const LEASE_MS = 1000;
+const LEASE_MS = 2000;
 
 interface Recorder extends PlacementListener {
   lost: PlacementListener['lost'] & { calls: string[] };
@@ -74,12 +74,20 @@ describe.runIf(pgAvailable)('lease renewal (PostgreSQL)', () => {
   const commit = (mgr: LeaseManager, instance: string) =>
     store.commitRun({ reads: [], writes: [{ namespace: instance.slice(0, 1), key: 'k', value: Math.random() }], emits: [], fence: mgr.fence(instance) });
 
-  it('renews from join() on, before placement starts (a long boot keeps its leases)', async () => {
+  it('heartbeats from register() on and renews from join() on, before placement starts (a long boot keeps its leases)', async () => {
     store = await openStore({ kind: 'postgres', url: PG_URL, schema });
     await store.migrateModule(clusterStoreModule);
     db = new pg.Pool({ connectionString: PG_URL, max: 2 });
     const r = recorder();
     const mgr = new LeaseManager(store.handle() as never, { nodeId: 'boot', address: null, weight: 1, capacity: null, leaseMs: LEASE_MS }, slots, r);
+    // Registered before the modules start: live (heartbeat renewed) while the boot holds no lease,
+    // so the others do not take this node's workflow runs for orphans.
+    await mgr.register(null);
+    const hb = Number((await q(`SELECT heartbeat_at FROM $S.cluster_nodes WHERE node_id = 'boot'`)).rows[0].heartbeat_at);
+    await waitFor('heartbeats before join()', async () => {
+      const n = (await mgr.nodes()).find((x) => x.nodeId === 'boot');
+      return n?.alive === true && n.heartbeatAt > hb + LEASE_MS;
+    }, 20_000, 50);
     const taken = await mgr.join(null);
     expect(taken.map((t) => t.lease.instance).sort()).toEqual(['a#0', 'b#0']);
     // The boot is still starting its agents (start() not called) for three lease lengths.
