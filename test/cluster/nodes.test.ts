@@ -58,6 +58,11 @@ describe.runIf(pgAvailable)('two daemons on one PostgreSQL: jobs and lifecycle a
       const child = startDaemonProcess(dir, configFile, children);
       nodes.push({ id, child, url: await daemonUrl(dir, child.pid!) });
     }
+    // Settled first: the node that booted first took both instances; the rebalance hands one over.
+    await waitFor('one instance per node', async () => {
+      const f = (await api<{ nodes: Array<{ alive: boolean; leases: number }> }>(nodes[0]!.url, '/api/nodes')).nodes.filter((n) => n.alive);
+      return f.length === 2 && f.every((n) => n.leases === 1);
+    }, 60_000, 100);
     const placed = await waitFor('jobber running on one node', async () => {
       for (const n of nodes) {
         const i = await instance(n, 'jobber');
