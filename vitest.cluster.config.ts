@@ -8,7 +8,7 @@ import base from './vitest.config.js';
 export default defineConfig({
   test: {
     ...base.test,
-    include: ['test/cluster/fleet.test.ts'],
+    include: ['test/cluster/fleet.test.ts', 'test/cluster/nodes.test.ts'],
     exclude: ['**/node_modules/**'],
     maxWorkers: 1,
     minWorkers: 1,

@@ -16,7 +16,7 @@
 // src/runtime/thread-profile.ts) and each host main thread and worker writes a CPU profile of its
 // first `--host-profile-ms` (default 8000) from its first invocation to bench/profiles/.
 //
-//   node --import tsx events.ts [--events 5000] [--concurrency 1,16] [--fleet 0,1000] [--no-pg] [--profile] [--host-profile]
+//   node --import tsx events.ts [--events 5000] [--concurrency 1,16] [--fleet 0,1000] [--no-pg] [--no-sqlite] [--profile] [--host-profile]
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../src/config/index.js';
@@ -47,6 +47,7 @@ const CONC = arg('concurrency', '1,16')
   .map((s) => Number(s.trim()))
   .filter((n) => n > 0);
 const NO_PG = arg('no-pg', false);
+const NO_SQLITE = arg('no-sqlite', false);
 const PROFILE = arg('profile', false);
 const FLEETS = String(arg('fleet', '0'))
   .split(',')
@@ -177,7 +178,7 @@ function fleetYaml(n: number): string {
 const schemas: string[] = [];
 const results: Result[] = [];
 try {
-  const backends: Array<'sqlite' | 'postgres'> = ['sqlite'];
+  const backends: Array<'sqlite' | 'postgres'> = NO_SQLITE ? [] : ['sqlite'];
   if (!NO_PG && (await havePostgres())) backends.push('postgres');
   else log('PostgreSQL skipped');
   for (const b of backends) {

@@ -26,10 +26,12 @@ export async function adoptOrphanFires(h: PostgresHandle, agent: string, me: str
 }
 
 /**
- * Claims one fire time in a cluster: the ledger row (owner, epoch) and the store's claim of the
- * time (the same conditional upsert as Store.claimFire) in ONE transaction, conditional on this
- * node's lease of the agent's instance (locked FOR SHARE, as a run commit's fence). A node that
- * lost the lease claims nothing, and no node ever sees a claimed time without its ledger row.
+ * Claims one fire time in a cluster: the store's claim of the time (the same conditional upsert as
+ * Store.claimFire) and the ledger row (owner, epoch) in ONE statement, conditional on this node's
+ * lease of the agent's instance (locked FOR KEY SHARE, as a run commit's fence: a take-over waits,
+ * a renewal does not). A node that lost the lease claims nothing, and no node ever sees a claimed
+ * time without its ledger row. One round trip: with 1,000 agents firing every second the claim's
+ * former five (BEGIN, lock, two inserts, COMMIT) kept the store's pool saturated.
  * 'fenced': the lease is gone; false: the time was claimed already.
  */
 export async function claimFireFenced(
@@ -40,28 +42,22 @@ export async function claimFireFenced(
   now: number,
 ): Promise<boolean | 'fenced'> {
   const s = h.schema;
-  return h
-    .tx(async (c) => {
-      const lease = await c.query(`SELECT 1 FROM ${s}.agent_leases WHERE instance = $1 AND owner = $2 AND epoch = $3 AND expires_at > ${DB_NOW} FOR SHARE`, [f.instance, f.owner, f.epoch]);
-      if (lease.rowCount === 0) return 'fenced' as const;
-      const row = await c.query(
-        `INSERT INTO ${s}.schedule_fires (agent, fire_at, run_id, claimed_at, owner, epoch) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`,
-        [f.agent, fireAt, runId, now, f.owner, f.epoch],
-      );
-      if (row.rowCount === 0) return false;
-      const claim = await c.query(
-        `INSERT INTO ${s}.schedules AS sc (agent, last_fire_at) VALUES ($1, $2)
-         ON CONFLICT (agent) DO UPDATE SET last_fire_at = excluded.last_fire_at
-         WHERE sc.last_fire_at IS NULL OR sc.last_fire_at < excluded.last_fire_at`,
-        [f.agent, fireAt],
-      );
-      if (claim.rowCount === 0) throw new NotClaimed();
-      return true;
-    })
-    .catch((err: unknown) => {
-      if (err instanceof NotClaimed) return false;
-      throw err;
-    });
+  const res = await h.pool.query<{ leased: boolean; fired: boolean }>(
+    `WITH lease AS (
+       SELECT 1 FROM ${s}.agent_leases WHERE instance = $1 AND owner = $2 AND epoch = $3 AND expires_at > ${DB_NOW} FOR KEY SHARE
+     ), claim AS (
+       INSERT INTO ${s}.schedules AS sc (agent, last_fire_at) SELECT $4, $5 WHERE EXISTS (SELECT 1 FROM lease)
+       ON CONFLICT (agent) DO UPDATE SET last_fire_at = excluded.last_fire_at
+       WHERE sc.last_fire_at IS NULL OR sc.last_fire_at < excluded.last_fire_at
+       RETURNING 1
+     ), fire AS (
+       INSERT INTO ${s}.schedule_fires (agent, fire_at, run_id, claimed_at, owner, epoch)
+       SELECT $4, $5, $6, $7, $2, $3 WHERE EXISTS (SELECT 1 FROM claim)
+       ON CONFLICT DO NOTHING RETURNING 1
+     )
+     SELECT EXISTS (SELECT 1 FROM lease) AS leased, EXISTS (SELECT 1 FROM fire) AS fired`,
+    [f.instance, f.owner, f.epoch, f.agent, fireAt, runId, now],
+  );
+  const r = res.rows[0]!;
+  return r.leased ? r.fired : 'fenced';
 }
-
-class NotClaimed extends Error {}

@@ -8,7 +8,14 @@
 // partition) commits nothing when it wakes: its epoch is stale or its lease expired, and renewal
 // only extends an unexpired lease. Independently the node stops its instances once its local
 // deadline (last successful renewal + lease − margin) passes without a renewal.
-import { randomUUID } from 'node:crypto';
+//
+// Renewal runs from join() on (not only once the boot has started every agent), on its own
+// connection (conn.ts) with a timeout, apart from placement (loads, acquisitions, hand-overs on
+// the pool). A renewal that comes late — the event loop was blocked past the deadline — is tried
+// before anything is stopped: it extends a lease whose (owner, epoch) is unchanged even if it
+// lapsed meanwhile (nobody took it: the epoch would have moved; and nothing of this node was
+// committed in the gap: the fence checks expiry). Only what the database refuses is stopped.
+import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { PostgresHandle } from '../store/extension.js';
 import type { LeaseFence } from '../store/types.js';
@@ -16,6 +23,9 @@ import type { NodeView } from '../contracts/control.js';
 import type { ClusterConfig } from './config.js';
 import { DB_NOW } from './schema.js';
 import { step, type NodeLoad } from './placement.js';
+import { DedicatedConnection } from './conn.js';
+import { leaseOwners, listNodes } from './views.js';
+import * as SQL from './lease-sql.js';
 
 export interface LeaseSlot {
   agent: string;
@@ -31,6 +41,8 @@ export interface PlacementListener {
   acquired(lease: HeldLease, prev: { owner: string | null; alive: boolean }): Promise<void>;
   /** The instance's lease is gone or being handed over: stop it here. */
   lost(lease: HeldLease, reason: string): Promise<void>;
+  /** A late renewal extended these leases although they had lapsed (nobody took them): fires fenced in the gap are to be caught up. */
+  lapsed?(leases: HeldLease[]): void;
   log(level: 'info' | 'warning' | 'error', msg: string): void;
 }
 
@@ -51,8 +63,17 @@ export class LeaseManager {
   private readonly former = new Map<string, HeldLease>();
   private deadline = 0;
   private timer: NodeJS.Timeout | null = null;
+  private renewing: Promise<void> | null = null;
   private ticking: Promise<void> | null = null;
+  /** Placement (taking and handing over) runs once the boot started the agents; renewal from join(). */
+  private placing = false;
+  /** The last renewal failed (database error or timeout): past the deadline the node stops, no second try. */
+  private failing = false;
+  private deadlineTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private readonly conn: DedicatedConnection;
+  /** Renewals that came after the deadline, and how many of those the database accepted. */
+  readonly late = { attempts: 0, kept: 0 };
   readonly counts: FenceCounts = { attempts: 0, accepted: 0, fenced: 0, failed: 0 };
   private readonly s: string;
 
@@ -64,6 +85,7 @@ export class LeaseManager {
   ) {
     this.nodeId = cfg.nodeId;
     this.s = h.schema;
+    this.conn = new DedicatedConnection(h.url, cfg.leaseMs, (err) => listener.log('warning', `cluster: lease connection error: ${err.message}`));
   }
 
   get leaseMs(): number {
@@ -94,6 +116,23 @@ export class LeaseManager {
     this.counts[result]++;
   }
 
+  private registered = false;
+
+  /**
+   * Registers the node (a live heartbeat, renewed from now on) before the daemon's modules start:
+   * a booting node's workflow runs must not look orphaned to the others (they adopt the runs of
+   * nodes without a live heartbeat), or a step could run on both. `join()` then takes leases.
+   */
+  async register(address: string | null): Promise<void> {
+    await this.h.pool.query(
+      SQL.register(this.s),
+      [this.nodeId, this.cfg.address ?? address, this.cfg.weight, this.cfg.capacity, this.bootId, process.pid, this.cfg.leaseMs],
+    );
+    this.registered = true;
+    this.deadline = performance.now() + this.safeMs();
+    this.arm();
+  }
+
   /**
    * Registers the node (taking its id over from a previous boot) and the lease rows, and adopts
    * the leases its previous boot still holds: a restart on the same node id resumes at once, with
@@ -101,13 +140,8 @@ export class LeaseManager {
    */
   async join(address: string | null): Promise<Array<{ lease: HeldLease; prev: { owner: string | null; alive: boolean } }>> {
     const { s } = this;
-    await this.h.pool.query(
-      `INSERT INTO ${s}.cluster_nodes (node_id, address, weight, capacity, boot_id, pid, started_at, heartbeat_at, expires_at, draining)
-       VALUES ($1, $2, $3, $4, $5, $6, ${DB_NOW}, ${DB_NOW}, ${DB_NOW} + $7, false)
-       ON CONFLICT (node_id) DO UPDATE SET address = $2, weight = $3, capacity = $4, boot_id = $5, pid = $6, started_at = ${DB_NOW},
-         heartbeat_at = ${DB_NOW}, expires_at = ${DB_NOW} + $7, draining = false`,
-      [this.nodeId, this.cfg.address ?? address, this.cfg.weight, this.cfg.capacity, this.bootId, process.pid, this.cfg.leaseMs],
-    );
+    if (!this.registered) await this.register(address);
+    else await this.h.pool.query(`UPDATE ${s}.cluster_nodes SET address = $3 WHERE node_id = $1 AND boot_id = $2`, [this.nodeId, this.bootId, this.cfg.address ?? address]);
     if (this.slots.length > 0) {
       await this.h.pool.query(`INSERT INTO ${s}.agent_leases (agent, instance) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING`, [
         this.slots.map((x) => x.agent),
@@ -116,11 +150,13 @@ export class LeaseManager {
     }
     const sent = performance.now();
     const res = await this.h.pool.query<{ agent: string; instance: string; epoch: string }>(
-      `UPDATE ${s}.agent_leases SET epoch = epoch + 1, expires_at = ${DB_NOW} + $2, acquired_at = ${DB_NOW}
-       WHERE owner = $1 AND instance = ANY($3::text[]) RETURNING agent, instance, epoch`,
+      SQL.adopt(s),
       [this.nodeId, this.cfg.leaseMs, this.slots.map((x) => x.instance)],
     );
     this.deadline = sent + this.safeMs();
+    // Renew from now on: starting the agents and arming their schedules may take far longer than a
+    // lease (a thousand agents: tens of seconds), and the leases just taken must not lapse meanwhile.
+    this.arm();
     const adopted = res.rows.map((r) => ({ lease: this.take({ agent: r.agent, instance: r.instance, epoch: Number(r.epoch) }), prev: { owner: this.nodeId, alive: false } }));
     // Its share of what is free now, before the agents start: a lone daemon starts every agent at
     // boot, as a single daemon does (not one renewal later). The caller starts these instances.
@@ -128,57 +164,114 @@ export class LeaseManager {
     return [...adopted, ...(plan.acquire > 0 ? await this.acquire(plan.acquire, false) : [])];
   }
 
-  /** Starts renewing (every lease/3) and placing. */
+  /** Starts placing (taking free leases, handing over on a rebalance); renewal runs since join(). */
   start(): void {
-    this.timer = setInterval(() => this.onTimer(), Math.max(100, Math.floor(this.cfg.leaseMs / 3)));
-    this.timer.unref();
+    this.placing = true;
+    this.arm();
     this.onTimer();
+  }
+
+  private arm(): void {
+    if (this.timer || this.stopped) return;
+    this.timer = setInterval(() => this.onTimer(), this.periodMs());
+    this.timer.unref();
+  }
+
+  private periodMs(): number {
+    return Math.max(100, Math.floor(this.cfg.leaseMs / 3));
+  }
+
+  private marginMs(): number {
+    return Math.max(100, Math.floor(this.cfg.leaseMs / 6));
   }
 
   /** A renewal must succeed before this much of the lease is gone, or the node stops its instances. */
   private safeMs(): number {
-    return this.cfg.leaseMs - Math.max(100, Math.floor(this.cfg.leaseMs / 6));
+    return this.cfg.leaseMs - this.marginMs();
   }
 
   private onTimer(): void {
     if (this.stopped) return;
-    // Checked first, whatever the database does: a node that cannot renew stops before it expires.
-    if (this.held.size + this.handing.size > 0 && performance.now() > this.deadline) void this.loseAll(`lease not renewed within ${this.safeMs()} ms`);
-    if (this.ticking) return;
-    this.ticking = this.tick()
+    // Renewal and placement run apart: a slow placement query never holds a renewal up.
+    this.renewing ??= this.renew()
       .catch((err: Error) => this.listener.log('warning', `cluster: renewal failed: ${err.message}`))
+      .finally(() => (this.renewing = null));
+    if (!this.placing || this.ticking) return;
+    this.ticking = this.renewing
+      .then(() => (this.stopped ? undefined : this.place()))
+      .catch((err: Error) => this.listener.log('warning', `cluster: placement failed: ${err.message}`))
       .finally(() => (this.ticking = null));
   }
 
-  /** One renewal: heartbeat, renew, then take or hand over per placement. */
+  /** One renewal and placement step, in order (tests drive it directly). */
   async tick(): Promise<void> {
+    await this.renew();
+    await this.place();
+  }
+
+  /**
+   * Heartbeat and renewal in one statement on the lease connection. On time, it must answer before
+   * the deadline; late (the event loop was blocked past it), it is tried before anything stops,
+   * within one renewal period, and keeps every lease the database still gives this node.
+   */
+  private async renew(): Promise<void> {
     const { s } = this;
     const sent = performance.now();
-    const beat = await this.h.pool.query(`UPDATE ${s}.cluster_nodes SET heartbeat_at = ${DB_NOW}, expires_at = ${DB_NOW} + $3 WHERE node_id = $1 AND boot_id = $2`, [
-      this.nodeId,
-      this.bootId,
-      this.cfg.leaseMs,
-    ]);
-    if (beat.rowCount === 0) {
+    const list = [...this.held.values(), ...[...this.handing.values()].map((x) => x.lease)];
+    // Late: the deadline passed while the last renewal had succeeded — nothing ran in time (a
+    // blocked event loop). After a failed renewal the node stops at the deadline (timer below).
+    const late = list.length > 0 && sent > this.deadline;
+    if (late && this.failing) {
+      this.loseAll(`lease not renewed within ${this.safeMs()} ms`);
+      list.length = 0;
+    }
+    if (late) this.late.attempts++;
+    let res: { beat: number; renewed: string[] | null; lapsed: string[] | null };
+    try {
+      const q = await this.conn.query<{ beat: number; renewed: string[] | null; lapsed: string[] | null }>(
+        SQL.renew(s),
+        [this.nodeId, this.cfg.leaseMs, list.map((l) => l.instance), list.map((l) => l.epoch), this.bootId, late],
+        late ? this.periodMs() : Math.max(100, this.deadline - sent),
+      );
+      res = q.rows[0]!;
+    } catch (err) {
+      this.failing = true;
+      const reason = `lease not renewed within ${this.safeMs()} ms (${(err as Error).message})`;
+      const left = this.deadline - performance.now();
+      if (list.length > 0 && (late || left <= 0)) this.loseAll(reason);
+      else if (list.length > 0 && !this.deadlineTimer) {
+        // Stop at the deadline unless a renewal succeeds before it (timers, not the next period).
+        this.deadlineTimer = setTimeout(() => {
+          this.deadlineTimer = null;
+          if (this.failing && performance.now() > this.deadline) this.loseAll(reason);
+        }, left + 1);
+        this.deadlineTimer.unref();
+      }
+      throw err;
+    }
+    this.failing = false;
+    // Answered only after the deadline (the loop was blocked while the renewal was in flight): try
+    // a late renewal now rather than a period from now.
+    if (list.length > 0 && performance.now() > sent + this.safeMs()) setImmediate(() => this.onTimer());
+    if (res.beat === 0) {
       this.listener.log('error', `cluster: node id '${this.nodeId}' was taken by another daemon (same cluster.node_id?); stopping every agent here — give each daemon its own cluster.node_id`);
       this.stopped = true;
-      await this.loseAll('node id taken by another daemon');
+      this.loseAll('node id taken by another daemon');
       return;
     }
-    if (this.held.size + this.handing.size > 0) {
-      const list = [...this.held.values(), ...[...this.handing.values()].map((x) => x.lease)];
-      const res = await this.h.pool.query<{ instance: string }>(
-        `UPDATE ${s}.agent_leases l SET expires_at = ${DB_NOW} + $2
-         FROM unnest($3::text[], $4::bigint[]) AS h(instance, epoch)
-         WHERE l.instance = h.instance AND l.epoch = h.epoch AND l.owner = $1 AND l.expires_at > ${DB_NOW} RETURNING l.instance`,
-        [this.nodeId, this.cfg.leaseMs, list.map((l) => l.instance), list.map((l) => l.epoch)],
-      );
-      const renewed = new Set(res.rows.map((r) => r.instance));
-      this.deadline = sent + this.safeMs();
-      for (const l of list) if (!renewed.has(l.instance) && this.held.get(l.instance) === l) this.lose(l, 'lease expired or taken over');
-    } else {
-      this.deadline = sent + this.safeMs();
+    const renewed = new Set(res.renewed ?? []);
+    this.deadline = sent + this.safeMs();
+    for (const l of list) if (!renewed.has(l.instance) && this.held.get(l.instance) === l) this.lose(l, late ? `lease not renewed within ${this.safeMs()} ms, and taken over meanwhile` : 'lease expired or taken over');
+    if (late) {
+      this.late.kept += renewed.size;
+      const lapsed = new Set(res.lapsed ?? []);
+      this.listener.log('warning', `cluster: renewal came ${Math.round(sent - this.deadline + this.safeMs())} ms after the last one (event loop blocked?): ${renewed.size} lease(s) kept (${lapsed.size} had lapsed, nobody took them), ${list.length - renewed.size} lost`);
+      if (lapsed.size > 0) this.listener.lapsed?.(list.filter((l) => lapsed.has(l.instance) && this.held.get(l.instance) === l));
     }
+  }
+
+  /** Takes free leases up to this node's share, or hands one over when another node is short. */
+  private async place(): Promise<void> {
     const loads = await this.loads();
     const total = this.slots.length;
     const plan = step(this.nodeId, loads, total);
@@ -199,15 +292,7 @@ export class LeaseManager {
     const { s } = this;
     const mine = [...new Set([...this.held.values()].map((l) => l.agent))];
     const res = await this.h.pool.query<{ agent: string; instance: string; epoch: string; prev: string | null; alive: boolean }>(
-      `WITH pick AS (
-         SELECT agent, instance, owner AS prev FROM ${s}.agent_leases
-         WHERE (owner IS NULL OR expires_at <= ${DB_NOW}) AND instance = ANY($2::text[])
-         ORDER BY (agent = ANY($3::text[])), random() LIMIT $4 FOR UPDATE SKIP LOCKED
-       )
-       UPDATE ${s}.agent_leases l SET owner = $1, epoch = l.epoch + 1, expires_at = ${DB_NOW} + $5, acquired_at = ${DB_NOW}
-       FROM pick WHERE l.agent = pick.agent AND l.instance = pick.instance
-       RETURNING l.agent, l.instance, l.epoch, pick.prev,
-         EXISTS (SELECT 1 FROM ${s}.cluster_nodes c WHERE c.node_id = pick.prev AND c.expires_at > ${DB_NOW}) AS alive`,
+      SQL.acquire(s),
       [this.nodeId, this.slots.map((x) => x.instance), mine, n, this.cfg.leaseMs],
     );
     const out = res.rows.map((r) => ({ lease: this.take({ agent: r.agent, instance: r.instance, epoch: Number(r.epoch) }), prev: { owner: r.prev, alive: r.alive } }));
@@ -256,7 +341,10 @@ export class LeaseManager {
         await this.listener.lost(l, reason).catch(() => undefined);
         if (this.handing.has(l.instance)) {
           await this.h.pool
-            .query(`UPDATE ${this.s}.agent_leases SET owner = NULL, expires_at = 0 WHERE instance = $1 AND owner = $2 AND epoch = $3`, [l.instance, this.nodeId, l.epoch])
+            .query(
+              SQL.release(this.s),
+              [l.instance, this.nodeId, l.epoch],
+            )
             .catch(() => undefined);
         }
         this.handing.delete(l.instance);
@@ -275,6 +363,7 @@ export class LeaseManager {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.ticking?.catch(() => undefined);
+    await this.renewing?.catch(() => undefined);
     this.stopped = true;
     await this.h.pool.query(`UPDATE ${this.s}.cluster_nodes SET draining = true WHERE node_id = $1 AND boot_id = $2`, [this.nodeId, this.bootId]).catch(() => undefined);
     // Keep renewing while the instances stop, so their last runs still commit.
@@ -285,15 +374,17 @@ export class LeaseManager {
       clearInterval(keep);
     }
     await this.h.pool.query(`DELETE FROM ${this.s}.cluster_nodes WHERE node_id = $1 AND boot_id = $2`, [this.nodeId, this.bootId]).catch(() => undefined);
+    await this.conn.close();
   }
 
   private async renewOnly(): Promise<void> {
     const list = [...this.held.values(), ...[...this.handing.values()].map((x) => x.lease)];
     if (list.length === 0) return;
-    await this.h.pool.query(
+    await this.conn.query(
       `UPDATE ${this.s}.agent_leases l SET expires_at = ${DB_NOW} + $2 FROM unnest($3::text[], $4::bigint[]) AS h(instance, epoch)
        WHERE l.instance = h.instance AND l.epoch = h.epoch AND l.owner = $1 AND l.expires_at > ${DB_NOW}`,
       [this.nodeId, this.cfg.leaseMs, list.map((l) => l.instance), list.map((l) => l.epoch)],
+      this.periodMs(),
     );
   }
 
@@ -301,38 +392,38 @@ export class LeaseManager {
   close(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
+    this.timer = this.deadlineTimer = null;
+    void this.conn.close();
+  }
+
+  /** Lifecycle actions asked on any node (openclaw pause|resume|stop|start|restart): every node hears them. */
+  async onAnnounce(fn: (msg: { agent: string; action: string; from: string }) => void): Promise<void> {
+    await this.conn.listen(this.channel(), (payload) => {
+      try {
+        const msg = JSON.parse(payload) as { agent: string; action: string; from: string };
+        if (msg.from !== this.nodeId) fn(msg);
+      } catch {
+        // not ours
+      }
+    });
+  }
+
+  async announce(agent: string, action: string): Promise<void> {
+    await this.h.pool.query(`SELECT pg_notify($1, $2)`, [this.channel(), JSON.stringify({ agent, action, from: this.nodeId })]);
+  }
+
+  private channel(): string {
+    return `oc_lifecycle_${createHash('sha256').update(this.h.schemaName).digest('hex').slice(0, 24)}`;
   }
 
   /** Every node known (live and recently dead) with its leases. */
-  async nodes(): Promise<NodeView[]> {
-    const { s } = this;
-    const res = await this.h.pool.query<{
-      node_id: string; address: string | null; weight: number; capacity: number | null; pid: number | null; started_at: string;
-      heartbeat_at: string; alive: boolean; draining: boolean; instances: string[] | null;
-    }>(
-      `SELECT n.*, n.expires_at > ${DB_NOW} AS alive,
-         (SELECT array_agg(l.instance ORDER BY l.instance) FROM ${s}.agent_leases l WHERE l.owner = n.node_id AND l.expires_at > ${DB_NOW}) AS instances
-       FROM ${s}.cluster_nodes n ORDER BY n.node_id`,
-    );
-    return res.rows.map((r) => ({
-      nodeId: r.node_id,
-      address: r.address,
-      weight: r.weight,
-      capacity: r.capacity,
-      pid: r.pid,
-      startedAt: Number(r.started_at),
-      heartbeatAt: Number(r.heartbeat_at),
-      alive: r.alive,
-      draining: r.draining,
-      leases: r.instances?.length ?? 0,
-      instances: r.instances ?? [],
-    }));
+  nodes(): Promise<NodeView[]> {
+    return listNodes(this.h);
   }
 
   /** instance → owner node, for instances with an unexpired lease. */
-  async owners(): Promise<Map<string, string>> {
-    const res = await this.h.pool.query<{ instance: string; owner: string }>(`SELECT instance, owner FROM ${this.s}.agent_leases WHERE owner IS NOT NULL AND expires_at > ${DB_NOW}`);
-    return new Map(res.rows.map((r) => [r.instance, r.owner]));
+  owners(): Promise<Map<string, string>> {
+    return leaseOwners(this.h);
   }
 }

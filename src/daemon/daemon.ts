@@ -23,7 +23,7 @@ import { LogHub } from '../observability/log-hub.js';
 import { openBus, OutboxBus, type Bus, type OpenedBus } from '../bus/index.js';
 import { DEFAULT_MAX_EVENT_BYTES, NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
 import { AgentController } from './agent-controller.js';
-import { Placement } from './placement.js';
+import { Placement, applyAction } from './placement.js';
 import { Counter } from 'prom-client';
 import type { AgentAction, AgentView, ControlPlane, HealthView, NodeView } from './control.js';
 import { BadRequestError, ConfigError, NotFoundError, OpenClawError } from '../util/errors.js';
@@ -229,6 +229,8 @@ export class Daemon implements ControlPlane {
     await this.store.releaseDeliveries(undefined, placement.nodeId ?? undefined);
     await this.versions.load([...this.controllers.keys(), SHARED_NAMESPACE]);
 
+    // Cluster: a live node before the modules start (workflow runs it resumes are not orphans).
+    await placement.register();
     const ctx = this.moduleContext();
     for (const m of this.modules) {
       await m.start(ctx);
@@ -517,28 +519,12 @@ export class Daemon implements ControlPlane {
   async action(name: string, action: AgentAction): Promise<AgentView> {
     const c = this.get(name);
     this.services.audit.record({ actor: 'api', action: 'agent.lifecycle', target: name, detail: { action } });
-    switch (action) {
-      case 'start':
-        await this.store.setDesired(name, 'running');
-        await c.startExplicit();
-        break;
-      case 'stop':
-        await this.store.setDesired(name, 'stopped');
-        await c.stop('stop requested');
-        break;
-      case 'pause':
-        await c.pause();
-        await this.store.setDesired(name, 'paused');
-        break;
-      case 'resume':
-        await c.resume();
-        await this.store.setDesired(name, 'running');
-        break;
-      case 'restart':
-        await this.store.setDesired(name, 'running');
-        await c.restart('restart requested');
-        break;
-    }
+    // Cluster: this node acts on the instances it runs; the others are told (Placement.announce).
+    const here = this.placement?.actsHere(name) ?? true;
+    if (action === 'start' || action === 'stop' || action === 'restart') await this.store.setDesired(name, action === 'stop' ? 'stopped' : 'running');
+    if (here) await applyAction(c, action);
+    if (action === 'pause' || action === 'resume') await this.store.setDesired(name, action === 'pause' ? 'paused' : 'running');
+    await this.placement?.announce(name, action);
     return this.getAgent(name);
   }
 

@@ -7,7 +7,7 @@ import type { Store } from '../store/types.js';
 import { clusterStoreModule } from '../cluster/schema.js';
 import { resolveCluster, type ClusterSection } from '../cluster/config.js';
 import { LeaseManager, type HeldLease } from '../cluster/leases.js';
-import type { NodeView } from './control.js';
+import type { AgentAction, NodeView } from './control.js';
 import type { AgentController } from './agent-controller.js';
 import type { FenceSource } from './run-transaction.js';
 import { ConfigError } from '../util/errors.js';
@@ -62,7 +62,21 @@ export class Placement {
       lost: async (lease: HeldLease, reason) => {
         await hooks.controller(lease.agent)?.unplaceInstance(lease.instance, `lease lost: ${reason}`);
       },
+      // A late renewal kept leases that had lapsed: fire claims in the gap were refused; the
+      // schedule is re-armed as on a take-over, so the missed-run policy accounts for those times.
+      lapsed: (leases) => {
+        for (const agent of new Set(leases.map((l) => l.agent))) {
+          if (hooks.controller(agent)?.scheduleSpec) void hooks.scheduleTakenOver(agent).catch((err: Error) => hooks.log('warning', `cluster: re-arming the schedule of '${agent}' failed: ${err.message}`));
+        }
+      },
       log: hooks.log,
+    });
+    // A lifecycle action asked on another node: act on this node's instances of the agent.
+    await mgr.onAnnounce(({ agent, action, from }) => {
+      const c = hooks.controller(agent);
+      if (!c || mgr.heldOf(agent).length === 0) return;
+      hooks.log('info', `cluster: '${action}' of '${agent}' asked on node '${from}'; applying it to the instances here`);
+      void applyAction(c, action as AgentAction).catch((err: Error) => hooks.log('warning', `cluster: '${action}' of '${agent}' (asked on '${from}') failed here: ${err.message}`));
     });
     const p = new Placement(mgr);
     p.released = released;
@@ -103,6 +117,11 @@ export class Placement {
    * Registers the node, adopts what its previous boot held and takes its share of the free
    * leases — before the agents start, so the boot's start loop starts exactly these instances.
    */
+  /** Registers the node (live heartbeat) before the modules start; no leases yet. */
+  async register(): Promise<void> {
+    await this.leases?.register(null);
+  }
+
   async join(address: string | null): Promise<void> {
     for (const { lease, prev } of (await this.leases?.join(address)) ?? []) await this.released?.(lease.agent, prev);
   }
@@ -120,6 +139,16 @@ export class Placement {
     this.leases?.close();
   }
 
+  /** Whether a lifecycle action asked here acts on local instances (a single daemon: always). */
+  actsHere(agent: string): boolean {
+    return this.runsAgent(agent);
+  }
+
+  /** After a lifecycle action asked here (its desired state stored): the other nodes act on theirs. */
+  async announce(agent: string, action: AgentAction): Promise<void> {
+    await this.leases?.announce(agent, action);
+  }
+
   async nodes(): Promise<NodeView[]> {
     return this.leases ? this.leases.nodes() : [];
   }
@@ -127,5 +156,21 @@ export class Placement {
   /** instance → node running it (an empty map on a single daemon). */
   async owners(): Promise<Map<string, string>> {
     return this.leases ? this.leases.owners() : new Map();
+  }
+}
+
+/** A lifecycle action on the instances of this node (those it holds leases of, in a cluster). */
+export async function applyAction(c: AgentController, action: AgentAction): Promise<void> {
+  switch (action) {
+    case 'start':
+      return c.startExplicit();
+    case 'stop':
+      return c.stop('stop requested');
+    case 'pause':
+      return c.pause();
+    case 'resume':
+      return c.resume();
+    case 'restart':
+      return c.restart('restart requested');
   }
 }

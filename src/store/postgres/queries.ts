@@ -107,10 +107,12 @@ export function queries(s: string) {
       SELECT ${deliveryColumns} FROM claimed d JOIN ${s}.events e ON e.seq = d.event_seq ORDER BY d.event_seq`,
     ack: `DELETE FROM ${s}.deliveries WHERE ${leaseHeld}`,
     // Cluster fencing (RunCommit.fence): the runs whose lease (owner, epoch) is still current on the
-    // database clock; the lease rows stay share-locked until COMMIT, so a takeover waits for it.
+    // database clock; the lease rows stay KEY SHARE-locked until COMMIT, so a takeover (its pick
+    // locks FOR UPDATE) waits for it, while the owner's renewal (a NO KEY UPDATE of expires_at)
+    // never does: a renewal queued behind a thousand agents' commits missed its deadline.
     fence: `SELECT f.i FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) WITH ORDINALITY AS f(agent, instance, owner, epoch, i)
       JOIN ${s}.agent_leases l ON l.agent = f.agent AND l.instance = f.instance AND l.owner = f.owner AND l.epoch = f.epoch
-      WHERE l.expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint FOR SHARE OF l`,
+      WHERE l.expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint FOR KEY SHARE OF l`,
     // A group commit checks every ack up front and locks the rows it will delete (so the delete at
     // the end cannot miss); runs whose lease is gone drop out of the batch before doing any work.
     lockAcks: `SELECT d.id FROM ${s}.deliveries d JOIN unnest($1::bigint[], $2::text[]) AS a(id, token) ON d.id = a.id AND d.lease_token = a.token
