@@ -65,7 +65,7 @@ describe.runIf(pgUp)('PostgreSQL', () => {
       const h = store.handle();
       if (h.dialect !== 'postgres') throw new Error('expected PostgreSQL');
       const a = h.tx(async (c) => {
-        await c.query(queries(h.schema).publish, [['a-low'], ['x'], ['"a-low"'], ['p'], [fx.now()], [null], fx.now(), [null]]);
+        await c.query(queries(h.schema).publish, [['a-low'], ['x'], ['"a-low"'], ['p'], [fx.now()], [null], fx.now(), [null], [null]]);
         aInside();
         await gate;
       });

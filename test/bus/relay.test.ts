@@ -50,6 +50,7 @@ function insertHeld(store: Store, events: NewEvent[], hold: () => Promise<void>)
       events.map(() => null),
       Date.now(),
       events.map((e) => e.key ?? null),
+      events.map(() => null),
     ]);
     await hold();
   });
