@@ -46,6 +46,8 @@ export class JsPublisher {
         if (err) {
           for (const done of this.waiting.values()) done(err);
           this.waiting.clear();
+          // The subscription is dead (e.g. a permissions error on the inbox): the next batch subscribes anew.
+          this.sub = null;
           return;
         }
         const token = m.subject.slice(this.prefix.length);

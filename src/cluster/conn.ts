@@ -9,6 +9,8 @@ import type pg from 'pg';
 export class DedicatedConnection {
   private client: pg.Client | null = null;
   private connecting: Promise<pg.Client> | null = null;
+  /** Bumped when a connection attempt is abandoned: that attempt ends its client instead of keeping it. */
+  private gen = 0;
   private closed = false;
   private readonly channels = new Map<string, (payload: string) => void>();
 
@@ -20,7 +22,24 @@ export class DedicatedConnection {
   ) {}
 
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[], timeoutMs: number): Promise<pg.QueryResult<R>> {
-    const c = await this.connect(timeoutMs);
+    // The connection (its handshake and LISTENs) counts against the same timeout: a database that
+    // accepts the socket and then hangs must not hold a renewal up past the node's deadline.
+    const c = await new Promise<pg.Client>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.abandonConnect();
+        reject(new Error(`no connection within ${Math.round(timeoutMs)} ms`));
+      }, Math.max(1, timeoutMs));
+      this.connect(timeoutMs).then(
+        (client) => {
+          clearTimeout(timer);
+          resolve(client);
+        },
+        (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
     return new Promise((resolve, reject) => {
       let done = false;
       // The timeout decides after the poll phase (setImmediate): when this thread's event loop was
@@ -61,10 +80,18 @@ export class DedicatedConnection {
     if (c) await c.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
   }
 
+  /** A connection attempt that outlived its caller's timeout: ended when it completes; the next query starts a new one. */
+  private abandonConnect(): void {
+    this.gen++;
+    this.connecting = null;
+  }
+
   private connect(timeoutMs: number): Promise<pg.Client> {
     if (this.client) return Promise.resolve(this.client);
     if (this.closed) return Promise.reject(new Error('connection closed'));
-    this.connecting ??= (async () => {
+    if (this.connecting) return this.connecting;
+    const gen = this.gen;
+    const attempt = (async () => {
       // Loaded here, not at import: a daemon on SQLite never pays for `pg`.
       const { default: pgm } = await import('pg');
       const c = new pgm.Client({ connectionString: this.url, statement_timeout: this.statementTimeoutMs, connectionTimeoutMillis: Math.max(1000, Math.floor(timeoutMs)) });
@@ -82,14 +109,17 @@ export class DedicatedConnection {
         c.end().catch(() => undefined);
         throw err;
       }
-      if (this.closed) {
+      if (this.closed || gen !== this.gen) {
         c.end().catch(() => undefined);
-        throw new Error('connection closed');
+        throw new Error(this.closed ? 'connection closed' : 'connection attempt abandoned (timed out)');
       }
       this.client = c;
       return c;
-    })().finally(() => (this.connecting = null));
-    return this.connecting;
+    })().finally(() => {
+      if (this.connecting === attempt) this.connecting = null;
+    });
+    this.connecting = attempt;
+    return attempt;
   }
 
   /** Whether a connection is up (a LISTEN on it receives notifications). */

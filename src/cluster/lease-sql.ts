@@ -17,7 +17,7 @@ export const adopt = (s: string): string =>
        UPDATE ${s}.agent_leases l SET epoch = l.epoch + 1, expires_at = ${DB_NOW} + $2, acquired_at = ${DB_NOW}
        FROM mine WHERE l.agent = mine.agent AND l.instance = mine.instance RETURNING l.agent, l.instance, l.epoch`;
 
-/** Heartbeat and renewal in one statement. $6 (late): extend a lease whose (owner, epoch) is unchanged even if it lapsed; `lapsed` says which had. */
+/** Heartbeat and renewal in one statement. $6 would extend a lapsed lease whose (owner, epoch) is unchanged; leases.ts passes false (a lapsed lease is never revived: see there). */
 export const renew = (s: string): string =>
   `WITH beat AS (
            UPDATE ${s}.cluster_nodes SET heartbeat_at = ${DB_NOW}, expires_at = ${DB_NOW} + $2 WHERE node_id = $1 AND boot_id = $5 RETURNING 1

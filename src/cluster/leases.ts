@@ -12,9 +12,11 @@
 // Renewal runs from join() on (not only once the boot has started every agent), on its own
 // connection (conn.ts) with a timeout, apart from placement (loads, acquisitions, hand-overs on
 // the pool). A renewal that comes late — the event loop was blocked past the deadline — is tried
-// before anything is stopped: it extends a lease whose (owner, epoch) is unchanged even if it
-// lapsed meanwhile (nobody took it: the epoch would have moved; and nothing of this node was
-// committed in the gap: the fence checks expiry). Only what the database refuses is stopped.
+// before anything is stopped: it keeps every lease that has not expired in the database. A lease
+// that lapsed is NOT revived, even when nobody took it (its epoch unchanged): other nodes act on
+// expiry without moving the epoch (adopting the open schedule fires of an owner whose lease
+// lapsed, workflow runs of a node whose heartbeat lapsed), so reviving it could run their work
+// twice. It is stopped here and taken again with a new epoch at the next placement step.
 import { createHash, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { PostgresHandle } from '../store/extension.js';
@@ -230,7 +232,7 @@ export class LeaseManager {
     try {
       const q = await this.conn.query<{ beat: number; renewed: string[] | null; lapsed: string[] | null }>(
         SQL.renew(s),
-        [this.nodeId, this.cfg.leaseMs, list.map((l) => l.instance), list.map((l) => l.epoch), this.bootId, late],
+        [this.nodeId, this.cfg.leaseMs, list.map((l) => l.instance), list.map((l) => l.epoch), this.bootId, false],
         late ? this.periodMs() : Math.max(100, this.deadline - sent),
       );
       res = q.rows[0]!;
@@ -261,11 +263,11 @@ export class LeaseManager {
     }
     const renewed = new Set(res.renewed ?? []);
     this.deadline = sent + this.safeMs();
-    for (const l of list) if (!renewed.has(l.instance) && this.held.get(l.instance) === l) this.lose(l, late ? `lease not renewed within ${this.safeMs()} ms, and taken over meanwhile` : 'lease expired or taken over');
+    for (const l of list) if (!renewed.has(l.instance) && this.held.get(l.instance) === l) this.lose(l, late ? `lease not renewed within ${this.safeMs()} ms: it lapsed or was taken over meanwhile` : 'lease expired or taken over');
     if (late) {
       this.late.kept += renewed.size;
       const lapsed = new Set(res.lapsed ?? []);
-      this.listener.log('warning', `cluster: renewal came ${Math.round(sent - this.deadline + this.safeMs())} ms after the last one (event loop blocked?): ${renewed.size} lease(s) kept (${lapsed.size} had lapsed, nobody took them), ${list.length - renewed.size} lost`);
+      this.listener.log('warning', `cluster: renewal came ${Math.round(sent - this.deadline + this.safeMs())} ms after the last one (event loop blocked?): ${renewed.size} lease(s) kept, ${list.length - renewed.size} lost (lapsed or taken over)`);
       if (lapsed.size > 0) this.listener.lapsed?.(list.filter((l) => lapsed.has(l.instance) && this.held.get(l.instance) === l));
     }
   }

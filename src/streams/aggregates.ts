@@ -210,7 +210,8 @@ export class Aggregator {
         const d = v as { v: string[]; c: boolean };
         return { set: new Set(d.v), capped: d.c } satisfies DistinctSlot;
       }
-      if (s?.op === 'approx_distinct') return HyperLogLog.parse(v as string);
+      // A state saved before this aggregate was added at this position (the query changed): start empty.
+      if (s?.op === 'approx_distinct') return typeof v === 'string' ? HyperLogLog.parse(v) : new HyperLogLog();
       return v;
     });
   }

@@ -184,6 +184,15 @@ describe('the authorizer', () => {
     expect(remote.statusCode).toBe(401);
     expect(remote.headers['www-authenticate']).toMatch(/^Bearer/);
     expect(remote.json().error.message).toContain('Authorization: Bearer');
+    // A loopback socket naming another host is a DNS-rebound page (evil.example → 127.0.0.1), with or
+    // without a planted session cookie: no loopback trust for it.
+    for (const headers of [{ host: 'evil.example:8400' }, { host: 'evil.example:8400', cookie: 'oc_session=planted' }]) {
+      const rebound = await api.app.inject({ method: 'GET', url: '/t/read', remoteAddress: '127.0.0.1', headers });
+      expect([rebound.statusCode, rebound.json().error.message]).toEqual([401, expect.stringContaining('DNS-rebound')]);
+    }
+    for (const host of ['localhost:8400', '127.0.0.1:8400', '[::1]:8400']) {
+      expect((await api.app.inject({ method: 'GET', url: '/t/read', remoteAddress: '127.0.0.1', headers: { host } })).statusCode).toBe(200);
+    }
     await api.close();
   });
 

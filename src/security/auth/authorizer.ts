@@ -6,7 +6,7 @@ import type { Authorize, Permission, Principal, RouteTarget } from '../../contra
 import type { AuditSink } from '../../contracts/modules.js';
 import type { AgentTokens } from './agent-tokens.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
-import { isLoopbackAddress, type AuthMode } from './mode.js';
+import { isLoopbackAddress, isLoopbackHost, type AuthMode } from './mode.js';
 import type { TokenRepository } from './repository.js';
 import { roleAllows, rolePermissions } from './roles.js';
 import { parseToken, secretMatches } from './tokens.js';
@@ -60,7 +60,13 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
     if (header === undefined || header === '') {
       // A dashboard session (src/api/ui/session.ts) stands for an API token: check that token now.
       if (req.sessionToken !== undefined) return apiToken(req.sessionToken, req, null);
-      if (deps.mode === 'local-trust' && isLoopbackAddress(req.socket.remoteAddress)) return LOCAL;
+      if (deps.mode === 'local-trust' && isLoopbackAddress(req.socket.remoteAddress)) {
+        // Loopback trust needs a loopback Host too: a page on a DNS-rebound name (evil.example →
+        // 127.0.0.1) reaches this socket from loopback, but its requests name the attacker's host.
+        const host = req.headers.host;
+        if (host === undefined || isLoopbackHost(host.replace(/:\d+$/, ''))) return LOCAL;
+        throw new UnauthorizedError(`local-trust trusts loopback callers that name a loopback host (127.0.0.1, localhost, [::1]); this request named '${host}' (a DNS-rebound name?). Open the daemon at http://127.0.0.1:<port>, or send \`Authorization: Bearer <token>\``);
+      }
       throw new UnauthorizedError(MISSING);
     }
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
