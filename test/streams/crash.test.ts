@@ -168,17 +168,23 @@ describe.each(backends)('kill -9 during ingestion and aggregation on %s', (backe
     }
     const { dir, configFile } = makeProject({ store, extra: STREAMS_YAML, agents: `  counter:\n    source: ${path.join(here, 'fixtures', 'result-counter.ts')}\n` });
     const input = makeInput();
-    // Files arrive whole: written aside, then renamed into the watched directory.
+    // Files arrive whole (written aside, then renamed into the watched directory), one more before
+    // each daemon life: every life has new input to ingest, so the kills land while the stream is
+    // part-way (with every file there from the start, a fast first life could ingest it all before
+    // the first kill, and the test would prove less than it says).
     fs.mkdirSync(path.join(dir, 'incoming'));
-    input.files.forEach((lines, f) => {
+    let arrived = 0;
+    const arrive = () => {
+      const f = arrived++;
       const tmp = path.join(dir, `part-${f}.tmp`);
-      fs.writeFileSync(tmp, lines.join('\n') + '\n');
+      fs.writeFileSync(tmp, input.files[f]!.join('\n') + '\n');
       fs.renameSync(tmp, path.join(dir, 'incoming', `part-${f}.ndjson`));
-    });
+    };
 
     const rnd = mulberry32(99);
     const progress: number[] = [];
     for (let k = 0; k < KILLS; k++) {
+      if (arrived < input.files.length) arrive();
       const child = startDaemon(dir, configFile);
       const url = await daemonUrl(dir, child.pid!);
       await new Promise((r) => setTimeout(r, 50 + Math.floor(rnd() * 400)));
@@ -186,6 +192,7 @@ describe.each(backends)('kill -9 during ingestion and aggregation on %s', (backe
       await kill(child);
     }
 
+    while (arrived < input.files.length) arrive();
     const child = startDaemon(dir, configFile);
     const url = await daemonUrl(dir, child.pid!);
     const ref = reference(input.valid);
