@@ -26,6 +26,7 @@ export default defineConfig({
       'test/workflows/expressions.test.ts',
       'test/tools/**/*.test.ts',
       'test/observability/log-hub.test.ts',
+      'test/util/**/*.test.ts',
     ],
   },
 });
