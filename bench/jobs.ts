@@ -4,21 +4,29 @@
 //   throughput: N jobs enqueued in batches of 1,000, time from the first enqueue until the N-th
 //               job completed (for OpenClaw: its handler's run committed with the completion).
 //   latency:    jobs enqueued one at a time, spaced out (so the queue is idle), enqueue → start of
-//               the handler (OpenClaw: created_at → the claim; BullMQ: job.timestamp → processor;
-//               graphile-worker: created_at → task function).
+//               the handler, on a sub-millisecond clock for every system: the time just before the
+//               enqueue call → the first line of the handler, both as performance.timeOrigin +
+//               performance.now() (OpenClaw's handler runs in an agent host, another process: it
+//               returns its start time as the job's result).
 //
 //   CPU per job: daemon (this process) + agent hosts during the throughput phase; `--profile` writes
 //   a CPU profile of the daemon's main thread to bench/profiles/ and prints its top self time.
 //
-//   node --import tsx jobs.ts [--jobs 5000] [--latency-jobs 300] [--concurrency 32] [--no-pg] [--no-peers] [--profile]
+//   `--host-profile` profiles the agent side (the job agent runs with `permissions: { sandbox: false }`,
+//   see src/runtime/thread-profile.ts): its host main thread and worker write a CPU profile of their
+//   first `--host-profile-ms` (default 15000: the first invocation is the agent's setup, before the daemon's
+//   warm-up) after their first invocation to bench/profiles/.
+//
+//   node --import tsx jobs.ts [--jobs 5000] [--latency-jobs 300] [--concurrency 32] [--no-pg] [--no-peers] [--profile] [--host-profile]
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../src/config/index.js';
 import { Daemon } from '../src/daemon/daemon.js';
 import { JobsModule } from '../src/jobs/module.js';
-import { PG_URL, agentFile, arg, dropSchemas, havePostgres, jsonLine, log, makeProject, pct, r1, r3, removeTempDirs, sleep, table, uniqueSchema, waitFor, type StoreChoice } from './lib/common.js';
-import { cpuWindow, type TopSelf } from './lib/profile.js';
+import { BENCH_DIR, PG_URL, agentFile, arg, dropSchemas, havePostgres, jsonLine, log, makeProject, pct, r1, r3, removeTempDirs, sleep, table, uniqueSchema, waitFor, type StoreChoice } from './lib/common.js';
+import { cpuWindow, summarizeProfile, type TopSelf } from './lib/profile.js';
 
 const N = arg('jobs', 5000);
 const LAT_N = arg('latency-jobs', 300);
@@ -27,7 +35,13 @@ const NO_PG = arg('no-pg', false);
 const NO_PEERS = arg('no-peers', false);
 const PROFILE = arg('profile', false);
 const TIMEOUT_S = arg('timeout', 180);
+const HOST_PROFILE = arg('host-profile', false);
+const HOST_PROFILE_MS = arg('host-profile-ms', 15000);
+const HOST_PROFILE_DIR = path.join(BENCH_DIR, 'profiles', `job-hosts-${Date.now()}`);
 const GAP_MS = 3;
+
+/** Epoch milliseconds with a sub-millisecond fraction, comparable across processes on this machine. */
+const wallNow = () => performance.timeOrigin + performance.now();
 
 interface Result {
   system: string;
@@ -45,7 +59,9 @@ interface Result {
 
 async function openclaw(backend: 'sqlite' | 'postgres'): Promise<Result> {
   const store: StoreChoice = backend === 'sqlite' ? { kind: 'sqlite' } : { kind: 'postgres', url: PG_URL, schema: uniqueSchema('oc_bench_jobs') };
-  const { configFile } = makeProject(`  jobs:\n    source: ${agentFile('job-noop.ts')}\n`, store);
+  const prof = HOST_PROFILE && backend === 'sqlite' ? `    permissions: { sandbox: false }\n    env: { OPENCLAW_THREAD_PROFILE_DIR: '${HOST_PROFILE_DIR}', OPENCLAW_THREAD_PROFILE_MS: '${HOST_PROFILE_MS}' }\n` : '';
+  if (prof) fs.mkdirSync(HOST_PROFILE_DIR, { recursive: true });
+  const { configFile } = makeProject(`  jobs:\n    source: ${agentFile('job-noop.ts')}\n${prof}`, store);
   fs.appendFileSync(configFile, `jobs:\n  concurrency: ${CONC}\n  queues:\n    noop:\n      concurrency: ${CONC}\n`);
   const mod = new JobsModule();
   const d = await Daemon.start(await loadConfig(configFile), { modules: [mod], listen: false });
@@ -70,18 +86,22 @@ async function openclaw(backend: 'sqlite' | 'postgres'): Promise<Result> {
     await waitFor(`${N} jobs`, done(N + 100), TIMEOUT_S * 1000, 5);
     const seconds = (performance.now() - t0) / 1000;
     const cpu = await cpuWin.stop();
+    // The agent threads write their profiles HOST_PROFILE_MS after their first invocation.
+    if (prof) await waitFor('host profiles', () => fs.readdirSync(HOST_PROFILE_DIR).length >= 2, HOST_PROFILE_MS + 20_000, 200).catch(() => undefined);
     const cpuUsPerJob = Math.round(((cpu.daemonUserMs + cpu.daemonSysMs + cpu.hostsMs) * 1000) / N);
 
-    const ids: string[] = [];
+    const sent = new Map<string, number>();
     for (let i = 0; i < LAT_N; i++) {
-      ids.push((await svc.enqueue([{ name: 'noop' }]))[0]!.id);
+      const id = `lat-${i}-${randomBytes(4).toString('hex')}`;
+      sent.set(id, wallNow());
+      await svc.enqueue([{ name: 'stamp', opts: { id } }]);
       await sleep(GAP_MS);
     }
-    await waitFor('latency jobs', done(N + 100 + LAT_N), 60_000, 10);
     const lat: number[] = [];
-    for (const id of ids) {
+    await waitFor('latency jobs', async () => (await Promise.all([...sent.keys()].map((id) => svc.store.get(id)))).every((j) => j?.status === 'completed'), 60_000, 10);
+    for (const [id, at] of sent) {
       const j = await svc.store.get(id);
-      if (j?.startedAt != null) lat.push(j.startedAt - j.createdAt);
+      if (typeof j?.result === 'number') lat.push(j.result - at);
     }
     return { system: `OpenClaw ${backend}`, jobs: N, seconds, jobsPerSec: N / seconds, enqueueMs, p50: pct(lat, 50), p99: pct(lat, 99), cpuUsPerJob, cpu: { daemonMs: cpu.daemonUserMs + cpu.daemonSysMs, hostsMs: cpu.hostsMs }, ...(cpu.topSelf ? { topSelf: cpu.topSelf } : {}) };
   } finally {
@@ -97,10 +117,12 @@ async function bullmq(): Promise<Result> {
   const queue = new Queue('noop', { connection, prefix });
   let done = 0;
   const starts = new Map<string, number>();
+  const sent = new Map<string, number>();
   const worker = new Worker(
     'noop',
     async (job) => {
-      starts.set(job.id!, Date.now() - job.timestamp);
+      const at = sent.get(job.id!);
+      if (at !== undefined) starts.set(job.id!, performance.now() - at);
     },
     { connection, prefix, concurrency: CONC, removeOnComplete: { count: 0 }, removeOnFail: { count: 0 } },
   );
@@ -117,7 +139,9 @@ async function bullmq(): Promise<Result> {
     starts.clear();
     const ids: string[] = [];
     for (let i = 0; i < LAT_N; i++) {
-      ids.push((await queue.add('noop', {})).id!);
+      const jobId = `lat-${i}`;
+      sent.set(jobId, performance.now());
+      ids.push((await queue.add('noop', {}, { jobId })).id!);
       await sleep(GAP_MS);
     }
     await waitFor('latency jobs', () => ids.every((id) => starts.has(id)), 60_000, 10);
@@ -143,8 +167,9 @@ async function graphile(): Promise<Result> {
     pollInterval: 2000,
     logger: new (await import('graphile-worker')).Logger(() => () => undefined),
     taskList: {
-      noop: async (_payload, helpers) => {
-        starts.set(String(helpers.job.id), Date.now() - new Date(helpers.job.created_at).getTime());
+      noop: async (payload, helpers) => {
+        const at = (payload as { at?: number } | null)?.at;
+        if (at !== undefined) starts.set(String(helpers.job.id), wallNow() - at);
         done++;
       },
     },
@@ -162,7 +187,7 @@ async function graphile(): Promise<Result> {
     starts.clear();
     const ids: string[] = [];
     for (let i = 0; i < LAT_N; i++) {
-      ids.push(String((await runner.addJob('noop', {})).id));
+      ids.push(String((await runner.addJob('noop', { at: wallNow() })).id));
       await sleep(GAP_MS);
     }
     await waitFor('latency jobs', () => ids.every((id) => starts.has(id)), 60_000, 10);
@@ -194,12 +219,18 @@ async function main(): Promise<void> {
   }
   removeTempDirs();
   table(
-    `No-op jobs end to end (${N} jobs, handler concurrency ${CONC}; latency: ${LAT_N} jobs enqueued ${GAP_MS} ms apart)`,
+    `No-op jobs end to end (${N} jobs, handler concurrency ${CONC}; latency: ${LAT_N} jobs enqueued ${GAP_MS} ms apart, enqueue call → handler start)`,
     ['system', 'jobs/s', 'enqueue 1k batches (ms)', 'enqueue→start p50 (ms)', 'p99 (ms)', 'CPU µs/job', 'daemon / hosts CPU ms'],
     results.map((r) => [r.system, r1(r.jobsPerSec), r1(r.enqueueMs), r3(r.p50), r3(r.p99), r.cpuUsPerJob ?? '', r.cpu ? `${r.cpu.daemonMs} / ${r.cpu.hostsMs}` : '']),
   );
   for (const r of results) {
     if (r.topSelf) table(`Daemon main thread, top self time (${r.system})`, ['function', 'self ms', '%'], r.topSelf.map((t) => [t.fn, t.selfMs, t.pct]));
+  }
+  if (HOST_PROFILE && fs.existsSync(HOST_PROFILE_DIR)) {
+    for (const f of fs.readdirSync(HOST_PROFILE_DIR).sort()) {
+      const top = summarizeProfile(JSON.parse(fs.readFileSync(path.join(HOST_PROFILE_DIR, f), 'utf8')), 15);
+      table(`Agent side, top self time: ${f} (the profiler's own work shows as 'post'/'dispatch')`, ['function', 'self ms', '%'], top.map((t) => [t.fn, t.selfMs, t.pct]));
+    }
   }
   // Side-by-side ratios (issue 9 asks for OpenClaw ahead of each peer in the same run).
   const by = (name: string) => results.find((r) => r.system.startsWith(name))?.jobsPerSec;
