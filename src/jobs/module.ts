@@ -117,6 +117,8 @@ export class JobsModule implements DaemonModule {
     // config entry names them.
     const label = (q: string) => (bindings.has(q) || cfg.queues?.[q] ? q : 'other');
 
+    const outcomeOf = new Map<string, { inc(): void }>();
+    const durationOf = new Map<string, { observe(v: number): void }>();
     const debugAgents = new Set(ctx.config.agents.filter((a) => a.logging.level === 'debug').map((a) => a.name));
     const runner = new JobRunner({
       jobs: store,
@@ -127,9 +129,20 @@ export class JobsModule implements DaemonModule {
       log: (line) => ctx.logs.write({ time: ctx.clock.now(), ...line }),
       // The per-job "completed" line only for agents logging at debug (a line per job is CPU per job).
       debug: (a) => debugAgents.has(a),
+      // Label children resolved once per queue (and outcome), not per job: prom-client hashes the
+      // label set on every inc/observe otherwise.
       metrics: {
-        outcome: (q, status) => total.inc({ queue: label(q), status }),
-        duration: (q, s) => duration.observe({ queue: label(q) }, s),
+        outcome: (q, status) => {
+          const k = `${q}\u0000${status}`;
+          let c = outcomeOf.get(k);
+          if (!c) outcomeOf.set(k, (c = total.labels({ queue: label(q), status })));
+          c.inc();
+        },
+        duration: (q, s) => {
+          let h = durationOf.get(q);
+          if (!h) durationOf.set(q, (h = duration.labels({ queue: label(q) })));
+          h.observe(s);
+        },
       },
       ...(this.opts.pollMs !== undefined ? { pollMs: this.opts.pollMs } : {}),
       ...(this.opts.heartbeat !== undefined ? { heartbeat: this.opts.heartbeat } : {}),

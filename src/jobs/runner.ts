@@ -260,19 +260,17 @@ class QueueWorker {
         })
       : { ok: false, runId: job.leaseToken, error: { name: 'Error', message: `agent '${this.b.agent}' is not configured`, code: 'agent_unavailable' } };
     const seconds = (this.runner.deps.now() - f.startedAt) / 1000;
-    const line = (level: LogLine['level'], msg: string, extra: Record<string, unknown> = {}) =>
-      this.runner.deps.log({ level, agent: this.b.agent, instance: `${this.b.agent}#0`, msg, runId: r.runId, fields: { job: job.id, queue: job.queue, attempt: job.attempts, ...extra } });
     if (r.ok) {
       metrics.outcome(job.queue, 'completed');
       metrics.duration(job.queue, seconds);
-      if (this.runner.deps.debug?.(this.b.agent)) line('debug', `job ${job.queue}/${job.id} completed (attempt ${job.attempts}, ${Math.round(seconds * 1000)} ms)`);
+      if (this.runner.deps.debug?.(this.b.agent)) this.line(job, r.runId, 'debug', `job ${job.queue}/${job.id} completed (attempt ${job.attempts}, ${Math.round(seconds * 1000)} ms)`);
       return;
     }
     const code = r.error?.code;
     const message = r.error ? `${r.error.message}` : 'failed';
     if (f.lost || code === 'lease_lost') {
       metrics.outcome(job.queue, 'lease_lost');
-      line('warning', `job ${job.queue}/${job.id}: the lease was lost (expired, cancelled or reclaimed); this attempt's effects were discarded`);
+      this.line(job, r.runId, 'warning', `job ${job.queue}/${job.id}: the lease was lost (expired, cancelled or reclaimed); this attempt's effects were discarded`);
       return;
     }
     if (code === 'agent_unavailable' || (code === 'call_aborted' && this.runner.stopped)) {
@@ -284,21 +282,25 @@ class QueueWorker {
     metrics.duration(job.queue, seconds);
     const reason = code === 'call_timeout' ? `timed out after ${job.timeoutMs} ms` : message;
     const res = await jobs.fail(job.id, job.leaseToken, reason, { final: code === 'job_unrecoverable' || code === 'no_method' }).catch((err: Error) => {
-      line('error', `job ${job.queue}/${job.id}: recording the failure failed: ${err.message}`);
+      this.line(job, r.runId, 'error', `job ${job.queue}/${job.id}: recording the failure failed: ${err.message}`);
       return null;
     });
     if (!res) return;
     if (res.outcome === 'lost') {
       metrics.outcome(job.queue, 'lease_lost');
-      line('warning', `job ${job.queue}/${job.id} failed (${reason}) after its lease was lost; the job is handled elsewhere`);
+      this.line(job, r.runId, 'warning', `job ${job.queue}/${job.id} failed (${reason}) after its lease was lost; the job is handled elsewhere`);
     } else if (res.outcome === 'dead') {
       metrics.outcome(job.queue, 'dead');
-      line('error', `job ${job.queue}/${job.id} dead-lettered after attempt ${job.attempts}/${job.maxAttempts}: ${reason}`);
+      this.line(job, r.runId, 'error', `job ${job.queue}/${job.id} dead-lettered after attempt ${job.attempts}/${job.maxAttempts}: ${reason}`);
     } else {
       metrics.outcome(job.queue, 'retried');
-      line('warning', `job ${job.queue}/${job.id} failed (attempt ${job.attempts}/${job.maxAttempts}): ${reason}; retry at ${new Date(res.retryAt!).toISOString()}`);
+      this.line(job, r.runId, 'warning', `job ${job.queue}/${job.id} failed (attempt ${job.attempts}/${job.maxAttempts}): ${reason}; retry at ${new Date(res.retryAt!).toISOString()}`);
       this.arm(res.retryAt!);
     }
+  }
+
+  private line(job: ClaimedJob, runId: string, level: LogLine['level'], msg: string): void {
+    this.runner.deps.log({ level, agent: this.b.agent, instance: `${this.b.agent}#0`, msg, runId, fields: { job: job.id, queue: job.queue, attempt: job.attempts } });
   }
 
   /** Renews the leases of jobs running longer than a third of the lease; aborts those lost. */

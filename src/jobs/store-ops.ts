@@ -230,7 +230,7 @@ function* claimRest(d: Dialect, queue: string, p: QueuePolicy, limit: number, no
     const rows = (yield all(
       `UPDATE ${J} SET status = 'active', lease_token = v.column2, run_id = v.column2, lease_expires_at = ?, attempts = attempts + 1, started_at = ?, updated_at = ?
        FROM (VALUES ${pairs.map(() => '(?, ?)').join(', ')}) AS v WHERE ${J}.id = v.column1 AND ${J}.status = 'waiting'
-       RETURNING ${COLUMNS.split(', ').map((c) => `${J}.${c}`).join(', ')}`,
+       RETURNING ${qualifiedColumns(J)}`,
       expires, now, now, ...pairs.flat(),
     )) as Row[];
     for (const r of rows) jobs.push(toRecord(r) as ClaimedJob);
@@ -250,6 +250,18 @@ function* claimRest(d: Dialect, queue: string, p: QueuePolicy, limit: number, no
     if (t !== null) nextAt = nextAt === null ? t : Math.min(nextAt, t);
   }
   return { jobs, nextAt, ...base };
+}
+
+const qualified = new Map<string, string>();
+/** COLUMNS prefixed with the table (the claim's UPDATE … FROM), built once per table name. */
+function qualifiedColumns(table: string): string {
+  let q = qualified.get(table);
+  if (q === undefined) {
+    q = COLUMNS.split(', ').map((c) => `${table}.${c}`).join(', ');
+    if (qualified.size > 64) qualified.clear();
+    qualified.set(table, q);
+  }
+  return q;
 }
 
 /** Completion: only while the lease is held AND unexpired, in the caller's transaction. */

@@ -1,6 +1,8 @@
 // JobStore: the job queue's repository. It runs the transitions of store-ops.ts (hot path) and
 // store-admin.ts (operators' queries) in a transaction of their own, or inside a run's commit
 // (TxEffect) and its group commit (BatchStep); the tables and rows are in store-sql.ts.
+import type Database from 'better-sqlite3';
+import type pg from 'pg';
 import type { BatchStep, StoreHandle, TxEffect } from '../store/extension.js';
 import { runPostgres, runSqlite, type Op } from '../store/sql-ops.js';
 import type { QueuePolicy } from './config.js';
@@ -107,13 +109,7 @@ export class JobStore {
    * LeaseLostError, which aborts the whole commit: none of the handler's effects apply.
    */
   completeEffect(id: string, token: string, raw: () => unknown, deleteRow = false, next?: BatchStep): TxEffect {
-    const d = this.d;
-    const result = () => this.redact(raw());
-    return {
-      sqlite: (db, now) => runSqlite(db, completeOp(d, id, token, result(), deleteRow, now)),
-      postgres: (c, _schema, now) => runPostgres(c, completeOp(d, id, token, result(), deleteRow, now)),
-      ...(next ? { after: next } : {}),
-    };
+    return new CompleteEffect(this.d, this.redact, id, token, raw, deleteRow, next);
   }
 
   /**
@@ -194,5 +190,38 @@ export class JobStore {
   /** Waiting jobs per queue (the pending gauge). */
   pending(): Promise<Record<string, number>> {
     return this.read(() => pendingOp(this.d));
+  }
+}
+
+/**
+ * A job's completion in its run's commit (JobStore.completeEffect). A class, not an object of
+ * closures: one is made per job, on the hot path.
+ */
+class CompleteEffect implements TxEffect {
+  readonly after?: BatchStep;
+
+  constructor(
+    private readonly d: Dialect,
+    private readonly redact: <T>(v: T) => T,
+    private readonly id: string,
+    private readonly token: string,
+    private readonly raw: () => unknown,
+    private readonly deleteRow: boolean,
+    next: BatchStep | undefined,
+  ) {
+    if (next) this.after = next;
+  }
+
+  /** Read when the commit runs (after the handler returned); nothing to store when the row goes. */
+  private result(): unknown {
+    return this.deleteRow ? undefined : this.redact(this.raw());
+  }
+
+  sqlite(db: Database.Database, now: number): void {
+    runSqlite(db, completeOp(this.d, this.id, this.token, this.result(), this.deleteRow, now));
+  }
+
+  postgres(c: pg.PoolClient, _schema: string, now: number): Promise<void> {
+    return runPostgres(c, completeOp(this.d, this.id, this.token, this.result(), this.deleteRow, now));
   }
 }
