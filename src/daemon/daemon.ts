@@ -15,6 +15,7 @@ import { openStore } from '../store/index.js';
 import { SHARED_NAMESPACE, type Store, type StoredEvent, type RunRecord, type StateVersionInfo, type Transition, type DeadLetter } from '../store/types.js';
 import { createRuntime } from '../runtime/index.js';
 import { sandboxFor } from '../runtime/sandbox.js';
+import { workerBundle } from '../runtime/paths.js';
 import { startEgressProxy, type EgressProxy } from '../security/egress.js';
 import type { Runtime, RuntimeListener } from '../runtime/types.js';
 import type { LogLine, RpcRequest, RpcTrace } from '../runtime/protocol.js';
@@ -168,6 +169,8 @@ export class Daemon implements ControlPlane {
       }
       throw err;
     }
+    // A `tsc`-only rebuild left an older dist/worker/ (runtime/paths.ts): workers load dist/ file by file.
+    if (workerBundle.state === 'stale') this.log('warning', `worker bundle not used, ${workerBundle.reason}: agent workers load dist/ file by file; run \`npm run build\``);
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
     await this.store.migrateModule(fireLedgerStoreModule);
     this.fires = new FireLedger(this.store.handle(), () => this.clock.now());
