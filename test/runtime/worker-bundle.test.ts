@@ -4,7 +4,8 @@
 // process importing that paths.js picks the bundle while it is fresh, and the dist files (the newer
 // code) once an input is rewritten after it with other bytes; an unpacked or copied tree (one
 // mtime for every file, or files written in another order) stays fresh; a bundle without its
-// inputs list (an older build) or with an input gone is not used.
+// inputs list (an older build) or with an input gone is not used. And a daemon started from a copy
+// of the suite's build whose bundle went stale warns and runs its agent on the dist files.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,6 +13,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildSync } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fixture, makeProject } from '../helpers/project.js';
 import { BUNDLE_INPUTS, checkWorkerBundle, hostFiles } from '../../src/runtime/paths.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -110,4 +112,49 @@ describe('worker bundle freshness', () => {
     fs.rmSync(path.join(dist, 'worker', BUNDLE_INPUTS));
     expect(loaded(dist)).toMatchObject({ state: 'stale', main: pathToFileURL(path.join(dist, 'runtime', 'worker-main.js')).href });
   });
+
+  it('a daemon started from a build whose bundle went stale warns, and its agent runs on the dist files', () => {
+    const built = process.env.OPENCLAW_TEST_DIST;
+    if (!built) return; // OPENCLAW_TEST_FROM_SOURCE=1: no build to copy
+    // A copy of the suite's build laid out as an installed package (as test/helpers/test-dist.ts does).
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-wbundle-pkg-'));
+    dirs.push(root);
+    const dist = path.join(root, 'dist');
+    fs.cpSync(built, dist, { recursive: true, preserveTimestamps: true, filter: (src) => src !== path.join(built, 'ui') });
+    for (const name of ['package.json', 'node_modules', 'templates']) fs.symlinkSync(fs.realpathSync(path.join(REPO, name)), path.join(root, name));
+    expect(checkWorkerBundle(dist)).toEqual({ state: 'fresh' });
+    // `tsc` alone: worker-main.js rewritten after the bundle (dated a minute back: no equal mtimes).
+    setMtime(path.join(dist, 'worker', BUNDLE_INPUTS), Date.now() - 60_000);
+    fs.appendFileSync(path.join(dist, 'runtime', 'worker-main.js'), '\n// rebuilt by tsc\n');
+
+    const { configFile } = makeProject({ agents: `  counter:\n    source: ${fixture('counter.ts')}\n` });
+    dirs.push(path.dirname(configFile));
+    const url = (rel: string) => JSON.stringify(pathToFileURL(path.join(dist, rel)).href);
+    const script = `
+      const { loadConfig } = await import(${url('config/index.js')});
+      const { Daemon } = await import(${url('daemon/daemon.js')});
+      const paths = await import(${url('runtime/paths.js')});
+      const d = await Daemon.start(await loadConfig(${JSON.stringify(configFile)}), { listen: false });
+      let count = 0;
+      try {
+        await d.publishEvent({ name: 'tock' });
+        for (let i = 0; i < 600 && count !== 1; i++) {
+          await new Promise((r) => setTimeout(r, 100));
+          count = (await d.getState('counter')).state.count ?? 0;
+        }
+        const warnings = (await d.recentLogs('daemon', { limit: 500 })).filter((l) => l.level === 'warning').map((l) => l.msg);
+        console.log(JSON.stringify({ bundle: paths.workerBundle, workerMain: paths.runtimeFiles.workerMain, sdk: paths.runtimeFiles.sdk.index, count, warnings }));
+      } finally {
+        await d.shutdown();
+      }`;
+    const env = { ...process.env };
+    delete env.OPENCLAW_TEST_DIST;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env, timeout: 110_000 });
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { bundle: { state: string; reason: string }; workerMain: string; sdk: string; count: number; warnings: string[] };
+    expect(out.bundle).toMatchObject({ state: 'stale', reason: expect.stringContaining('runtime/worker-main.js') });
+    expect(out.workerMain).toBe(pathToFileURL(path.join(dist, 'runtime', 'worker-main.js')).href);
+    expect(out.sdk).toBe(pathToFileURL(path.join(dist, 'index.js')).href);
+    expect(out.count).toBe(1);
+    expect(out.warnings.filter((w) => w.includes('worker bundle not used'))).toHaveLength(1);
+  }, 120_000);
 });
