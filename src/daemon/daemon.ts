@@ -1,47 +1,46 @@
 // The composition root: builds the store, runtime, bus, scheduler, agent controllers and the
-// control API from a ProjectConfig, and implements the ControlPlane the API serves.
+// control API from a ProjectConfig, boots and shuts them down. Its parts read it through
+// DaemonPorts (daemon-ports.ts): the ControlPlane the API serves (control-plane.ts, delegated to
+// below) and the wiring of runs, agent RPCs, placement and modules (wiring.ts).
 //
 // Start order: store (migrations) → validate every agent module (nothing starts if one is bad:
 // exit 78) → subscriptions → control API (up before agents, so a crash-looping fleet stays
 // observable) → agents → schedules (with the missed-run policy applied to the downtime).
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import type { ProjectConfig, AgentConfig } from '../config/types.js';
+import type { ProjectConfig } from '../config/types.js';
 import { systemClock, type Clock } from '../scheduler/types.js';
-import { describeSchedule } from '../scheduler/schedule.js';
 import { FireLedger, fireLedgerStoreModule } from '../scheduler/fire-ledger.js';
 import { Schedules } from './schedules.js';
 import { openStore } from '../store/index.js';
-import { SHARED_NAMESPACE, type Store, type StoredEvent, type RunRecord, type StateVersionInfo, type Transition, type DeadLetter } from '../store/types.js';
+import { SHARED_NAMESPACE, type Store } from '../store/types.js';
 import { createRuntime } from '../runtime/index.js';
 import { sandboxFor } from '../runtime/sandbox.js';
+import { workerBundle } from '../runtime/paths.js';
 import { startEgressProxy, type EgressProxy } from '../security/egress.js';
-import type { Runtime, RuntimeListener } from '../runtime/types.js';
-import type { LogLine, RpcRequest, RpcTrace } from '../runtime/protocol.js';
-import { context } from '@opentelemetry/api';
+import type { Runtime } from '../runtime/types.js';
+import type { LogLine } from '../runtime/protocol.js';
 import { LogHub } from '../observability/log-hub.js';
 import { openBus, OutboxBus, type Bus, type OpenedBus } from '../bus/index.js';
-import { DEFAULT_MAX_EVENT_BYTES, NamespaceVersions, commitBuffer, type RunContext } from './run-transaction.js';
+import { NamespaceVersions } from './run-transaction.js';
 import { AgentController } from './agent-controller.js';
-import { Placement, applyAction } from './placement.js';
-import { Counter } from 'prom-client';
-import type { AgentAction, AgentView, ControlPlane, HealthView, NodeView } from './control.js';
-import { BadRequestError, ConfigError, NotFoundError, OpenClawError } from '../util/errors.js';
+import { Placement } from './placement.js';
+import type { ControlPlane } from './control.js';
+import { ConfigError } from '../util/errors.js';
 import { createApiServer, type RouteInfo } from '../api/server.js';
 import { checkBind, resolveAuthMode } from '../security/auth/mode.js';
 import fs from 'node:fs';
-import { VERSION } from '../version.js';
 import { Registry } from 'prom-client';
 import { AgentCustomMetrics, coreMetrics, processMetrics, type CoreMetrics } from '../observability/metrics.js';
-import { contextFromTraceparent, initTracingFromEnv, shutdownTracing, activeTraceIds, tracingEnabled, withSpan } from '../observability/tracing.js';
-import type { FastifyInstance } from 'fastify';
-import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type IntentHandler, type ModuleContext, type RpcHandler } from './modules.js';
-import type { RunIntent } from '../runtime/protocol.js';
+import { initTracingFromEnv, shutdownTracing, activeTraceIds } from '../observability/tracing.js';
+import { noAudit, noSecrets, type DaemonModule, type DaemonServices } from './modules.js';
 import { createModules } from './module-list.js';
 import { preflight } from './preflight.js';
 import { workerGuardrails } from '../security/guardrails/worker.js';
 import { expandSecrets } from '../security/redact.js';
-import { commitAuditEntries } from '../security/audit/commit.js';
+import { DAEMON_LOG, type DaemonPorts } from './daemon-ports.js';
+import { DaemonControlPlane } from './control-plane.js';
+import { DaemonWiring } from './wiring.js';
+import { readTls } from './api-tls.js';
 
 export interface DaemonOptions {
   dev?: boolean;
@@ -56,8 +55,6 @@ export interface DaemonOptions {
   /** Subsystems to start (default: createModules()). */
   modules?: DaemonModule[];
 }
-
-const DAEMON_LOG = 'daemon';
 
 export class Daemon implements ControlPlane {
   readonly config: ProjectConfig;
@@ -91,12 +88,13 @@ export class Daemon implements ControlPlane {
   readonly services: DaemonServices = { audit: noAudit, secrets: noSecrets };
   private modules: DaemonModule[] = [];
   private readonly startedModules: DaemonModule[] = [];
-  private readonly moduleRoutes: Array<(app: FastifyInstance) => void> = [];
-  private readonly rpcHandlers = new Map<string, RpcHandler>();
   private readonly core: CoreMetrics;
   private readonly customMetrics: AgentCustomMetrics;
   private tracing = false;
-  private readonly intentHandlers = new Map<string, IntentHandler>();
+  /** The parts daemon.ts composes (daemon-ports.ts): the control plane and the wiring of runs, RPCs and modules. */
+  private readonly ports: DaemonPorts;
+  private readonly cp: DaemonControlPlane;
+  private readonly wiring: DaemonWiring;
 
   private constructor(config: ProjectConfig, private readonly opts: DaemonOptions) {
     this.config = config;
@@ -109,21 +107,39 @@ export class Daemon implements ControlPlane {
       retentionMs: (agent) => this.config.agents.find((a) => a.name === agent)?.logging.retentionMs,
     });
     this.stopped = new Promise((r) => (this.resolveStopped = r));
+    this.ports = this.makePorts();
+    this.cp = new DaemonControlPlane(this.ports);
+    this.wiring = new DaemonWiring(this.ports);
     processMetrics(this.metrics);
-    this.core = coreMetrics(this.metrics, this.metricsSource(), config.agents.map((a) => a.name));
+    this.core = coreMetrics(this.metrics, this.cp.metricsSource(), config.agents.map((a) => a.name));
     this.customMetrics = new AgentCustomMetrics(this.metrics, (agent, msg) => this.log('warning', msg, undefined, agent));
   }
 
-  /** What the collect()-time gauges read at scrape time. */
-  private metricsSource() {
+  /** The daemon's fields as its parts read them: getters, since boot() assigns most of them later. */
+  private makePorts(): DaemonPorts {
+    const d = this; // the getters read the daemon's fields when called
     return {
-      now: () => this.clock.now(),
-      agents: () => [...this.controllers.values()].map((c) => ({ name: c.name, status: c.status(), instances: c.instanceViews() })),
-      pendingCounts: async () => (this.store ? this.pendingCounts() : {}),
-      eventLagMs: async (agent: string) => (this.bus && this.controllers.get(agent)?.subscriptions.length ? (await this.bus.stats(agent)).lagMs : 0),
-      stateSize: async (agent: string) => (this.store ? this.store.stateSize(agent) : 0),
-      logDrops: () => ({ follower: this.logs.followerDrops, file: this.logs.fileDrops(), agent: this.logs.agentDrops }),
-      logBufferedBytes: () => this.logs.bufferedBytes(),
+      config: this.config,
+      clock: this.clock,
+      dev: this.opts.dev === true,
+      get store() { return d.store; },
+      get bus() { return d.bus; },
+      get placement() { return d.placement; },
+      get versions() { return d.versions; },
+      get schedules() { return d.schedules; },
+      controllers: this.controllers,
+      logs: this.logs,
+      metrics: this.metrics,
+      get core() { return d.core; },
+      get customMetrics() { return d.customMetrics; },
+      services: this.services,
+      control: this,
+      get url() { return d.url; },
+      get started() { return d.started; },
+      get stopping() { return d.shuttingDown !== null; },
+      get startedAt() { return d.startedAt; },
+      log: (level, msg, fields, agent, instance) => this.log(level, msg, fields, agent, instance),
+      runContext: (a) => this.wiring.runContext(a),
     };
   }
 
@@ -152,7 +168,7 @@ export class Daemon implements ControlPlane {
     // Before anything starts: never serve a non-loopback address without token auth (exit 78).
     if (this.opts.listen !== false) checkBind(this.config, resolveAuthMode(this.config, this.opts.dev === true), this.modules.some((m) => m.name === 'auth'));
     const tls = this.config.api.tls ? readTls(this.config.api.tls, this.config.file) : undefined;
-    this.runtime = this.opts.runtime ?? createRuntime(this.listener(), { compileCacheDir: path.join(this.config.dataDir, 'cache', 'agents'), sandbox: sandboxFor(this.config) });
+    this.runtime = this.opts.runtime ?? createRuntime(this.wiring.listener(), { compileCacheDir: path.join(this.config.dataDir, 'cache', 'agents'), sandbox: sandboxFor(this.config) });
     if (this.config.agents.some((a) => a.kind === 'command')) this.egress = await startEgressProxy(workerGuardrails(this.config, this.config.agents[0]!).network);
 
     // Every check (agent modules, each module's section) before anything is created on disk. Loading
@@ -168,10 +184,12 @@ export class Daemon implements ControlPlane {
       }
       throw err;
     }
+    // A `tsc`-only rebuild left an older dist/worker/ (runtime/paths.ts): workers load dist/ file by file.
+    if (workerBundle.state === 'stale') this.log('warning', `worker bundle not used, ${workerBundle.reason}: agent workers load dist/ file by file; run \`npm run build\``);
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
     await this.store.migrateModule(fireLedgerStoreModule);
     this.fires = new FireLedger(this.store.handle(), () => this.clock.now());
-    const placement = (this.placement = await Placement.open(this.config, this.store, this.placementHooks()));
+    const placement = (this.placement = await Placement.open(this.config, this.store, this.wiring.placementHooks()));
     this.schedules = new Schedules({
       store: this.store,
       fires: this.fires,
@@ -194,7 +212,7 @@ export class Daemon implements ControlPlane {
         runtime: this.runtime,
         clock: this.clock,
         bus: this.bus,
-        runContext: this.runContext(a),
+        runContext: this.wiring.runContext(a),
         guardrails: workerGuardrails(this.config, a),
         log: (level, msg, fields, instance) => this.log(level, msg, fields, a.name, instance),
         metrics: this.core,
@@ -231,7 +249,7 @@ export class Daemon implements ControlPlane {
 
     // Cluster: a live node before the modules start (workflow runs it resumes are not orphans).
     await placement.register();
-    const ctx = this.moduleContext();
+    const ctx = this.wiring.moduleContext();
     for (const m of this.modules) {
       await m.start(ctx);
       this.startedModules.push(m);
@@ -245,7 +263,7 @@ export class Daemon implements ControlPlane {
       this.api = await createApiServer(this, {
         host: this.config.api.host,
         port: this.config.api.port,
-        routes: this.moduleRoutes,
+        routes: this.wiring.moduleRoutes,
         redact: (body) => this.services.secrets.redact(body),
         metrics: this.metrics,
         logFollow: { onDropped: (n) => this.logs.countFollowerDropped(n), track: (b) => this.logs.trackFollowerBuffer(b) },
@@ -281,35 +299,6 @@ export class Daemon implements ControlPlane {
     this.log('info', `daemon started: ${this.controllers.size} agent(s), store ${this.store.dialect}, API ${this.url || 'off'}`);
   }
 
-  private moduleContext(): ModuleContext {
-    return {
-      config: this.config,
-      store: this.store,
-      bus: this.bus,
-      clock: this.clock,
-      dataDir: this.config.dataDir,
-      dev: this.opts.dev === true,
-      control: this,
-      logs: this.logs,
-      metrics: this.metrics,
-      services: this.services,
-      agent: (name) => this.controllers.get(name),
-      agentNames: () => [...this.controllers.keys()],
-      node: this.placement?.leases ? { id: this.placement.leases.nodeId, leaseMs: this.placement.leases.leaseMs } : null,
-      log: (level, msg, fields) => this.log(level, msg, fields),
-      routes: (register) => void this.moduleRoutes.push(register),
-      intent: (kind, handler) => {
-        if (this.intentHandlers.has(kind)) throw new Error(`intent '${kind}' is registered twice`);
-        this.intentHandlers.set(kind, handler);
-      },
-      rpc: (op, handler) => {
-        if (this.rpcHandlers.has(op)) throw new Error(`RPC op '${op}' is registered twice`);
-        this.rpcHandlers.set(op, handler);
-      },
-      apiUrl: () => this.url,
-    };
-  }
-
   private async stopModules(): Promise<void> {
     for (const m of this.startedModules.splice(0).reverse()) {
       await m.stop?.().catch((err: Error) => this.log('warning', `module '${m.name}' did not stop cleanly: ${err.message}`));
@@ -328,104 +317,8 @@ export class Daemon implements ControlPlane {
     if (this.tracing) await shutdownTracing();
   }
 
-  private runContext(a: AgentConfig): RunContext {
-    return {
-      store: this.store,
-      versions: this.versions,
-      now: () => this.clock.now(),
-      agent: a.name,
-      maxStateSizeBytes: a.resources.maxStateSizeBytes,
-      maxValueBytes: a.resources.maxStateValueBytes,
-      maxEventBytes: a.resources.maxEventBytes,
-      onPublished: (names) => this.bus.published(names),
-      beforeCommit: (agent, buf) => this.services.guardrails?.beforeCommit(agent, buf) ?? buf,
-      redact: (value) => this.services.secrets.redact(value),
-      onCommitted: (info) => this.auditCommit(a.name, info),
-      metrics: this.core,
-      fence: this.placement?.fence(),
-      intents: (intents, caller) => {
-        const effects = [];
-        for (const [kind, data] of groupIntents(intents)) {
-          const h = this.intentHandlers.get(kind);
-          if (!h) throw new OpenClawError('intent_unsupported', `agent '${a.name}' used '${kind}', which no daemon module serves (is its section configured?)`);
-          effects.push(...h.effects(data, caller));
-        }
-        return effects;
-      },
-      onIntentsCommitted: (intents) => {
-        for (const [kind, data] of groupIntents(intents)) this.intentHandlers.get(kind)?.committed?.(data);
-      },
-    };
-  }
-
-  /** One audit record per namespace changed (keys, never values) and one summarising the events emitted. */
-  private auditCommit(agent: string, info: Parameters<NonNullable<RunContext['onCommitted']>>[0]): void {
-    if (info.writes.length === 0 && info.emits.length === 0) return;
-    const audit = this.services.audit;
-    for (const e of commitAuditEntries(agent, { writes: info.writes, emits: info.emits, versions: info.result.versions, runId: info.runId, reason: info.reason })) audit.record(e);
-  }
-
-  private listener(): RuntimeListener {
-    return {
-      rpc: (instanceId, agent, req) => this.handleRpc(agent, req, instanceId),
-      log: (line) => this.logs.write(line),
-      metrics: (_instanceId, agent, samples) => this.customMetrics.record(agent, samples),
-      // Memory samples are read at scrape time from each instance's latest (InstanceHandle.memory).
-      memory: () => undefined,
-      memorySoftLimit: (instanceId, agent, sample) => void this.controllers.get(agent)?.onMemorySoftLimit(instanceId, sample.heapUsed + sample.external),
-      logsDropped: (_i, _a, count) => this.logs.countDropped(count),
-    };
-  }
-
-  private handleRpc(agent: string, req: RpcRequest, instanceId: string): Promise<unknown> {
-    if (!tracingEnabled()) return this.serveRpc(agent, req, instanceId);
-    // State operations get a span, a child of the run that asked (its traceparent); others (LLM,
-    // jobs) make their own spans with withSpan/trace.getTracer('openclaw') under this context.
-    const parent = contextFromTraceparent((req as RpcRequest & RpcTrace).traceparent);
-    if (!req.op.startsWith('state.')) return context.with(parent, () => this.serveRpc(agent, req, instanceId));
-    const attrs: Record<string, string> = { 'openclaw.agent': agent, 'openclaw.instance': instanceId };
-    if ('namespace' in req) attrs['openclaw.state.namespace'] = req.namespace;
-    return withSpan(`openclaw.rpc.${req.op}`, attrs, () => this.serveRpc(agent, req, instanceId), { parent });
-  }
-
-  private async serveRpc(agent: string, req: RpcRequest, instanceId: string): Promise<unknown> {
-    const handler = this.rpcHandlers.get(req.op);
-    if (handler) return handler(req as unknown as { op: string } & Record<string, unknown>, { agent, instanceId });
-    switch (req.op) {
-      case 'state.get': {
-        const e = await this.store.getState(req.namespace, req.key);
-        return e ? { value: e.value, version: e.version, expiresAt: e.expiresAt } : null;
-      }
-      case 'state.list': {
-        const entries = await this.store.listState(req.namespace, req.prefix);
-        return entries.map((e) => ({ key: e.key, value: e.value, version: e.version }));
-      }
-      case 'state.checkpoint': {
-        const c = this.controllers.get(agent);
-        if (!c) throw new NotFoundError('agent', agent);
-        const result = await commitBuffer(this.runContext(c.cfg), req, { reason: 'checkpoint', runId: req.runId, fenceInstance: instanceId });
-        return { versions: result.versions };
-      }
-      default:
-        throw new BadRequestError(`unknown RPC '${(req as { op: string }).op}'`);
-    }
-  }
-
-  private placementHooks(): Parameters<typeof Placement.open>[2] {
-    const commits = new Counter({ name: 'openclaw_cluster_commits_total', help: 'Run commits conditional on a cluster lease, by result (fenced: refused, the lease had moved on)', labelNames: ['result'], registers: [this.metrics] });
-    return {
-      controller: (agent) => this.controllers.get(agent),
-      desired: async (agent) => (await this.store.getDesired(agent)) ?? 'running',
-      // The agent's schedule moves here: fires claimed by a node that is gone are run (or recorded
-      // missed) and the times nobody fired during the handover are caught up by the missed-run policy.
-      scheduleTakenOver: async (agent) => this.schedules.takeOver(agent),
-      log: (level, msg) => this.log(level, msg),
-      counted: (result) => commits.inc({ result }),
-    };
-  }
-
   async reloadAgent(name: string, reason: string): Promise<void> {
-    const c = this.get(name);
+    const c = this.cp.get(name);
     this.log('info', `reloading: ${reason}`, undefined, name);
     try {
       await this.runtime.describe(c.cfg.source!, c.cfg.exportName);
@@ -445,227 +338,26 @@ export class Daemon implements ControlPlane {
     this.shutdownHooks.push(fn);
   }
 
-  // ---- ControlPlane ----------------------------------------------------------------------
-
-  private get(name: string): AgentController {
-    const c = this.controllers.get(name);
-    if (!c) throw new NotFoundError('agent', name, `known agents: ${[...this.controllers.keys()].join(', ') || 'none'}`);
-    return c;
-  }
-
-  /** Unacknowledged events per consumer group: the store's rows, or the external bus's groups. */
-  private async pendingCounts(): Promise<Record<string, number>> {
-    if (!this.bus || this.bus.kind === 'embedded') return this.store.pendingCounts();
-    const out: Record<string, number> = {};
-    for (const c of this.controllers.values()) {
-      if (c.subscriptions.length > 0) out[c.name] = (await this.bus.stats(c.name).catch(() => ({ depth: 0 }))).depth;
-    }
-    return out;
-  }
-
-  async listAgents(): Promise<AgentView[]> {
-    const stats = new Map((await this.store.agentStats()).map((s) => [s.agent, s]));
-    const pending = await this.pendingCounts();
-    const owners = await this.owners();
-    const out: AgentView[] = [];
-    for (const c of this.controllers.values()) out.push(await this.view(c, stats.get(c.name), pending[c.name] ?? 0, owners));
-    return out;
-  }
-
-  async getAgent(name: string): Promise<AgentView> {
-    const c = this.get(name);
-    const [s] = await this.store.agentStats(name);
-    const pending = this.bus.kind === 'embedded' ? await this.store.pendingCount(name) : (await this.pendingCounts())[name] ?? 0;
-    return this.view(c, s, pending, await this.owners());
-  }
-
-  /** instance → the node running it (cluster); null on a single daemon. */
-  private async owners(): Promise<Map<string, string> | null> {
-    return this.placement?.nodeId ? this.placement.owners() : null;
-  }
-
-  private async view(c: AgentController, s: { runsTotal: number; runsFailed: number; lastRunAt: number | null } | undefined, pending: number, owners: Map<string, string> | null): Promise<AgentView> {
-    const instances = owners ? c.instanceViews().map((i) => ({ ...i, node: owners.get(i.instanceId) ?? null })) : c.instanceViews();
-    const status = c.status();
-    const started = instances.map((i) => i.startedAt).filter((t): t is number => t != null);
-    const now = this.clock.now();
-    const runsTotal = s?.runsTotal ?? 0;
-    const runsFailed = s?.runsFailed ?? 0;
-    return {
-      name: c.name,
-      kind: c.cfg.kind,
-      status,
-      desired: (await this.store.getDesired(c.name)) ?? (c.cfg.enabled ? 'running' : 'stopped'),
-      reason: c.reason,
-      replicas: c.cfg.replicas,
-      instances,
-      schedule: c.scheduleSpec ? describeSchedule(c.scheduleSpec) : null,
-      subscriptions: c.subscriptions,
-      // A paused agent has no uptime (as in `openclaw status`: "paused │ -").
-      uptimeMs: started.length > 0 && status !== 'paused' ? now - Math.min(...started) : null,
-      lastRunAt: s?.lastRunAt ?? null,
-      nextRunAt: this.schedules?.nextFire(c.name) ?? null,
-      runsTotal,
-      runsFailed,
-      successRate: runsTotal > 0 ? (runsTotal - runsFailed) / runsTotal : null,
-      restarts: c.restartCount,
-      pendingEvents: pending,
-      stateVersion: this.versions.get(c.name),
-      stateSizeBytes: await this.store.stateSize(c.name),
-      owner: c.cfg.owner,
-    };
-  }
-
-  async action(name: string, action: AgentAction): Promise<AgentView> {
-    const c = this.get(name);
-    this.services.audit.record({ actor: 'api', action: 'agent.lifecycle', target: name, detail: { action } });
-    // Cluster: this node acts on the instances it runs; the others are told (Placement.announce).
-    const here = this.placement?.actsHere(name) ?? true;
-    if (action === 'start' || action === 'stop' || action === 'restart') await this.store.setDesired(name, action === 'stop' ? 'stopped' : 'running');
-    if (here) await applyAction(c, action);
-    if (action === 'pause' || action === 'resume') await this.store.setDesired(name, action === 'pause' ? 'paused' : 'running');
-    await this.placement?.announce(name, action);
-    return this.getAgent(name);
-  }
-
-  async trigger(name: string, payload?: unknown): Promise<{ runId: string }> {
-    const c = this.get(name);
-    if (c.cfg.kind !== 'module') throw new BadRequestError(`agent '${name}' is a command agent; it has no run() to trigger`);
-    const r = await c.admit({ fireAt: null, payload, manual: true });
-    if (r.admitted === 'missed' || r.admitted === 'skipped') {
-      throw new OpenClawError('not_runnable', `agent '${name}' cannot run now: ${r.reason}`, { status: 409 });
-    }
-    return { runId: r.runId };
-  }
-
-  async getState(name: string, opts: { version?: number } = {}): Promise<{ agent: string; version: number; state: Record<string, unknown> }> {
-    this.get(name);
-    if (opts.version != null) {
-      const current = await this.store.namespaceVersion(name);
-      if (opts.version < 0 || opts.version > current) throw new NotFoundError('state_version', `v${opts.version}`, `versions of '${name}' go from v1 to v${current}`);
-      return { agent: name, version: opts.version, state: await this.store.stateAt(name, opts.version) };
-    }
-    const entries = await this.store.listState(name);
-    return { agent: name, version: await this.store.namespaceVersion(name), state: Object.fromEntries(entries.map((e) => [e.key, e.value])) };
-  }
-
-  async listStateVersions(name: string, opts: { limit?: number } = {}): Promise<StateVersionInfo[]> {
-    this.get(name);
-    return this.store.listVersions(name, { limit: opts.limit ?? 20 });
-  }
-
-  async rollbackState(name: string, version: number): Promise<{ version: number }> {
-    this.get(name);
-    const current = await this.store.namespaceVersion(name);
-    if (version < 1 || version > current) throw new NotFoundError('state_version', `v${version}`, `versions of '${name}' go from v1 to v${current}`);
-    const v = await this.store.rollback(name, version, `rollback to v${version}`);
-    this.versions.set(name, v);
-    this.log('warning', `state rolled back to v${version} (now v${v})`, undefined, name);
-    return { version: v };
-  }
-
-  async writeState(name: string, writes: Array<{ key: string; value?: unknown; deleted?: boolean; ttlMs?: number }>): Promise<{ version: number }> {
-    const c = this.get(name);
-    const now = this.clock.now();
-    const result = await commitBuffer(
-      this.runContext(c.cfg),
-      {
-        writes: writes.map((w) => ({ namespace: name, key: w.key, value: w.value, deleted: w.deleted, expiresAt: w.ttlMs ? now + w.ttlMs : null })),
-        reads: [],
-        emits: [],
-      },
-      { reason: 'api' },
-    );
-    return { version: result.versions[name] ?? this.versions.get(name) };
-  }
-
-  async recentLogs(name: string, opts: { limit?: number; sinceMs?: number; level?: LogLine['level'] } = {}): Promise<LogLine[]> {
-    if (name !== DAEMON_LOG) this.get(name);
-    const mem = this.logs.recent(name, opts);
-    if (mem.length >= (opts.limit ?? 100)) return mem;
-    const files = this.logs.fromFiles(name, opts);
-    return files.length > mem.length ? files : mem;
-  }
-
-  followLogs(name: string, onLine: (line: LogLine) => void, onDrop?: (dropped: number) => void): () => void {
-    if (name !== DAEMON_LOG) this.get(name);
-    return this.logs.follow(name, onLine, onDrop);
-  }
-
-  async publishEvent(e: { name: string; data?: unknown; id?: string }): Promise<{ id: string; published: boolean }> {
-    if (typeof e.name !== 'string' || e.name.length === 0) throw new BadRequestError('event name must be a non-empty string', 'invalid_request');
-    const id = e.id ?? randomUUID();
-    // The HTTP body limit bounds this already; the event limit is the same as agents' default.
-    const bytes = Buffer.byteLength(JSON.stringify(e.data ?? null));
-    if (bytes > DEFAULT_MAX_EVENT_BYTES) throw new OpenClawError('event_too_large', `event '${e.name}' is ${bytes} bytes as JSON, over the limit of ${DEFAULT_MAX_EVENT_BYTES}; send a reference instead`, { status: 413 });
-    const n = await this.bus.append([{ id, name: e.name, payload: this.services.secrets.redact(e.data ?? null), source: null, createdAt: this.clock.now() }]);
-    return { id, published: n > 0 };
-  }
-
-  listRuns(name: string, opts: { limit?: number } = {}): Promise<RunRecord[]> {
-    this.get(name);
-    return this.store.listRuns(name, { limit: opts.limit ?? 50 });
-  }
-
-  async listTransitions(name: string, opts: { limit?: number } = {}): Promise<Transition[]> {
-    await this.get(name).transitionsWritten();
-    return this.store.listTransitions(name, opts.limit ?? 50);
-  }
-
-  listDeadLetters(opts: { agent?: string; limit?: number } = {}): Promise<DeadLetter[]> {
-    if (opts.agent) this.get(opts.agent);
-    if (this.bus instanceof OutboxBus) return this.bus.deadLetters(opts.agent ?? null, opts.limit);
-    return this.store.listDeadLetters({ consumer: opts.agent, limit: opts.limit });
-  }
-
-  async redriveDeadLetters(opts: { agent?: string; ids?: number[] }): Promise<{ redriven: number }> {
-    if (opts.agent) this.get(opts.agent);
-    if (this.bus.kind !== 'embedded') {
-      throw new BadRequestError(`re-driving dead letters of the ${this.bus.kind} bus is not supported yet: they stay listed on the bus's dead-letter stream; publish the event again (POST /api/events) to retry it`, 'not_supported');
-    }
-    const redriven = await this.store.redriveDeadLetters({ consumer: opts.agent, ids: opts.ids });
-    if (opts.agent) this.controllers.get(opts.agent)?.wakeConsumer();
-    else for (const c of this.controllers.values()) c.wakeConsumer();
-    return { redriven };
-  }
-
-  listEvents(opts: { afterSeq?: number; limit?: number; name?: string } = {}): Promise<StoredEvent[]> {
-    return this.store.listEvents(opts);
-  }
-
-  health(): HealthView {
-    const counts = { total: 0, running: 0, starting: 0, error: 0, stopped: 0, paused: 0 };
-    let firstStarts = 0;
-    for (const c of this.controllers.values()) {
-      counts.total++;
-      if (c.firstStart) firstStarts++;
-      const s = c.status();
-      if (s === 'running') counts.running++;
-      else if (s === 'initializing') counts.starting++;
-      else if (s === 'paused') counts.paused++;
-      else if (s === 'error' || s === 'crash_loop') counts.error++;
-      else if (s === 'stopped') counts.stopped++;
-    }
-    return {
-      // 'starting' until every agent has been up once (or failed): a fresh daemon is not "0/5 running".
-      status: this.shuttingDown ? 'stopping' : !this.started || firstStarts > 0 ? 'starting' : counts.error > 0 ? 'degraded' : 'ok',
-      version: VERSION,
-      project: this.config.project,
-      pid: process.pid,
-      uptimeMs: this.clock.now() - this.startedAt,
-      store: this.store?.dialect ?? (this.config.store.kind as 'sqlite' | 'postgres'),
-      agents: counts,
-    };
-  }
-
-  async listNodes(): Promise<NodeView[]> {
-    const nodes = (await this.placement?.nodes()) ?? [];
-    return nodes.map((n) => (n.nodeId === this.placement?.nodeId ? { ...n, self: true } : n));
-  }
-
-  probes(): { live: boolean; ready: boolean; started: boolean } {
-    return { live: true, ready: this.started && !this.shuttingDown, started: this.started };
-  }
+  // ---- ControlPlane: served by DaemonControlPlane (control-plane.ts); shutdown() is the daemon's.
+  readonly listAgents: ControlPlane['listAgents'] = () => this.cp.listAgents();
+  readonly getAgent: ControlPlane['getAgent'] = (name) => this.cp.getAgent(name);
+  readonly action: ControlPlane['action'] = (name, action) => this.cp.action(name, action);
+  readonly trigger: ControlPlane['trigger'] = (name, payload) => this.cp.trigger(name, payload);
+  readonly getState: ControlPlane['getState'] = (name, opts) => this.cp.getState(name, opts);
+  readonly listStateVersions: ControlPlane['listStateVersions'] = (name, opts) => this.cp.listStateVersions(name, opts);
+  readonly rollbackState: ControlPlane['rollbackState'] = (name, version) => this.cp.rollbackState(name, version);
+  readonly writeState: ControlPlane['writeState'] = (name, writes) => this.cp.writeState(name, writes);
+  readonly recentLogs: ControlPlane['recentLogs'] = (name, opts) => this.cp.recentLogs(name, opts);
+  readonly followLogs: ControlPlane['followLogs'] = (name, onLine, onDrop) => this.cp.followLogs(name, onLine, onDrop);
+  readonly publishEvent: ControlPlane['publishEvent'] = (e) => this.cp.publishEvent(e);
+  readonly listRuns: ControlPlane['listRuns'] = (name, opts) => this.cp.listRuns(name, opts);
+  readonly listTransitions: ControlPlane['listTransitions'] = (name, opts) => this.cp.listTransitions(name, opts);
+  readonly listDeadLetters: ControlPlane['listDeadLetters'] = (opts) => this.cp.listDeadLetters(opts);
+  readonly redriveDeadLetters: ControlPlane['redriveDeadLetters'] = (opts) => this.cp.redriveDeadLetters(opts);
+  readonly listEvents: ControlPlane['listEvents'] = (opts) => this.cp.listEvents(opts);
+  readonly health: ControlPlane['health'] = () => this.cp.health();
+  readonly listNodes: ControlPlane['listNodes'] = () => this.cp.listNodes();
+  readonly probes: ControlPlane['probes'] = () => this.cp.probes();
 
   shutdown(reason = 'shutdown requested'): Promise<void> {
     if (this.shuttingDown) return this.shuttingDown;
@@ -695,27 +387,3 @@ export class Daemon implements ControlPlane {
     return this.shuttingDown;
   }
 }
-
-function groupIntents(intents: RunIntent[]): Map<string, unknown[]> {
-  // Linear: a run may buffer tens of thousands of intents (50 × enqueueBatch of 1,000); copying
-  // the list per intent was quadratic and blocked the daemon's event loop for tens of seconds.
-  const m = new Map<string, unknown[]>();
-  for (const i of intents) {
-    const list = m.get(i.kind);
-    if (list) list.push(i.data);
-    else m.set(i.kind, [i.data]);
-  }
-  return m;
-}
-
-function readTls(tls: { cert: string; key: string }, file: string): { cert: Buffer; key: Buffer } {
-  const read = (p: string, k: 'cert' | 'key'): Buffer => {
-    try {
-      return fs.readFileSync(p);
-    } catch (err) {
-      throw new ConfigError([{ file, line: null, column: null, field: `api.tls.${k}`, message: `cannot read ${p}: ${(err as Error).message}` }]);
-    }
-  };
-  return { cert: read(tls.cert, 'cert'), key: read(tls.key, 'key') };
-}
-

@@ -4,29 +4,13 @@
 //   process   → a host of its own with one worker.
 // The host watches its workers (heartbeat, memory) and reports; the daemon decides. It exits when
 // its IPC channel closes, so no host outlives the daemon.
-import { Worker } from 'node:worker_threads';
 import type { AgentSpec, ExitReason, InstanceExit, LogLine, MemorySample, SerializedError } from './protocol.js';
-import {
-  serializeError,
-  type FromHost,
-  type FromWorker,
-  type HostOptions,
-  type OutputBatch,
-  type ResultItem,
-  type ToHost,
-  type InvokeItem,
-  TurnBatcher,
-  type ToWorker,
-  type WorkerBoot,
-} from './host-protocol.js';
-import { FROM_SOURCE, runtimeFiles, tsxUrls } from './paths.js';
-import { DEFAULT_MAX_LOG_LINES_PER_SECOND, LineSplitter, LogRateLimiter } from './log-flood.js';
-import { permissionExecArgv } from './sandbox-worker.js';
+import { serializeError, type FromHost, type FromWorker, type HostOptions, type OutputBatch, type ResultItem, type ToHost, type InvokeItem, TurnBatcher } from './host-protocol.js';
+import { FROM_SOURCE } from './paths.js';
 import { profileThreadFromEnv } from './thread-profile.js';
+import { HEARTBEAT_INTERVAL_MS, WorkerSlot, type SlotOwner } from './worker-slot.js';
 
-const HEARTBEAT_INTERVAL_MS = 100;
 const HEARTBEAT_POLL_MS = 100;
-const MEMORY_INTERVAL_MS = 1000;
 
 if (!process.send) {
   console.error('host-main is started by the OpenClaw daemon (child_process.fork), not directly');
@@ -41,24 +25,6 @@ const send = (m: FromHost) => {
 };
 const baselineRss = process.memoryUsage.rss();
 
-// ---- worker bootstrap -----------------------------------------------------------------------
-// A worker does not inherit the host's module hooks (Node 20), so a worker that needs them
-// registers its own: tsx and the SDK resolver, only when running from source or for a module that
-// was not compiled (runtime/compile.ts). A compiled agent is plain JavaScript that imports the SDK
-// by URL: no hooks, no hooks thread. Source maps map its stack traces to the user's .ts lines.
-const BOOT = `
-import { register } from 'node:module';
-import { workerData } from 'node:worker_threads';
-const b = workerData.__boot;
-process.setSourceMapsEnabled(true);
-if (b.tsx) (await import(b.tsx)).register();
-if (b.hook) register(b.hook, { data: b.sdk });
-await import(b.main);
-`;
-const BOOT_URL = new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`);
-
-type SlotKind = 'dedicated' | 'shared' | 'describe';
-
 interface HostedInstance {
   spec: AgentSpec;
   slot: WorkerSlot;
@@ -71,94 +37,6 @@ interface HostedInstance {
   spareBooted: boolean;
   /** Set from load until the host's spare is replaced after this instance came up. */
   spareDue?: NodeJS.Timeout;
-}
-
-class WorkerSlot {
-  readonly worker: Worker;
-  readonly heartbeat: Int32Array;
-  readonly instances = new Set<string>();
-  lastBeatValue = 0;
-  lastBeatAt = Date.now();
-  /** The worker has loaded the SDK ('booted'). */
-  booted = false;
-  /** Set when the host ends the worker on purpose, so the exit gets that reason. */
-  ending: { reason: ExitReason; message: string } | null = null;
-  /** An error seen before the exit ('crashed' or 'oom'). */
-  failure: { reason: ExitReason; message: string } | null = null;
-  private readonly outLimiter = new LogRateLimiter(DEFAULT_MAX_LOG_LINES_PER_SECOND);
-
-  constructor(
-    readonly kind: SlotKind,
-    readonly needTsx: boolean,
-    readonly heapMb: number | undefined,
-    name: string,
-  ) {
-    const sab = new SharedArrayBuffer(4);
-    this.heartbeat = new Int32Array(sab);
-    const boot: WorkerBoot & { __boot: unknown } = {
-      heartbeat: sab,
-      heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
-      memoryIntervalMs: MEMORY_INTERVAL_MS,
-      sdk: options!.sdk,
-      __boot: {
-        tsx: needTsx ? tsxUrls().api : null,
-        hook: needTsx ? runtimeFiles.resolveHook : null,
-        sdk: options!.sdk,
-        main: runtimeFiles.workerMain,
-      },
-    };
-    this.worker = new Worker(BOOT_URL, {
-      workerData: boot,
-      // Only the permission model's flags: an explicit execArgv without them turns it off (sandbox-worker.ts).
-      execArgv: permissionExecArgv(),
-      stdout: true,
-      stderr: true,
-      name,
-      ...(heapMb ? { resourceLimits: { maxOldGenerationSizeMb: heapMb } } : {}),
-    });
-    this.worker.on('message', (m: FromWorker) => {
-      this.lastBeatAt = Date.now(); // a message proves the worker's event loop turns
-      onWorkerMessage(this, m);
-    });
-    this.worker.on('error', (err: Error & { code?: string }) => {
-      if (this.failure) return;
-      this.failure =
-        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
-          ? { reason: 'oom', message: `heap limit reached (${heapMb ?? 'default'} MB): ${err.message}` }
-          : { reason: 'crashed', message: err.message || String(err) };
-    });
-    this.worker.on('exit', (code) => onWorkerExit(this, code));
-    // Output that bypassed console (process.stdout.write in agent code).
-    for (const stream of ['stdout', 'stderr'] as const) {
-      const splitter = new LineSplitter((line) => this.rawLine(stream, line));
-      this.worker[stream].setEncoding('utf8');
-      this.worker[stream].on('data', (chunk: string) => splitter.push(chunk));
-      this.worker[stream].on('end', () => splitter.end());
-    }
-  }
-
-  post(m: ToWorker): void {
-    this.worker.postMessage(m);
-  }
-
-  heartbeatAgeMs(now: number): number {
-    return now - this.lastBeatAt;
-  }
-
-  end(reason: ExitReason, message: string): void {
-    if (!this.ending) this.ending = { reason, message };
-    void this.worker.terminate();
-  }
-
-  private rawLine(stream: 'stdout' | 'stderr', msg: string): void {
-    const first = [...this.instances].map((id) => hosted.get(id)).find(Boolean);
-    if (!first) return;
-    if (!this.outLimiter.admit(Date.now())) {
-      hostOutput.dropped(first.spec.instanceId, first.spec.agent, 1);
-      return;
-    }
-    hostOutput.log({ time: Date.now(), level: stream === 'stderr' ? 'warning' : 'info', agent: first.spec.agent, instance: first.spec.instanceId, msg, stream });
-  }
 }
 
 /** Host-originated output, batched per tick like the workers'. */
@@ -183,6 +61,15 @@ const hostOutput = {
     this.batch.dropped.push({ instanceId, agent, count });
     this.schedule();
   },
+};
+
+/** What worker slots (worker-slot.ts) use of this host. */
+const slotOwner: SlotOwner = {
+  sdk: () => options!.sdk,
+  onMessage: (slot, m) => onWorkerMessage(slot, m),
+  onExit: (slot, code) => onWorkerExit(slot, code),
+  hosted: (id) => hosted.get(id),
+  output: hostOutput,
 };
 
 // The results of every worker that came back in one turn leave in one message to the daemon.
@@ -379,7 +266,7 @@ function scheduleSpare(heapMb: number | undefined, tsx: boolean): void {
     if (spare && spare.heapMb === heapMb && spare.needTsx === tsx) return;
     if (spare) spare.end('killed', 'spare replaced');
     try {
-      spare = new WorkerSlot('dedicated', tsx, heapMb, 'spare');
+      spare = new WorkerSlot(slotOwner, 'dedicated', tsx, heapMb, 'spare');
     } catch {
       spare = null;
     }
@@ -396,7 +283,7 @@ function dedicatedSlot(spec: AgentSpec): WorkerSlot {
     spare = null;
     slot.lastBeatAt = Date.now();
   } else {
-    slot = new WorkerSlot('dedicated', tsx, heapMb, spec.instanceId);
+    slot = new WorkerSlot(slotOwner, 'dedicated', tsx, heapMb, spec.instanceId);
   }
   return slot;
 }
@@ -407,7 +294,7 @@ function slotFor(spec: AgentSpec): WorkerSlot {
   const tsx = needTsx(spec);
   const fits = sharedSlots.filter((s) => s.needTsx || !tsx);
   if (sharedSlots.length < max || fits.length === 0) {
-    const slot = new WorkerSlot('shared', tsx, undefined, `shared-${sharedSlots.length}`);
+    const slot = new WorkerSlot(slotOwner, 'shared', tsx, undefined, `shared-${sharedSlots.length}`);
     sharedSlots.push(slot);
     return slot;
   }
@@ -459,7 +346,7 @@ function probe(instanceId: string, reqId: number, kind: 'liveness' | 'readiness'
 
 function describe(reqId: number, file: string, exportName?: string, compiled?: string): void {
   try {
-    const slot = new WorkerSlot('describe', needTsx({ file, compiled }), undefined, `describe-${reqId}`);
+    const slot = new WorkerSlot(slotOwner, 'describe', needTsx({ file, compiled }), undefined, `describe-${reqId}`);
     describeRequests.set(slot, reqId);
     slot.post({ t: 'describe', reqId, file, ...(exportName ? { exportName } : {}), ...(compiled ? { compiled } : {}) });
   } catch (err) {

@@ -2,6 +2,7 @@
 // From source (vitest, `tsx`), every module is a .ts file and child processes and threads need the
 // tsx hooks to load them; from dist, plain node loads .js files and tsx is needed only for agents
 // written in TypeScript.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -21,14 +22,59 @@ export interface SdkUrls {
   tools: string;
 }
 
+/** The file scripts/bundle-worker.mjs writes last into `<dist>/worker/`: `{ inputs: { dist-relative path: hash } }`. */
+export const BUNDLE_INPUTS = 'inputs.json';
+
+export type WorkerBundle = { state: 'fresh' } | { state: 'absent' } | { state: 'stale'; reason: string };
+
+/**
+ * Whether `<dist>/worker/` was bundled from the dist files there now. A `tsc`-only rebuild rewrites
+ * dist/ and leaves the old bundle. An input whose mtime is not later than the bundle's inputs.json
+ * is taken as bundled without reading it (about 40 stat calls, once per process); a later one
+ * (tsc, or an unpacker or a copy writing files in its own order) is hashed and compared with the
+ * hash recorded at bundling. A changed or missing input, or a bundle without inputs.json (made
+ * before it existed), is stale.
+ */
+export function checkWorkerBundle(dist: string): WorkerBundle {
+  const dir = path.join(dist, 'worker');
+  if (!fs.existsSync(path.join(dir, 'worker-main.js'))) return { state: 'absent' };
+  let made: number;
+  let inputs: Record<string, string>;
+  try {
+    made = fs.statSync(path.join(dir, BUNDLE_INPUTS)).mtimeMs;
+    inputs = (JSON.parse(fs.readFileSync(path.join(dir, BUNDLE_INPUTS), 'utf8')) as { inputs: Record<string, string> }).inputs;
+    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) throw new Error('no inputs');
+  } catch {
+    return { state: 'stale', reason: `${dir} has no readable ${BUNDLE_INPUTS} (bundled by an older build)` };
+  }
+  for (const [rel, hash] of Object.entries(inputs)) {
+    const file = path.join(dist, rel);
+    try {
+      if (fs.statSync(file).mtimeMs <= made) continue;
+      if (inputHash(fs.readFileSync(file)) === hash) continue;
+    } catch {
+      return { state: 'stale', reason: `${rel}, an input of the bundle, is gone` };
+    }
+    return { state: 'stale', reason: `${rel} changed after the bundle was made` };
+  }
+  return { state: 'fresh' };
+}
+
+/** As scripts/bundle-worker.mjs's inputHash. */
+function inputHash(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex').slice(0, 32);
+}
+
 /**
  * From dist, what a worker thread loads comes from dist/worker/ when the build made it
- * (scripts/bundle-worker.mjs): worker-main and the SDK bundled, sharing chunks, a handful of files
- * instead of ~50 loaded one by one. The SDK URL is what compiled agents import, so agent code and
- * the worker share one copy of the SDK.
+ * (scripts/bundle-worker.mjs) and it is fresh: worker-main and the SDK bundled, sharing chunks, a
+ * handful of files instead of ~50 loaded one by one. The SDK URL is what compiled agents import, so
+ * agent code and the worker share one copy of the SDK. A stale bundle is not used (the daemon logs
+ * `workerBundle` as a warning): the dist files are the newer build.
  */
 const WORKER_BUNDLE = FROM_SOURCE ? null : new URL('../worker/', import.meta.url);
-const bundled = WORKER_BUNDLE !== null && fs.existsSync(new URL('worker-main.js', WORKER_BUNDLE));
+export const workerBundle: WorkerBundle = FROM_SOURCE ? { state: 'absent' } : checkWorkerBundle(fileURLToPath(new URL('../', import.meta.url)));
+const bundled = workerBundle.state === 'fresh';
 const inBundle = (name: string) => new URL(`${name}.js`, WORKER_BUNDLE!).href;
 
 export const runtimeFiles = {
@@ -65,7 +111,7 @@ export function hostFiles(): HostFiles {
   if (!dist) return { hostMain: runtimeFiles.hostMain, sdk: runtimeFiles.sdk, fromSource: FROM_SOURCE, root: PACKAGE_ROOT };
   const url = (rel: string) => pathToFileURL(path.join(dist, rel)).href;
   // The SDK the host's workers load with the bundled worker-main, as from dist (WORKER_BUNDLE).
-  const sdk = fs.existsSync(path.join(dist, 'worker', 'worker-main.js'))
+  const sdk = checkWorkerBundle(dist).state === 'fresh'
     ? { index: url('worker/index.js'), tools: url('worker/tools.js') }
     : { index: url('index.js'), tools: url('tools/index.js') };
   return { hostMain: url('runtime/host-main.js'), sdk, fromSource: false, root: path.dirname(dist) };

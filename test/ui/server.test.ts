@@ -121,6 +121,35 @@ describe.each(backends)('dashboard server on %s', (backend) => {
     }
   });
 
+  it("a team token naming its own agent and another team's run id sees none of that run's __shared writes", async () => {
+    if (skip) return;
+    // Two finished runs that each wrote a version of the shared namespace: one of alpha (team payments),
+    // one of bravo (team search), as a run's commit records them (runs row + state_versions.run_id).
+    const now = Date.now();
+    const run = (id: string, agent: string) =>
+      d.sql.all(`INSERT INTO {p}runs (id, agent, instance, trigger, status, scheduled_at, started_at, finished_at, error, reason, event_id)
+        VALUES (?, ?, NULL, 'manual', 'succeeded', NULL, ?, ?, NULL, NULL, NULL)`, id, agent, now, now + 5);
+    const shared = (runId: string, version: number, key: string) =>
+      d.sql.all(`INSERT INTO {p}state_versions (namespace, version, created_at, size_bytes, key_count, changed_keys, run_id, reason)
+        VALUES ('__shared', ?, ?, 10, 1, ?, ?, 'commit')`, version, now + 1, JSON.stringify([key]), runId);
+    await run(`alpha-shared-${backend}`, 'alpha');
+    await shared(`alpha-shared-${backend}`, 9001, 'payments-key');
+    await run(`bravo-shared-${backend}`, 'bravo');
+    await shared(`bravo-shared-${backend}`, 9002, 'search-secret-plan');
+    const payments = await createToken(d.url, d.admin, '--role', 'developer', '--team', 'payments', '--name', `payments-shared-${backend}`);
+
+    const own = await d.api(payments, 'GET', `/api/ui/agents/alpha/runs/alpha-shared-${backend}`);
+    expect(own.status).toBe(200);
+    expect(own.body.items.filter((i: any) => i.kind === 'state')).toEqual([expect.objectContaining({ namespace: '__shared', version: 9001, keys: ['payments-key'] })]);
+
+    const foreign = await d.api(payments, 'GET', `/api/ui/agents/alpha/runs/bravo-shared-${backend}`);
+    expect(foreign.body).toMatchObject({ run: null, items: [] });
+    expect(JSON.stringify(foreign.body)).not.toContain('search-secret-plan');
+    // The owner of the run still sees it through its own agent.
+    const bravo = await d.api(d.admin, 'GET', `/api/ui/agents/bravo/runs/bravo-shared-${backend}`);
+    expect(bravo.body.items.filter((i: any) => i.kind === 'state').map((i: any) => i.keys)).toEqual([['search-secret-plan']]);
+  });
+
   it('bulk actions: a dry run counts "all matching" without acting; the real one acts, audited', async () => {
     if (skip) return;
     const dry = await d.api(d.admin, 'POST', '/api/ui/agents/bulk/pause', { filter: { q: 'search' }, dryRun: true });

@@ -193,6 +193,9 @@ export class UiQueries {
    * its LLM calls (llm_usage.run_id), the events its commits published (events.run_id) and the
    * state versions they wrote (state_versions.run_id), each by its own index. Every part is also
    * limited to `agent` (the route's authorized target), so a run id of another agent shows nothing.
+   * The shared namespace is written by every team's agents, so its versions show only when the run
+   * row says the run is `agent`'s: otherwise a team token could name its own agent in the path and
+   * a foreign run id, and read the keys another team's run wrote to __shared.
    */
   async runTimeline(agent: string, runId: string, opts: { state: boolean; events: boolean }): Promise<RunTimeline> {
     const parts = [
@@ -208,8 +211,9 @@ export class UiQueries {
     }
     if (opts.state) {
       parts.push(`SELECT 'state', v.created_at, v.namespace, v.namespace, v.changed_keys, v.reason, v.version, NULL, NULL, NULL, NULL
-         FROM {p}state_versions v WHERE v.run_id = ? AND v.namespace IN (?, ?)`);
-      params.push(runId, agent, SHARED_NAMESPACE);
+         FROM {p}state_versions v WHERE v.run_id = ? AND (v.namespace = ?
+           OR (v.namespace = ? AND EXISTS (SELECT 1 FROM {p}runs r WHERE r.id = v.run_id AND r.agent = ?)))`);
+      params.push(runId, agent, SHARED_NAMESPACE, agent);
     }
     const rows = await this.sql.all(`${parts.join('\nUNION ALL\n')}\nORDER BY at, kind LIMIT 5000`, ...params);
     const items: TimelineItem[] = [];
