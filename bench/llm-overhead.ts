@@ -31,6 +31,10 @@ const WARMUP = arg('warmup', 3000);
 const NO_PORTKEY = arg('no-portkey', false);
 // --cpu-prof DIR: run the daemon under `node --cpu-prof` and write its profile to DIR.
 const CPU_PROF = arg('cpu-prof', '');
+// --dist: the daemon from ../dist (the built package, what users run; `npm run build` first)
+// instead of ../src through tsx, whose loader adds its own work to every call (esbuild's __name
+// wrappers around each closure).
+const DIST = arg('dist', false);
 
 const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 30_000, pipelining: 1 });
 
@@ -178,11 +182,11 @@ try {
       '',
     ].join('\n'),
   );
-  const daemon = await startChildDaemon(dir, configFile, CPU_PROF ? { execArgv: ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF)] } : {});
+  const daemon = await startChildDaemon(dir, configFile, { ...(CPU_PROF ? { execArgv: ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF)] } : {}), ...(DIST ? { args: ['--dist'] } : {}) });
   daemonStop = () => daemon.stop();
   const keyRes = await fetch(`${daemon.url}/api/llm/keys`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench' }) });
   const { key } = (await keyRes.json()) as { key: string };
-  log(`daemon at ${daemon.url} (pid ${daemon.pid})`);
+  log(`daemon at ${daemon.url} (pid ${daemon.pid}, from ${DIST ? 'dist' : 'src through tsx'})`);
 
   const targets: Target[] = [
     { name: 'direct', pid: fakePid, url: `${fakeUrl}/v1/chat/completions`, headers: { authorization: 'Bearer sk-bench', 'content-type': 'application/json' } },

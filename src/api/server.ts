@@ -1,11 +1,14 @@
 // The control API: a Fastify app over the daemon's ControlPlane, one route file per resource.
 // Loopback-only by default; `authorize` (the auth module, src/security/auth) checks every route
 // against the permission it declares; optional TLS.
+import http from 'node:http';
+import https from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { ControlPlane } from '../daemon/control.js';
 import { frameworkError, installErrorHandling } from './errors.js';
-import { allowAll, type Authorize, type Permission, type TargetCheck } from './route.js';
+import { FastPaths } from './fast-path.js';
+import { allowAll, type AnsweredRequest, type Authorize, type Permission, type TargetCheck } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { stateRoutes } from './routes/state.js';
 import { logRoutes, type LogFollowOptions } from './routes/logs.js';
@@ -32,7 +35,7 @@ export interface ApiServerOptions {
   /** Applied to every response body (secret redaction): covers every route, errors and /api/metrics. */
   redact?: (body: string) => string;
   /** Called after every response (the auth module audits mutations here), except the 2xx/3xx answers of routes that declare `auditedAs`. */
-  onResponse?: (req: FastifyRequest, reply: FastifyReply) => void;
+  onResponse?: (req: AnsweredRequest, reply: { statusCode: number }) => void;
   /** Serve HTTPS with this PEM certificate and key. */
   tls?: { cert: Buffer; key: Buffer };
 }
@@ -59,8 +62,29 @@ export interface ApiServer {
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 export function createApiServer(control: ControlPlane, opts: ApiServerOptions): ApiServer {
-  const base = { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, frameworkErrors: frameworkError, ...(opts.tls ? { https: opts.tls } : {}) };
+  const fast = new FastPaths({ redact: opts.redact, onResponse: opts.onResponse });
+  // Our own server (what Fastify would make, with its timeouts) so that the fast paths see each
+  // request before Fastify does.
+  const serverFactory = (handler: http.RequestListener, opt: Record<string, unknown>) => {
+    const o = opt as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
+    const listener: http.RequestListener = (req, res) => {
+      if (!fast.serve(req, res)) handler(req, res);
+    };
+    const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : http.createServer(listener);
+    server.keepAliveTimeout = o.keepAliveTimeout;
+    server.requestTimeout = o.requestTimeout;
+    server.setTimeout(o.connectionTimeout);
+    if (o.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = o.maxRequestsPerSocket;
+    return server;
+  };
+  const base = { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, frameworkErrors: frameworkError, serverFactory };
   const app = (opts.logger ? Fastify({ ...base, loggerInstance: opts.logger }) : Fastify({ ...base, logger: false })) as unknown as FastifyInstance;
+  app.decorate('fastPath', (url: string, bodyLimit: number, handler: Parameters<FastPaths['add']>[2]) => fast.add(url, bodyLimit, handler));
+  // Fastify answers 503 to requests that arrive while it closes: the fast paths leave them to it.
+  app.addHook('preClose', (done) => {
+    fast.closing = true;
+    done();
+  });
 
   installErrorHandling(app);
   const routes: RouteInfo[] = [];

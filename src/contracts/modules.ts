@@ -7,8 +7,8 @@
 //
 // This is a contract: subsystems import it from here, never from src/daemon (the daemon
 // implements it; src/daemon/modules.ts re-exports it for older imports).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Authorize } from './route.js';
+import type { FastifyInstance } from 'fastify';
+import type { AnsweredRequest, Authorize } from './route.js';
 import type { Registry } from 'prom-client';
 import type { ProjectConfig } from '../config/types.js';
 import type { Clock } from './clock.js';
@@ -88,7 +88,7 @@ export interface ApiAuth {
   /** The API's preHandler for every non-public route. */
   authorize: Authorize;
   /** After every response (the audit of mutations). */
-  onResponse(req: FastifyRequest, reply: FastifyReply): void;
+  onResponse(req: AnsweredRequest, reply: { statusCode: number }): void;
   /** OPENCLAW_TOKEN for a command agent instance: scoped to that agent, valid while the instance runs. */
   agentToken(agent: string, instanceId: string): string;
 }

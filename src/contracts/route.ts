@@ -1,6 +1,7 @@
 // How a route is declared: method, URL, the permission it needs, and zod schemas for params, query
 // and body next to the handler. Validation happens here (not in Fastify's JSON-schema layer) so
 // that every 400 names the field that was wrong in one consistent wording: `body.version: ...`.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z, type ZodTypeAny } from 'zod';
 import { BadRequestError } from '../util/errors.js';
@@ -111,6 +112,40 @@ declare module 'fastify' {
   }
 }
 
+/** What the audit of an answered request reads (a Fastify request, or the /v1 fast path's own). */
+export interface AnsweredRequest {
+  method: string;
+  routeOptions: { url?: string | undefined };
+  principal?: Principal | undefined;
+}
+
+/**
+ * How a fast-path handler answers (see FastifyInstance.fastPath): `json` as every API answer is
+ * sent (secret redaction; a refusal or failure audited), or `raw` for a stream after `hijack()`.
+ */
+export interface FastReply {
+  json(status: number, headers: Record<string, string>, body: unknown): void;
+  /** Takes the response over from the framework (a stream writes its own head on `raw`). */
+  hijack(): void;
+  readonly raw: ServerResponse;
+}
+
+/** A route's handler on the request as Node gives it, with its JSON body parsed. */
+export type FastHandler = (req: IncomingMessage, body: unknown, reply: FastReply) => Promise<void>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Also serves POST `url` without Fastify's routing and hooks (the /v1 hot path): for requests
+     * that carry no browser context (no Origin, no Cookie), a JSON body with a Content-Length within
+     * `bodyLimit` and no query string. Every other request to `url` goes through the route declared
+     * with defineRoute, which must call the same handler. Keeps what the hooks give a 'public'
+     * route: body limit, JSON parsing with Fastify's errors, secret redaction, the audit of refusals.
+     */
+    fastPath(url: string, bodyLimit: number, handler: FastHandler): void;
+  }
+}
+
 type Input<S extends ZodTypeAny | undefined> = S extends ZodTypeAny ? z.output<S> : undefined;
 
 export interface RouteSpec<P extends ZodTypeAny | undefined, Q extends ZodTypeAny | undefined, B extends ZodTypeAny | undefined> {
@@ -159,6 +194,29 @@ export function defineRoute<P extends ZodTypeAny | undefined = undefined, Q exte
       return result;
     },
   });
+}
+
+/**
+ * A 'public' POST route served by one FastHandler on both paths: the fast path for the requests
+ * it takes (FastifyInstance.fastPath) and a Fastify route for every other request.
+ */
+export function defineFastRoute(app: FastifyInstance, spec: { url: string; bodyLimit: number; auditedAs?: string; handler: FastHandler }): void {
+  defineRoute(app, {
+    method: 'POST',
+    url: spec.url,
+    permission: 'public',
+    bodyLimit: spec.bodyLimit,
+    ...(spec.auditedAs !== undefined ? { auditedAs: spec.auditedAs } : {}),
+    handler: async ({ req, reply }) => {
+      await spec.handler(req.raw, req.body, {
+        raw: reply.raw,
+        hijack: () => reply.hijack(),
+        json: (status, headers, body) => void reply.code(status).headers(headers).send(body),
+      });
+      return reply;
+    },
+  });
+  app.fastPath(spec.url, spec.bodyLimit, spec.handler);
 }
 
 /** The agent a route names in its path: `:agent`, or `:name` on /api/agents/:name routes. */

@@ -1,24 +1,12 @@
 // The OpenAI-compatible /v1 API through a real daemon to the fake upstream, driven by the official
 // `openai` npm client, unchanged: non-streaming, streaming (with the usage chunk), models,
 // embeddings, virtual keys (401, revoked, allowed models) and OpenAI-shaped budget errors.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import OpenAI from 'openai';
-import { startFakeOpenAI, type FakeServer } from '../fakes/index.js';
 import { waitFor } from '../helpers/project.js';
-import { createKey, dropSchemas, llmProject, provider, startDaemon, stopDaemons } from './helpers.js';
+import { createKey, llmProject, provider, startDaemon, useFakeOpenAI } from './helpers.js';
 
-let fake: FakeServer;
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ apiKey: 'sk-test' });
-});
-afterAll(async () => {
-  await fake.close();
-  await dropSchemas();
-});
-afterEach(async () => {
-  await stopDaemons();
-  fake.reset().setDefault({});
-});
+const fake = useFakeOpenAI();
 
 const llm = (extra = '') => `  providers:\n${provider('openai', fake.baseUrl, ['gpt-4o-mini', 'gpt-4o', 'text-embedding-3-small'])}  defaults:\n    primary: gpt-4o-mini\n${extra}`;
 

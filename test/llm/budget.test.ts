@@ -5,30 +5,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
 import { Ledger, toNano } from '../../src/llm/ledger.js';
 import { llmStoreModule } from '../../src/llm/ledger.js';
 import { SqlRunner } from '../../src/llm/sql.js';
 import { budgetChecks, calendar } from '../../src/llm/budget.js';
 import { parseLlmConfig } from '../../src/llm/config.js';
-import { startFakeOpenAI, type FakeServer } from '../fakes/index.js';
 import { PG_URL } from '../helpers/services.js';
 import { waitFor } from '../helpers/project.js';
-import { backends, createKey, dropSchemas, llmProject, provider, startDaemon, stopDaemons, storeFor, type Backend } from './helpers.js';
+import { backends, createKey, llmProject, provider, startDaemon, stopDaemons, storeFor, useFakeOpenAI, type Backend } from './helpers.js';
 
-let fake: FakeServer;
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ apiKey: 'sk-test' });
-});
-afterAll(async () => {
-  await fake.close();
-  await dropSchemas();
-});
-afterEach(async () => {
-  await stopDaemons();
-  fake.reset().setDefault({});
-});
+const fake = useFakeOpenAI();
 
 // gpt-4o: $2.50 in, $10 out per million tokens. max_tokens 1000 → a call costs at most
 // in·2.5e-6 + 0.01 USD; the fake reports 1000 output tokens, so each call really costs about that.

@@ -1,22 +1,11 @@
 // The response cache through the daemon: exact hits (same normalised request), bypass per call,
 // misses on any parameter change; the semantic cache (embeddings from the fake upstream) answers a
 // paraphrase and never a near-miss question, and is keyed per system prompt.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, fakeEmbedding, cosine, type FakeServer } from '../fakes/index.js';
-import { createKey, dropSchemas, llmProject, provider, startDaemon, stopDaemons } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { cosine, fakeEmbedding } from '../fakes/index.js';
+import { createKey, llmProject, provider, startDaemon, useFakeOpenAI } from './helpers.js';
 
-let fake: FakeServer;
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ apiKey: 'sk-test' });
-});
-afterAll(async () => {
-  await fake.close();
-  await dropSchemas();
-});
-afterEach(async () => {
-  await stopDaemons();
-  fake.reset().setDefault({});
-});
+const fake = useFakeOpenAI();
 
 async function setup(cache: string) {
   const { configFile } = llmProject({ llm: `  providers:\n${provider('openai', fake.baseUrl, ['gpt-4o-mini', 'text-embedding-3-small'])}  defaults:\n    primary: gpt-4o-mini\n  cache:\n${cache}` });

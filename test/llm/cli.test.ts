@@ -1,21 +1,9 @@
 // `openclaw keys create|list|revoke` through the real CLI against a real daemon; the key works on /v1.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeServer } from '../fakes/index.js';
+import { describe, expect, it } from 'vitest';
 import { runCli } from '../cli/run-cli.js';
-import { dropSchemas, llmProject, provider, startDaemon, stopDaemons } from './helpers.js';
+import { llmProject, provider, startDaemon, useFakeOpenAI } from './helpers.js';
 
-let fake: FakeServer;
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ apiKey: 'sk-test' });
-});
-afterAll(async () => {
-  await fake.close();
-  await dropSchemas();
-});
-afterEach(async () => {
-  await stopDaemons();
-  fake.reset().setDefault({});
-});
+const fake = useFakeOpenAI();
 
 describe('openclaw keys', () => {
   it('creates a key printed once, lists it without the secret, and revokes it', { timeout: 180_000 }, async () => {

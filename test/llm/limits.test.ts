@@ -1,26 +1,14 @@
 // Token limits through the daemon, on real tokenizer counts (js-tiktoken o200k for gpt-4o-mini):
 // max_input_tokens with reject / truncate / upgrade at the exact boundary, max_output_tokens caps,
 // per-session and per-key tokens-per-minute limits; llm_tokens_per_hour per agent in the checks.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { countMessages } from '../../src/llm/tokens.js';
 import { budgetChecks } from '../../src/llm/budget.js';
 import { parseLlmConfig } from '../../src/llm/config.js';
 import type { ChatMessage } from '../../src/llm/types.js';
-import { startFakeOpenAI, type FakeServer } from '../fakes/index.js';
-import { createKey, dropSchemas, llmProject, provider, startDaemon, stopDaemons } from './helpers.js';
+import { createKey, llmProject, provider, startDaemon, useFakeOpenAI } from './helpers.js';
 
-let fake: FakeServer;
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ apiKey: 'sk-test' });
-});
-afterAll(async () => {
-  await fake.close();
-  await dropSchemas();
-});
-afterEach(async () => {
-  await stopDaemons();
-  fake.reset().setDefault({});
-});
+const fake = useFakeOpenAI();
 
 async function setup(limits: string, keyBody: Record<string, unknown> = { name: 't' }) {
   const { configFile } = llmProject({ llm: `  providers:\n${provider('openai', fake.baseUrl, ['gpt-4o-mini', 'gpt-4o'])}  defaults:\n    primary: gpt-4o-mini\n  limits:\n${limits}` });

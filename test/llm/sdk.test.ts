@@ -3,27 +3,15 @@
 // agent's tokens and cost show in the metrics and in `openclaw usage`.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Daemon } from '../../src/daemon/daemon.js';
-import { startFakeOpenAI, type FakeServer } from '../fakes/index.js';
 import { waitFor } from '../helpers/project.js';
 import { runCli, REPO } from '../cli/run-cli.js';
-import { dropSchemas, llmProject, provider, startDaemon, stopDaemons } from './helpers.js';
+import { llmProject, provider, startDaemon, useFakeOpenAI } from './helpers.js';
 
 const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
-let fake: FakeServer;
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ apiKey: 'sk-test' });
-});
-afterAll(async () => {
-  await fake.close();
-  await dropSchemas();
-});
-afterEach(async () => {
-  await stopDaemons();
-  fake.reset().setDefault({});
-});
+const fake = useFakeOpenAI();
 
 const llm = () => `  providers:\n${provider('openai', fake.baseUrl, ['gpt-4o', 'gpt-4o-mini'])}  defaults:\n    primary: gpt-4o-mini\n    max_retries: 0\n`;
 

@@ -5,26 +5,14 @@
 // (state_versions.run_id), finished — equal to what the ledger, the event log and the state say.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeOpenAI, type FakeServer } from '../fakes/index.js';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { makeProject, waitFor } from '../helpers/project.js';
-import { backends, dropSchemas, llmProject, provider, startDaemon, stopDaemons } from '../llm/helpers.js';
+import { backends, llmProject, provider, startDaemon, useFakeOpenAI } from '../llm/helpers.js';
 
 const FIX = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
-let fake: FakeServer;
-beforeAll(async () => {
-  fake = await startFakeOpenAI({ apiKey: 'sk-test' });
-});
-afterAll(async () => {
-  await fake.close();
-  await dropSchemas();
-});
-afterEach(async () => {
-  await stopDaemons();
-  fake.reset().setDefault({});
-});
+const fake = useFakeOpenAI();
 
 describe.each(backends)('run timeline on %s', (backend) => {
   it('one request shows the run started, its LLM calls, its emit, its state version and its end', async () => {

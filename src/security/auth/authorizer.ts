@@ -1,8 +1,8 @@
 // The control API's `authorize` seam: bearer tokens (API tokens from the store, command agents'
 // in-memory tokens), local-trust for loopback callers, the role table, and team / own-agent
 // scoping. Sets `req.principal`. Also the audit of token use (sampled) and of every mutation.
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Authorize, Permission, Principal, RouteTarget } from '../../contracts/route.js';
+import type { FastifyRequest } from 'fastify';
+import type { AnsweredRequest, Authorize, Permission, Principal, RouteTarget } from '../../contracts/route.js';
 import type { AuditSink } from '../../contracts/modules.js';
 import type { AgentTokens } from './agent-tokens.js';
 import { ForbiddenError, UnauthorizedError } from './errors.js';
@@ -28,7 +28,7 @@ export interface AuthorizerDeps {
 
 export interface Authorizer {
   authorize: Authorize;
-  onResponse(req: FastifyRequest, reply: FastifyReply): void;
+  onResponse(req: AnsweredRequest, reply: { statusCode: number }): void;
 }
 
 const LOCAL: Principal = { id: 'local', role: 'local', team: null };
@@ -157,7 +157,7 @@ export function createAuthorizer(deps: AuthorizerDeps): Authorizer {
     }
   }
 
-  function onResponse(req: FastifyRequest, reply: FastifyReply): void {
+  function onResponse(req: AnsweredRequest, reply: { statusCode: number }): void {
     if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return;
     const route = req.routeOptions.url ?? null;
     deps.audit().record({
