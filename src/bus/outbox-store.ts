@@ -103,6 +103,17 @@ export class OutboxStore {
     return r ? { epoch: Number(r.epoch), cursor: { tx: r.cursor_tx, seq: Number(r.cursor_seq) } } : null;
   }
 
+  /** Who holds the stream's relay lease and until when (a plain read: no row lock), or null before any relay. */
+  async holder(stream: string): Promise<{ owner: string; expiresAt: number } | null> {
+    const h = this.h;
+    const sql = `SELECT owner, expires_at FROM ${h.dialect === 'sqlite' ? '' : `${h.schema}.`}bus_relay WHERE stream = ${h.dialect === 'sqlite' ? '?' : '$1'}`;
+    const row =
+      h.dialect === 'sqlite'
+        ? (h.db.prepare(sql).get(stream) as { owner: string; expires_at: number } | undefined)
+        : (await h.pool.query<{ owner: string; expires_at: string }>(sql, [stream])).rows[0];
+    return row ? { owner: row.owner, expiresAt: Number(row.expires_at) } : null;
+  }
+
   /** Renews the lease and, when given, moves the cursor — only while (owner, epoch) still holds it. */
   async renew(stream: string, owner: string, epoch: number, expiresAt: number, cursor?: Cursor): Promise<boolean> {
     const h = this.h;

@@ -233,6 +233,35 @@ describe.runIf(pgUp).each(backends)('outbox relay to $name', (backend: BackendFa
     expect(got.map((d) => d.event.id)).toEqual(['one', 'two', 'three']);
   });
 
+  it('a standby relay reads who holds the lease once per standby period, never locking it, and takes over a lease given up within one period', async () => {
+    const { store, external } = await setup();
+    const outbox = new OutboxStore(store.handle());
+    const tries = { holder: 0, acquire: 0 };
+    const counted = Object.assign(Object.create(outbox) as OutboxStore, {
+      holder: (stream: string) => (tries.holder++, outbox.holder(stream)),
+      acquire: (...a: Parameters<OutboxStore['acquire']>) => (tries.acquire++, outbox.acquire(...a)),
+    });
+    const clock = new FakeClock(Date.now());
+    const a = new OutboxRelay(outbox, external, { stream: 's', owner: 'a', clock, leaseMs: 10_000 });
+    const b = new OutboxRelay(counted, external, { stream: 's', owner: 'b', clock, leaseMs: 10_000, standbyMs: 1000 });
+    await a.pass();
+    for (let i = 0; i < 5; i++) {
+      await b.pass();
+      clock.advance(100);
+    }
+    expect(b.stats.active).toBe(false);
+    expect(tries).toEqual({ holder: 1, acquire: 0 });
+    await a.stop(); // drain: gives the lease up
+    clock.advance(500);
+    await b.pass();
+    expect(tries).toEqual({ holder: 2, acquire: 1 });
+    expect(b.stats.active).toBe(true);
+    await external.subscribe('g', ['x']);
+    await store.publish([ev('after', 'x', 1, null, 1), ev('drain', 'x', 2, null, 2)]);
+    expect(await relayed(b, 2)).toBe(2);
+    expect((await external.claim('g', { limit: 10, leaseMs: 60_000 })).map((d) => d.event.id)).toEqual(['after', 'drain']);
+  });
+
   it('relays a backlog in order across many small batches (read, publish and cursor move overlapped)', async () => {
     const { store, external } = await setup();
     await external.subscribe('g', ['x']);
