@@ -36,6 +36,12 @@ export interface RelayOptions {
 export interface RelayStats {
   published: number;
   batches: number;
+  /**
+   * Events read from the store that the bus already had, in batches it took none of: a relay that
+   * crashed before moving its cursor publishes its last batch again — or the store was restored
+   * from a backup under the same origin and these were never delivered (logged).
+   */
+  skipped: number;
   /** Times this relay found its lease taken (another relay took over). */
   lostLease: number;
   active: boolean;
@@ -51,7 +57,7 @@ export class OutboxRelay {
   private idle: Promise<void> = Promise.resolve();
   /** A standby looks at the lease again from this time on (the injected clock). */
   private standbyUntil = 0;
-  readonly stats: RelayStats = { published: 0, batches: 0, lostLease: 0, active: false };
+  readonly stats: RelayStats = { published: 0, batches: 0, skipped: 0, lostLease: 0, active: false };
   private readonly leaseMs: number;
   private readonly batch: number;
 
@@ -151,10 +157,18 @@ export class OutboxRelay {
         // known; it is committed only after the publish).
         const next = rows.length === this.batch ? this.outbox.readAfter(cursor, this.batch) : null;
         next?.catch(() => undefined);
-        await this.target.publishStored(
+        const added = await this.target.publishStored(
           rows.map((r) => r.event),
           { origin: this.origin, positions: rows.map((r) => r.cursor) },
         );
+        if (added === 0) {
+          this.stats.skipped += rows.length;
+          this.opts.onError?.(
+            new Error(
+              `the bus already had all ${rows.length} events up to store position ${cursor.tx}:${cursor.seq} (origin ${this.origin}): expected once after a relay crashed before moving its cursor; if this store was restored from a backup, these events were not delivered`,
+            ),
+          );
+        }
         if (!(await settle())) return n;
         const count = rows.length;
         moving = this.move(cursor).then((ok) => {
