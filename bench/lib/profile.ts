@@ -7,8 +7,8 @@ import path from 'node:path';
 import { Session } from 'node:inspector/promises';
 import { BENCH_DIR, childrenOf, log, r1 } from './common.js';
 
-/** utime+stime of a process and its descendants from /proc/<pid>/stat, in ms. */
-export function procCpuMs(pid: number): number {
+/** utime+stime of a process and its descendants from /proc/<pid>/stat, in ms (`self`: the process alone). */
+export function procCpuMs(pid: number, self = false): number {
   const tick = 100; // USER_HZ on Linux
   let total = 0;
   const stack = [pid];
@@ -21,9 +21,31 @@ export function procCpuMs(pid: number): number {
     } catch {
       // gone
     }
-    stack.push(...childrenOf(p));
+    if (!self) stack.push(...childrenOf(p));
   }
   return total;
+}
+
+/** utime+stime per thread name of one process (/proc/<pid>/task/*), in ms: main thread, V8 workers, libuv pool… */
+export function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '#');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid === String(pid) ? 'main' : name, (out.get(tid === String(pid) ? 'main' : name) ?? 0) + ((Number(f[11]) + Number(f[12])) * 1000) / 100);
+    } catch {
+      // gone
+    }
+  }
+  return out;
 }
 
 export interface CpuWindow {

@@ -103,6 +103,17 @@ export class OutboxStore {
     return r ? { epoch: Number(r.epoch), cursor: { tx: r.cursor_tx, seq: Number(r.cursor_seq) } } : null;
   }
 
+  /** Who holds the stream's relay lease and until when (a plain read: no row lock), or null before any relay. */
+  async holder(stream: string): Promise<{ owner: string; expiresAt: number } | null> {
+    const h = this.h;
+    const sql = `SELECT owner, expires_at FROM ${h.dialect === 'sqlite' ? '' : `${h.schema}.`}bus_relay WHERE stream = ${h.dialect === 'sqlite' ? '?' : '$1'}`;
+    const row =
+      h.dialect === 'sqlite'
+        ? (h.db.prepare(sql).get(stream) as { owner: string; expires_at: number } | undefined)
+        : (await h.pool.query<{ owner: string; expires_at: string }>(sql, [stream])).rows[0];
+    return row ? { owner: row.owner, expiresAt: Number(row.expires_at) } : null;
+  }
+
   /** Renews the lease and, when given, moves the cursor — only while (owner, epoch) still holds it. */
   async renew(stream: string, owner: string, epoch: number, expiresAt: number, cursor?: Cursor): Promise<boolean> {
     const h = this.h;
@@ -117,7 +128,8 @@ export class OutboxStore {
 
   /**
    * This store's relay origin: a random id written once into `meta` (the first writer wins), so a
-   * bus that keeps a high-water mark of relayed positions tells a new store from this one.
+   * bus that keeps a high-water mark of relayed positions tells a new store from this one; on
+   * PostgreSQL with the database instance and timeline it runs on (a restored backup is a new origin).
    */
   async origin(): Promise<string> {
     const h = this.h;
@@ -133,7 +145,17 @@ export class OutboxStore {
        SELECT value FROM ins UNION ALL SELECT value FROM ${h.schema}.meta WHERE key = 'bus.origin'`,
       [id],
     );
-    return rows[0]!.value;
+    // The `meta` row travels with a backup, while the log positions it marks rewind with a restore:
+    // the relay would skip every event up to the old mark. A restore lands on another database
+    // instance (pg_dump → a new cluster: another system identifier) or on a new timeline (PITR, a
+    // promoted standby), so both are part of the origin; a new origin starts without a mark (the
+    // consumers' inbox still drops what was delivered before). Without the right to read them
+    // (pg_control_* are for superusers and pg_monitor by default) the origin is the meta row alone.
+    const instance = await h.pool
+      .query<{ sid: string; tli: number }>(`SELECT system_identifier::text AS sid, (SELECT timeline_id FROM pg_control_checkpoint()) AS tli FROM pg_control_system()`)
+      .then((r) => `@${r.rows[0]!.sid}.${r.rows[0]!.tli}`)
+      .catch(() => '');
+    return rows[0]!.value + instance;
   }
 
   /** Committed events after `cursor`, in commit order (see the top of this file), with the cursor after each. */

@@ -92,15 +92,18 @@ for _ = 1, 50 do
 end
 return out`;
 
+// Returns 1 or 0 per (id, token): acks of several callers go in one call (RedisBus.ack).
 const ACK = `
-local n = 0
+local out = {}
 for i = 2, #ARGV, 2 do
   local id = ARGV[i]
   if redis.call('HGET', KEYS[3], id) == ARGV[i + 1] then
-    redis.call('XACK', KEYS[1], ARGV[1], id); redis.call('ZREM', KEYS[2], id); redis.call('HDEL', KEYS[3], id); redis.call('HDEL', KEYS[4], id); n = n + 1
+    redis.call('XACK', KEYS[1], ARGV[1], id); redis.call('ZREM', KEYS[2], id); redis.call('HDEL', KEYS[3], id); redis.call('HDEL', KEYS[4], id); out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
   end
 end
-return n`;
+return out`;
 
 // ARGV: group, now, then (id, token, retryAt | 'dead', error) per delivery.
 const NACK = `
@@ -289,8 +292,45 @@ export class RedisBus implements ExternalBus {
     }));
   }
 
-  async ack(tokens: AckToken[]): Promise<number> {
-    return this.perGroup(tokens, (group, ts) => this.scripts.ack([...this.groupKeys(group), this.key(`nack:${group}`)], [group, ...ts.flatMap((t) => [entryId(t.deliveryId), t.leaseToken])]));
+  /**
+   * Acks that arrive in the same turn of the event loop go to Redis in one script call per group:
+   * a group commit settles its runs together and each run acks its own delivery after the commit,
+   * which was one round trip (and one socket write) per event.
+   */
+  ack(tokens: AckToken[]): Promise<number> {
+    if (tokens.length === 0) return Promise.resolve(0);
+    return new Promise((resolve, reject) => {
+      this.acks.push({ tokens, resolve, reject });
+      if (this.acks.length === 1) setImmediate(() => void this.flushAcks());
+    });
+  }
+
+  private acks: Array<{ tokens: AckToken[]; resolve: (n: number) => void; reject: (err: Error) => void }> = [];
+
+  private async flushAcks(): Promise<void> {
+    const batch = this.acks;
+    this.acks = [];
+    // Per group: the tokens in order, and which caller each belongs to.
+    const byGroup = new Map<string, Array<{ t: AckToken; caller: number }>>();
+    batch.forEach((b, caller) => {
+      for (const t of b.tokens) {
+        const group = groupOf(t);
+        let list = byGroup.get(group);
+        if (!list) byGroup.set(group, (list = []));
+        list.push({ t, caller });
+      }
+    });
+    const counts = batch.map(() => 0);
+    try {
+      for (const [group, list] of byGroup) {
+        const res = (await this.scripts.ack([...this.groupKeys(group), this.key(`nack:${group}`)], [group, ...list.flatMap(({ t }) => [entryId(t.deliveryId), t.leaseToken])])) as number[];
+        list.forEach(({ caller }, i) => (counts[caller]! += Number(res[i] ?? 0)));
+      }
+    } catch (err) {
+      for (const b of batch) b.reject(err as Error);
+      return;
+    }
+    batch.forEach((b, i) => b.resolve(counts[i]!));
   }
 
   async nack(nacks: Nack[]): Promise<number> {

@@ -13,12 +13,16 @@ export class DedicatedConnection {
   private gen = 0;
   private closed = false;
   private readonly channels = new Map<string, (payload: string) => void>();
+  private connections = 0;
+  private readonly reconnected: Array<() => void> = [];
 
   constructor(
     private readonly url: string,
     /** Server-side bound: a statement whose client gave up (timeout) does not linger, holding locks or renewing late. */
     private readonly statementTimeoutMs: number,
     private readonly onError: (err: Error) => void,
+    /** Shown in pg_stat_activity (who holds this connection). */
+    private readonly applicationName = 'openclaw lease',
   ) {}
 
   async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values: unknown[], timeoutMs: number): Promise<pg.QueryResult<R>> {
@@ -80,6 +84,11 @@ export class DedicatedConnection {
     if (c) await c.query(`LISTEN "${channel.replace(/"/g, '""')}"`);
   }
 
+  /** Calls `fn` after each new connection but the first: notifications sent while it was down were missed. */
+  onReconnect(fn: () => void): void {
+    this.reconnected.push(fn);
+  }
+
   /** A connection attempt that outlived its caller's timeout: ended when it completes; the next query starts a new one. */
   private abandonConnect(): void {
     this.gen++;
@@ -94,7 +103,7 @@ export class DedicatedConnection {
     const attempt = (async () => {
       // Loaded here, not at import: a daemon on SQLite never pays for `pg`.
       const { default: pgm } = await import('pg');
-      const c = new pgm.Client({ connectionString: this.url, statement_timeout: this.statementTimeoutMs, connectionTimeoutMillis: Math.max(1000, Math.floor(timeoutMs)) });
+      const c = new pgm.Client({ connectionString: this.url, application_name: this.applicationName.slice(0, 63), statement_timeout: this.statementTimeoutMs, connectionTimeoutMillis: Math.max(1000, Math.floor(timeoutMs)) });
       c.on('error', (err) => {
         this.onError(err);
         this.drop(c);
@@ -114,6 +123,7 @@ export class DedicatedConnection {
         throw new Error(this.closed ? 'connection closed' : 'connection attempt abandoned (timed out)');
       }
       this.client = c;
+      if (this.connections++ > 0) for (const fn of this.reconnected) fn();
       return c;
     })().finally(() => {
       if (this.connecting === attempt) this.connecting = null;

@@ -17,19 +17,17 @@ export const adopt = (s: string): string =>
        UPDATE ${s}.agent_leases l SET epoch = l.epoch + 1, expires_at = ${DB_NOW} + $2, acquired_at = ${DB_NOW}
        FROM mine WHERE l.agent = mine.agent AND l.instance = mine.instance RETURNING l.agent, l.instance, l.epoch`;
 
-/** Heartbeat and renewal in one statement. $6 would extend a lapsed lease whose (owner, epoch) is unchanged; leases.ts passes false (a lapsed lease is never revived: see there). */
+/** Heartbeat and renewal in one statement: only unexpired leases still at (owner, epoch) are extended (a lapsed lease is never revived: see leases.ts). */
 export const renew = (s: string): string =>
   `WITH beat AS (
            UPDATE ${s}.cluster_nodes SET heartbeat_at = ${DB_NOW}, expires_at = ${DB_NOW} + $2 WHERE node_id = $1 AND boot_id = $5 RETURNING 1
          ), renewed AS (
            UPDATE ${s}.agent_leases l SET expires_at = ${DB_NOW} + $2
-           FROM unnest($3::text[], $4::bigint[]) AS h(instance, epoch), ${s}.agent_leases o
-           WHERE l.instance = h.instance AND l.epoch = h.epoch AND l.owner = $1 AND o.agent = l.agent AND o.instance = l.instance
-             AND ($6::boolean OR l.expires_at > ${DB_NOW}) AND EXISTS (SELECT 1 FROM beat)
-           RETURNING l.instance, o.expires_at <= ${DB_NOW} AS lapsed
+           FROM unnest($3::text[], $4::bigint[]) AS h(instance, epoch)
+           WHERE l.instance = h.instance AND l.epoch = h.epoch AND l.owner = $1 AND l.expires_at > ${DB_NOW} AND EXISTS (SELECT 1 FROM beat)
+           RETURNING l.instance
          )
-         SELECT (SELECT count(*) FROM beat)::int AS beat, (SELECT array_agg(instance) FROM renewed) AS renewed,
-           (SELECT array_agg(instance) FROM renewed WHERE lapsed) AS lapsed`;
+         SELECT (SELECT count(*) FROM beat)::int AS beat, (SELECT array_agg(instance) FROM renewed) AS renewed`;
 
 /** Takes up to $4 free or expired leases (SKIP LOCKED: a lease a commit holds is left for the next round). */
 export const acquire = (s: string): string =>

@@ -17,7 +17,7 @@
 // expiry without moving the epoch (adopting the open schedule fires of an owner whose lease
 // lapsed, workflow runs of a node whose heartbeat lapsed), so reviving it could run their work
 // twice. It is stopped here and taken again with a new epoch at the next placement step.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { PostgresHandle } from '../store/extension.js';
 import type { LeaseFence } from '../store/types.js';
@@ -26,34 +26,12 @@ import type { ClusterConfig } from './config.js';
 import { DB_NOW } from './schema.js';
 import { step, type NodeLoad } from './placement.js';
 import { DedicatedConnection } from './conn.js';
+import { LifecycleChannel } from './lifecycle.js';
 import { leaseOwners, listNodes } from './views.js';
 import * as SQL from './lease-sql.js';
+import type { FenceCounts, HeldLease, LeaseSlot, PlacementListener } from './lease-types.js';
 
-export interface LeaseSlot {
-  agent: string;
-  instance: string;
-}
-
-export interface HeldLease extends LeaseSlot {
-  epoch: number;
-}
-
-export interface PlacementListener {
-  /** This node now holds the instance (prevOwner: who held it before, and whether that node is still alive). */
-  acquired(lease: HeldLease, prev: { owner: string | null; alive: boolean }): Promise<void>;
-  /** The instance's lease is gone or being handed over: stop it here. */
-  lost(lease: HeldLease, reason: string): Promise<void>;
-  /** A late renewal extended these leases although they had lapsed (nobody took them): fires fenced in the gap are to be caught up. */
-  lapsed?(leases: HeldLease[]): void;
-  log(level: 'info' | 'warning' | 'error', msg: string): void;
-}
-
-export interface FenceCounts {
-  attempts: number;
-  accepted: number;
-  fenced: number;
-  failed: number;
-}
+export type { FenceCounts, HeldLease, LeaseSlot, PlacementListener } from './lease-types.js';
 
 export class LeaseManager {
   readonly nodeId: string;
@@ -74,6 +52,8 @@ export class LeaseManager {
   private deadlineTimer: NodeJS.Timeout | null = null;
   private stopped = false;
   private readonly conn: DedicatedConnection;
+  /** Lifecycle actions across nodes, on the lease connection (lifecycle.ts). */
+  readonly lifecycle: LifecycleChannel;
   /** Renewals that came after the deadline, and how many of those the database accepted. */
   readonly late = { attempts: 0, kept: 0 };
   readonly counts: FenceCounts = { attempts: 0, accepted: 0, fenced: 0, failed: 0 };
@@ -87,7 +67,8 @@ export class LeaseManager {
   ) {
     this.nodeId = cfg.nodeId;
     this.s = h.schema;
-    this.conn = new DedicatedConnection(h.url, cfg.leaseMs, (err) => listener.log('warning', `cluster: lease connection error: ${err.message}`));
+    this.conn = new DedicatedConnection(h.url, cfg.leaseMs, (err) => listener.log('warning', `cluster: lease connection error: ${err.message}`), `openclaw lease ${cfg.nodeId} ${h.schemaName}`);
+    this.lifecycle = new LifecycleChannel(this.conn, h.pool, h.schemaName, cfg.nodeId);
   }
 
   get leaseMs(): number {
@@ -100,6 +81,11 @@ export class LeaseManager {
 
   heldOf(agent: string): HeldLease[] {
     return [...this.held.values()].filter((l) => l.agent === agent);
+  }
+
+  /** Every lease held here. */
+  heldAll(): IterableIterator<HeldLease> {
+    return this.held.values();
   }
 
   get heldCount(): number {
@@ -228,11 +214,11 @@ export class LeaseManager {
       list.length = 0;
     }
     if (late) this.late.attempts++;
-    let res: { beat: number; renewed: string[] | null; lapsed: string[] | null };
+    let res: { beat: number; renewed: string[] | null };
     try {
-      const q = await this.conn.query<{ beat: number; renewed: string[] | null; lapsed: string[] | null }>(
+      const q = await this.conn.query<{ beat: number; renewed: string[] | null }>(
         SQL.renew(s),
-        [this.nodeId, this.cfg.leaseMs, list.map((l) => l.instance), list.map((l) => l.epoch), this.bootId, false],
+        [this.nodeId, this.cfg.leaseMs, list.map((l) => l.instance), list.map((l) => l.epoch), this.bootId],
         late ? this.periodMs() : Math.max(100, this.deadline - sent),
       );
       res = q.rows[0]!;
@@ -266,9 +252,7 @@ export class LeaseManager {
     for (const l of list) if (!renewed.has(l.instance) && this.held.get(l.instance) === l) this.lose(l, late ? `lease not renewed within ${this.safeMs()} ms: it lapsed or was taken over meanwhile` : 'lease expired or taken over');
     if (late) {
       this.late.kept += renewed.size;
-      const lapsed = new Set(res.lapsed ?? []);
       this.listener.log('warning', `cluster: renewal came ${Math.round(sent - this.deadline + this.safeMs())} ms after the last one (event loop blocked?): ${renewed.size} lease(s) kept, ${list.length - renewed.size} lost (lapsed or taken over)`);
-      if (lapsed.size > 0) this.listener.lapsed?.(list.filter((l) => lapsed.has(l.instance) && this.held.get(l.instance) === l));
     }
   }
 
@@ -397,26 +381,6 @@ export class LeaseManager {
     if (this.deadlineTimer) clearTimeout(this.deadlineTimer);
     this.timer = this.deadlineTimer = null;
     void this.conn.close();
-  }
-
-  /** Lifecycle actions asked on any node (openclaw pause|resume|stop|start|restart): every node hears them. */
-  async onAnnounce(fn: (msg: { agent: string; action: string; from: string }) => void): Promise<void> {
-    await this.conn.listen(this.channel(), (payload) => {
-      try {
-        const msg = JSON.parse(payload) as { agent: string; action: string; from: string };
-        if (msg.from !== this.nodeId) fn(msg);
-      } catch {
-        // not ours
-      }
-    });
-  }
-
-  async announce(agent: string, action: string): Promise<void> {
-    await this.h.pool.query(`SELECT pg_notify($1, $2)`, [this.channel(), JSON.stringify({ agent, action, from: this.nodeId })]);
-  }
-
-  private channel(): string {
-    return `oc_lifecycle_${createHash('sha256').update(this.h.schemaName).digest('hex').slice(0, 24)}`;
   }
 
   /** Every node known (live and recently dead) with its leases. */

@@ -106,9 +106,21 @@ export class DaemonControlPlane {
     // Cluster: this node acts on the instances it runs; the others are told (Placement.announce).
     const here = this.d.placement?.actsHere(name) ?? true;
     if (action === 'start' || action === 'stop' || action === 'restart') await this.d.store.setDesired(name, action === 'stop' ? 'stopped' : 'running');
-    if (here) await applyAction(c, action);
-    if (action === 'pause' || action === 'resume') await this.d.store.setDesired(name, action === 'pause' ? 'paused' : 'running');
-    await this.d.placement?.announce(name, action);
+    let failed = false;
+    try {
+      if (here) await applyAction(c, action);
+      if (action === 'pause' || action === 'resume') await this.d.store.setDesired(name, action === 'pause' ? 'paused' : 'running');
+    } catch (err) {
+      failed = true;
+      throw err;
+    } finally {
+      // The other nodes act on their instances even when this node's own failed (one node's
+      // instance in an invalid state must not leave the rest of the fleet as it was).
+      await this.d.placement?.announce(name, action).catch((err: Error) => {
+        if (!failed) throw err;
+        this.d.log('warning', `cluster: announcing '${action}' of '${name}' to the other nodes failed: ${err.message}`);
+      });
+    }
     return this.getAgent(name);
   }
 

@@ -8,6 +8,7 @@ import { clusterStoreModule } from '../cluster/schema.js';
 import { resolveCluster, type ClusterSection } from '../cluster/config.js';
 import { LeaseManager, type HeldLease } from '../cluster/leases.js';
 import type { AgentAction, NodeView } from './control.js';
+import { reconcileAction } from '../cluster/lifecycle.js';
 import type { AgentController } from './agent-controller.js';
 import type { FenceSource } from './run-transaction.js';
 import { ConfigError } from '../util/errors.js';
@@ -62,21 +63,20 @@ export class Placement {
       lost: async (lease: HeldLease, reason) => {
         await hooks.controller(lease.agent)?.unplaceInstance(lease.instance, `lease lost: ${reason}`);
       },
-      // A late renewal kept leases that had lapsed: fire claims in the gap were refused; the
-      // schedule is re-armed as on a take-over, so the missed-run policy accounts for those times.
-      lapsed: (leases) => {
-        for (const agent of new Set(leases.map((l) => l.agent))) {
-          if (hooks.controller(agent)?.scheduleSpec) void hooks.scheduleTakenOver(agent).catch((err: Error) => hooks.log('warning', `cluster: re-arming the schedule of '${agent}' failed: ${err.message}`));
-        }
-      },
       log: hooks.log,
     });
     // A lifecycle action asked on another node: act on this node's instances of the agent.
-    await mgr.onAnnounce(({ agent, action, from }) => {
+    await mgr.lifecycle.listen(({ agent, action, from }) => {
       const c = hooks.controller(agent);
       if (!c || mgr.heldOf(agent).length === 0) return;
       hooks.log('info', `cluster: '${action}' of '${agent}' asked on node '${from}'; applying it to the instances here`);
       void applyAction(c, action as AgentAction).catch((err: Error) => hooks.log('warning', `cluster: '${action}' of '${agent}' (asked on '${from}') failed here: ${err.message}`));
+    });
+    // The NOTIFY above is not durable: after the lease connection comes back, the agents run here
+    // are brought to their stored desired state (what a missed stop/pause/resume/start asked).
+    mgr.lifecycle.onReconnect(() => {
+      const agents = new Set([...mgr.heldAll()].map((l) => l.agent));
+      void reconcile(agents, hooks).catch((err: Error) => hooks.log('warning', `cluster: reconciling agents with their desired state failed: ${err.message}`));
     });
     const p = new Placement(mgr);
     p.released = released;
@@ -146,7 +146,7 @@ export class Placement {
 
   /** After a lifecycle action asked here (its desired state stored): the other nodes act on theirs. */
   async announce(agent: string, action: AgentAction): Promise<void> {
-    await this.leases?.announce(agent, action);
+    await this.leases?.lifecycle.announce(agent, action);
   }
 
   async nodes(): Promise<NodeView[]> {
@@ -157,6 +157,21 @@ export class Placement {
   async owners(): Promise<Map<string, string>> {
     return this.leases ? this.leases.owners() : new Map();
   }
+}
+
+/** Brings the agents run here to their stored desired state (after announcements may have been missed). */
+export async function reconcile(agents: Iterable<string>, hooks: Pick<PlacementHooks, 'controller' | 'desired' | 'log'>): Promise<string[]> {
+  const done: string[] = [];
+  for (const agent of agents) {
+    const c = hooks.controller(agent);
+    if (!c) continue;
+    const action = reconcileAction(await hooks.desired(agent), c.status());
+    if (!action) continue;
+    hooks.log('info', `cluster: '${agent}' is ${c.status()} here but its desired state says ${action} (an announcement was missed while the lease connection was down); applying it`);
+    await applyAction(c, action);
+    done.push(`${agent}:${action}`);
+  }
+  return done;
 }
 
 /** A lifecycle action on the instances of this node (those it holds leases of, in a cluster). */

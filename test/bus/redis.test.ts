@@ -63,6 +63,30 @@ describe.runIf(up)('Redis Streams bus', () => {
     }
   });
 
+  it('acks from several callers in one turn go to Redis in one script call per group, each caller told its own count', async () => {
+    const fx = await redisFixture();
+    try {
+      await fx.bus.subscribe('g', ['x']);
+      await fx.bus.subscribe('h', ['x']);
+      await fx.bus.append(Array.from({ length: 6 }, (_, i) => ({ id: `e${i}`, name: 'x', payload: i, source: null, createdAt: fx.now() })));
+      const g = await fx.bus.claim('g', { limit: 10, leaseMs: 60_000 });
+      const h = await fx.bus.claim('h', { limit: 10, leaseMs: 60_000 });
+      expect([g.length, h.length]).toEqual([6, 6]);
+      const scripts = (fx.bus as unknown as { scripts: Record<string, (k: string[], a: unknown[]) => Promise<unknown>> }).scripts;
+      const calls: string[] = [];
+      const ack = scripts.ack!;
+      scripts.ack = (keys, args) => (calls.push(String(args[0])), ack(keys, args));
+      // One caller per delivery of g, one for a delivery of g acked twice, one for all of h.
+      const counts = await Promise.all([...g.map((d) => fx.bus.ack([d])), fx.bus.ack([g[0]!]), fx.bus.ack(h)]);
+      expect(counts).toEqual([1, 1, 1, 1, 1, 1, 0, 6]);
+      expect(calls.sort()).toEqual(['g', 'h']);
+      expect((await fx.bus.stats('g')).depth).toBe(0);
+      expect((await fx.bus.stats('h')).depth).toBe(0);
+    } finally {
+      await fx.close();
+    }
+  });
+
   it('sweep adopts a pending entry with no lease record (XAUTOCLAIM) and never deletes a consumer with pending entries', async () => {
     const fx = await redisFixture();
     const r = new Redis(REDIS_URL);

@@ -233,6 +233,58 @@ describe.runIf(pgUp).each(backends)('outbox relay to $name', (backend: BackendFa
     expect(got.map((d) => d.event.id)).toEqual(['one', 'two', 'three']);
   });
 
+  it('a standby relay reads who holds the lease once per standby period, never locking it, and takes over a lease given up within one period', async () => {
+    const { store, external } = await setup();
+    const outbox = new OutboxStore(store.handle());
+    const tries = { holder: 0, acquire: 0 };
+    const counted = Object.assign(Object.create(outbox) as OutboxStore, {
+      holder: (stream: string) => (tries.holder++, outbox.holder(stream)),
+      acquire: (...a: Parameters<OutboxStore['acquire']>) => (tries.acquire++, outbox.acquire(...a)),
+    });
+    const clock = new FakeClock(Date.now());
+    const a = new OutboxRelay(outbox, external, { stream: 's', owner: 'a', clock, leaseMs: 10_000 });
+    const b = new OutboxRelay(counted, external, { stream: 's', owner: 'b', clock, leaseMs: 10_000, standbyMs: 1000 });
+    await a.pass();
+    for (let i = 0; i < 5; i++) {
+      await b.pass();
+      clock.advance(100);
+    }
+    expect(b.stats.active).toBe(false);
+    expect(tries).toEqual({ holder: 1, acquire: 0 });
+    await a.stop(); // drain: gives the lease up
+    clock.advance(500);
+    await b.pass();
+    expect(tries).toEqual({ holder: 2, acquire: 1 });
+    expect(b.stats.active).toBe(true);
+    await external.subscribe('g', ['x']);
+    await store.publish([ev('after', 'x', 1, null, 1), ev('drain', 'x', 2, null, 2)]);
+    expect(await relayed(b, 2)).toBe(2);
+    expect((await external.claim('g', { limit: 10, leaseMs: 60_000 })).map((d) => d.event.id)).toEqual(['after', 'drain']);
+  });
+
+  it('says so when a whole batch was already on the bus (a store restored from a backup under the same origin would otherwise skip it silently)', async () => {
+    const { store, external } = await setup();
+    await external.subscribe('g', ['x']);
+    const outbox = new OutboxStore(store.handle());
+    const errors: string[] = [];
+    const relay = new OutboxRelay(outbox, external, { stream: 's', owner: 'a', clock: new FakeClock(Date.now()), onError: (e) => void errors.push(e.message) });
+    expect(await relay.pass()).toBe(0);
+    await store.publish([ev('r1', 'x', 1, null, 1), ev('r2', 'x', 2, null, 2)]);
+    expect(await relayed(relay, 2)).toBe(2);
+    expect(relay.stats.skipped).toBe(0);
+    // The cursor rewinds (as a restore rewinds it) under the same origin: the batch is dropped by the bus, and reported.
+    await relay.stop();
+    const h = store.handle();
+    if (h.dialect !== 'postgres') throw new Error('expected PostgreSQL');
+    await h.pool.query(`UPDATE ${h.schema}.bus_relay SET cursor_tx = '0', cursor_seq = 0`);
+    const again = new OutboxRelay(outbox, external, { stream: 's', owner: 'b', clock: new FakeClock(Date.now()), onError: (e) => void errors.push(e.message) });
+    await again.pass();
+    expect(again.stats.skipped).toBe(2);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/already had all 2 events .* restored from a backup/);
+    expect((await external.claim('g', { limit: 10, leaseMs: 60_000 })).map((d) => d.event.id)).toEqual(['r1', 'r2']);
+  });
+
   it('relays a backlog in order across many small batches (read, publish and cursor move overlapped)', async () => {
     const { store, external } = await setup();
     await external.subscribe('g', ['x']);
@@ -270,6 +322,15 @@ describe('the store origin a bus keys its relayed-position mark by', () => {
         origins.push(first);
       }
       expect(new Set(origins).size).toBe(stores.length);
+      if (pgUp) {
+        // PostgreSQL: the meta row's id with the instance's system identifier and timeline — a
+        // backup restored on another instance (or a new timeline) keeps the row, not the origin.
+        const h = stores[2]!.handle();
+        if (h.dialect !== 'postgres') throw new Error('expected PostgreSQL');
+        const meta = (await h.pool.query<{ value: string }>(`SELECT value FROM ${h.schema}.meta WHERE key = 'bus.origin'`)).rows[0]!.value;
+        const sid = (await h.pool.query<{ sid: string }>(`SELECT system_identifier::text AS sid FROM pg_control_system()`)).rows[0]!.sid;
+        expect(origins[2]).toMatch(new RegExp(`^${meta}@${sid}\\.\\d+$`));
+      }
     } finally {
       for (const s of stores.slice(0, 2)) await s.close();
       fs.rmSync(dir, { recursive: true, force: true });

@@ -6,20 +6,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { fixture, makeProject, waitFor } from '../helpers/project.js';
-import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
+import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
 import { daemonUrl, startDaemonProcess } from '../helpers/daemon-process.js';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { api, clusterHarness, here } from './fixtures/harness.js';
 
 const pgAvailable = await havePostgres();
-const schemas: string[] = [];
-const children: ChildProcess[] = [];
-const here = (f: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', f);
-
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await dropSchemas(schemas);
-});
+const { children, schemas } = clusterHarness();
 
 interface NodeView {
   nodeId: string;
@@ -38,12 +30,6 @@ interface Node {
 
 // 2 s: short enough to keep the file fast, long enough that a node on a loaded CI machine renews in time.
 const LEASE_MS = 2000;
-
-async function api<T>(url: string, p: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url + p, { ...init, headers: { 'content-type': 'application/json' } });
-  if (!res.ok) throw new Error(`${p}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
 
 describe.runIf(pgAvailable)('three daemons on one PostgreSQL', () => {
   const schema = uniqueSchema('oc_fleet');

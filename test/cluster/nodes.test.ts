@@ -2,29 +2,15 @@
 // not run their handler run on the one that does; lifecycle actions asked on one node act on the
 // instances of the other; kill -9 of the handler's node: the jobs it had claimed come back at their
 // job lease's end and run once on the other node.
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { fixture, makeProject, waitFor } from '../helpers/project.js';
-import { PG_URL, havePostgres, uniqueSchema, dropSchemas } from '../helpers/services.js';
+import { PG_URL, havePostgres, uniqueSchema } from '../helpers/services.js';
 import { daemonUrl, startDaemonProcess } from '../helpers/daemon-process.js';
+import { api, clusterHarness, here } from './fixtures/harness.js';
 
 const pgAvailable = await havePostgres();
-const schemas: string[] = [];
-const children: ChildProcess[] = [];
-const here = (f: string) => path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', f);
-
-afterAll(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  await dropSchemas(schemas);
-});
-
-async function api<T>(url: string, p: string, init?: RequestInit): Promise<T> {
-  const res = await fetch(url + p, { ...init, headers: { 'content-type': 'application/json' } });
-  if (!res.ok) throw new Error(`${p}: ${res.status} ${await res.text()}`);
-  return (await res.json()) as T;
-}
+const { children, schemas } = clusterHarness();
 
 interface Node {
   id: string;
