@@ -119,4 +119,30 @@ describe.each(backends)('group commit on %s', (_name, open) => {
       await store.close();
     }
   });
+  it('records the run records of a batch as if one after another: duplicates once, stats folded per agent', async () => {
+    const clock = new FakeClock();
+    const store = await open(clock);
+    try {
+      const t = clock.now();
+      // 87 commits: past every multi-row chunk size (64 + 16 + 4 + 1 + 1 + 1); one id twice, one
+      // id already stored; two agents; the latest start is not the last run in the batch.
+      await store.recordRun({ ...run('old', null, t), agent: 'a' });
+      const runs: RunRecord[] = Array.from({ length: 84 }, (_, i) => ({ ...run(`r${i}`, null, t + (i % 10)), agent: i % 2 ? 'a' : 'b', status: i % 7 === 0 ? 'failed' : 'succeeded' }));
+      runs[50] = { ...runs[50]!, startedAt: t + 100, status: 'failed' }; // agent b's latest
+      runs.push({ ...runs[3]! }, { ...run('old', null, t + 500), agent: 'a' }, { ...run('missed', null, t + 1000), agent: 'a', status: 'missed' });
+      const settled = await store.commitRuns(runs.map((r) => ({ writes: [], reads: [], emits: [], run: r })));
+      expect(settled.every((s) => s.ok)).toBe(true);
+      const a = runs.slice(0, 84).filter((r) => r.agent === 'a');
+      const b = runs.slice(0, 84).filter((r) => r.agent === 'b');
+      const failed = (rs: RunRecord[]) => rs.filter((r) => r.status === 'failed').length;
+      expect(await store.agentStats()).toEqual([
+        { agent: 'a', runsTotal: a.length + 1, runsFailed: failed(a), lastRunAt: t + 9, lastStatus: 'succeeded' },
+        { agent: 'b', runsTotal: b.length, runsFailed: failed(b), lastRunAt: t + 100, lastStatus: 'failed' },
+      ]);
+      expect(await store.listRuns('a', { limit: 500 })).toHaveLength(a.length + 2); // + 'old' once + 'missed'
+      expect(await store.listRuns('b', { limit: 500 })).toHaveLength(b.length);
+    } finally {
+      await store.close();
+    }
+  });
 });

@@ -76,6 +76,8 @@ const DELIVERY_COLUMNS = `d.id AS d_id, d.consumer AS d_consumer, d.attempts AS 
 const EVENT_COLUMNS = 'seq, id, name, payload, source, created_at, trace_id, order_key';
 const RUN_COLUMNS = 'id, agent, instance, trigger, status, scheduled_at, started_at, finished_at, error, reason, event_id';
 const VERSION_COLUMNS = 'version, created_at, size_bytes, key_count, changed_keys, run_id, reason';
+const RUN_CHUNKS = [64, 16, 4, 1];
+const RUN_VALUES = (n: number) => Array.from({ length: n }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
 // A delivery's lease is held while its token matches and it has not expired.
 const LEASE_HELD = `id = @id AND lease_token = @token AND status = 'inflight' AND lease_expires_at > @now`;
 
@@ -175,7 +177,11 @@ export class SqliteStore implements StoreLike {
       let settled: CommitSettled[] | null = null;
       try {
         settled = this.write(() => {
-          const all = commits.map((c): CommitSettled => ({ ok: true, result: this.commitOne(c) }));
+          // The run records of the batch go in with one multi-row INSERT after the runs (a failing
+          // INSERT fails the attempt, and the per-savepoint retry below writes each run's own).
+          const runs: RunRecord[] = [];
+          const all = commits.map((c): CommitSettled => ({ ok: true, result: this.commitOne(c, runs) }));
+          this.recordRunsInTx(runs);
           this.runSteps(commits, all, answers);
           return all;
         });
@@ -214,7 +220,8 @@ export class SqliteStore implements StoreLike {
     }
   }
 
-  private commitOne(c: RunCommit): CommitResult {
+  /** One run's commit. `runs`: collects its run record for the caller to insert with the batch's. */
+  private commitOne(c: RunCommit, runs?: RunRecord[]): CommitResult {
     const grouped = groupWrites(c.writes);
     const now = this.clock.now();
     for (const r of c.reads) {
@@ -236,7 +243,10 @@ export class SqliteStore implements StoreLike {
       versions[namespace] = plan.version;
     }
     const published = c.emits.length > 0 ? this.publishInTx(c.emits, now) : 0;
-    if (c.run) this.recordRunInTx(c.run);
+    if (c.run) {
+      if (runs) runs.push(c.run);
+      else this.recordRunsInTx([c.run]);
+    }
     for (const e of c.effects ?? []) e.sqlite(this.db, now);
     return { versions, published };
   }
@@ -447,13 +457,17 @@ export class SqliteStore implements StoreLike {
         now,
         limit: opts.limit,
       }) as DeliveryRow[];
-      const lease = this.st(`UPDATE deliveries SET status = 'inflight', attempts = attempts + 1, lease_token = ?, lease_expires_at = ?, available_at = ?
-        WHERE id = ?`);
+      if (rows.length === 0) return [];
+      // One UPDATE for the whole claim. Each lease token is the claim's random prefix plus the
+      // delivery id: distinct per delivery and per claim, and a stale one (an earlier claim's) is
+      // refused since the prefix differs.
+      const prefix = `${opts.owner ? `${opts.owner}:` : ''}${randomUUID()}:`;
+      this.st(`UPDATE deliveries SET status = 'inflight', attempts = attempts + 1, lease_token = @prefix || id, lease_expires_at = @until, available_at = @until
+        WHERE id IN (SELECT value FROM json_each(@ids))`).run({ prefix, until: leaseExpiresAt, ids: JSON.stringify(rows.map((r) => r.d_id)) });
       for (const r of rows) {
-        r.d_lease_token = opts.owner ? `${opts.owner}:${randomUUID()}` : randomUUID();
+        r.d_lease_token = `${prefix}${r.d_id}`;
         r.d_lease_expires_at = leaseExpiresAt;
         r.d_attempts += 1;
-        lease.run(r.d_lease_token, leaseExpiresAt, leaseExpiresAt, r.d_id);
       }
       return rows.map(toDelivery);
     });
@@ -541,29 +555,50 @@ export class SqliteStore implements StoreLike {
   // ---- runs --------------------------------------------------------------------------------
 
   async recordRun(run: RunRecord): Promise<void> {
-    this.write(() => this.recordRunInTx(run));
+    this.write(() => this.recordRunsInTx([run]));
   }
 
-  /** Inserts the run once (a repeated id is ignored) and folds it into the agent's stats. */
-  private recordRunInTx(run: RunRecord): void {
-    const res = this.st(`INSERT INTO runs (${RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`).run(
-      run.id,
-      run.agent,
-      run.instance,
-      run.trigger,
-      run.status,
-      run.scheduledAt,
-      run.startedAt,
-      run.finishedAt,
-      run.error,
-      run.reason,
-      run.eventId,
-    );
-    if (res.changes !== 1 || !countsAsRun(run.status)) return;
-    this.st(`INSERT INTO agent_stats (agent, runs_total, runs_failed, last_run_at, last_status) VALUES (?, 1, ?, ?, ?)
-      ON CONFLICT (agent) DO UPDATE SET runs_total = runs_total + 1, runs_failed = runs_failed + excluded.runs_failed,
+  /**
+   * Inserts the runs (a repeated id is ignored) with multi-row INSERTs, and folds the ones inserted
+   * into their agents' stats with one upsert per agent. Per-run statements were a third of a sink
+   * batch's commit (bench/store-events-micro.ts).
+   */
+  private recordRunsInTx(runs: RunRecord[]): void {
+    if (runs.length === 0) return;
+    const inserted = new Set<string>();
+    for (let at = 0; at < runs.length; ) {
+      // Fixed chunk sizes, so a handful of prepared statements serve every batch size.
+      const n = RUN_CHUNKS.find((k) => k <= runs.length - at)!;
+      const args: unknown[] = [];
+      for (let i = at; i < at + n; i++) {
+        const r = runs[i]!;
+        args.push(r.id, r.agent, r.instance, r.trigger, r.status, r.scheduledAt, r.startedAt, r.finishedAt, r.error, r.reason, r.eventId);
+      }
+      const rows = this.st(`INSERT INTO runs (${RUN_COLUMNS}) VALUES ${RUN_VALUES(n)} ON CONFLICT (id) DO NOTHING RETURNING id`).all(...args) as { id: string }[];
+      for (const r of rows) inserted.add(r.id);
+      at += n;
+    }
+    // As if folded one run after another: last status = the last run at the latest start.
+    const stats = new Map<string, { total: number; failed: number; lastAt: number; lastStatus: RunStatus }>();
+    for (const r of runs) {
+      if (!inserted.has(r.id) || !countsAsRun(r.status)) continue;
+      inserted.delete(r.id); // the same id twice in one batch is one run
+      const s = stats.get(r.agent);
+      if (!s) stats.set(r.agent, { total: 1, failed: r.status === 'failed' ? 1 : 0, lastAt: r.startedAt, lastStatus: r.status });
+      else {
+        s.total++;
+        if (r.status === 'failed') s.failed++;
+        if (r.startedAt >= s.lastAt) {
+          s.lastAt = r.startedAt;
+          s.lastStatus = r.status;
+        }
+      }
+    }
+    const upsert = this.st(`INSERT INTO agent_stats (agent, runs_total, runs_failed, last_run_at, last_status) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT (agent) DO UPDATE SET runs_total = runs_total + excluded.runs_total, runs_failed = runs_failed + excluded.runs_failed,
         last_status = CASE WHEN excluded.last_run_at >= last_run_at THEN excluded.last_status ELSE last_status END,
-        last_run_at = max(last_run_at, excluded.last_run_at)`).run(run.agent, run.status === 'failed' ? 1 : 0, run.startedAt, run.status);
+        last_run_at = max(last_run_at, excluded.last_run_at)`);
+    for (const [agent, s] of stats) upsert.run(agent, s.total, s.failed, s.lastAt, s.lastStatus);
   }
 
   async listRuns(agent: string, opts: { limit?: number; status?: RunStatus } = {}): Promise<RunRecord[]> {
