@@ -169,6 +169,7 @@ export class Daemon implements ControlPlane {
       throw err;
     }
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
+    this.store.onWarning?.((msg) => this.log('warning', `store: ${msg}`));
     await this.store.migrateModule(fireLedgerStoreModule);
     this.fires = new FireLedger(this.store.handle(), () => this.clock.now());
     const placement = (this.placement = await Placement.open(this.config, this.store, this.placementHooks()));

@@ -92,13 +92,28 @@ export class SqliteStore implements StoreLike {
     if (file !== ':memory:') {
       // Checkpoints run on a worker thread (checkpointer.ts), not inside this thread's commits.
       this.db.pragma(`wal_autocheckpoint = ${SAFETY_PAGES}`);
-      this.checkpointer = new WalCheckpointer(file);
+      this.checkpointer = new WalCheckpointer(file, (m) => this.warn(m));
     }
   }
 
   /** Runs fn in one BEGIN IMMEDIATE transaction; a throw rolls everything back. */
   private write<T>(fn: () => T): T {
-    return this.txn.immediate(fn) as T;
+    const out = this.txn.immediate(fn) as T;
+    // The WAL grows only here (and in the few autocommit statements the next write catches up on).
+    this.checkpointer?.afterCommit();
+    return out;
+  }
+
+  private readonly warnings: Array<(message: string) => void> = [];
+
+  onWarning(listener: (message: string) => void): void {
+    this.warnings.push(listener);
+  }
+
+  /** To the listeners (the daemon's log), or as a process warning (stderr) when nobody listens. */
+  private warn(message: string): void {
+    if (this.warnings.length === 0) process.emitWarning(message, 'OpenClawStoreWarning');
+    for (const l of this.warnings) l(message);
   }
 
   private st(sql: string): Database.Statement {
