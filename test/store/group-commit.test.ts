@@ -145,4 +145,28 @@ describe.each(backends)('group commit on %s', (_name, open) => {
       await store.close();
     }
   });
+  it("publishes a run's large emit set once per id, fanned out to each subscribed group in log order", async () => {
+    const clock = new FakeClock();
+    const store = await open(clock);
+    try {
+      await store.setSubscriptions('one', ['e']);
+      await store.setSubscriptions('all', ['*', 'e']);
+      await store.setSubscriptions('other', ['f']);
+      const ev = (id: string, i: number) => ({ id, name: 'e', payload: { i }, source: null, createdAt: clock.now() });
+      await store.publish([ev('x5', -1)]);
+      // 87 events past the multi-row chunk sizes, with an id repeated in the batch and one stored.
+      const batch = Array.from({ length: 85 }, (_, i) => ev(`x${i}`, i));
+      batch.push(ev('x7', 999), ev('y', 85));
+      const [s] = await store.commitRuns([{ writes: [], reads: [], emits: batch, run: run('emitter-run', null, clock.now()) }]);
+      expect(s).toMatchObject({ ok: true, result: { published: 85 } }); // x0..x84 less x5, plus y
+      expect(await store.pendingCounts()).toEqual({ one: 86, all: 86, other: 0 });
+      for (const group of ['one', 'all']) {
+        const ds = await store.claimDeliveries(group, { limit: 200, leaseMs: 60_000 });
+        expect(ds.map((d) => d.event.id)).toEqual(['x5', ...batch.slice(0, 85).map((e) => e.id).filter((id) => id !== 'x5'), 'y']);
+        expect(ds.find((d) => d.event.id === 'x7')!.event.payload).toEqual({ i: 7 });
+      }
+    } finally {
+      await store.close();
+    }
+  });
 });
