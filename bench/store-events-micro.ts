@@ -1,19 +1,20 @@
 // Store-level cost of the events hot path (no agents, no IPC): one commit publishes K events to one
 // consumer group, then claim N / commit N runs (ack + run record each) until drained. Prints CPU µs
 // per event for each phase, so a change to the store's statements can be measured under load.
-//   node --import tsx store-events-micro.ts [--events 20000] [--batch 16]
+//   node --import tsx store-events-micro.ts [--events 20000] [--batch 16] [--v7]
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { openStore, type RunCommit } from '../src/store/index.js';
+import { uuidv7 } from '../src/util/ids.js';
 import { arg, log } from './lib/common.js';
 
 const K = arg('events', 20000);
 const N = arg('batch', 16);
 const V7 = arg('v7', false);
-let ctr = 0;
-const uid = () => (V7 ? `${Date.now().toString(16).padStart(12, '0')}${(ctr++).toString(16).padStart(8, '0')}-${randomUUID().slice(9)}` : randomUUID());
+// --v7: time-ordered ids, as the daemon mints run and event ids (src/util/ids.ts); else random v4.
+const uid = () => (V7 ? uuidv7() : randomUUID());
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-micro-'));
 const store = await openStore({ kind: 'sqlite', path: path.join(dir, 'store.db') });
 try {

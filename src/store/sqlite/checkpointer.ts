@@ -98,7 +98,7 @@ export class WalCheckpointer {
     const w = new Worker(WORKER, { eval: true, workerData: { file: this.file, driver } });
     w.unref();
     w.on('message', (m: { error: string; code?: string }) => this.fail(`SQLite WAL checkpoint of ${this.file} failed: ${m.error}${m.code ? ` (${m.code})` : ''}`));
-    w.on('error', (err) => this.fail(`SQLite WAL checkpoint worker for ${this.file} died: ${err.message}`));
+    w.on('error', (err: Error) => this.fail(`SQLite WAL checkpoint worker for ${this.file} died: ${err.message}`));
     w.on('exit', (code) => {
       if (this.worker !== w) return; // closed by us
       this.worker = null;
