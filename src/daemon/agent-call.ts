@@ -1,7 +1,7 @@
 // Method calls on an agent (`call()`): wait for a running instance up to the deadline, invoke the
 // method as a run transaction, re-run it on a commit conflict, and settle on the first of commit,
 // timeout and abort.
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../util/ids.js';
 import type { AgentConfig } from '../config/types.js';
 import type { AgentStatus } from './control.js';
 import type { Instance } from './instance.js';
@@ -65,7 +65,7 @@ export class AgentCalls {
    * restarts or is paused) up to the deadline; a stopped agent fails at once.
    */
   async call(method: string, payload: unknown, opts: CallOptions): Promise<CallResult> {
-    const runId = opts.runId ?? randomUUID();
+    const runId = opts.runId ?? uuidv7();
     const fail = (code: string, message: string): CallResult => ({ ok: false, runId, error: { name: 'CallError', message, code } });
     if (typeof method !== 'string' || method === '') return fail('no_method', `call(): a method name is required (agent '${this.cfg.name}')`);
     const now = () => this.deps.clock.now();

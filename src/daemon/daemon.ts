@@ -187,6 +187,7 @@ export class Daemon implements ControlPlane {
     // A `tsc`-only rebuild left an older dist/worker/ (runtime/paths.ts): workers load dist/ file by file.
     if (workerBundle.state === 'stale') this.log('warning', `worker bundle not used, ${workerBundle.reason}: agent workers load dist/ file by file; run \`npm run build\``);
     this.store = this.opts.store ?? (await openStore(this.config.store, { clock: this.clock }));
+    this.store.onWarning?.((msg) => this.log('warning', `store: ${msg}`));
     await this.store.migrateModule(fireLedgerStoreModule);
     this.fires = new FireLedger(this.store.handle(), () => this.clock.now());
     const placement = (this.placement = await Placement.open(this.config, this.store, this.wiring.placementHooks()));

@@ -1,7 +1,7 @@
 // A run is a transaction: an invocation's buffered writes, its emitted events (the outbox), the
 // acknowledgement of the delivery that triggered it and its run record commit in ONE store
 // transaction. A thrown error or a crash discards the buffer; the trigger is delivered again.
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../util/ids.js';
 import type { InstanceHandle } from '../runtime/types.js';
 import type { Invocation, InvocationResult, RunIntent, SerializedError } from '../runtime/protocol.js';
 import {
@@ -340,7 +340,7 @@ export interface ExecuteOptions {
  * whether the agent failed, the commit conflicted or the instance died.
  */
 export async function executeRun(ctx: RunContext, instance: InstanceHandle, opts: ExecuteOptions): Promise<RunOutcome> {
-  const runId = opts.runId ?? randomUUID();
+  const runId = opts.runId ?? uuidv7();
   // Tracing off: no span, no attributes, no parent context — only the run and its counters.
   if (!tracingEnabled()) return countRun(ctx, opts, await invokeAndCommit(ctx, instance, opts, runId));
   const attrs: Record<string, string | number> = { 'openclaw.agent': ctx.agent, 'openclaw.instance': instance.instanceId, 'openclaw.run_id': runId, 'openclaw.trigger': opts.trigger, 'openclaw.invocation': opts.kind };

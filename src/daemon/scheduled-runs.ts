@@ -1,7 +1,7 @@
 // One agent's scheduled and manual runs: admission (overlap policy, first start, paused), the
 // queue of runs waiting for capacity, and the run itself with its conflict retries and its
 // schedule fire closed in the run's own commit.
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../util/ids.js';
 import type { AgentConfig } from '../config/types.js';
 import type { RunRecord } from '../store/types.js';
 import type { LifecycleEvent } from '../supervisor/lifecycle.js';
@@ -38,7 +38,7 @@ export class ScheduledRuns {
 
   /** A schedule time came (already claimed in the store) or a manual trigger. */
   async admit(req: { fireAt: number | null; payload?: unknown; manual: boolean; runId?: string }): Promise<{ runId: string; admitted: 'started' | 'queued' | 'skipped' | 'missed'; reason?: string }> {
-    const runId = req.runId ?? randomUUID();
+    const runId = req.runId ?? uuidv7();
     const now = this.deps.clock.now();
     const missed = async (status: 'missed' | 'skipped', reason: string, level: 'warning' | 'info' = 'warning') => {
       const run: RunRecord = { id: runId, agent: this.cfg.name, instance: null, trigger: req.manual ? 'manual' : 'schedule', status, scheduledAt: req.fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };

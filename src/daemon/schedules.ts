@@ -2,7 +2,7 @@
 // (the store's claim with its fire-ledger row; in a cluster both in one transaction fenced by the
 // node's lease, src/cluster/fires.ts), the missed-run policy, and the recovery of fires claimed
 // but never run (after a crash here, or left by a node that no longer runs the agent).
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../util/ids.js';
 import type { Clock } from '../scheduler/types.js';
 import { Scheduler, planMissed, type FireContext } from '../scheduler/index.js';
 import { planRecovery, type FireLedger } from '../scheduler/fire-ledger.js';
@@ -102,7 +102,7 @@ export class Schedules {
 
   /** Claims one fire time: the ledger row first, then the store's claim (see fire-ledger.ts). */
   private async claimFire(agent: string, fireAt: number): Promise<string | null> {
-    const runId = randomUUID();
+    const runId = uuidv7();
     const cluster = this.d.placement()?.leases;
     if (cluster) {
       const lease = cluster.heldOf(agent)[0];
@@ -170,5 +170,5 @@ function phaseOffset(name: string, periodMs: number): number {
 }
 
 function missedRun(agent: string, fireAt: number, now: number, reason: string): RunRecord {
-  return { id: randomUUID(), agent, instance: null, trigger: 'schedule', status: 'missed', scheduledAt: fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
+  return { id: uuidv7(), agent, instance: null, trigger: 'schedule', status: 'missed', scheduledAt: fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
 }

@@ -6,7 +6,7 @@
 // the current run through awaits and timers started inside it.
 import { checkOptions } from '../util/options.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { uuidv7 } from '../util/ids.js';
 import { format } from 'node:util';
 import type {
   AgentRuntimeContext,
@@ -353,7 +353,7 @@ export class InstanceContext {
       throw new OpenClawError('event_data_invalid', `emit('${name}'): data cannot be serialised (${(err as Error).message}); send plain data (objects, arrays, strings, numbers)`, { status: 400 });
     }
     this.guard.emitted(name);
-    scope.emits.push({ id: randomUUID(), name, data: cloned, ...(opts?.key ? { key: opts.key } : {}) });
+    scope.emits.push({ id: uuidv7(), name, data: cloned, ...(opts?.key ? { key: opts.key } : {}) });
   }
 
   // ---- llm ---------------------------------------------------------------------------------

@@ -189,6 +189,11 @@ export interface StoreLike {
   migrateModule(module: StoreModule): Promise<void>;
   /** The dialect's connection, for subsystem repositories (see extension.ts). */
   handle(): StoreHandle;
+  /**
+   * Problems the store works around but an operator should see (SQLite: a failing WAL checkpoint
+   * or a dead checkpoint worker). Without a listener they go to stderr as a process warning.
+   */
+  onWarning?(listener: (message: string) => void): void;
 
   // ---- run transaction -------------------------------------------------------------------
   commitRun(commit: RunCommit): Promise<CommitResult>;

@@ -119,4 +119,54 @@ describe.each(backends)('group commit on %s', (_name, open) => {
       await store.close();
     }
   });
+  it('records the run records of a batch as if one after another: duplicates once, stats folded per agent', async () => {
+    const clock = new FakeClock();
+    const store = await open(clock);
+    try {
+      const t = clock.now();
+      // 87 commits: past every multi-row chunk size (64 + 16 + 4 + 1 + 1 + 1); one id twice, one
+      // id already stored; two agents; the latest start is not the last run in the batch.
+      await store.recordRun({ ...run('old', null, t), agent: 'a' });
+      const runs: RunRecord[] = Array.from({ length: 84 }, (_, i) => ({ ...run(`r${i}`, null, t + (i % 10)), agent: i % 2 ? 'a' : 'b', status: i % 7 === 0 ? 'failed' : 'succeeded' }));
+      runs[50] = { ...runs[50]!, startedAt: t + 100, status: 'failed' }; // agent b's latest
+      runs.push({ ...runs[3]! }, { ...run('old', null, t + 500), agent: 'a' }, { ...run('missed', null, t + 1000), agent: 'a', status: 'missed' });
+      const settled = await store.commitRuns(runs.map((r) => ({ writes: [], reads: [], emits: [], run: r })));
+      expect(settled.every((s) => s.ok)).toBe(true);
+      const a = runs.slice(0, 84).filter((r) => r.agent === 'a');
+      const b = runs.slice(0, 84).filter((r) => r.agent === 'b');
+      const failed = (rs: RunRecord[]) => rs.filter((r) => r.status === 'failed').length;
+      expect(await store.agentStats()).toEqual([
+        { agent: 'a', runsTotal: a.length + 1, runsFailed: failed(a), lastRunAt: t + 9, lastStatus: 'succeeded' },
+        { agent: 'b', runsTotal: b.length, runsFailed: failed(b), lastRunAt: t + 100, lastStatus: 'failed' },
+      ]);
+      expect(await store.listRuns('a', { limit: 500 })).toHaveLength(a.length + 2); // + 'old' once + 'missed'
+      expect(await store.listRuns('b', { limit: 500 })).toHaveLength(b.length);
+    } finally {
+      await store.close();
+    }
+  });
+  it("publishes a run's large emit set once per id, fanned out to each subscribed group in log order", async () => {
+    const clock = new FakeClock();
+    const store = await open(clock);
+    try {
+      await store.setSubscriptions('one', ['e']);
+      await store.setSubscriptions('all', ['*', 'e']);
+      await store.setSubscriptions('other', ['f']);
+      const ev = (id: string, i: number) => ({ id, name: 'e', payload: { i }, source: null, createdAt: clock.now() });
+      await store.publish([ev('x5', -1)]);
+      // 87 events past the multi-row chunk sizes, with an id repeated in the batch and one stored.
+      const batch = Array.from({ length: 85 }, (_, i) => ev(`x${i}`, i));
+      batch.push(ev('x7', 999), ev('y', 85));
+      const [s] = await store.commitRuns([{ writes: [], reads: [], emits: batch, run: run('emitter-run', null, clock.now()) }]);
+      expect(s).toMatchObject({ ok: true, result: { published: 85 } }); // x0..x84 less x5, plus y
+      expect(await store.pendingCounts()).toEqual({ one: 86, all: 86, other: 0 });
+      for (const group of ['one', 'all']) {
+        const ds = await store.claimDeliveries(group, { limit: 200, leaseMs: 60_000 });
+        expect(ds.map((d) => d.event.id)).toEqual(['x5', ...batch.slice(0, 85).map((e) => e.id).filter((id) => id !== 'x5'), 'y']);
+        expect(ds.find((d) => d.event.id === 'x7')!.event.payload).toEqual({ i: 7 });
+      }
+    } finally {
+      await store.close();
+    }
+  });
 });

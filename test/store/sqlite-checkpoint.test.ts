@@ -54,4 +54,23 @@ describe('SQLite WAL checkpoints', () => {
     }
     expect(size(`${file}-wal`)).toBeLessThan(56 * MB);
   }, 180_000);
+  it('reports a checkpoint worker that cannot work (the database file went away) instead of swallowing it', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'openclaw-ckpt-'));
+    const file = path.join(dir, 'store.db');
+    const store = await openStore({ kind: 'sqlite', path: file });
+    open.push(store);
+    const warnings: string[] = [];
+    store.onWarning!((m) => warnings.push(m));
+    await store.migrateModule(streamsStoreModule);
+    const ss = new StreamStore(store.handle());
+    let n = 0;
+    const pad = 'x'.repeat(400);
+    // The daemon's connection keeps writing to its open file; a worker opening the path cannot.
+    fs.rmSync(file);
+    while (size(`${file}-wal`) < 6 * MB) {
+      await ss.appendMany([{ stream: 's', events: Array.from({ length: 500 }, () => ({ time: n, key: 'k', id: null, payload: JSON.stringify({ i: n++, pad }) })), dlq: [], dedupeMs: 0 }], 0);
+    }
+    await waitFor('the dead worker reported', () => warnings.length > 0, 30_000);
+    expect(warnings[0]).toMatch(/checkpoint worker .*store\.db/);
+  }, 60_000);
 });

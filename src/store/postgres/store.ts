@@ -12,15 +12,10 @@ import { FencedError, LeaseLostError, StateConflictError } from '../../util/erro
 import { pendingMigrations } from '../migrations.js';
 import {
   DEFAULT_LIMIT,
-  toDeadLetter,
-  toDelivery,
-  toEvent,
   toRun,
   toStateEntry,
   toTransition,
   toVersionInfo,
-  type DeliveryRow,
-  type EventRow,
   type RunRow,
   type StateRow,
   type TransitionRow,
@@ -57,6 +52,7 @@ import type {
   Transition,
 } from '../types.js';
 import { queries, type QueryName } from './queries.js';
+import { PostgresEvents, type Queryable } from './events.js';
 import { GroupCommit, stepsOf, type StepAnswers } from '../group-commit.js';
 import { migrations, migrationsTable } from './schema.js';
 import { moduleMigrationsPostgres, type PostgresHandle, type StoreModule } from '../extension.js';
@@ -69,7 +65,6 @@ const types = {
     oid === INT8_OID ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
-type Queryable = pg.Pool | pg.PoolClient;
 type NsRowDb = { namespace: string; version: number; size_bytes: number; key_count: number };
 
 export class PostgresStore implements StoreLike {
@@ -78,6 +73,7 @@ export class PostgresStore implements StoreLike {
   private readonly schema: string;
   private readonly sql: ReturnType<typeof queries>;
   private closed = false;
+  private readonly events: PostgresEvents;
 
   constructor(
     private readonly url: string,
@@ -87,6 +83,7 @@ export class PostgresStore implements StoreLike {
     this.schema = quoteIdent(schemaName);
     this.sql = queries(this.schema);
     this.pool = new pg.Pool({ connectionString: url, types, max: 10 });
+    this.events = new PostgresEvents({ pool: this.pool, clock, q: (db, name, values) => this.q(db, name, values), tx: (fn) => this.tx(fn) });
     // An idle client losing its connection emits here; without a listener that would crash the
     // daemon. The pool drops the client and the next query reports a real error.
     this.pool.on('error', () => {});
@@ -225,7 +222,7 @@ export class PostgresStore implements StoreLike {
       const okAcks = ok.flatMap((i) => (commits[i]!.ack ? [commits[i]!.ack!] : []));
       if (okAcks.length > 0) await this.q(cl, 'ackMany', [okAcks.map((a) => a.deliveryId), okAcks.map((a) => a.leaseToken), now]);
       const emits = ok.flatMap((i) => commits[i]!.emits);
-      const inserted = emits.length > 0 ? await this.publishIn(cl, emits, now) : new Set<string>();
+      const inserted = emits.length > 0 ? await this.events.publishIn(cl, emits, now) : new Set<string>();
       const runs = ok.flatMap((i) => (commits[i]!.run ? [commits[i]!.run!] : []));
       if (runs.length > 0) await this.recordRunsIn(cl, runs);
       const settled = commits.map((c, i): CommitSettled => {
@@ -419,113 +416,66 @@ export class PostgresStore implements StoreLike {
     });
   }
 
-  // ---- events ------------------------------------------------------------------------------
+  // ---- events (events.ts) ------------------------------------------------------------------
 
-  async setSubscriptions(consumer: string, eventNames: string[]): Promise<void> {
-    await this.tx(async (cl) => {
-      await this.q(cl, 'deleteSubscriptions', [consumer]);
-      if (eventNames.length > 0) await this.q(cl, 'insertSubscriptions', [consumer, eventNames]);
-    });
+  setSubscriptions(consumer: string, eventNames: string[]): Promise<void> {
+    return this.events.setSubscriptions(consumer, eventNames);
   }
 
-  async getSubscriptions(): Promise<Record<string, string[]>> {
-    const res = await this.q<{ consumer: string; event_name: string }>(this.pool, 'getSubscriptions', []);
-    const out: Record<string, string[]> = {};
-    for (const r of res.rows) (out[r.consumer] ??= []).push(r.event_name);
-    return out;
+  getSubscriptions(): Promise<Record<string, string[]>> {
+    return this.events.getSubscriptions();
   }
 
-  async publish(events: NewEvent[]): Promise<number> {
-    if (events.length === 0) return 0;
-    // A single statement is atomic on its own: no explicit transaction, one round trip.
-    return (await this.publishIn(this.pool, events, this.clock.now())).size;
+  publish(events: NewEvent[]): Promise<number> {
+    return this.events.publish(events);
   }
 
-  /** Appends and fans out in one statement; returns the ids actually inserted (duplicates skipped). */
-  private async publishIn(db: Queryable, events: NewEvent[], now: number): Promise<Set<string>> {
-    // Drop repeated ids inside the batch up front; ON CONFLICT handles those already stored.
-    const seen = new Set<string>();
-    const batch = events.filter((e) => !seen.has(e.id) && seen.add(e.id));
-    const res = await this.q<{ id: string }>(db, 'publish', [
-      batch.map((e) => e.id),
-      batch.map((e) => e.name),
-      batch.map((e) => JSON.stringify(e.payload ?? null)),
-      batch.map((e) => e.source),
-      batch.map((e) => e.createdAt),
-      batch.map((e) => e.traceparent ?? e.traceId ?? null),
-      now,
-      batch.map((e) => e.key ?? null),
-      batch.map((e) => e.runId ?? null),
-    ]);
-    return new Set(res.rows.map((r) => r.id));
+  getEvent(id: string): Promise<StoredEvent | undefined> {
+    return this.events.getEvent(id);
   }
 
-  async getEvent(id: string): Promise<StoredEvent | undefined> {
-    const res = await this.q<EventRow>(this.pool, 'getEvent', [id]);
-    return res.rows[0] && toEvent(res.rows[0]);
+  listEvents(opts: { afterSeq?: number; limit?: number; name?: string } = {}): Promise<StoredEvent[]> {
+    return this.events.listEvents(opts);
   }
 
-  async listEvents(opts: { afterSeq?: number; limit?: number; name?: string } = {}): Promise<StoredEvent[]> {
-    const args = [opts.afterSeq ?? 0, opts.limit ?? DEFAULT_LIMIT];
-    const res =
-      opts.name === undefined
-        ? await this.q<EventRow>(this.pool, 'listEvents', args)
-        : await this.q<EventRow>(this.pool, 'listEventsByName', [...args, opts.name]);
-    return res.rows.map(toEvent);
+  claimDeliveries(consumer: string, opts: ClaimOptions): Promise<Delivery[]> {
+    return this.events.claimDeliveries(consumer, opts);
   }
 
-  async claimDeliveries(consumer: string, opts: ClaimOptions): Promise<Delivery[]> {
-    const now = this.clock.now();
-    const res = await this.q<DeliveryRow>(this.pool, 'claim', [consumer, now, opts.limit, now + opts.leaseMs, opts.owner ?? null]);
-    return res.rows.map(toDelivery);
+  extendDelivery(deliveryId: number, leaseToken: string, leaseMs: number): Promise<boolean> {
+    return this.events.extendDelivery(deliveryId, leaseToken, leaseMs);
   }
 
-  async extendDelivery(deliveryId: number, leaseToken: string, leaseMs: number): Promise<boolean> {
-    const now = this.clock.now();
-    return (await this.q(this.pool, 'extend', [deliveryId, leaseToken, now, now + leaseMs])).rowCount === 1;
+  failDelivery(deliveryId: number, leaseToken: string, outcome: { error: string; retryAt?: number; dead?: boolean }): Promise<boolean> {
+    return this.events.failDelivery(deliveryId, leaseToken, outcome);
   }
 
-  async failDelivery(deliveryId: number, leaseToken: string, outcome: { error: string; retryAt?: number; dead?: boolean }): Promise<boolean> {
-    const now = this.clock.now();
-    const res = outcome.dead
-      ? await this.q(this.pool, 'failDead', [deliveryId, leaseToken, now, outcome.error])
-      : await this.q(this.pool, 'failRetry', [deliveryId, leaseToken, now, outcome.error, outcome.retryAt ?? now]);
-    return res.rowCount === 1;
+  ackDeliveries(tokens: Array<{ deliveryId: number; leaseToken: string }>): Promise<number> {
+    return this.events.ackDeliveries(tokens);
   }
 
-  async ackDeliveries(tokens: Array<{ deliveryId: number; leaseToken: string }>): Promise<number> {
-    if (tokens.length === 0) return 0;
-    return (await this.q(this.pool, 'ackMany', [tokens.map((t) => t.deliveryId), tokens.map((t) => t.leaseToken), this.clock.now()])).rowCount ?? 0;
+  deliveryStats(consumer: string): Promise<{ depth: number; oldestCreatedAt: number | null }> {
+    return this.events.deliveryStats(consumer);
   }
 
-  async deliveryStats(consumer: string): Promise<{ depth: number; oldestCreatedAt: number | null }> {
-    const r = (await this.q<{ n: number; oldest: number | null }>(this.pool, 'deliveryStats', [consumer])).rows[0];
-    return { depth: r?.n ?? 0, oldestCreatedAt: r?.oldest ?? null };
+  releaseDeliveries(consumer?: string, owner?: string): Promise<number> {
+    return this.events.releaseDeliveries(consumer, owner);
   }
 
-  async releaseDeliveries(consumer?: string, owner?: string): Promise<number> {
-    return (await this.q(this.pool, 'release', [this.clock.now(), consumer ?? null, owner ?? null])).rowCount ?? 0;
+  pendingCount(consumer: string): Promise<number> {
+    return this.events.pendingCount(consumer);
   }
 
-  async pendingCount(consumer: string): Promise<number> {
-    return (await this.q<{ n: number }>(this.pool, 'pendingCount', [consumer])).rows[0].n;
+  pendingCounts(): Promise<Record<string, number>> {
+    return this.events.pendingCounts();
   }
 
-  async pendingCounts(): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    // Subscribed consumers with nothing pending report 0, so a gauge does not vanish when drained.
-    for (const r of (await this.q<{ consumer: string }>(this.pool, 'subscribers', [])).rows) out[r.consumer] = 0;
-    for (const r of (await this.q<{ consumer: string; n: number }>(this.pool, 'pendingCounts', [])).rows) out[r.consumer] = r.n;
-    return out;
+  listDeadLetters(opts: { consumer?: string; limit?: number } = {}): Promise<DeadLetter[]> {
+    return this.events.listDeadLetters(opts);
   }
 
-  async listDeadLetters(opts: { consumer?: string; limit?: number } = {}): Promise<DeadLetter[]> {
-    const res = await this.q<DeliveryRow>(this.pool, 'deadLetters', [opts.consumer ?? null, opts.limit ?? DEFAULT_LIMIT]);
-    return res.rows.map(toDeadLetter);
-  }
-
-  async redriveDeadLetters(opts: { consumer?: string; ids?: number[] }): Promise<number> {
-    return (await this.q(this.pool, 'redrive', [this.clock.now(), opts.consumer ?? null, opts.ids ?? null])).rowCount ?? 0;
+  redriveDeadLetters(opts: { consumer?: string; ids?: number[] }): Promise<number> {
+    return this.events.redriveDeadLetters(opts);
   }
 
   // ---- runs --------------------------------------------------------------------------------

@@ -17,33 +17,49 @@
 // a checkpoint only moves committed pages into the main file, and any connection may run it.
 //
 // The worker starts once the WAL first grows past START_BYTES, so a store that writes little (most
-// tests, the CLI) never starts a thread.
+// tests, the CLI) never starts a thread. The store looks after each of its write transactions
+// (afterCommit: one stat of the WAL while no worker runs): the WAL grows only when it commits, so
+// no timer has to poll for it.
+//
+// Failures are not swallowed: a checkpoint that fails for another reason than a busy database, and
+// a worker that dies, are reported through `warn` (the daemon logs them at warning level). A dead
+// worker is started again on a later commit (at most every RESTART_WORKER_MS); until then only the
+// connection's safety bound checkpoints, so the WAL grows towards ~256 MB.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
 const START_BYTES = 4 * 1024 * 1024;
 const RESTART_BYTES = 32 * 1024 * 1024;
 const POLL_MS = 100;
 const BUSY_MS = 100;
+const RESTART_WORKER_MS = 10_000;
 /** The daemon connection's own automatic checkpoint: only if the worker cannot keep up (~256 MB). */
 export const SAFETY_PAGES = 65_536;
 
-// The worker polls on its own: PASSIVE answers at once when there is nothing new to copy.
+// The worker polls on its own: PASSIVE answers at once when there is nothing new to copy. A busy
+// database is expected (the next tick tries again); any other failure is posted to the store, once
+// per distinct message so a persistent one does not flood the log every 100 ms.
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma('busy_timeout = ${BUSY_MS}');
 const restartFrames = Math.ceil(${RESTART_BYTES} / db.pragma('page_size', { simple: true }));
+let lastError = '';
 const timer = setInterval(() => {
   try {
     const r = db.pragma('wal_checkpoint(PASSIVE)')[0];
     // RESTART holds the writer while it runs: only once PASSIVE copied everything (nothing left to
     // copy and fsync under that hold), unless the log is twice past the bound.
     if (r && r.log >= restartFrames && (r.checkpointed === r.log || r.log >= 2 * restartFrames)) db.pragma('wal_checkpoint(RESTART)');
+    lastError = '';
   } catch (err) {
-    // SQLITE_BUSY and the like: the next tick tries again; the safety bound covers a stuck worker.
+    if (err && (err.code === 'SQLITE_BUSY' || err.code === 'SQLITE_LOCKED')) return;
+    const message = String(err && err.message || err);
+    if (message !== lastError) parentPort.postMessage({ error: message, code: err && err.code });
+    lastError = message;
   }
 }, ${POLL_MS});
 parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.close(); });
@@ -51,33 +67,54 @@ parentPort.on('message', () => { clearInterval(timer); db.close(); parentPort.cl
 
 export class WalCheckpointer {
   private worker: Worker | null = null;
-  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+  private starting = false;
+  private diedAt = -Infinity;
+  /** Failures reported so far (checkpoint errors and worker deaths). */
+  errors = 0;
 
-  constructor(private readonly file: string) {
-    this.timer = setInterval(() => this.poll(), POLL_MS);
-    this.timer.unref();
+  constructor(
+    private readonly file: string,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  /** Called by the store after each write transaction: starts the worker once the WAL is big enough. */
+  afterCommit(): void {
+    if (this.worker || this.starting || this.closed) return;
+    if (performance.now() - this.diedAt < RESTART_WORKER_MS) return;
+    const st = fs.statSync(`${this.file}-wal`, { throwIfNoEntry: false });
+    if (!st || st.size < START_BYTES) return;
+    // Started on the next turn, not inside the commit: a burst of commits in one turn is not slowed
+    // by a thread start, and the worker begins with the whole burst to copy.
+    this.starting = true;
+    setImmediate(() => {
+      this.starting = false;
+      if (!this.closed && !this.worker) this.start();
+    });
   }
 
-  /** Starts the worker once the WAL has first grown past START_BYTES; from then on it polls itself. */
-  private poll(): void {
-    let size = 0;
-    try {
-      size = fs.statSync(`${this.file}-wal`).size;
-    } catch {
-      return;
-    }
-    if (size < START_BYTES) return;
-    clearInterval(this.timer);
+  private start(): void {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
     const w = new Worker(WORKER, { eval: true, workerData: { file: this.file, driver } });
     w.unref();
-    // A dead worker (the file went away) leaves the connection's automatic checkpoint at SAFETY_PAGES.
-    w.on('error', () => undefined);
+    w.on('message', (m: { error: string; code?: string }) => this.fail(`SQLite WAL checkpoint of ${this.file} failed: ${m.error}${m.code ? ` (${m.code})` : ''}`));
+    w.on('error', (err: Error) => this.fail(`SQLite WAL checkpoint worker for ${this.file} died: ${err.message}`));
+    w.on('exit', (code) => {
+      if (this.worker !== w) return; // closed by us
+      this.worker = null;
+      this.diedAt = performance.now();
+      if (code !== 0) this.fail(`SQLite WAL checkpoint worker for ${this.file} exited (code ${code}); the WAL is checkpointed only at ${SAFETY_PAGES} pages until it restarts`);
+    });
     this.worker = w;
   }
 
+  private fail(message: string): void {
+    this.errors++;
+    this.warn(message);
+  }
+
   async close(): Promise<void> {
-    clearInterval(this.timer);
+    this.closed = true;
     const w = this.worker;
     this.worker = null;
     if (!w) return;
