@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { parseDuration } from '../config/units.js';
 import { BadRequestError } from '../util/errors.js';
 import type { BackoffType, EnqueueOptions, EnqueueRequest, IdempotencyMode } from './types.js';
-import { uuid7 } from '../util/uuid7.js';
+import { uuidv7 } from '../util/ids.js';
 
 export const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
@@ -107,8 +107,8 @@ export function normalizeEnqueue(req: EnqueueRequest | unknown, where = 'enqueue
   }
   if (opts.mode && !opts.key) throw new BadRequestError(`${where} '${name}': mode '${opts.mode}' needs a key (the idempotency key)`, 'invalid_job');
   return {
-    // Time-ordered: the jobs table's primary key takes appends, not random inserts (util/uuid7.ts).
-    id: opts.id ?? uuid7(),
+    // Time-ordered: the jobs table's primary key takes appends, not random inserts (util/ids.ts).
+    id: opts.id ?? uuidv7(),
     queue: name,
     payload: cloned ?? null,
     priority: opts.priority ?? 0,

@@ -18,7 +18,7 @@
 // next claim of the queue (crash recovery within the lease time, not hours later).
 import { all, num, optNum, run, type Op, type Row } from '../store/sql-ops.js';
 import { LeaseLostError } from '../util/errors.js';
-import { uuid7 } from '../util/uuid7.js';
+import { uuidv7 } from '../util/ids.js';
 import { backoffDelay, type QueuePolicy, type RateLimit } from './config.js';
 import type { NormalizedEnqueue } from './options.js';
 import { COLUMNS, toRecord, type ClaimedJob, type Dialect } from './store-sql.js';
@@ -225,8 +225,8 @@ function* claimRest(d: Dialect, queue: string, p: QueuePolicy, limit: number, no
   if (chosen.length > 0) {
     const expires = now + p.leaseMs;
     // The token is also the attempt's run id: time-ordered, so the runs table's id index takes
-    // appends (util/uuid7.ts); unique by its random tail.
-    const pairs = chosen.map((id) => [id, uuid7(now)] as const);
+    // appends (util/ids.ts); unique by its random tail.
+    const pairs = chosen.map((id) => [id, uuidv7(now)] as const);
     const rows = (yield all(
       `UPDATE ${J} SET status = 'active', lease_token = v.column2, run_id = v.column2, lease_expires_at = ?, attempts = attempts + 1, started_at = ?, updated_at = ?
        FROM (VALUES ${pairs.map(() => '(?, ?)').join(', ')}) AS v WHERE ${J}.id = v.column1 AND ${J}.status = 'waiting'

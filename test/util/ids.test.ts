@@ -21,4 +21,10 @@ describe('uuidv7', () => {
     expect(new Set(ids).size).toBe(ids.length);
     for (const id of ids) expect(id).toMatch(UUID_V7);
   });
+
+  it('is unique over many ids (the random tail, across refills of the random pool)', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 100_000; i++) ids.add(uuidv7());
+    expect(ids.size).toBe(100_000);
+  });
 });
