@@ -2,7 +2,8 @@
 // events, jobs and their attempts (bench/jobs: enqueue about half the CPU, claim + complete about a
 // quarter less than with v4). Nothing reads time from an id; the order is a locality hint. Their
 // stores index the id (UNIQUE); a random v4 id lands each insert on a random page of that index,
-// so a batch of 16 runs dirtied ~16 index pages, each one more WAL frame to write at COMMIT (measured with bench/store-events-micro.ts, SQLite, batch 16: commit 39 → 28 µs/event).
+// so a batch of 16 runs dirtied ~16 index pages, each one more WAL frame to write at COMMIT
+// (measured with bench/store-events-micro.ts, SQLite, batch 16: commit 39 → 28 µs/event).
 // Ids minted in order append to the index's right edge instead. They are still UUIDs (any consumer
 // that parses a UUID takes a v7), unique by their 74 random bits; ordered within one process.
 import { randomFillSync } from 'node:crypto';
