@@ -186,11 +186,14 @@ class RotatingFile {
       this.attach(fd);
       this.flushBacklog();
     };
-    fs.mkdir(dir, { recursive: true }, () => {
-      fs.open(this.file, 'a', (err, fd) => {
-        if (err) return done(null, 0);
-        fs.fstat(fd, (e, st) => done(fd, e ? 0 : st.size));
-      });
+    const opened = (err: NodeJS.ErrnoException | null, fd: number) => {
+      if (err) return done(null, 0);
+      fs.fstat(fd, (e, st) => done(fd, e ? 0 : st.size));
+    };
+    // The directory is made only when it is missing (one mkdir per file was most of the cost).
+    fs.open(this.file, 'a', (err, fd) => {
+      if (err?.code !== 'ENOENT') return opened(err, fd);
+      fs.mkdir(dir, { recursive: true }, () => fs.open(this.file, 'a', opened));
     });
   }
 
