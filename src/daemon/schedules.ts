@@ -12,9 +12,9 @@
 // in the store's group commit (commitRuns), their fire-ledger rows deleted in the same commit.
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../scheduler/types.js';
-import { Scheduler, planMissed, type DueFire, type FireContext } from '../scheduler/index.js';
+import { Scheduler, planMissed, type DueFire, type FireContext, type MissedRunPlan } from '../scheduler/index.js';
 import { planRecovery, type FireLedger, type PendingFire } from '../scheduler/fire-ledger.js';
-import type { RunRecord, Store } from '../store/types.js';
+import type { RunCommit, RunRecord, Store } from '../store/types.js';
 import type { LogLine } from '../runtime/protocol.js';
 import type { AgentController } from './agent-controller.js';
 import type { Placement } from './placement.js';
@@ -34,6 +34,8 @@ export interface ScheduleDeps {
 
 export class Schedules {
   private scheduler: Scheduler | null = null;
+  /** Each armed agent's anchor (as stored), for the missed-run plans of coalesced fires. */
+  private readonly anchors = new Map<string, number>();
 
   constructor(private readonly d: ScheduleDeps) {}
 
@@ -95,6 +97,7 @@ export class Schedules {
       // all fire in the same millisecond.
       const anchor = Number.isFinite(kept) ? kept : spec.kind === 'every' ? now + phaseOffset(c.name, spec.everyMs) : now;
       if (!Number.isFinite(kept)) newAnchors.push([`anchor:${c.name}`, String(anchor)]);
+      this.anchors.set(c.name, anchor);
       const lastFireAt = stored.get(c.name)?.lastFireAt ?? null;
       nexts.push({ agent: c.name, nextFireAt: this.scheduler.add(c.name, spec, { anchor, lastFireAt: lastFireAt ?? now }) });
     }
@@ -179,47 +182,85 @@ export class Schedules {
       this.d.log('warning', `could not record the next fire times: ${(err as Error).message}`);
     }
     const placement = this.d.placement();
-    const simple: Array<{ c: AgentController; fireAt: number }> = [];
+    const cluster = placement?.leases;
+    const batch: TickFire[] = [];
+    const plans: Array<{ c: AgentController; missed: number; ran: number; reason: string | null }> = [];
     for (const f of due) {
       const c = this.d.controllers.get(f.agent);
       if (!c || !c.scheduleSpec) continue;
       // In a cluster the node running the agent fires it; the store's claim keeps a time to one fire.
       if (placement?.runsAgent(f.agent) === false) continue;
       // The store decides: a time fires at most once, also across restarts and daemons.
-      if (f.context.coalesced.length === 0) simple.push({ c, fireAt: f.fireAt });
-      else void this.onCoalesced(c, f.fireAt, f.context);
+      if (f.context.coalesced.length === 0) batch.push({ c, fireAt: f.fireAt, run: true, reason: null });
+      else if (cluster) void this.onCoalesced(c, f.fireAt, f.context);
+      else {
+        // Several fire times came due at once (a stalled event loop, a clock jump): the missed-run
+        // policy decides which run; the others are recorded with their reason. Their claims join
+        // the tick's batch (a stall of a node with thousands of agents makes every fire of the
+        // next tick coalesced: fire by fire, they would stall it further).
+        const plan = this.plan(c, f.fireAt, f.context);
+        const runs = new Set(plan.toRun);
+        for (const t of [...plan.missed, ...plan.toRun].sort((x, y) => x - y)) batch.push({ c, fireAt: t, run: runs.has(t), reason: plan.missedReason ?? 'daemon down' });
+        if (plan.missed.length > 0) plans.push({ c, missed: plan.missed.length, ran: plan.toRun.length, reason: plan.missedReason });
+      }
     }
-    for (let i = 0; i < simple.length; i += MAX_CLAIM_BATCH) {
-      const chunk = simple.slice(i, i + MAX_CLAIM_BATCH);
+    for (let i = 0; i < batch.length; i += MAX_CLAIM_BATCH) {
+      const chunk = batch.slice(i, i + MAX_CLAIM_BATCH);
       let runIds: Array<string | null>;
       try {
         runIds = await this.claimFires(chunk.map(({ c, fireAt }) => ({ agent: c.name, fireAt })));
       } catch (err) {
-        this.d.log('error', `schedule fire failed for ${chunk.length} agent(s): ${(err as Error).message}`);
+        this.d.log('error', `schedule fire failed for ${chunk.length} fire time(s): ${(err as Error).message}`);
         continue;
       }
-      chunk.forEach(({ c, fireAt }, k) => {
+      const now = this.d.clock.now();
+      const missed: RunCommit[] = [];
+      const toRun = new Map<AgentController, Array<{ fireAt: number; runId: string }>>();
+      chunk.forEach(({ c, fireAt, run, reason }, k) => {
         const runId = runIds[k];
-        if (runId) void c.admit({ fireAt, manual: false, runId }).catch((err: Error) => this.d.log('error', `schedule fire failed: ${err.message}`, undefined, c.name));
+        if (!runId) return;
+        if (run) toRun.set(c, [...(toRun.get(c) ?? []), { fireAt, runId }]);
+        // Recorded through the group commit, the fire's ledger row closed in the same commit.
+        else missed.push({ writes: [], reads: [], emits: [], run: { ...missedRun(c.name, fireAt, now, reason ?? 'daemon down'), id: runId }, effects: [this.d.fires.closeEffect(c.name, fireAt)] });
       });
+      if (missed.length > 0) void this.d.store.commitRuns(missed).catch((err: Error) => this.d.log('error', `could not record missed runs: ${err.message}`));
+      for (const [c, runs] of toRun) void this.admitInOrder(c, runs);
+    }
+    for (const p of plans) this.d.log('warning', `${p.missed} scheduled run(s) missed (${p.reason}); policy ${p.c.cfg.missed} ran ${p.ran}`, undefined, p.c.name);
+  }
+
+  /** Admits an agent's claimed fire times oldest first, one after the other (as they came due). */
+  private async admitInOrder(c: AgentController, runs: Array<{ fireAt: number; runId: string }>): Promise<void> {
+    for (const r of runs) {
+      try {
+        await c.admit({ fireAt: r.fireAt, manual: false, runId: r.runId });
+      } catch (err) {
+        this.d.log('error', `schedule fire failed: ${(err as Error).message}`, undefined, c.name);
+      }
     }
   }
 
+  /** The missed-run plan of a coalesced fire (the anchor is the one armed, kept in memory). */
+  private plan(c: AgentController, fireAt: number, ctx: FireContext): MissedRunPlan {
+    return planMissed({
+      spec: c.scheduleSpec!,
+      anchor: this.anchors.get(c.name) ?? fireAt,
+      lastFireAt: ctx.previousFireAt,
+      now: fireAt,
+      policy: c.cfg.missed,
+      reason: ctx.missedReason ?? 'daemon down',
+    });
+  }
+
   /**
-   * Several fire times of one agent came due at once (the daemon was down, or the clock jumped):
-   * the missed-run policy decides which run; every other one is recorded with its reason.
+   * Several fire times of one agent came due at once, in a cluster (the daemon was down, or the
+   * clock jumped): the missed-run policy decides which run; every other one is recorded with its
+   * reason. Fire by fire, each fenced by the node's lease (claimFireFenced).
    */
   private async onCoalesced(c: AgentController, fireAt: number, ctx: FireContext): Promise<void> {
     const agent = c.name;
     try {
-      const plan = planMissed({
-        spec: c.scheduleSpec!,
-        anchor: Number((await this.d.store.getMeta(`anchor:${agent}`)) ?? fireAt),
-        lastFireAt: ctx.previousFireAt,
-        now: fireAt,
-        policy: c.cfg.missed,
-        reason: ctx.missedReason ?? 'daemon down',
-      });
+      const plan = this.plan(c, fireAt, ctx);
       const now = this.d.clock.now();
       const runs = new Set(plan.toRun);
       for (const t of [...plan.missed, ...plan.toRun].sort((x, y) => x - y)) {
@@ -238,6 +279,14 @@ export class Schedules {
       this.d.log('error', `schedule fire failed: ${(err as Error).message}`, undefined, agent);
     }
   }
+}
+
+/** One fire time of a tick's batch: to run, or to record missed with `reason`. */
+interface TickFire {
+  c: AgentController;
+  fireAt: number;
+  run: boolean;
+  reason: string | null;
 }
 
 /** A stable offset in [0, period) derived from the agent's name (FNV-1a). */

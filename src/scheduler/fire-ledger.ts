@@ -86,54 +86,66 @@ export class FireLedger {
   }
 
   /**
-   * Claims many fire times (one scheduler tick) in ONE transaction: the store's claim of each time
-   * (the conditional upsert of Store.claimFire, on the store's `schedules` table, as the cluster's
-   * fenced claim does) and, for the times claimed, the ledger row. Both in one transaction, so no
-   * claimed time is ever without its row — the order of writes that `open` + claimFire need does
-   * not matter here. Multi-row statements: two per tick whatever the number of fires (10,000
-   * agents at 1 Hz spent ~88 % of the daemon's thread in the former three statements per fire).
-   * Returns, per fire, whether it was claimed and its row written (false: the time was claimed
-   * already). The fires must be of distinct agents (one fire per agent per tick).
+   * Claims many fire times (one scheduler tick) in ONE transaction: the store's claim (the
+   * conditional upsert of Store.claimFire, on the store's `schedules` table, as the cluster's fenced
+   * claim does) and, for the times claimed, the ledger row. Both in one transaction, so no claimed
+   * time is ever without its row — the order of writes that `open` + claimFire need does not
+   * matter here. Multi-row statements, a fixed number per tick whatever the number of fires
+   * (10,000 agents at 1 Hz spent ~88 % of the daemon's thread in the former three statements per
+   * fire).
+   *
+   * An agent may have several times (coalesced fires); the outcome is exactly that of claimFire
+   * called for each in ascending order: a time is claimed iff it is after the agent's last claimed
+   * time before this batch. The agent's latest time is what the upsert records.
+   * Returns, per fire, whether it was claimed and its row written.
    */
   async claimBatch(fires: Array<{ agent: string; fireAt: number; runId: string }>): Promise<boolean[]> {
     if (fires.length === 0) return [];
     const now = this.now();
+    const latest = new Map<string, number>();
+    for (const f of fires) latest.set(f.agent, Math.max(latest.get(f.agent) ?? -Infinity, f.fireAt));
+    // Rows are locked in agent order, so two claims over the same agents never wait on each other in a cycle.
+    const agents = [...latest.keys()].sort();
     let done: Set<string>;
     if (this.h.dialect === 'sqlite') {
       const db = this.h.db;
+      const prevOf = db.prepare(`SELECT agent, last_fire_at FROM schedules WHERE agent IN (SELECT value FROM json_each(?))`);
       // `WHERE true`: an upsert's SELECT needs a WHERE so ON CONFLICT is not read as a join clause.
       const claim = db.prepare(`INSERT INTO schedules (agent, last_fire_at) SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?) j WHERE true
         ON CONFLICT (agent) DO UPDATE SET last_fire_at = excluded.last_fire_at
         WHERE schedules.last_fire_at IS NULL OR schedules.last_fire_at < excluded.last_fire_at RETURNING agent`);
       const open = db.prepare(`INSERT INTO schedule_fires (agent, fire_at, run_id, claimed_at) SELECT j.value ->> 0, j.value ->> 1, j.value ->> 2, ? FROM json_each(?) j WHERE true
-        ON CONFLICT DO NOTHING RETURNING agent`);
+        ON CONFLICT DO NOTHING RETURNING agent, fire_at`);
       done = this.h.write(() => {
-        const claimed = new Set((claim.all(JSON.stringify(fires.map((f) => [f.agent, f.fireAt]))) as Array<{ agent: string }>).map((r) => r.agent));
-        const rows = fires.filter((f) => claimed.has(f.agent)).map((f) => [f.agent, f.fireAt, f.runId]);
-        return new Set((open.all(now, JSON.stringify(rows)) as Array<{ agent: string }>).map((r) => r.agent));
+        const prev = new Map((prevOf.all(JSON.stringify(agents)) as Array<{ agent: string; last_fire_at: number | null }>).map((r) => [r.agent, r.last_fire_at]));
+        const claimed = new Set((claim.all(JSON.stringify(agents.map((a) => [a, latest.get(a)]))) as Array<{ agent: string }>).map((r) => r.agent));
+        const rows = fires.filter((f) => claimed.has(f.agent) && f.fireAt > (prev.get(f.agent) ?? -Infinity)).map((f) => [f.agent, f.fireAt, f.runId]);
+        return new Set((open.all(now, JSON.stringify(rows)) as Array<{ agent: string; fire_at: number }>).map((r) => `${r.agent}\0${r.fire_at}`));
       });
     } else {
-      // One statement: the ledger rows are inserted for the times the claim took (data-modifying
-      // CTEs see each other's RETURNING, not each other's rows).
+      // One statement: the ledger rows are inserted for the times the claim took. Data-modifying
+      // CTEs share one snapshot: `prev` is the last claimed time before this statement (only claims
+      // change it, and the schedules row of every armed agent exists from the boot on).
       const s = this.h.schema;
-      // Rows are locked in agent order, so two claims over the same agents never wait on each other in a cycle.
-      const sorted = [...fires].sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0));
-      const res = await this.h.pool.query<{ agent: string }>(
+      const res = await this.h.pool.query<{ agent: string; fire_at: number | string }>(
         `WITH input AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS i(agent, fire_at, run_id)),
+         latest AS (SELECT * FROM unnest($4::text[], $5::bigint[]) AS l(agent, fire_at)),
+         prev AS (SELECT sc.agent, sc.last_fire_at FROM ${s}.schedules sc JOIN latest l ON l.agent = sc.agent),
          claim AS (
-           INSERT INTO ${s}.schedules AS sc (agent, last_fire_at) SELECT agent, fire_at FROM input
+           INSERT INTO ${s}.schedules AS sc (agent, last_fire_at) SELECT agent, fire_at FROM latest
            ON CONFLICT (agent) DO UPDATE SET last_fire_at = excluded.last_fire_at
            WHERE sc.last_fire_at IS NULL OR sc.last_fire_at < excluded.last_fire_at
            RETURNING sc.agent
          )
          INSERT INTO ${s}.schedule_fires (agent, fire_at, run_id, claimed_at)
-         SELECT i.agent, i.fire_at, i.run_id, $4 FROM input i JOIN claim c ON c.agent = i.agent
-         ON CONFLICT DO NOTHING RETURNING agent`,
-        [sorted.map((f) => f.agent), sorted.map((f) => f.fireAt), sorted.map((f) => f.runId), now],
+         SELECT i.agent, i.fire_at, i.run_id, $6 FROM input i JOIN claim c ON c.agent = i.agent LEFT JOIN prev p ON p.agent = i.agent
+         WHERE p.last_fire_at IS NULL OR i.fire_at > p.last_fire_at
+         ON CONFLICT DO NOTHING RETURNING agent, fire_at`,
+        [fires.map((f) => f.agent), fires.map((f) => f.fireAt), fires.map((f) => f.runId), agents, agents.map((a) => latest.get(a)), now],
       );
-      done = new Set(res.rows.map((r) => r.agent));
+      done = new Set(res.rows.map((r) => `${r.agent}\0${Number(r.fire_at)}`));
     }
-    return fires.map((f) => done.has(f.agent));
+    return fires.map((f) => done.has(`${f.agent}\0${f.fireAt}`));
   }
 
   /** The fire's run was recorded (failed, missed, skipped) outside a run commit, or the claim was lost. */
