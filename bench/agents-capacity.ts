@@ -4,7 +4,7 @@
 // host children), and how long the fleet took to come up.
 //
 //   node --import tsx agents-capacity.ts [--agents 1000] [--dedicated 100] [--seconds 15] [--same-phase-only] [--only shared|dedicated]
-//        [--describe memo|product] [--dist] [--no-schedule] [--startup-timeout-s 300]
+//        [--describe memo|product] [--dist] [--no-schedule] [--startup-timeout-s 300] [--cpu-prof-dir DIR]
 //   node --import tsx agents-capacity.ts --scenario idle-memory|boot-1000|shared-10k   (presets below; other flags still apply)
 //
 //   idle-memory  20 dedicated agents with no schedule, from dist: host RSS per idle dedicated agent (target ≤ 10 MB)
@@ -53,6 +53,8 @@ const DIST = arg('dist', false);
 const SAME_ONLY = arg('same-phase-only', false);
 const NO_SCHEDULE = arg('no-schedule', false);
 const STARTUP_TIMEOUT_MS = arg('startup-timeout-s', 300) * 1000;
+/** --cpu-prof-dir DIR: the daemon writes a V8 CPU profile there when it stops (node --cpu-prof). */
+const CPU_PROF_DIR = arg('cpu-prof-dir', '');
 const TARGET_P99_MS = 10;
 
 interface Result {
@@ -102,7 +104,8 @@ async function scenario(isolation: 'shared' | 'dedicated', n: number, phases: 's
       if (daemonPid) startupPeakMb = Math.max(startupPeakMb, treeRss(daemonPid).totalMb);
     }, 500);
     try {
-      const started = startChildDaemon(dir, configFile, { timeoutMs: STARTUP_TIMEOUT_MS, args });
+      const execArgv = CPU_PROF_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF_DIR)] : [];
+      const started = startChildDaemon(dir, configFile, { timeoutMs: STARTUP_TIMEOUT_MS, args, execArgv });
       d = await started;
       daemonPid = d.pid;
       const daemon = d;

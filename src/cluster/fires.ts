@@ -61,3 +61,46 @@ export async function claimFireFenced(
   const r = res.rows[0]!;
   return r.leased ? r.fired : 'fenced';
 }
+
+/**
+ * claimFireFenced for many fires (one scheduler tick) in ONE statement: the same lease check per
+ * fire (its instance's lease under this node's (owner, epoch), unexpired, locked FOR KEY SHARE),
+ * the same conditional upsert of the time and the same ledger row — only the round trips are
+ * shared. Each fire keeps its own outcome: 'fenced' (its lease is gone), false (its time was
+ * claimed already) or true. The fires must be of distinct agents (one fire per agent per tick).
+ */
+export async function claimFiresFenced(
+  h: PostgresHandle,
+  owner: string,
+  given: Array<{ agent: string; instance: string; epoch: number; fireAt: number; runId: string }>,
+  now: number,
+): Promise<Array<boolean | 'fenced'>> {
+  let fires = given;
+  if (fires.length === 0) return [];
+  const s = h.schema;
+  // Rows are locked in agent order, so two claims over the same agents never wait on each other in a cycle.
+  fires = [...fires].sort((a, b) => (a.agent < b.agent ? -1 : a.agent > b.agent ? 1 : 0));
+  const res = await h.pool.query<{ leased: string[] | null; fired: string[] | null }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[]) AS i(agent, instance, epoch, fire_at, run_id)
+     ), lease AS (
+       SELECT i.agent, i.epoch, i.fire_at, i.run_id FROM input i JOIN ${s}.agent_leases l
+         ON l.instance = i.instance AND l.owner = $6 AND l.epoch = i.epoch AND l.expires_at > ${DB_NOW}
+       FOR KEY SHARE OF l
+     ), claim AS (
+       INSERT INTO ${s}.schedules AS sc (agent, last_fire_at) SELECT agent, fire_at FROM lease
+       ON CONFLICT (agent) DO UPDATE SET last_fire_at = excluded.last_fire_at
+       WHERE sc.last_fire_at IS NULL OR sc.last_fire_at < excluded.last_fire_at
+       RETURNING sc.agent
+     ), fire AS (
+       INSERT INTO ${s}.schedule_fires (agent, fire_at, run_id, claimed_at, owner, epoch)
+       SELECT l.agent, l.fire_at, l.run_id, $7, $6, l.epoch FROM lease l JOIN claim c ON c.agent = l.agent
+       ON CONFLICT DO NOTHING RETURNING agent
+     )
+     SELECT (SELECT array_agg(agent) FROM lease) AS leased, (SELECT array_agg(agent) FROM fire) AS fired`,
+    [fires.map((f) => f.agent), fires.map((f) => f.instance), fires.map((f) => f.epoch), fires.map((f) => f.fireAt), fires.map((f) => f.runId), owner, now],
+  );
+  const leased = new Set(res.rows[0]?.leased ?? []);
+  const fired = new Set(res.rows[0]?.fired ?? []);
+  return given.map((f) => (leased.has(f.agent) ? fired.has(f.agent) : 'fenced'));
+}

@@ -154,12 +154,15 @@ type CommitExtra = {
  * lost the instance's lease records nothing (the run belongs to the new owner now). True when
  * the record was written (always, on a single daemon).
  */
-export async function recordRunFenced(ctx: RunContext, run: RunRecord, instanceId: string | null, startFence?: LeaseFence | null): Promise<boolean> {
+export async function recordRunFenced(ctx: RunContext, run: RunRecord, instanceId: string | null, startFence?: LeaseFence | null, effects?: TxEffect[]): Promise<boolean> {
   const fence = startFence !== undefined ? startFence : instanceId ? ctx.fence?.of(instanceId) : null;
-  if (!fence) return ctx.store.recordRun(run).then(() => true, () => true);
-  return ctx.store.commitRun({ writes: [], reads: [], emits: [], run, fence }).then(
-    () => (ctx.fence?.settled(instanceId!, 'accepted'), true),
-    (err) => (ctx.fence?.settled(instanceId!, err instanceof FencedError ? 'fenced' : 'failed'), !(err instanceof FencedError)),
+  // With effects (a schedule fire's ledger row to close), the record goes through the group commit
+  // with them: many fires recorded missed in one tick share one transaction instead of two each.
+  // A failed record leaves the fire open for the next start's recovery.
+  if (!fence && !effects) return ctx.store.recordRun(run).then(() => true, () => true);
+  return ctx.store.commitRun({ writes: [], reads: [], emits: [], run, ...(fence ? { fence } : {}), ...(effects ? { effects } : {}) }).then(
+    () => (fence && ctx.fence?.settled(instanceId!, 'accepted'), true),
+    (err) => (fence && ctx.fence?.settled(instanceId!, err instanceof FencedError ? 'fenced' : 'failed'), !(err instanceof FencedError)),
   );
 }
 

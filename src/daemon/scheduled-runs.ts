@@ -43,9 +43,11 @@ export class ScheduledRuns {
     const missed = async (status: 'missed' | 'skipped', reason: string, level: 'warning' | 'info' = 'warning') => {
       const run: RunRecord = { id: runId, agent: this.cfg.name, instance: null, trigger: req.manual ? 'manual' : 'schedule', status, scheduledAt: req.fireAt, startedAt: now, finishedAt: now, error: null, reason, eventId: null };
       // Fenced like a run (cluster): a node that lost the agent's lease meanwhile records nothing;
-      // the node that took it over runs this fire.
-      // Its fire stays open for that node unless the record was written.
-      if (await recordRunFenced(this.deps.runContext, run, (this.host.instances.find((i) => this.host.mayRun(i)) ?? this.host.instances[0]!).id)) await this.closeFire(req);
+      // the node that took it over runs this fire: its fire stays open unless the record committed.
+      // The fire's ledger row is closed in the record's own commit (group-committed with the other
+      // records of the tick), as a run's is.
+      const close = !req.manual && req.fireAt !== null && this.deps.fires ? [this.deps.fires.closeEffect(this.cfg.name, req.fireAt)] : undefined;
+      await recordRunFenced(this.deps.runContext, run, (this.host.instances.find((i) => this.host.mayRun(i)) ?? this.host.instances[0]!).id, undefined, close);
       this.deps.log(level, `run ${status} at ${new Date(req.fireAt ?? now).toISOString()}: ${reason}`, { reason });
       return { runId, admitted: status, reason } as const;
     };
@@ -84,11 +86,6 @@ export class ScheduledRuns {
     this.queuedScheduled.push({ fireAt: req.fireAt, runId: req.runId, manual: false });
     this.queuedScheduled.sort((a, b) => (a.fireAt ?? 0) - (b.fireAt ?? 0));
     this.drainQueue();
-  }
-
-  private async closeFire(req: { fireAt: number | null; manual: boolean }): Promise<void> {
-    if (req.manual || req.fireAt === null || !this.deps.fires) return;
-    await this.deps.fires.close(this.cfg.name, req.fireAt).catch((err: Error) => this.deps.log('warning', `could not close schedule fire ${req.fireAt}: ${err.message}`));
   }
 
   drainQueue(): void {

@@ -113,6 +113,7 @@ class RotatingFile {
   private backlog: string[] = [];
   private backlogBytes = 0;
   private congested = false;
+  private closed = false;
   dropped = 0;
 
   constructor(
@@ -125,6 +126,8 @@ class RotatingFile {
   ) {}
 
   write(text: string, time: number): void {
+    // Not open yet: the file opens in the background (below) and the lines wait in the backlog.
+    if (!this.stream && !this.congested) this.openInBackground();
     if (this.congested) {
       if (this.backlogBytes + text.length > this.maxBacklog) this.dropped++;
       else {
@@ -153,6 +156,55 @@ class RotatingFile {
     for (const l of lines) this.write(l, this.now());
   }
 
+  /**
+   * The first open of the file, off the event loop: with 1,000 agents starting at once, opening
+   * their files synchronously (mkdir, stat, open: a file creation each) held the daemon's thread
+   * for seconds at boot. Until it is open the file counts as congested: lines go to the backlog
+   * (bounded like any backlog) and are written, in order, once it is.
+   */
+  private openInBackground(): void {
+    this.congested = true;
+    const dir = path.dirname(this.file);
+    const done = (fd: number | null, size: number): void => {
+      if (this.closed) {
+        if (fd !== null) fs.close(fd, () => undefined);
+        return;
+      }
+      this.size = size;
+      this.firstAt = null;
+      if (size > 0) {
+        try {
+          this.firstAt = firstLineTime(this.file) ?? this.now();
+        } catch {
+          this.firstAt = this.now();
+        }
+      }
+      if (fd === null) {
+        this.dropped++;
+        fd = fs.openSync('/dev/null', 'a');
+      }
+      this.attach(fd);
+      this.flushBacklog();
+    };
+    const opened = (err: NodeJS.ErrnoException | null, fd: number) => {
+      if (err) return done(null, 0);
+      fs.fstat(fd, (e, st) => done(fd, e ? 0 : st.size));
+    };
+    // The directory is made only when it is missing (one mkdir per file was most of the cost).
+    fs.open(this.file, 'a', (err, fd) => {
+      if (err?.code !== 'ENOENT') return opened(err, fd);
+      fs.mkdir(dir, { recursive: true }, () => fs.open(this.file, 'a', opened));
+    });
+  }
+
+  private attach(fd: number): void {
+    this.stream = fs.createWriteStream(this.file, { fd, flags: 'a' });
+    this.stream.on('error', () => {
+      // A full disk must not take the daemon down; lines are counted as dropped instead.
+      this.dropped++;
+    });
+  }
+
   private open(): void {
     if (this.stream) return;
     fs.mkdirSync(path.dirname(this.file), { recursive: true });
@@ -164,8 +216,8 @@ class RotatingFile {
     } catch {
       // no file yet
     }
-    // Opened synchronously: a rotation right after must find the file on disk, and lines still
-    // buffered in the old stream then land in the renamed file (the descriptor follows it).
+    // After a rotation, opened synchronously: the next rotation must find the file on disk, and
+    // lines still buffered in the old stream then land in the renamed file (the descriptor follows it).
     let fd: number;
     try {
       fd = fs.openSync(this.file, 'a');
@@ -173,11 +225,7 @@ class RotatingFile {
       this.dropped++;
       fd = fs.openSync('/dev/null', 'a');
     }
-    this.stream = fs.createWriteStream(this.file, { fd, flags: 'a' });
-    this.stream.on('error', () => {
-      // A full disk must not take the daemon down; lines are counted as dropped instead.
-      this.dropped++;
-    });
+    this.attach(fd);
   }
 
   private rotate(): void {
@@ -210,6 +258,7 @@ class RotatingFile {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     const s = this.stream;
     this.stream = null;
     if (!s) return Promise.resolve();

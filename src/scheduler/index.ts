@@ -22,4 +22,4 @@ export {
   type OverlapInput,
   type PlanMissedInput,
 } from './timeline.js';
-export { MAX_TIMER_DELAY_MS, Scheduler, type AddOptions, type FireContext, type SchedulerOptions } from './scheduler.js';
+export { MAX_TIMER_DELAY_MS, Scheduler, type AddOptions, type DueFire, type FireContext, type SchedulerOptions } from './scheduler.js';

@@ -269,6 +269,10 @@ export interface StoreLike {
    */
   claimFire(agent: string, fireAt: number): Promise<boolean>;
   setNextFire(agent: string, nextFireAt: number | null): Promise<void>;
+  /** getSchedule for many agents in one query (daemon boot); agents without a row are absent. */
+  getSchedules(agents: string[]): Promise<Map<string, { lastFireAt: number | null; nextFireAt: number | null }>>;
+  /** setNextFire for many agents in one statement (one scheduler tick, or the boot). */
+  setNextFires(entries: Array<{ agent: string; nextFireAt: number | null }>): Promise<void>;
 
   // ---- agent control ----------------------------------------------------------------------
   getDesired(agent: string): Promise<DesiredState | undefined>;
@@ -280,6 +284,10 @@ export interface StoreLike {
   /** Small key-value for daemon bookkeeping (last heartbeat time for downtime detection, ...). */
   getMeta(key: string): Promise<string | undefined>;
   setMeta(key: string, value: string): Promise<void>;
+  /** getMeta for many keys in one query; keys without a value are absent. */
+  getMetas(keys: string[]): Promise<Map<string, string>>;
+  /** setMeta for many keys in one statement. */
+  setMetas(entries: Array<[key: string, value: string]>): Promise<void>;
 }
 
 export type Store = StoreLike;

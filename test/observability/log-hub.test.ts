@@ -38,7 +38,8 @@ describe('LogHub files', () => {
     const history = () => hub.fromFiles('a', { limit: 1000 }).map((l) => l.msg.split(' ').slice(0, 2).join(' '));
 
     for (let i = 0; i < 30; i++) hub.write(line(now, `size ${i} ${'y'.repeat(100)}`));
-    expect(fs.existsSync(`${file}.1`)).toBe(true); // 30 × ~170 bytes > 2000
+    // The file opens in the background (the first lines wait for it), then they rotate it.
+    await waitFor('a size rotation', () => fs.existsSync(`${file}.1`)); // 30 × ~170 bytes > 2000
     await waitFor('30 lines on disk', () => history().length === 30);
     expect(history()).toEqual(Array.from({ length: 30 }, (_, i) => `size ${i}`));
     expect(fs.statSync(`${file}.1`).size).toBeLessThanOrEqual(2000);

@@ -316,3 +316,41 @@ describe('Scheduler: add, remove, errors', () => {
     expect(() => scheduler.add('a', every(MIN))).toThrow(/closed/);
   });
 });
+
+describe('Scheduler: onFires, every fire of a tick in one call', () => {
+  it('hands the fires due together to one call, in fire order, with the same contexts onFire gets', () => {
+    const start = at('2026-01-01T10:00:00Z');
+    const clock = new FakeClock(start);
+    const calls: Array<Array<{ agent: string; fireAt: number; context: FireContext }>> = [];
+    const scheduler = new Scheduler({ clock, onFires: (due) => calls.push(due) });
+    // a, b, c on the same phase; d half a second later; e added with an old last fire (coalesced).
+    for (const name of ['a', 'b', 'c']) scheduler.add(name, every(1000), { anchor: start });
+    scheduler.add('d', every(1000), { anchor: start + 500 });
+    scheduler.add('e', every(1000), { anchor: start, lastFireAt: start - 3000 });
+    clock.advance(1000);
+    expect(calls.map((due) => due.map((f) => f.agent))).toEqual([['e'], ['d'], ['a', 'b', 'c', 'e']]);
+    expect(calls[0]![0]!.context.coalesced).toEqual([start - 2000, start - 1000]);
+    expect(calls[0]![0]!.context.missedReason).toBe('daemon down');
+    expect(calls[2]!.every((f) => f.fireAt === start + 1000 && f.context.coalesced.length === 0)).toBe(true);
+    scheduler.close();
+  });
+
+  it('passes an error thrown by onFires to onError and keeps scheduling', () => {
+    const clock = new FakeClock();
+    const errors: string[] = [];
+    let n = 0;
+    const scheduler = new Scheduler({
+      clock,
+      onFires: () => {
+        n++;
+        throw new Error('store down');
+      },
+      onError: (err, agent) => errors.push(`${agent}: ${(err as Error).message}`),
+    });
+    scheduler.add('a', every(1000), { anchor: clock.now() });
+    clock.advance(3000);
+    expect(n).toBe(3);
+    expect(errors).toEqual(['*: store down', '*: store down', '*: store down']);
+    expect(() => new Scheduler({ clock })).toThrow(/onFire or onFires/);
+  });
+});

@@ -735,6 +735,30 @@ describe.each([
       expect(await store.getSchedule('a')).toEqual({ lastFireAt: 2000, nextFireAt: null });
     });
 
+    it('reads and writes many schedules at once, as the single-row forms do', async () => {
+      expect(await store.getSchedules([])).toEqual(new Map());
+      expect(await store.claimFire('a', 1000)).toBe(true);
+      // Rows created (b, c), updated (a) and left alone (d), in one statement; the last entry of an agent wins.
+      await store.setNextFires([
+        { agent: 'a', nextFireAt: 2000 },
+        { agent: 'b', nextFireAt: 1_700_000_000_123 },
+        { agent: 'c', nextFireAt: null },
+        { agent: 'b', nextFireAt: 1_700_000_000_456 },
+      ]);
+      await store.setNextFires([]);
+      expect(await store.getSchedules(['a', 'b', 'c', 'nobody'])).toEqual(
+        new Map([
+          ['a', { lastFireAt: 1000, nextFireAt: 2000 }],
+          ['b', { lastFireAt: null, nextFireAt: 1_700_000_000_456 }],
+          ['c', { lastFireAt: null, nextFireAt: null }],
+        ]),
+      );
+      expect(await store.getSchedule('b')).toEqual({ lastFireAt: null, nextFireAt: 1_700_000_000_456 });
+      // next_fire_at never moves the claim: b's first fire is still claimable.
+      expect(await store.claimFire('b', 5)).toBe(true);
+      expect((await store.getSchedules(['b'])).get('b')).toEqual({ lastFireAt: 5, nextFireAt: 1_700_000_000_456 });
+    });
+
     it('refuses a double fire across a restart and between concurrent daemons', async () => {
       expect(await store.claimFire('a', 1000)).toBe(true);
       await store.close();
@@ -779,6 +803,24 @@ describe.each([
       await store.setMeta('heartbeat', '1');
       await store.setMeta('heartbeat', '2');
       expect(await store.getMeta('heartbeat')).toBe('2');
+    });
+
+    it('reads and writes many meta values at once', async () => {
+      await store.setMeta('anchor:a', '1');
+      await store.setMetas([
+        ['anchor:a', '2'],
+        ['anchor:b', '3'],
+        ['anchor:b', '4'],
+      ]);
+      await store.setMetas([]);
+      expect(await store.getMetas(['anchor:a', 'anchor:b', 'anchor:none'])).toEqual(
+        new Map([
+          ['anchor:a', '2'],
+          ['anchor:b', '4'],
+        ]),
+      );
+      expect(await store.getMeta('anchor:b')).toBe('4');
+      expect(await store.getMetas([])).toEqual(new Map());
     });
   });
 

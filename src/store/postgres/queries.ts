@@ -179,6 +179,10 @@ export function queries(s: string) {
       WHERE sc.last_fire_at IS NULL OR sc.last_fire_at < excluded.last_fire_at`,
     setNextFire: `INSERT INTO ${s}.schedules (agent, next_fire_at) VALUES ($1, $2)
       ON CONFLICT (agent) DO UPDATE SET next_fire_at = excluded.next_fire_at`,
+    // Many rows as arrays (unnest): one statement, one plan, whatever the number of agents.
+    getSchedules: `SELECT agent, last_fire_at, next_fire_at FROM ${s}.schedules WHERE agent = ANY($1::text[])`,
+    setNextFires: `INSERT INTO ${s}.schedules AS sc (agent, next_fire_at) SELECT * FROM unnest($1::text[], $2::bigint[])
+      ON CONFLICT (agent) DO UPDATE SET next_fire_at = excluded.next_fire_at`,
 
     // ---- agent control, meta
     getDesired: `SELECT desired FROM ${s}.desired_state WHERE agent = $1`,
@@ -188,5 +192,7 @@ export function queries(s: string) {
     listTransitions: `SELECT agent, instance, from_state, to_state, reason, at FROM ${s}.transitions WHERE agent = $1 ORDER BY seq DESC LIMIT $2`,
     getMeta: `SELECT value FROM ${s}.meta WHERE key = $1`,
     setMeta: `INSERT INTO ${s}.meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    getMetas: `SELECT key, value FROM ${s}.meta WHERE key = ANY($1::text[])`,
+    setMetas: `INSERT INTO ${s}.meta (key, value) SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
   };
 }

@@ -551,6 +551,18 @@ export class PostgresStore implements StoreLike {
     await this.q(this.pool, 'setNextFire', [agent, nextFireAt]);
   }
 
+  async getSchedules(agents: string[]): Promise<Map<string, { lastFireAt: number | null; nextFireAt: number | null }>> {
+    const rows = (await this.q<{ agent: string; last_fire_at: number | null; next_fire_at: number | null }>(this.pool, 'getSchedules', [agents])).rows;
+    return new Map(rows.map((r) => [r.agent, { lastFireAt: r.last_fire_at, nextFireAt: r.next_fire_at }]));
+  }
+
+  async setNextFires(entries: Array<{ agent: string; nextFireAt: number | null }>): Promise<void> {
+    if (entries.length === 0) return;
+    // One row per agent (the last given): an INSERT … ON CONFLICT may not change a row twice.
+    const last = new Map(entries.map((e) => [e.agent, e.nextFireAt]));
+    await this.q(this.pool, 'setNextFires', [[...last.keys()], [...last.values()]]);
+  }
+
   // ---- agent control -----------------------------------------------------------------------
 
   async getDesired(agent: string): Promise<DesiredState | undefined> {
@@ -577,6 +589,17 @@ export class PostgresStore implements StoreLike {
 
   async setMeta(key: string, value: string): Promise<void> {
     await this.q(this.pool, 'setMeta', [key, value]);
+  }
+
+  async getMetas(keys: string[]): Promise<Map<string, string>> {
+    const rows = (await this.q<{ key: string; value: string }>(this.pool, 'getMetas', [keys])).rows;
+    return new Map(rows.map((r) => [r.key, r.value]));
+  }
+
+  async setMetas(entries: Array<[key: string, value: string]>): Promise<void> {
+    if (entries.length === 0) return;
+    const last = new Map(entries);
+    await this.q(this.pool, 'setMetas', [[...last.keys()], [...last.values()]]);
   }
 }
 

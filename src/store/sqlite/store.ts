@@ -550,6 +550,24 @@ export class SqliteStore implements StoreLike {
     );
   }
 
+  // The many-row forms take their rows as one JSON parameter (json_each): one statement whatever
+  // the number of rows, with no bound-parameter limit to chunk around.
+  async getSchedules(agents: string[]): Promise<Map<string, { lastFireAt: number | null; nextFireAt: number | null }>> {
+    const rows = this.st('SELECT agent, last_fire_at, next_fire_at FROM schedules WHERE agent IN (SELECT value FROM json_each(?))').all(JSON.stringify(agents)) as Array<{
+      agent: string;
+      last_fire_at: number | null;
+      next_fire_at: number | null;
+    }>;
+    return new Map(rows.map((r) => [r.agent, { lastFireAt: r.last_fire_at, nextFireAt: r.next_fire_at }]));
+  }
+
+  async setNextFires(entries: Array<{ agent: string; nextFireAt: number | null }>): Promise<void> {
+    if (entries.length === 0) return;
+    // `WHERE true`: an upsert's SELECT needs a WHERE so ON CONFLICT is not read as a join clause.
+    this.st(`INSERT INTO schedules (agent, next_fire_at) SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?) j WHERE true
+      ON CONFLICT (agent) DO UPDATE SET next_fire_at = excluded.next_fire_at`).run(JSON.stringify(entries.map((e) => [e.agent, e.nextFireAt])));
+  }
+
   // ---- agent control -----------------------------------------------------------------------
 
   async getDesired(agent: string): Promise<DesiredState | undefined> {
@@ -582,5 +600,16 @@ export class SqliteStore implements StoreLike {
 
   async setMeta(key: string, value: string): Promise<void> {
     this.st('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  async getMetas(keys: string[]): Promise<Map<string, string>> {
+    const rows = this.st('SELECT key, value FROM meta WHERE key IN (SELECT value FROM json_each(?))').all(JSON.stringify(keys)) as Array<{ key: string; value: string }>;
+    return new Map(rows.map((r) => [r.key, r.value]));
+  }
+
+  async setMetas(entries: Array<[key: string, value: string]>): Promise<void> {
+    if (entries.length === 0) return;
+    this.st(`INSERT INTO meta (key, value) SELECT j.value ->> 0, j.value ->> 1 FROM json_each(?) j WHERE true
+      ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(entries));
   }
 }
