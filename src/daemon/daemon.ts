@@ -39,7 +39,7 @@ import { noAudit, noSecrets, type DaemonModule, type DaemonServices, type Intent
 import type { RunIntent } from '../runtime/protocol.js';
 import { createModules } from './module-list.js';
 import { preflight } from './preflight.js';
-import { workerGuardrails } from '../security/guardrails/worker.js';
+import { workerGuardrails } from '../security/guardrails/worker-spec.js';
 import { expandSecrets } from '../security/redact.js';
 import { commitAuditEntries } from '../security/audit/commit.js';
 
