@@ -29,7 +29,7 @@ export type {
 export { LLMRouter, Budget } from './llm/sdk.js';
 export type { LLMRouterOptions, LLMRouterBudget } from './llm/sdk.js';
 export type { EnqueueOptions, EnqueueRequest, JobInfo, JobRecord, BackoffSpec, IdempotencyMode } from './jobs/types.js';
-export type { JobHandlerOptions } from './jobs/config.js';
+export type { JobHandlerOptions } from './jobs/policy.js';
 export { UnrecoverableJobError } from './jobs/errors.js';
 export type { ScheduleSpec } from './scheduler/types.js';
 export { OpenClawError, ConfigError, NotFoundError, BadRequestError, StateConflictError, StateSizeError } from './util/errors.js';

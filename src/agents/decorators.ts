@@ -17,7 +17,7 @@
 // describeAgentClass() reports every problem of a class at once, naming class and member.
 // Symbols are registered (`Symbol.for`) so that two copies of the SDK (say src/ and dist/) agree.
 import { OpenClawError } from '../util/errors.js';
-import type { JobHandlerOptions } from '../jobs/config.js';
+import type { JobHandlerOptions } from '../jobs/policy.js';
 
 type SymbolCtor = SymbolConstructor & { metadata?: symbol };
 

@@ -7,7 +7,7 @@ import type { ScheduleSpec } from '../scheduler/types.js';
 import { OpenClawError } from '../util/errors.js';
 import { AGENT_CLASS_BRAND, type AgentClass } from './agent.js';
 import { HANDLER_TAG, JOB_TAG, METADATA, ownRecords } from './decorators.js';
-import { checkHandlerOptions, type JobHandlerOptions } from '../jobs/config.js';
+import { checkHandlerOptions, type JobHandlerOptions } from '../jobs/policy.js';
 import { Schedule, isScheduleSpec } from './schedule.js';
 
 export class AgentDefinitionError extends OpenClawError {

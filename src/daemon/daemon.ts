@@ -35,7 +35,7 @@ import { initTracingFromEnv, shutdownTracing, activeTraceIds } from '../observab
 import { noAudit, noSecrets, type DaemonModule, type DaemonServices } from './modules.js';
 import { createModules } from './module-list.js';
 import { preflight } from './preflight.js';
-import { workerGuardrails } from '../security/guardrails/worker.js';
+import { workerGuardrails } from '../security/guardrails/worker-spec.js';
 import { expandSecrets } from '../security/redact.js';
 import { DAEMON_LOG, type DaemonPorts } from './daemon-ports.js';
 import { DaemonControlPlane } from './control-plane.js';

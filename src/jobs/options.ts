@@ -2,39 +2,24 @@
 // accepts and refuses the same things with the same messages. Durations in the SDK and the API are
 // strings ('10s', '5m') or numbers of MILLISECONDS (in openclaw.yaml a bare number means seconds,
 // as everywhere in the config).
-import { schemaKeys, unknownOptionMessage } from '../util/options.js';
-import { z } from 'zod';
+//
+// No zod: this runs in every agent worker (this.jobs.enqueue checks at the call site, synchronously,
+// so an enqueue the agent does not await is still part of the run), and zod costs an idle worker
+// about 1.5 MB (issue 10). The API's body schema (routes.ts) describes the same shape for the
+// request check and the OpenAPI document; this check is the one every entry point goes through.
 import { parseDuration } from '../config/units.js';
 import { BadRequestError } from '../util/errors.js';
-import type { BackoffType, EnqueueOptions, EnqueueRequest, IdempotencyMode } from './types.js';
+import { intIn, kindOf, oneOf, Problems, sdkDuration, stringOf } from '../util/check.js';
+import type { BackoffType, EnqueueOptions, IdempotencyMode } from './types.js';
 import { uuidv7 } from '../util/ids.js';
 
 export const QUEUE_NAME = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
 
-const duration = z.union([z.string().min(1), z.number().nonnegative().finite()]);
-
-export const backoffSchema = z
-  .object({ type: z.enum(['fixed', 'exponential', 'jitter']), delay: duration, max: duration.optional() })
-  .strict();
-
-export const enqueueOptionsSchema = z
-  .object({
-    priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
-    delay: duration.optional(),
-    runAt: z.union([z.number().finite(), z.string().min(1), z.date()]).optional(),
-    maxAttempts: z.number().int().min(1).max(1000).optional(),
-    backoff: backoffSchema.optional(),
-    timeout: duration.optional(),
-    key: z.string().min(1).max(512).optional(),
-    mode: z.enum(['dedupe', 'replace', 'debounce']).optional(),
-    concurrencyKey: z.string().min(1).max(256).optional(),
-    id: z.string().min(1).max(200).optional(),
-  })
-  .strict();
-
-export const enqueueRequestSchema = z
-  .object({ name: z.string().regex(QUEUE_NAME, 'a queue name: letters, digits, . _ : - (up to 128)'), payload: z.unknown().optional(), opts: enqueueOptionsSchema.optional() })
-  .strict();
+export const ENQUEUE_KEYS = ['name', 'payload', 'opts'] as const;
+export const ENQUEUE_OPTION_KEYS = ['priority', 'delay', 'runAt', 'maxAttempts', 'backoff', 'timeout', 'key', 'mode', 'concurrencyKey', 'id'] as const;
+export const BACKOFF_KEYS = ['type', 'delay', 'max'] as const;
+export const IDEMPOTENCY_MODES = ['dedupe', 'replace', 'debounce'] as const;
+const BACKOFF_TYPES = ['fixed', 'exponential', 'jitter'] as const;
 
 /** A validated enqueue; times are relative until the commit fixes them (runAt ?? now + delayMs). */
 export interface NormalizedEnqueue {
@@ -72,33 +57,50 @@ function when(v: number | string | Date): number {
   return t;
 }
 
-/** The keys valid where an enqueue has an unknown one: the request, its opts, or opts.backoff. */
-function keysAt(path: Array<string | number>): string[] {
-  const last = path[path.length - 1];
-  return schemaKeys(last === 'backoff' ? backoffSchema : last === 'opts' ? enqueueOptionsSchema : enqueueRequestSchema);
+function runAt(v: unknown): string | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? null : `must be a finite number (got ${v})`;
+  if (typeof v === 'string') return v.length > 0 ? null : 'must not be empty';
+  return v instanceof Date ? null : `must be epoch milliseconds, an ISO-8601 string or a Date (got ${kindOf(v)})`;
 }
 
-function describeZod(err: z.ZodError, where: string): string {
-  return err.issues
-    .map((i) => {
-      const at = `${where}${i.path.length ? '.' + i.path.join('.') : ''}`;
-      if (i.code === 'unrecognized_keys') return i.keys.map((k) => unknownOptionMessage(at, k, keysAt(i.path))).join('; ');
-      return `${at}: ${i.message}`;
-    })
-    .join('; ');
+/** Every problem of one enqueue request, named by path from `job` ('job.opts.priority: …'). */
+function enqueueProblems(req: unknown): string[] {
+  const p = new Problems();
+  if (!p.object('job', req, ENQUEUE_KEYS, 'an object { name, payload, opts }')) return p.list;
+  const name = req.name;
+  if (name === undefined) p.add('job.name', 'is required');
+  else p.add('job.name', typeof name !== 'string' ? `must be a string (got ${kindOf(name)})` : QUEUE_NAME.test(name) ? null : 'a queue name: letters, digits, . _ : - (up to 128)');
+  const o = req.opts;
+  if (o === undefined || !p.object('job.opts', o, ENQUEUE_OPTION_KEYS)) return p.list;
+  p.optional('job.opts', o, 'priority', (v) => intIn(v, -1_000_000, 1_000_000));
+  p.optional('job.opts', o, 'delay', sdkDuration);
+  p.optional('job.opts', o, 'runAt', runAt);
+  p.optional('job.opts', o, 'maxAttempts', (v) => intIn(v, 1, 1000));
+  p.optional('job.opts', o, 'timeout', sdkDuration);
+  p.optional('job.opts', o, 'key', (v) => stringOf(v, 1, 512));
+  p.optional('job.opts', o, 'mode', (v) => oneOf(v, IDEMPOTENCY_MODES));
+  p.optional('job.opts', o, 'concurrencyKey', (v) => stringOf(v, 1, 256));
+  p.optional('job.opts', o, 'id', (v) => stringOf(v, 1, 200));
+  const b = o.backoff;
+  if (b !== undefined && p.object('job.opts.backoff', b, BACKOFF_KEYS)) {
+    p.add('job.opts.backoff.type', oneOf(b.type, BACKOFF_TYPES));
+    p.add('job.opts.backoff.delay', b.delay === undefined ? 'is required' : sdkDuration(b.delay));
+    p.optional('job.opts.backoff', b, 'max', sdkDuration);
+  }
+  return p.list;
 }
 
-export function normalizeBackoff(b: z.infer<typeof backoffSchema>): { type: BackoffType; delayMs: number; maxMs: number } {
+export function normalizeBackoff(b: { type: BackoffType; delay: string | number; max?: string | number | undefined }): { type: BackoffType; delayMs: number; maxMs: number } {
   const delayMs = durationMs(b.delay, 'backoff.delay');
   const maxMs = b.max !== undefined ? durationMs(b.max, 'backoff.max') : Math.max(delayMs, 3_600_000);
   return { type: b.type, delayMs, maxMs };
 }
 
 /** Validates one enqueue; throws BadRequestError (code invalid_job) naming the field. */
-export function normalizeEnqueue(req: EnqueueRequest | unknown, where = 'enqueue'): NormalizedEnqueue {
-  const parsed = enqueueRequestSchema.safeParse(req);
-  if (!parsed.success) throw new BadRequestError(`${where}: ${describeZod(parsed.error, 'job')}`, 'invalid_job');
-  const { name, payload, opts = {} as EnqueueOptions } = parsed.data;
+export function normalizeEnqueue(req: unknown, where = 'enqueue'): NormalizedEnqueue {
+  const problems = enqueueProblems(req);
+  if (problems.length > 0) throw new BadRequestError(`${where}: ${problems.join('; ')}`, 'invalid_job');
+  const { name, payload, opts = {} } = req as { name: string; payload?: unknown; opts?: EnqueueOptions };
   let cloned: unknown;
   try {
     cloned = payload === undefined ? null : JSON.parse(JSON.stringify(payload));

@@ -11,8 +11,29 @@ import { defineRoute, LARGE_BODY_LIMIT, mayActOn, type RouteTarget } from '../co
 import { queryInt } from '../contracts/params.js';
 import { NotFoundError, OpenClawError } from '../util/errors.js';
 import { parseTraceparent } from '../observability/tracing.js';
-import { enqueueOptionsSchema, QUEUE_NAME } from './options.js';
+import { BACKOFF_KEYS, ENQUEUE_OPTION_KEYS, IDEMPOTENCY_MODES, QUEUE_NAME } from './options.js';
+import { BACKOFF_TYPES } from './policy.js';
 import type { JobsService } from './service.js';
+
+// The enqueue body's shape, for the request check and the OpenAPI document. normalizeEnqueue
+// (options.ts, zod-free: agent workers use it) checks it again with the same bounds; the test in
+// test/tools/options.test.ts keeps the two key lists equal.
+const duration = z.union([z.string().min(1), z.number().nonnegative().finite()]);
+export const backoffSchema = z.object({ type: z.enum(BACKOFF_TYPES), delay: duration, max: duration.optional() }).strict();
+export const enqueueOptionsSchema = z
+  .object({
+    priority: z.number().int().min(-1_000_000).max(1_000_000).optional(),
+    delay: duration.optional(),
+    runAt: z.union([z.number().finite(), z.string().min(1), z.date()]).optional(),
+    maxAttempts: z.number().int().min(1).max(1000).optional(),
+    backoff: backoffSchema.optional(),
+    timeout: duration.optional(),
+    key: z.string().min(1).max(512).optional(),
+    mode: z.enum(IDEMPOTENCY_MODES).optional(),
+    concurrencyKey: z.string().min(1).max(256).optional(),
+    id: z.string().min(1).max(200).optional(),
+  })
+  .strict();
 
 const queueName = z.string().regex(QUEUE_NAME, "queue names are letters, digits, '.', '_', ':' and '-' (up to 128)");
 const jobBody = z.object({ name: queueName, payload: z.unknown().optional(), opts: enqueueOptionsSchema.optional() }).strict();

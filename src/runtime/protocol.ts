@@ -10,7 +10,7 @@ import type { ScheduleSpec } from '../scheduler/types.js';
 import type { StateWrite, StateRead } from '../store/types.js';
 import type { Isolation } from '../config/types.js';
 import type { WorkerGuardrails } from '../security/guardrails/worker.js';
-import type { JobHandlerOptions } from '../jobs/config.js';
+import type { JobHandlerOptions } from '../jobs/policy.js';
 
 /** What the daemon asks a host to start. One per agent replica ("instance"). */
 export interface AgentSpec {

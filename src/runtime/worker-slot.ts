@@ -29,14 +29,20 @@ export interface SlotOwner {
 // registers its own: tsx and the SDK resolver, only when running from source or for a module that
 // was not compiled (runtime/compile.ts). A compiled agent is plain JavaScript that imports the SDK
 // by URL: no hooks, no hooks thread. Source maps map its stack traces to the user's .ts lines.
+// Hosts run with --expose-gc (runtime.ts): the bootstrap takes the isolate's gc() away from the
+// global scope, before any agent code runs, and hands it to worker-main, which collects once the
+// worker goes quiet after loading (see collectWhenQuiet there).
 const BOOT = `
 import { register } from 'node:module';
 import { workerData } from 'node:worker_threads';
 const b = workerData.__boot;
+const gc = typeof globalThis.gc === 'function' ? globalThis.gc : null;
+if (gc) globalThis.gc = undefined;
 process.setSourceMapsEnabled(true);
 if (b.tsx) (await import(b.tsx)).register();
 if (b.hook) register(b.hook, { data: b.sdk });
-await import(b.main);
+const main = await import(b.main);
+if (gc) main.useCollector(gc);
 `;
 const BOOT_URL = new URL(`data:text/javascript,${encodeURIComponent(BOOT)}`);
 

@@ -229,3 +229,33 @@ describe('cold start', () => {
     }
   });
 });
+
+describe('idle worker memory', () => {
+  const listener = new RecordingListener();
+  let rt: Runtime;
+  beforeAll(() => {
+    rt = createRuntime(listener);
+  });
+  afterAll(() => rt.shutdown());
+
+  it("collects a worker's load garbage once it is quiet after setup (an idle isolate never would), without giving agent code gc()", async () => {
+    const h = await rt.startAgent(spec('garbage', 'boot-garbage.ts'));
+    const setup = await h.invoke({ runId: 'r-setup', kind: 'setup', versions: {} });
+    expect(setup.ok).toBe(true);
+    // Right after setup the dropped objects are still in the heap (setup's own figure)…
+    const line = await vi.waitFor(
+      () => {
+        const l = listener.logs.find((x) => x.instance === 'garbage#0' && x.msg.startsWith('heap after setup: '));
+        if (!l) throw new Error('no line from setup yet');
+        return l;
+      },
+      { timeout: 5000 },
+    );
+    const atSetupEnd = Number(line!.msg.slice('heap after setup: '.length)) / 1048576;
+    expect(atSetupEnd).toBeGreaterThan(15);
+    // …and a second or so later, with no invocation running, they are gone.
+    await vi.waitFor(() => expect(h.memory!.heapUsed / 1048576).toBeLessThan(atSetupEnd - 10), { timeout: 10_000, interval: 100 });
+    expect(listener.logs).toContainEqual(expect.objectContaining({ msg: 'gc visible to agent code: undefined' }));
+    await h.dispose();
+  });
+});

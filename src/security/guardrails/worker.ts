@@ -6,10 +6,11 @@
 // dispatcher. installHttpGuard() makes every HttpClient in the isolate (this.http, the
 // openclaw/tools notifiers, clients the agent builds itself) find the guard of the instance whose
 // code is running, through AsyncLocalStorage.
-import type { AgentConfig, ProjectConfig } from '../../config/types.js';
-import { guardrailsConfig } from './config.js';
+//
+// What the daemon computes for it (workerGuardrails) is in ./worker-spec.ts: that reads the
+// security section through its zod schema, which no worker loads (issue 10, memory per agent).
 import type { NetworkPolicyConfig } from './network-rules.js';
-import { LimitSet, limitsFor, type AgentLimits } from './rate-limit.js';
+import { LimitSet, type AgentLimits } from './rate-limit.js';
 import { HTTP_GUARD, type HttpGuard } from '../../tools/http.js';
 
 export interface WorkerGuardrails {
@@ -23,16 +24,6 @@ export interface WorkerGuardrails {
 }
 
 export const DEFAULT_NETWORK: NetworkPolicyConfig = { allowed: [], blocked: [], dnsServers: [] };
-
-/** What the daemon sends to an agent's workers. */
-export function workerGuardrails(config: Pick<ProjectConfig, 'extensions'>, agent: Pick<AgentConfig, 'resources' | 'replicas'>): WorkerGuardrails {
-  const g = guardrailsConfig(config.extensions);
-  return {
-    network: { allowed: g.sandbox.allowed_network, blocked: g.sandbox.blocked_network, dnsServers: g.sandbox.dns_servers },
-    limits: limitsFor(agent, g.rate_limits),
-    replicated: agent.replicas > 1,
-  };
-}
 
 /** The agent-wide check for replicated agents (an RPC to the daemon). */
 export type AgentWideTake = (limit: 'api_calls_per_minute', call: string) => Promise<void>;
