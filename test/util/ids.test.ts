@@ -23,8 +23,10 @@ describe('uuidv7', () => {
   });
 
   it('is unique over many ids (the random tail, across refills of the random pool)', () => {
-    const ids = new Set<string>();
-    for (let i = 0; i < 100_000; i++) ids.add(uuidv7());
-    expect(ids.size).toBe(100_000);
+    // The tails alone: uniqueness within a process already follows from (ms, counter), so a broken
+    // random pool (never refilled, zeros) shows only here.
+    const tails = new Set<string>();
+    for (let i = 0; i < 100_000; i++) tails.add(uuidv7().slice(-17));
+    expect(tails.size).toBeGreaterThan(99_990);
   });
 });

@@ -56,7 +56,7 @@ const timer = setInterval(() => {
     if (r && r.log >= restartFrames && (r.checkpointed === r.log || r.log >= 2 * restartFrames)) db.pragma('wal_checkpoint(RESTART)');
     lastError = '';
   } catch (err) {
-    if (err && (err.code === 'SQLITE_BUSY' || err.code === 'SQLITE_LOCKED')) return;
+    if (err && /^SQLITE_(BUSY|LOCKED)/.test(String(err.code))) return; // extended codes too (SQLITE_BUSY_SNAPSHOT, …)
     const message = String(err && err.message || err);
     if (message !== lastError) parentPort.postMessage({ error: message, code: err && err.code });
     lastError = message;
@@ -82,14 +82,29 @@ export class WalCheckpointer {
   afterCommit(): void {
     if (this.worker || this.starting || this.closed) return;
     if (performance.now() - this.diedAt < RESTART_WORKER_MS) return;
-    const st = fs.statSync(`${this.file}-wal`, { throwIfNoEntry: false });
+    // Never throws into the store's write: the transaction has committed; a stat that fails
+    // (EACCES, EIO, ESTALE on a network filesystem) is reported, and retried after a pause.
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(`${this.file}-wal`, { throwIfNoEntry: false });
+    } catch (err) {
+      this.diedAt = performance.now();
+      this.fail(`SQLite WAL size check of ${this.file} failed: ${(err as Error).message}`);
+      return;
+    }
     if (!st || st.size < START_BYTES) return;
     // Started on the next turn, not inside the commit: a burst of commits in one turn is not slowed
     // by a thread start, and the worker begins with the whole burst to copy.
     this.starting = true;
     setImmediate(() => {
       this.starting = false;
-      if (!this.closed && !this.worker) this.start();
+      if (this.closed || this.worker) return;
+      try {
+        this.start();
+      } catch (err) {
+        this.diedAt = performance.now();
+        this.fail(`SQLite WAL checkpoint worker for ${this.file} could not start: ${(err as Error).message}`);
+      }
     });
   }
 

@@ -484,8 +484,9 @@ export class SqliteStore implements StoreLike {
     // As if folded one run after another: last status = the last run at the latest start.
     const stats = new Map<string, { total: number; failed: number; lastAt: number; lastStatus: RunStatus }>();
     for (const r of runs) {
-      if (!inserted.has(r.id) || !countsAsRun(r.status)) continue;
-      inserted.delete(r.id); // the same id twice in one batch is one run
+      // The first row of an id is the one stored: the same id twice in one batch is one run, counted
+      // by that first row's status (as PostgreSQL's RETURNING-based delta does).
+      if (!inserted.delete(r.id) || !countsAsRun(r.status)) continue;
       const s = stats.get(r.agent);
       if (!s) stats.set(r.agent, { total: 1, failed: r.status === 'failed' ? 1 : 0, lastAt: r.startedAt, lastStatus: r.status });
       else {
