@@ -73,7 +73,8 @@ export class FastPaths {
       try {
         body = JSON.parse(text);
         // Fastify's parser (secure-json-parse) refuses these keys anywhere in the body.
-        if ((text.includes('__proto__') || text.includes('constructor')) && poisoned(body)) throw new Error('poisoned');
+        // A key can also be spelled with escapes ("\u005f_proto__"): any escape means a full check.
+        if ((text.includes('__proto__') || text.includes('constructor') || text.includes('\\u')) && poisoned(body)) throw new Error('poisoned');
       } catch {
         return reply.json(400, {}, errorBody('invalid_request', "body: Body is not valid JSON but content-type is set to 'application/json'"));
       }

@@ -2,7 +2,6 @@
 // Loopback-only by default; `authorize` (the auth module, src/security/auth) checks every route
 // against the permission it declares; optional TLS.
 import http from 'node:http';
-import https from 'node:https';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import type { ControlPlane } from '../daemon/control.js';
@@ -63,22 +62,19 @@ export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
 export function createApiServer(control: ControlPlane, opts: ApiServerOptions): ApiServer {
   const fast = new FastPaths({ redact: opts.redact, onResponse: opts.onResponse });
-  // Our own server (what Fastify would make, with its timeouts) so that the fast paths see each
-  // request before Fastify does.
-  const serverFactory = (handler: http.RequestListener, opt: Record<string, unknown>) => {
-    const o = opt as { keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
-    const listener: http.RequestListener = (req, res) => {
-      if (!fast.serve(req, res)) handler(req, res);
-    };
-    const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : http.createServer(listener);
-    server.keepAliveTimeout = o.keepAliveTimeout;
-    server.requestTimeout = o.requestTimeout;
-    server.setTimeout(o.connectionTimeout);
-    if (o.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = o.maxRequestsPerSocket;
-    return server;
-  };
-  const base = { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, frameworkErrors: frameworkError, serverFactory };
+  const base = { bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT, frameworkErrors: frameworkError, ...(opts.tls ? { https: opts.tls } : {}) };
   const app = (opts.logger ? Fastify({ ...base, loggerInstance: opts.logger }) : Fastify({ ...base, logger: false })) as unknown as FastifyInstance;
+  // The fast paths see each request before Fastify: Fastify's request listener on its server is
+  // wrapped. Not a `serverFactory`: with one, Fastify 5 skips the extra bindings it makes for
+  // `localhost` (127.0.0.1 and ::1), and a client resolving the other address was refused. Those
+  // extra servers serve through Fastify only.
+  const server = app.server as http.Server;
+  const fastifyHandler = server.listeners('request')[0] as http.RequestListener | undefined;
+  if (!fastifyHandler || server.listenerCount('request') !== 1) throw new Error('api: expected one request listener on the Fastify server');
+  server.removeAllListeners('request');
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!fast.serve(req, res)) fastifyHandler.call(server, req, res);
+  });
   app.decorate('fastPath', (url: string, bodyLimit: number, handler: Parameters<FastPaths['add']>[2]) => fast.add(url, bodyLimit, handler));
   // Fastify answers 503 to requests that arrive while it closes: the fast paths leave them to it.
   app.addHook('preClose', (done) => {

@@ -321,16 +321,24 @@ export class RedisBus implements ExternalBus {
       }
     });
     const counts = batch.map(() => 0);
-    try {
-      for (const [group, list] of byGroup) {
-        const res = (await this.scripts.ack([...this.groupKeys(group), this.key(`nack:${group}`)], [group, ...list.flatMap(({ t }) => [entryId(t.deliveryId), t.leaseToken])])) as number[];
-        list.forEach(({ caller }, i) => (counts[caller]! += Number(res[i] ?? 0)));
-      }
-    } catch (err) {
-      for (const b of batch) b.reject(err as Error);
-      return;
-    }
-    batch.forEach((b, i) => b.resolve(counts[i]!));
+    // A group whose script failed rejects only the callers with a token in it: the others' acks
+    // went through, and a caller that sees a rejection takes its own (e.g. nacks the failed ones).
+    const failed = new Map<number, Error>();
+    await Promise.all(
+      [...byGroup].map(async ([group, list]) => {
+        try {
+          const res = (await this.scripts.ack([...this.groupKeys(group), this.key(`nack:${group}`)], [group, ...list.flatMap(({ t }) => [entryId(t.deliveryId), t.leaseToken])])) as number[];
+          list.forEach(({ caller }, i) => (counts[caller]! += Number(res[i] ?? 0)));
+        } catch (err) {
+          for (const { caller } of list) failed.set(caller, err as Error);
+        }
+      }),
+    );
+    batch.forEach((b, i) => {
+      const err = failed.get(i);
+      if (err) b.reject(err);
+      else b.resolve(counts[i]!);
+    });
   }
 
   async nack(nacks: Nack[]): Promise<number> {

@@ -105,23 +105,29 @@ export class DaemonControlPlane {
     this.d.services.audit.record({ actor: 'api', action: 'agent.lifecycle', target: name, detail: { action } });
     // Cluster: this node acts on the instances it runs; the others are told (Placement.announce).
     const here = this.d.placement?.actsHere(name) ?? true;
-    if (action === 'start' || action === 'stop' || action === 'restart') await this.d.store.setDesired(name, action === 'stop' ? 'stopped' : 'running');
-    let failed = false;
+    // Start, stop and restart are stored first: the other nodes are told even when this node's own
+    // action fails (one node's instance in an invalid state must not leave the rest of the fleet as
+    // it was). Pause and resume are stored only once they succeeded here (pausing a stopped agent
+    // is refused and must not leave 'paused' as what its next start does), and the other nodes are
+    // told only what was stored, so a node that missed the announcement reconciles to the same state.
+    const storedFirst = action === 'start' || action === 'stop' || action === 'restart';
+    if (storedFirst) await this.d.store.setDesired(name, action === 'stop' ? 'stopped' : 'running');
     try {
       if (here) await applyAction(c, action);
-      if (action === 'pause' || action === 'resume') await this.d.store.setDesired(name, action === 'pause' ? 'paused' : 'running');
+      if (!storedFirst) await this.d.store.setDesired(name, action === 'pause' ? 'paused' : 'running');
     } catch (err) {
-      failed = true;
+      if (storedFirst) await this.announce(name, action, true);
       throw err;
-    } finally {
-      // The other nodes act on their instances even when this node's own failed (one node's
-      // instance in an invalid state must not leave the rest of the fleet as it was).
-      await this.d.placement?.announce(name, action).catch((err: Error) => {
-        if (!failed) throw err;
-        this.d.log('warning', `cluster: announcing '${action}' of '${name}' to the other nodes failed: ${err.message}`);
-      });
     }
+    await this.announce(name, action, false);
     return this.getAgent(name);
+  }
+
+  private async announce(name: string, action: AgentAction, failedHere: boolean): Promise<void> {
+    await this.d.placement?.announce(name, action).catch((err: Error) => {
+      if (!failedHere) throw err;
+      this.d.log('warning', `cluster: announcing '${action}' of '${name}' to the other nodes failed: ${err.message}`);
+    });
   }
 
   async trigger(name: string, payload?: unknown): Promise<{ runId: string }> {

@@ -165,11 +165,19 @@ export async function reconcile(agents: Iterable<string>, hooks: Pick<PlacementH
   for (const agent of agents) {
     const c = hooks.controller(agent);
     if (!c) continue;
-    const action = reconcileAction(await hooks.desired(agent), c.status());
+    const status = c.status();
+    const desired = await hooks.desired(agent);
+    // A lifecycle action that ran here while the desired state was read wins over the reconcile.
+    if (c.status() !== status) continue;
+    const action = reconcileAction(desired, status);
     if (!action) continue;
-    hooks.log('info', `cluster: '${agent}' is ${c.status()} here but its desired state says ${action} (an announcement was missed while the lease connection was down); applying it`);
-    await applyAction(c, action);
-    done.push(`${agent}:${action}`);
+    hooks.log('info', `cluster: '${agent}' is ${status} here but its desired state says ${action} (an announcement was missed while the lease connection was down); applying it`);
+    try {
+      await applyAction(c, action);
+      done.push(`${agent}:${action}`);
+    } catch (err) {
+      hooks.log('warning', `cluster: reconciling '${agent}' (${action}) failed: ${(err as Error).message}`);
+    }
   }
   return done;
 }

@@ -112,6 +112,7 @@ describe('the fast path', () => {
       ['empty', ''],
       ['proto', '{"a": {"__proto__": {"x": 1}}}'],
       ['ctor', '{"constructor": {"prototype": {"x": 1}}}'],
+      ['escaped', '{"a": {"\\u005f_proto__": {"x": 1}}}'],
     ] as const) {
       const { fast, slow } = await both(name, body);
       same(fast, slow);
