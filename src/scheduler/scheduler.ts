@@ -48,9 +48,13 @@ export interface SchedulerOptions {
    * Called once per tick with every fire time that came due in it (in fire order), instead of
    * onFire: the daemon claims and records them together, one store transaction for the tick
    * rather than several per fire (10,000 agents at 1 Hz: see src/daemon/schedules.ts).
-   * Errors go to onError with the agent '*'.
+   * Errors go to onError with the agent '*'. When it returns a promise, that tick is pending until
+   * it settles, and while maxPendingTicks are pending the scheduler does not tick: fire times that
+   * come due meanwhile are coalesced into the next tick (FireContext), never queued without limit.
    */
-  onFires?: (fires: DueFire[]) => void;
+  onFires?: (fires: DueFire[]) => void | Promise<unknown>;
+  /** Most onFires promises pending at once (default: no limit). */
+  maxPendingTicks?: number;
   /** Receives errors thrown by onFire. Without it they are rethrown after the tick (state stays consistent). */
   onError?: (error: unknown, agent: string) => void;
 }
@@ -83,6 +87,8 @@ export class Scheduler {
   private armed: { at: number; cancel: () => void } | null = null;
   private ticking = false;
   private closed = false;
+  private readonly maxPendingTicks: number;
+  private pendingTicks = 0;
   private seq = 0;
 
   constructor(options: SchedulerOptions) {
@@ -91,6 +97,7 @@ export class Scheduler {
     this.onFire = options.onFire;
     this.onFires = options.onFires;
     this.onError = options.onError;
+    this.maxPendingTicks = Math.max(1, options.maxPendingTicks ?? Infinity);
   }
 
   /**
@@ -167,7 +174,18 @@ export class Scheduler {
       }
       if (due.length > 0) {
         try {
-          this.onFires!(due);
+          const p = this.onFires!(due);
+          if (p && typeof (p as Promise<unknown>).then === 'function') {
+            this.pendingTicks++;
+            const settled = () => {
+              this.pendingTicks--;
+              this.arm();
+            };
+            (p as Promise<unknown>).then(settled, (error: unknown) => {
+              settled();
+              if (this.onError) this.onError(error, '*');
+            });
+          }
         } catch (error) {
           errors.push({ error, agent: '*' });
         }
@@ -222,6 +240,13 @@ export class Scheduler {
   /** Keeps exactly one timer armed for the earliest fire time (none when nothing is scheduled). */
   private arm(): void {
     if (this.ticking || this.closed) return;
+    // Back-pressure: the timer waits for a pending tick to settle; what comes due meanwhile is
+    // coalesced into the next tick (a stalled store never piles up fire after fire).
+    if (this.pendingTicks >= this.maxPendingTicks) {
+      this.armed?.cancel();
+      this.armed = null;
+      return;
+    }
     const top = this.liveTop();
     if (this.armed && top && this.armed.at === top.at) return;
     this.armed?.cancel();
