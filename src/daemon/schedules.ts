@@ -59,6 +59,7 @@ export class Schedules {
   private claimTurn: Promise<unknown> = Promise.resolve();
   /** Bumped when an agent is re-armed: fires that came due under the former arming are dropped. */
   private readonly armGen = new Map<string, number>();
+  private readonly rearmTimers = new Set<() => void>();
 
   constructor(private readonly d: ScheduleDeps) {
     this.limits = { claimBatch: d.limits?.claimBatch ?? MAX_CLAIM_BATCH, pendingTicks: d.limits?.pendingTicks ?? MAX_PENDING_TICKS };
@@ -69,6 +70,8 @@ export class Schedules {
   }
 
   close(): void {
+    for (const cancel of this.rearmTimers) cancel();
+    this.rearmTimers.clear();
     this.scheduler?.close();
   }
 
@@ -224,29 +227,51 @@ export class Schedules {
         fenced.add(f.c.name);
       }
     }
-    for (const agent of fenced) this.rearm(agent);
+    if (fenced.size > 0) this.rearm([...fenced]);
     return out;
   }
 
   /**
-   * A fire of `agent` was fenced (its lease lapsed, if only for a moment: a renewal in flight at
-   * the expiry is not seen by a claim that began before it committed, and the lease then lives
-   * on at the same epoch). Its time was not claimed, and the claim of a later time would pass
-   * over it for good: the agent is armed again from the stored last fire, after the claims in
-   * flight (fires that came due under the former arming are dropped by their generation).
+   * Fires of `agents` were fenced (their lease lapsed, if only for a moment: a renewal in flight
+   * at the expiry is not seen by a claim that began before it committed, and the lease then lives
+   * on at the same epoch). Their times were not claimed, and the claim of a later time would pass
+   * over them for good: the agents are armed again from their stored last fires, at their next
+   * fire time (a lease that stays lapsed costs one claim a period, not a loop, until the node
+   * notices and stops firing the agent; the node that takes it over catches the times up).
+   * Fires that came due under the former arming are dropped by their generation.
    */
-  private rearm(agent: string): void {
-    if (!this.scheduler?.remove(agent)) return;
-    this.bumpGen(agent);
-    this.claimTurn = this.claimTurn
-      .then(async () => {
-        const c = this.d.controllers.get(agent);
-        const stored = (await this.d.store.getSchedules([agent])).get(agent);
-        if (!c?.scheduleSpec || !this.scheduler || this.scheduler.has(agent)) return;
-        const now = this.d.clock.now();
-        this.scheduler.add(agent, c.scheduleSpec, { anchor: this.anchors.get(agent) ?? now, lastFireAt: stored?.lastFireAt ?? now });
-      })
-      .catch((err: Error) => this.d.log('error', `could not re-arm the schedule after a fenced fire: ${err.message}`, undefined, agent));
+  private rearm(agents: string[]): void {
+    const scheduler = this.scheduler;
+    if (!scheduler) return;
+    const now = this.d.clock.now();
+    let at = Infinity;
+    const removed: string[] = [];
+    for (const agent of agents) {
+      at = Math.min(at, scheduler.nextFire(agent) ?? Infinity);
+      if (!scheduler.remove(agent)) continue;
+      this.bumpGen(agent);
+      removed.push(agent);
+    }
+    if (removed.length === 0) return;
+    const cancel = this.d.clock.setTimer(
+      () => {
+        this.rearmTimers.delete(cancel);
+        this.claimTurn = this.claimTurn
+          .then(async () => {
+            const stored = await this.d.store.getSchedules(removed);
+            for (const agent of removed) {
+              const c = this.d.controllers.get(agent);
+              // Armed again meanwhile (a take-over): that arming read the store itself.
+              if (!c?.scheduleSpec || !this.scheduler || this.scheduler.has(agent)) continue;
+              const t = this.d.clock.now();
+              this.scheduler.add(agent, c.scheduleSpec, { anchor: this.anchors.get(agent) ?? t, lastFireAt: stored.get(agent)?.lastFireAt ?? t });
+            }
+          })
+          .catch((err: Error) => this.d.log('error', `could not re-arm ${removed.length} schedule(s) after fenced fires: ${err.message}`));
+      },
+      Math.max(0, Math.min(at, now + 60_000) - now),
+    );
+    this.rearmTimers.add(cancel);
   }
 
   private bumpGen(agent: string): void {
