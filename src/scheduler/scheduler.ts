@@ -10,6 +10,8 @@
 //  - When several fire times of an agent are due at once (forward clock jump, stalled event loop,
 //    daemon restarted with an old lastFireAt), the agent fires ONCE, for the latest of them, and
 //    the earlier ones are passed in `FireContext.coalesced` so the daemon can apply planMissed.
+//  - With maxPendingTicks, an onFires that returns promises holds the timer while that many are
+//    pending: a slow store makes ticks coalesce (bounded work), never pile up.
 import type { MissedReason } from './timeline.js';
 import { FireQueue, type QueuedFire } from './fire-queue.js';
 import { lastFireTimesBetween, nextFireAfter } from './schedule.js';
