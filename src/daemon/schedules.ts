@@ -23,18 +23,18 @@ import { adoptOrphanFires, claimFireFenced, claimFiresFenced } from '../cluster/
 /** Most fires claimed by one statement (a tick of 10,000 same-phase agents takes a few). */
 const MAX_CLAIM_BATCH = 2500;
 /**
- * Most scheduler ticks in flight at once (claiming, or committing their missed records). Beyond
- * it the scheduler waits and coalesces what comes due meanwhile (missed-run policy), so a stalled
+ * Most fire times in flight at once (ticks claiming, or committing their missed records; a tick
+ * that crosses it still goes). Beyond it the scheduler waits and coalesces what comes due meanwhile (missed-run policy), so a stalled
  * thread or store never queues work without limit: 10,000 agents at 1 Hz after a stall of seconds
  * queued 4–9 missed records per agent per tick into the group commit, faster than they committed
  * (2.4 M open fire-ledger rows, a 4 GB daemon).
  */
-const MAX_PENDING_TICKS = 2;
+const MAX_PENDING_FIRES = 2 * MAX_CLAIM_BATCH;
 
 /** The limits above; tests set small ones. */
 export interface ScheduleLimits {
   claimBatch: number;
-  pendingTicks: number;
+  pendingFires: number;
 }
 
 export interface ScheduleDeps {
@@ -62,7 +62,7 @@ export class Schedules {
   private readonly rearmTimers = new Set<() => void>();
 
   constructor(private readonly d: ScheduleDeps) {
-    this.limits = { claimBatch: d.limits?.claimBatch ?? MAX_CLAIM_BATCH, pendingTicks: d.limits?.pendingTicks ?? MAX_PENDING_TICKS };
+    this.limits = { claimBatch: d.limits?.claimBatch ?? MAX_CLAIM_BATCH, pendingFires: d.limits?.pendingFires ?? MAX_PENDING_FIRES };
   }
 
   nextFire(agent: string): number | null {
@@ -92,7 +92,7 @@ export class Schedules {
     this.scheduler = new Scheduler({
       clock: this.d.clock,
       onFires: (due) => this.onFires(due),
-      maxPendingTicks: this.limits.pendingTicks,
+      maxPendingFires: this.limits.pendingFires,
       onError: (err, agent) => this.d.log('error', `scheduler: ${(err as Error).message}`, undefined, agent === '*' ? undefined : agent),
     });
     await this.addSchedules([...this.d.controllers.values()], this.d.clock.now());
@@ -281,7 +281,7 @@ export class Schedules {
   /**
    * One scheduler tick: its fire times claimed (after the previous tick's claims), the runs
    * admitted, the missed records committed — awaited, so the scheduler's back-pressure
-   * (MAX_PENDING_TICKS) bounds what is queued in the group commit.
+   * (MAX_PENDING_FIRES) bounds what is queued in the group commit.
    */
   private async onFires(due: DueFire[]): Promise<void> {
     // Taken as the tick came due: a re-arm from now on makes these fires stale.

@@ -194,7 +194,7 @@ describe.each(backends)('schedule fires batched per tick (%s)', (backend) => {
   });
 
   it('a stall of many seconds with many agents queues a bounded number of missed records, and accounts every fire time', async () => {
-    // A small claim batch and two ticks in flight stand for MAX_CLAIM_BATCH and MAX_PENDING_TICKS:
+    // A small claim batch and 100 fire times in flight stand for MAX_CLAIM_BATCH and MAX_PENDING_FIRES:
     // 100 agents stalled 20 s owe 1,900 missed records; at most 2 × 50 wait in the group commit at once.
     const N = 100;
     const { store } = await countedStore(backend);
@@ -232,7 +232,7 @@ describe.each(backends)('schedule fires batched per tick (%s)', (backend) => {
         queued.now -= commits.length;
       }
     };
-    const schedules = new Schedules({ store, fires, clock, controllers, placement: () => null, log: () => undefined, limits: { claimBatch: 50, pendingTicks: 2 } });
+    const schedules = new Schedules({ store, fires, clock, controllers, placement: () => null, log: () => undefined, limits: { claimBatch: 50, pendingFires: 100 } });
     await schedules.start();
     clock.advance(1000);
     await vi.waitFor(() => expect(admitted.length).toBe(N), { timeout: 30_000, interval: 20 });

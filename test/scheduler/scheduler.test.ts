@@ -354,14 +354,14 @@ describe('Scheduler: onFires, every fire of a tick in one call', () => {
     expect(() => new Scheduler({ clock })).toThrow(/onFire or onFires/);
   });
 
-  it('holds its ticks while maxPendingTicks are pending, then coalesces what came due meanwhile', async () => {
+  it('holds its ticks while maxPendingFires are pending, then coalesces what came due meanwhile', async () => {
     const start = at('2026-01-01T10:00:00Z');
     const clock = new FakeClock(start);
     const calls: Array<Array<{ agent: string; fireAt: number; context: FireContext }>> = [];
     const settle: Array<() => void> = [];
     const scheduler = new Scheduler({
       clock,
-      maxPendingTicks: 2,
+      maxPendingFires: 2,
       onFires: (due) => {
         calls.push(due);
         return new Promise<void>((resolve) => settle.push(resolve));
