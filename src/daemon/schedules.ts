@@ -328,7 +328,11 @@ export class Schedules {
       // Recorded through the group commit, the fire's ledger row closed in the same commit.
       else missed.push({ writes: [], reads: [], emits: [], run: { ...missedRun(c.name, fireAt, now, reason ?? 'daemon down'), id: runId }, effects: [this.d.fires.closeEffect(c.name, fireAt)] });
     });
-    for (const [c, runs] of toRun) void this.admitInOrder(c, runs);
+    // Awaited too: an admission that does not start its run records it (skipped by overlap, still
+    // starting, paused) through the group commit — at 10,000 agents whose runs are still going,
+    // one skipped record per agent per tick, queued without limit unless the tick waits for them.
+    // A run that starts is not waited for (admit resolves as it starts).
+    const admitted = Promise.all([...toRun].map(([c, runs]) => this.admitInOrder(c, runs)));
     for (const p of plans) this.d.log('warning', `${p.missed} scheduled run(s) missed (${p.reason}); policy ${p.c.cfg.missed} ran ${p.ran}`, undefined, p.c.name);
     // A chunk at a time: at most claimBatch records of this tick wait in the group commit.
     for (let i = 0; i < missed.length; i += this.limits.claimBatch) {
@@ -340,6 +344,7 @@ export class Schedules {
         this.d.log('error', `could not record ${chunk.length} missed run(s): ${(err as Error).message}`);
       }
     }
+    await admitted;
   }
 
   /** Admits an agent's claimed fire times oldest first, one after the other (as they came due). */
