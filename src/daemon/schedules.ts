@@ -29,7 +29,7 @@ const MAX_CLAIM_BATCH = 2500;
  * queued 4–9 missed records per agent per tick into the group commit, faster than they committed
  * (2.4 M open fire-ledger rows, a 4 GB daemon).
  */
-const MAX_PENDING_FIRES = 2 * MAX_CLAIM_BATCH;
+const MAX_PENDING_FIRES = 8 * MAX_CLAIM_BATCH;
 
 /** The limits above; tests set small ones. */
 export interface ScheduleLimits {
