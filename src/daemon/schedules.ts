@@ -22,6 +22,20 @@ import { adoptOrphanFires, claimFireFenced, claimFiresFenced } from '../cluster/
 
 /** Most fires claimed by one statement (a tick of 10,000 same-phase agents takes a few). */
 const MAX_CLAIM_BATCH = 2500;
+/**
+ * Most fire times in flight at once (ticks claiming, or committing their missed records; a tick
+ * that crosses it still goes). Beyond it the scheduler waits and coalesces what comes due meanwhile (missed-run policy), so a stalled
+ * thread or store never queues work without limit: 10,000 agents at 1 Hz after a stall of seconds
+ * queued 4–9 missed records per agent per tick into the group commit, faster than they committed
+ * (2.4 M open fire-ledger rows, a 4 GB daemon).
+ */
+const MAX_PENDING_FIRES = 8 * MAX_CLAIM_BATCH;
+
+/** The limits above; tests set small ones. */
+export interface ScheduleLimits {
+  claimBatch: number;
+  pendingFires: number;
+}
 
 export interface ScheduleDeps {
   store: Store;
@@ -30,20 +44,34 @@ export interface ScheduleDeps {
   controllers: Map<string, AgentController>;
   placement: () => Placement | null;
   log: (level: LogLine['level'], msg: string, fields?: Record<string, unknown>, agent?: string) => void;
+  limits?: Partial<ScheduleLimits>;
 }
 
 export class Schedules {
   private scheduler: Scheduler | null = null;
   /** Each armed agent's anchor (as stored), for the missed-run plans of coalesced fires. */
   private readonly anchors = new Map<string, number>();
+  private readonly limits: ScheduleLimits;
+  /**
+   * Claims run one tick after the other (ticks may overlap in their missed records' commits): a
+   * fire fenced in tick k re-arms its agent before tick k+1 claims a later time of it.
+   */
+  private claimTurn: Promise<unknown> = Promise.resolve();
+  /** Bumped when an agent is re-armed: fires that came due under the former arming are dropped. */
+  private readonly armGen = new Map<string, number>();
+  private readonly rearmTimers = new Set<() => void>();
 
-  constructor(private readonly d: ScheduleDeps) {}
+  constructor(private readonly d: ScheduleDeps) {
+    this.limits = { claimBatch: d.limits?.claimBatch ?? MAX_CLAIM_BATCH, pendingFires: d.limits?.pendingFires ?? MAX_PENDING_FIRES };
+  }
 
   nextFire(agent: string): number | null {
     return this.scheduler?.nextFire(agent) ?? null;
   }
 
   close(): void {
+    for (const cancel of this.rearmTimers) cancel();
+    this.rearmTimers.clear();
     this.scheduler?.close();
   }
 
@@ -55,6 +83,7 @@ export class Schedules {
     const c = this.d.controllers.get(agent);
     if (!c || !this.scheduler) return;
     this.scheduler.remove(agent);
+    this.bumpGen(agent);
     await this.addSchedules([c], this.d.clock.now());
   }
 
@@ -62,7 +91,8 @@ export class Schedules {
   async start(): Promise<void> {
     this.scheduler = new Scheduler({
       clock: this.d.clock,
-      onFires: (due) => void this.onFires(due),
+      onFires: (due) => this.onFires(due),
+      maxPendingFires: this.limits.pendingFires,
       onError: (err, agent) => this.d.log('error', `scheduler: ${(err as Error).message}`, undefined, agent === '*' ? undefined : agent),
     });
     await this.addSchedules([...this.d.controllers.values()], this.d.clock.now());
@@ -135,54 +165,128 @@ export class Schedules {
     if (ran + missed > 0) this.d.log(missed > 0 ? 'warning' : 'info', `${ran + missed} scheduled run(s) claimed before the last stop had not run: ${ran} queued again, ${missed} recorded as missed (policy ${c.cfg.missed})`, undefined, c.name);
   }
 
-  /** Claims one fire time: the ledger row first, then the store's claim (see fire-ledger.ts). */
-  private async claimFire(agent: string, fireAt: number): Promise<string | null> {
-    const runId = uuidv7();
+  /**
+   * Claims the fire times of one tick: one statement or transaction per claimBatch fires. Returns
+   * each one's run id, or null where it was not claimed. In a cluster, a fire whose lease is gone
+   * ('fenced', or no longer held here) writes nothing: its agent is re-armed from the stored last
+   * fire (rearm), so the time is caught up by policy here or by the node that takes the agent over
+   * — never passed over by the claim of a later time.
+   */
+  private async claimTick(batch: TickFire[]): Promise<Array<string | null>> {
+    const out: Array<string | null> = batch.map(() => null);
     const cluster = this.d.placement()?.leases;
-    if (cluster) {
-      const lease = cluster.heldOf(agent)[0];
-      const h = this.d.store.handle();
-      if (!lease || h.dialect !== 'postgres') return null;
-      return (await claimFireFenced(h, { ...lease, owner: cluster.nodeId }, fireAt, runId, this.d.clock.now())) === true ? runId : null;
+    if (!cluster) {
+      for (let i = 0; i < batch.length; i += this.limits.claimBatch) {
+        const chunk = batch.slice(i, i + this.limits.claimBatch).map((f) => ({ agent: f.c.name, fireAt: f.fireAt, runId: uuidv7() }));
+        try {
+          const claimed = await this.d.fires.claimBatch(chunk);
+          chunk.forEach((f, k) => (out[i + k] = claimed[k] ? f.runId : null));
+        } catch (err) {
+          this.d.log('error', `schedule fire failed for ${chunk.length} fire time(s): ${(err as Error).message}`);
+        }
+      }
+      return out;
     }
-    if (!(await this.d.fires.open(agent, fireAt, runId))) return null;
-    if (await this.d.store.claimFire(agent, fireAt)) return runId;
-    await this.d.fires.close(agent, fireAt);
-    return null;
+    const h = this.d.store.handle();
+    if (h.dialect !== 'postgres') return out;
+    const fenced = new Set<string>();
+    // One time per agent (the usual tick): claimed together. Several (coalesced): one by one, in
+    // order, stopping at the first fenced one (a statement upserts an agent's row once).
+    const count = new Map<string, number>();
+    for (const f of batch) count.set(f.c.name, (count.get(f.c.name) ?? 0) + 1);
+    const single: Array<{ i: number; agent: string; instance: string; epoch: number; fireAt: number; runId: string }> = [];
+    for (let i = 0; i < batch.length; i++) {
+      const f = batch[i]!;
+      const lease = cluster.heldOf(f.c.name)[0];
+      if (!lease) fenced.add(f.c.name);
+      else if (count.get(f.c.name) === 1) single.push({ i, agent: f.c.name, instance: lease.instance, epoch: lease.epoch, fireAt: f.fireAt, runId: uuidv7() });
+    }
+    for (let j = 0; j < single.length; j += this.limits.claimBatch) {
+      const chunk = single.slice(j, j + this.limits.claimBatch);
+      try {
+        const claimed = await claimFiresFenced(h, cluster.nodeId, chunk, this.d.clock.now());
+        chunk.forEach((f, k) => {
+          if (claimed[k] === 'fenced') fenced.add(f.agent);
+          else if (claimed[k] === true) out[f.i] = f.runId;
+        });
+      } catch (err) {
+        this.d.log('error', `schedule fire failed for ${chunk.length} fire time(s): ${(err as Error).message}`);
+      }
+    }
+    for (let i = 0; i < batch.length; i++) {
+      const f = batch[i]!;
+      const lease = cluster.heldOf(f.c.name)[0];
+      if (count.get(f.c.name) === 1 || fenced.has(f.c.name) || !lease) continue;
+      const runId = uuidv7();
+      try {
+        const r = await claimFireFenced(h, { ...lease, owner: cluster.nodeId }, f.fireAt, runId, this.d.clock.now());
+        if (r === 'fenced') fenced.add(f.c.name);
+        else if (r) out[i] = runId;
+      } catch (err) {
+        this.d.log('error', `schedule fire failed: ${(err as Error).message}`, undefined, f.c.name);
+        fenced.add(f.c.name);
+      }
+    }
+    if (fenced.size > 0) this.rearm([...fenced]);
+    return out;
   }
 
   /**
-   * Claims the fire times of one tick (distinct agents) together: one statement or transaction per
-   * MAX_CLAIM_BATCH fires. Returns each one's run id, or null where it was not claimed.
+   * Fires of `agents` were fenced (their lease lapsed, if only for a moment: a renewal in flight
+   * at the expiry is not seen by a claim that began before it committed, and the lease then lives
+   * on at the same epoch). Their times were not claimed, and the claim of a later time would pass
+   * over them for good: the agents are armed again from their stored last fires, at their next
+   * fire time (a lease that stays lapsed costs one claim a period, not a loop, until the node
+   * notices and stops firing the agent; the node that takes it over catches the times up).
+   * Fires that came due under the former arming are dropped by their generation.
    */
-  private async claimFires(fires: Array<{ agent: string; fireAt: number }>): Promise<Array<string | null>> {
-    const withIds = fires.map((f) => ({ ...f, runId: uuidv7() }));
-    const cluster = this.d.placement()?.leases;
-    if (cluster) {
-      const h = this.d.store.handle();
-      if (h.dialect !== 'postgres') return fires.map(() => null);
-      const out: Array<string | null> = withIds.map(() => null);
-      const leased: Array<{ i: number; agent: string; instance: string; epoch: number; fireAt: number; runId: string }> = [];
-      withIds.forEach((f, i) => {
-        const lease = cluster.heldOf(f.agent)[0];
-        if (lease) leased.push({ i, agent: f.agent, instance: lease.instance, epoch: lease.epoch, fireAt: f.fireAt, runId: f.runId });
-      });
-      const claimed = await claimFiresFenced(h, cluster.nodeId, leased, this.d.clock.now());
-      leased.forEach((f, k) => (out[f.i] = claimed[k] === true ? f.runId : null));
-      return out;
+  private rearm(agents: string[]): void {
+    const scheduler = this.scheduler;
+    if (!scheduler) return;
+    const now = this.d.clock.now();
+    let at = Infinity;
+    const removed: string[] = [];
+    for (const agent of agents) {
+      at = Math.min(at, scheduler.nextFire(agent) ?? Infinity);
+      if (!scheduler.remove(agent)) continue;
+      this.bumpGen(agent);
+      removed.push(agent);
     }
-    const claimed = await this.d.fires.claimBatch(withIds);
-    return withIds.map((f, i) => (claimed[i] ? f.runId : null));
+    if (removed.length === 0) return;
+    const cancel = this.d.clock.setTimer(
+      () => {
+        this.rearmTimers.delete(cancel);
+        this.claimTurn = this.claimTurn
+          .then(async () => {
+            const stored = await this.d.store.getSchedules(removed);
+            for (const agent of removed) {
+              const c = this.d.controllers.get(agent);
+              // Armed again meanwhile (a take-over): that arming read the store itself.
+              if (!c?.scheduleSpec || !this.scheduler || this.scheduler.has(agent)) continue;
+              const t = this.d.clock.now();
+              this.scheduler.add(agent, c.scheduleSpec, { anchor: this.anchors.get(agent) ?? t, lastFireAt: stored.get(agent)?.lastFireAt ?? t });
+            }
+          })
+          .catch((err: Error) => this.d.log('error', `could not re-arm ${removed.length} schedule(s) after fenced fires: ${err.message}`));
+      },
+      Math.max(0, Math.min(at, now + 60_000) - now),
+    );
+    this.rearmTimers.add(cancel);
   }
 
+  private bumpGen(agent: string): void {
+    this.armGen.set(agent, (this.armGen.get(agent) ?? 0) + 1);
+  }
+
+  /**
+   * One scheduler tick: its fire times claimed (after the previous tick's claims), the runs
+   * admitted, the missed records committed — awaited, so the scheduler's back-pressure
+   * (MAX_PENDING_FIRES) bounds what is queued in the group commit.
+   */
   private async onFires(due: DueFire[]): Promise<void> {
-    try {
-      await this.d.store.setNextFires(due.map((f) => ({ agent: f.agent, nextFireAt: this.scheduler?.nextFire(f.agent) ?? null })));
-    } catch (err) {
-      this.d.log('warning', `could not record the next fire times: ${(err as Error).message}`);
-    }
+    // Taken as the tick came due: a re-arm from now on makes these fires stale.
+    const gens = new Map(due.map((f) => [f.agent, this.armGen.get(f.agent) ?? 0]));
     const placement = this.d.placement();
-    const cluster = placement?.leases;
     const batch: TickFire[] = [];
     const plans: Array<{ c: AgentController; missed: number; ran: number; reason: string | null }> = [];
     for (const f of due) {
@@ -192,41 +296,55 @@ export class Schedules {
       if (placement?.runsAgent(f.agent) === false) continue;
       // The store decides: a time fires at most once, also across restarts and daemons.
       if (f.context.coalesced.length === 0) batch.push({ c, fireAt: f.fireAt, run: true, reason: null });
-      else if (cluster) void this.onCoalesced(c, f.fireAt, f.context);
       else {
-        // Several fire times came due at once (a stalled event loop, a clock jump): the missed-run
-        // policy decides which run; the others are recorded with their reason. Their claims join
-        // the tick's batch (a stall of a node with thousands of agents makes every fire of the
-        // next tick coalesced: fire by fire, they would stall it further).
+        // Several fire times came due at once (a stalled event loop, a clock jump, a take-over):
+        // the missed-run policy decides which run; the others are recorded with their reason.
+        // Their claims join the tick's (a stall of a node with thousands of agents makes every
+        // fire of the next tick coalesced: fire by fire, they would stall it further).
         const plan = this.plan(c, f.fireAt, f.context);
         const runs = new Set(plan.toRun);
         for (const t of [...plan.missed, ...plan.toRun].sort((x, y) => x - y)) batch.push({ c, fireAt: t, run: runs.has(t), reason: plan.missedReason ?? 'daemon down' });
         if (plan.missed.length > 0) plans.push({ c, missed: plan.missed.length, ran: plan.toRun.length, reason: plan.missedReason });
       }
     }
-    for (let i = 0; i < batch.length; i += MAX_CLAIM_BATCH) {
-      const chunk = batch.slice(i, i + MAX_CLAIM_BATCH);
-      let runIds: Array<string | null>;
-      try {
-        runIds = await this.claimFires(chunk.map(({ c, fireAt }) => ({ agent: c.name, fireAt })));
-      } catch (err) {
-        this.d.log('error', `schedule fire failed for ${chunk.length} fire time(s): ${(err as Error).message}`);
-        continue;
-      }
-      const now = this.d.clock.now();
-      const missed: RunCommit[] = [];
-      const toRun = new Map<AgentController, Array<{ fireAt: number; runId: string }>>();
-      chunk.forEach(({ c, fireAt, run, reason }, k) => {
-        const runId = runIds[k];
-        if (!runId) return;
-        if (run) toRun.set(c, [...(toRun.get(c) ?? []), { fireAt, runId }]);
-        // Recorded through the group commit, the fire's ledger row closed in the same commit.
-        else missed.push({ writes: [], reads: [], emits: [], run: { ...missedRun(c.name, fireAt, now, reason ?? 'daemon down'), id: runId }, effects: [this.d.fires.closeEffect(c.name, fireAt)] });
-      });
-      if (missed.length > 0) void this.d.store.commitRuns(missed).catch((err: Error) => this.d.log('error', `could not record missed runs: ${err.message}`));
-      for (const [c, runs] of toRun) void this.admitInOrder(c, runs);
-    }
+    // Chained before any await: ticks claim in the order they came due.
+    const turn = this.claimTurn.then(() => {
+      const live = batch.filter((f) => (this.armGen.get(f.c.name) ?? 0) === gens.get(f.c.name));
+      return this.claimTick(live).then((ids) => ({ live, ids }));
+    });
+    this.claimTurn = turn.catch(() => undefined);
+    const nexts = this.d.store
+      .setNextFires(due.map((f) => ({ agent: f.agent, nextFireAt: this.scheduler?.nextFire(f.agent) ?? null })))
+      .catch((err: Error) => this.d.log('warning', `could not record the next fire times: ${err.message}`));
+    const { live, ids } = await turn;
+    await nexts;
+    const now = this.d.clock.now();
+    const missed: RunCommit[] = [];
+    const toRun = new Map<AgentController, Array<{ fireAt: number; runId: string }>>();
+    live.forEach(({ c, fireAt, run, reason }, k) => {
+      const runId = ids[k];
+      if (!runId) return;
+      if (run) toRun.set(c, [...(toRun.get(c) ?? []), { fireAt, runId }]);
+      // Recorded through the group commit, the fire's ledger row closed in the same commit.
+      else missed.push({ writes: [], reads: [], emits: [], run: { ...missedRun(c.name, fireAt, now, reason ?? 'daemon down'), id: runId }, effects: [this.d.fires.closeEffect(c.name, fireAt)] });
+    });
+    // Awaited too: an admission that does not start its run records it (skipped by overlap, still
+    // starting, paused) through the group commit — at 10,000 agents whose runs are still going,
+    // one skipped record per agent per tick, queued without limit unless the tick waits for them.
+    // A run that starts is not waited for (admit resolves as it starts).
+    const admitted = Promise.all([...toRun].map(([c, runs]) => this.admitInOrder(c, runs)));
     for (const p of plans) this.d.log('warning', `${p.missed} scheduled run(s) missed (${p.reason}); policy ${p.c.cfg.missed} ran ${p.ran}`, undefined, p.c.name);
+    // A chunk at a time: at most claimBatch records of this tick wait in the group commit.
+    for (let i = 0; i < missed.length; i += this.limits.claimBatch) {
+      const chunk = missed.slice(i, i + this.limits.claimBatch);
+      try {
+        await this.d.store.commitRuns(chunk);
+      } catch (err) {
+        // Their ledger rows stay open: recovered (run or recorded by policy) at the next start.
+        this.d.log('error', `could not record ${chunk.length} missed run(s): ${(err as Error).message}`);
+      }
+    }
+    await admitted;
   }
 
   /** Admits an agent's claimed fire times oldest first, one after the other (as they came due). */
@@ -250,34 +368,6 @@ export class Schedules {
       policy: c.cfg.missed,
       reason: ctx.missedReason ?? 'daemon down',
     });
-  }
-
-  /**
-   * Several fire times of one agent came due at once, in a cluster (the daemon was down, or the
-   * clock jumped): the missed-run policy decides which run; every other one is recorded with its
-   * reason. Fire by fire, each fenced by the node's lease (claimFireFenced).
-   */
-  private async onCoalesced(c: AgentController, fireAt: number, ctx: FireContext): Promise<void> {
-    const agent = c.name;
-    try {
-      const plan = this.plan(c, fireAt, ctx);
-      const now = this.d.clock.now();
-      const runs = new Set(plan.toRun);
-      for (const t of [...plan.missed, ...plan.toRun].sort((x, y) => x - y)) {
-        const runId = await this.claimFire(agent, t);
-        if (!runId) continue;
-        if (runs.has(t)) await c.admit({ fireAt: t, manual: false, runId });
-        else {
-          await this.d.store.recordRun({ ...missedRun(agent, t, now, plan.missedReason ?? 'daemon down'), id: runId });
-          await this.d.fires.close(agent, t);
-        }
-      }
-      if (plan.missed.length > 0) {
-        this.d.log('warning', `${plan.missed.length} scheduled run(s) missed (${plan.missedReason}); policy ${c.cfg.missed} ran ${plan.toRun.length}`, undefined, agent);
-      }
-    } catch (err) {
-      this.d.log('error', `schedule fire failed: ${(err as Error).message}`, undefined, agent);
-    }
   }
 }
 

@@ -10,6 +10,8 @@
 //  - When several fire times of an agent are due at once (forward clock jump, stalled event loop,
 //    daemon restarted with an old lastFireAt), the agent fires ONCE, for the latest of them, and
 //    the earlier ones are passed in `FireContext.coalesced` so the daemon can apply planMissed.
+//  - With maxPendingFires, an onFires that returns promises holds the timer while that many fire
+//    times are pending: a slow store makes ticks coalesce (bounded work), never pile up.
 import type { MissedReason } from './timeline.js';
 import { FireQueue, type QueuedFire } from './fire-queue.js';
 import { lastFireTimesBetween, nextFireAfter } from './schedule.js';
@@ -48,9 +50,17 @@ export interface SchedulerOptions {
    * Called once per tick with every fire time that came due in it (in fire order), instead of
    * onFire: the daemon claims and records them together, one store transaction for the tick
    * rather than several per fire (10,000 agents at 1 Hz: see src/daemon/schedules.ts).
-   * Errors go to onError with the agent '*'.
+   * Errors go to onError with the agent '*'. When it returns a promise, that tick's fire times are
+   * pending until it settles, and while maxPendingFires are pending the scheduler does not tick:
+   * fire times that come due meanwhile are coalesced into the next tick (FireContext), never
+   * queued without limit.
    */
-  onFires?: (fires: DueFire[]) => void;
+  onFires?: (fires: DueFire[]) => void | Promise<unknown>;
+  /**
+   * Most fire times in pending onFires calls (each due fire with its coalesced times) before the
+   * scheduler holds its timer (default: no limit). The tick that crosses it is still handed over.
+   */
+  maxPendingFires?: number;
   /** Receives errors thrown by onFire. Without it they are rethrown after the tick (state stays consistent). */
   onError?: (error: unknown, agent: string) => void;
 }
@@ -83,6 +93,8 @@ export class Scheduler {
   private armed: { at: number; cancel: () => void } | null = null;
   private ticking = false;
   private closed = false;
+  private readonly maxPendingFires: number;
+  private pendingFires = 0;
   private seq = 0;
 
   constructor(options: SchedulerOptions) {
@@ -91,6 +103,7 @@ export class Scheduler {
     this.onFire = options.onFire;
     this.onFires = options.onFires;
     this.onError = options.onError;
+    this.maxPendingFires = Math.max(1, options.maxPendingFires ?? Infinity);
   }
 
   /**
@@ -167,7 +180,25 @@ export class Scheduler {
       }
       if (due.length > 0) {
         try {
-          this.onFires!(due);
+          const p = this.onFires!(due);
+          if (p && typeof (p as Promise<unknown>).then === 'function') {
+            const weight = due.reduce((n, f) => n + 1 + f.context.coalesced.length, 0);
+            this.pendingFires += weight;
+            const settled = () => {
+              this.pendingFires -= weight;
+              // What came due while held fires now, not through a timer of 0 ms (an injected clock
+              // runs timers only as it moves).
+              const top = this.liveTop();
+              if (!this.closed && !this.ticking && top && top.at <= this.clock.now() && this.pendingFires < this.maxPendingFires) {
+                this.armed?.cancel();
+                this.tick();
+              } else this.arm();
+            };
+            (p as Promise<unknown>).then(settled, (error: unknown) => {
+              settled();
+              if (this.onError) this.onError(error, '*');
+            });
+          }
         } catch (error) {
           errors.push({ error, agent: '*' });
         }
@@ -222,6 +253,13 @@ export class Scheduler {
   /** Keeps exactly one timer armed for the earliest fire time (none when nothing is scheduled). */
   private arm(): void {
     if (this.ticking || this.closed) return;
+    // Back-pressure: the timer waits for a pending tick to settle; what comes due meanwhile is
+    // coalesced into the next tick (a stalled store never piles up fire after fire).
+    if (this.pendingFires >= this.maxPendingFires) {
+      this.armed?.cancel();
+      this.armed = null;
+      return;
+    }
     const top = this.liveTop();
     if (this.armed && top && this.armed.at === top.at) return;
     this.armed?.cancel();

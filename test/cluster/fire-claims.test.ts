@@ -2,11 +2,15 @@
 // scheduler tick in ONE statement, each with the fencing of the one-fire claim — claimed only under
 // this node's current (owner, epoch) of an unexpired lease, a time claimed once across the fleet,
 // and the ledger row written with the claim. Real PostgreSQL, lease rows written directly.
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import type pg from 'pg';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
-import { fireLedgerStoreModule } from '../../src/scheduler/fire-ledger.js';
+import { FireLedger, fireLedgerStoreModule } from '../../src/scheduler/fire-ledger.js';
+import { Schedules } from '../../src/daemon/schedules.js';
+import type { AgentController } from '../../src/daemon/agent-controller.js';
+import type { Placement } from '../../src/daemon/placement.js';
+import { FakeClock } from '../helpers/fake-clock.js';
 import { clusterStoreModule } from '../../src/cluster/schema.js';
 import { claimFireFenced, claimFiresFenced } from '../../src/cluster/fires.js';
 import type { PostgresHandle } from '../../src/store/extension.js';
@@ -21,7 +25,7 @@ afterAll(async () => {
   await dropSchemas(schemas);
 });
 
-async function setup(): Promise<{ h: PostgresHandle; queries: () => number }> {
+async function setup(): Promise<{ h: PostgresHandle; store: Store; queries: () => number }> {
   const schema = uniqueSchema('oc_fireclaims');
   schemas.push(schema);
   const store = await openStore({ kind: 'postgres', url: PG_URL, schema });
@@ -37,7 +41,7 @@ async function setup(): Promise<{ h: PostgresHandle; queries: () => number }> {
     n++;
     return query(...args);
   };
-  return { h, queries: () => n };
+  return { h, store, queries: () => n };
 }
 
 const FAR = 'extract(epoch FROM clock_timestamp()) * 1000 + 600000';
@@ -92,5 +96,59 @@ describe.skipIf(!pgAvailable)('cluster: fires of one tick claimed in one fenced 
     for (let i = 0; i < n; i++) expect([x[i], y[i]].filter((v) => v === true)).toHaveLength(1);
     const rows = (await h.pool.query<{ c: string }>(`SELECT count(*) AS c FROM ${s}.schedule_fires`)).rows[0]!;
     expect(Number(rows.c)).toBe(n);
+  });
+
+  it('a fire fenced in a lease gap is caught up when the lease lives on: no time passed over', async () => {
+    // The node holds the lease at epoch 3 all along (as it sees it); in the store it lapses for one
+    // fire time — a renewal in flight at the expiry, which a claim that began before its commit
+    // does not see — and lives on at the same epoch. Before, the next time's claim passed over
+    // the fenced one for good: no run, no missed record (the fleet test's "[2000]" gap).
+    const { h, store } = await setup();
+    const s = h.schema;
+    const clock = new FakeClock();
+    const start = clock.now();
+    await h.pool.query(`INSERT INTO ${s}.agent_leases (agent, instance, owner, epoch, expires_at) VALUES ('cron', 'cron#0', 'n1', 3, ${FAR})`);
+    await store.setMetas([['anchor:cron', String(start)]]);
+    const admitted: number[] = [];
+    const cron = {
+      name: 'cron',
+      cfg: { name: 'cron', enabled: true, kind: 'module', missed: 'run_all' },
+      scheduleSpec: { kind: 'every', everyMs: 1000 },
+      admit: async (req: { fireAt: number | null; runId?: string }) => {
+        admitted.push(req.fireAt! - start);
+        return { runId: req.runId!, admitted: 'started' as const };
+      },
+      requeue: () => undefined,
+    } as unknown as AgentController;
+    const placement = { runsAgent: () => true, leases: { nodeId: 'n1', heldOf: (agent: string) => [{ agent, instance: `${agent}#0`, epoch: 3 }] } } as unknown as Placement;
+    const schedules = new Schedules({ store, fires: new FireLedger(h, () => clock.now()), clock, controllers: new Map([['cron', cron]]), placement: () => placement, log: () => undefined });
+    await schedules.start();
+    clock.advance(1000);
+    await vi.waitFor(() => expect(admitted).toEqual([1000]), { timeout: 30_000, interval: 20 });
+    const lastFire = async () => Number((await h.pool.query<{ t: string }>(`SELECT last_fire_at AS t FROM ${s}.schedules WHERE agent = 'cron'`)).rows[0]!.t) - start;
+    await h.pool.query(`UPDATE ${s}.agent_leases SET expires_at = 0 WHERE instance = 'cron#0'`);
+    clock.advance(1000);
+    // The +2 s fire is fenced: nothing claimed (it stays the store's last fire: +1 s).
+    // (Fenced: the agent is taken off the scheduler until its re-arming at its next fire time.)
+    await vi.waitFor(() => expect(schedules.nextFire('cron')).toBeNull(), { timeout: 30_000, interval: 20 });
+    expect(admitted).toEqual([1000]);
+    expect(await lastFire()).toBe(1000);
+    await h.pool.query(`UPDATE ${s}.agent_leases SET expires_at = ${FAR} WHERE instance = 'cron#0'`);
+    clock.advance(1000);
+    // Re-armed from the store's last fire at +3 s: +2 s and +3 s both come due (run_all: both run).
+    // (The re-armed times are due at once: a timer of 0 ms, run when the fake clock is told.)
+    await vi.waitFor(
+      () => {
+        clock.advance(0);
+        expect(admitted).toEqual([1000, 2000, 3000]);
+      },
+      { timeout: 30_000, interval: 20 },
+    );
+    clock.advance(1000);
+    await vi.waitFor(() => expect(admitted).toEqual([1000, 2000, 3000, 4000]), { timeout: 30_000, interval: 20 });
+    expect(await lastFire()).toBe(4000);
+    const open = (await h.pool.query<{ t: string }>(`SELECT fire_at AS t FROM ${s}.schedule_fires WHERE agent = 'cron' ORDER BY fire_at`)).rows.map((r) => Number(r.t) - start);
+    expect(open).toEqual([1000, 2000, 3000, 4000]);
+    schedules.close();
   });
 });

@@ -193,6 +193,66 @@ describe.each(backends)('schedule fires batched per tick (%s)', (backend) => {
     schedules.close();
   });
 
+  it('a stall of many seconds with many agents queues a bounded number of missed records, and accounts every fire time', async () => {
+    // A small claim batch and 100 fire times in flight stand for MAX_CLAIM_BATCH and MAX_PENDING_FIRES:
+    // 100 agents stalled 20 s owe 1,900 missed records; at most 2 × 50 wait in the group commit at once.
+    const N = 100;
+    const { store } = await countedStore(backend);
+    await store.migrateModule(fireLedgerStoreModule);
+    const clock = new FakeClock();
+    const fires = new FireLedger(store.handle(), () => clock.now());
+    const names = Array.from({ length: N }, (_, i) => `s${i}`);
+    const start = clock.now();
+    await store.setMetas(names.map((n) => [`anchor:${n}`, String(start)]));
+    const admitted: Array<{ agent: string; fireAt: number | null }> = [];
+    const controllers = new Map(
+      names.map((name) => [
+        name,
+        {
+          name,
+          cfg: { name, enabled: true, kind: 'module', missed: 'run_once' },
+          scheduleSpec: { kind: 'every', everyMs: 1000 },
+          admit: async (req: { fireAt: number | null; runId?: string }) => {
+            admitted.push({ agent: name, fireAt: req.fireAt });
+            return { runId: req.runId!, admitted: 'started' as const };
+          },
+          requeue: () => undefined,
+        } as unknown as AgentController,
+      ]),
+    );
+    // The records handed to the store's group commit and not yet committed, and the most at once.
+    const queued = { now: 0, max: 0 };
+    const commitRuns = store.commitRuns.bind(store);
+    store.commitRuns = async (commits) => {
+      queued.now += commits.length;
+      queued.max = Math.max(queued.max, queued.now);
+      try {
+        return await commitRuns(commits);
+      } finally {
+        queued.now -= commits.length;
+      }
+    };
+    const schedules = new Schedules({ store, fires, clock, controllers, placement: () => null, log: () => undefined, limits: { claimBatch: 50, pendingFires: 100 } });
+    await schedules.start();
+    clock.advance(1000);
+    await vi.waitFor(() => expect(admitted.length).toBe(N), { timeout: 30_000, interval: 20 });
+    // The thread stalls 20 s: the next tick holds 20 times per agent — the latest runs, 19 are missed.
+    clock.set(start + 21_000);
+    await vi.waitFor(() => expect(admitted.length).toBe(2 * N), { timeout: 30_000, interval: 20 });
+    // The missed records committed, their ledger rows closed: open are the two admitted fires (stand-ins never commit).
+    await vi.waitFor(async () => expect([...(await fires.pendingOf(names)).values()].map((f) => f.length)).toEqual(names.map(() => 2)), { timeout: 60_000, interval: 50 });
+    expect(queued.now).toBe(0);
+    expect(queued.max).toBeGreaterThan(0);
+    expect(queued.max).toBeLessThanOrEqual(2 * 50);
+    // Every fire time from +1 s to +21 s of every agent: run (admitted) or recorded missed, once.
+    for (const name of names) {
+      const missed = (await store.listRuns(name, { status: 'missed', limit: 1000 })).map((r) => r.scheduledAt! - start);
+      const ran = admitted.filter((a) => a.agent === name).map((a) => a.fireAt! - start);
+      expect([...missed, ...ran].sort((x, y) => x - y)).toEqual(Array.from({ length: 21 }, (_, i) => (i + 1) * 1000));
+    }
+    schedules.close();
+  }, 120_000);
+
   it('claims several times of one agent in one batch exactly as claimFire would, one by one in order', async () => {
     const { store } = await countedStore(backend);
     await store.migrateModule(fireLedgerStoreModule);

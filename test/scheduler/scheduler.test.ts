@@ -353,4 +353,43 @@ describe('Scheduler: onFires, every fire of a tick in one call', () => {
     expect(errors).toEqual(['*: store down', '*: store down', '*: store down']);
     expect(() => new Scheduler({ clock })).toThrow(/onFire or onFires/);
   });
+
+  it('holds its ticks while maxPendingFires are pending, then coalesces what came due meanwhile', async () => {
+    const start = at('2026-01-01T10:00:00Z');
+    const clock = new FakeClock(start);
+    const calls: Array<Array<{ agent: string; fireAt: number; context: FireContext }>> = [];
+    const settle: Array<() => void> = [];
+    const scheduler = new Scheduler({
+      clock,
+      maxPendingFires: 2,
+      onFires: (due) => {
+        calls.push(due);
+        return new Promise<void>((resolve) => settle.push(resolve));
+      },
+    });
+    scheduler.add('a', every(1000), { anchor: start });
+    scheduler.add('b', every(1000), { anchor: start + 500 });
+    // A store that does not answer for 10 s: two ticks (b at +0.5 s, a at +1 s) and nothing more.
+    clock.advance(10_000);
+    expect(calls.map((due) => due.map((f) => [f.agent, f.fireAt - start]))).toEqual([[['b', 500]], [['a', 1000]]]);
+    // One settles: the next tick holds every time that came due meanwhile, as one coalesced fire each.
+    settle.shift()!();
+    await new Promise((r) => setImmediate(r));
+    clock.advance(0);
+    expect(calls).toHaveLength(3);
+    const third = calls[2]!;
+    expect(third.map((f) => [f.agent, f.fireAt - start])).toEqual([
+      ['b', 9_500],
+      ['a', 10_000],
+    ]);
+    expect(third[0]!.context.coalesced.map((t) => t - start)).toEqual([1500, 2500, 3500, 4500, 5500, 6500, 7500, 8500]);
+    expect(third[1]!.context.coalesced.map((t) => t - start)).toEqual([2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000]);
+    expect(third.every((f) => f.context.missedReason === 'clock jump')).toBe(true);
+    // Without promises (or below the limit) nothing changes: the next second ticks as usual.
+    for (const s of settle.splice(0)) s();
+    await new Promise((r) => setImmediate(r));
+    clock.advance(1000);
+    expect(calls.slice(3).map((due) => due.map((f) => [f.agent, f.fireAt - start]))).toEqual([[['b', 10_500]], [['a', 11_000]]]);
+    scheduler.close();
+  });
 });
